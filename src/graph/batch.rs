@@ -1,0 +1,227 @@
+//! Directory context and registration details for many users at once, through JSON `$batch`
+//! (at most 20 requests per batch). Each inner request succeeds or fails on its own: a 404 means
+//! the user is gone, inner 429s and 5xx are retried in a later round, after the longest
+//! `Retry-After` the batch carried.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::{Call, Feature, GraphClient};
+use crate::context::{Lookup, MANAGER_EXPAND, Registration, USER_SELECT, UserContext};
+use crate::ids::UserId;
+
+/// Graph's JSON batching accepts at most 20 requests per batch.
+pub const MAX_BATCH: usize = 20;
+
+/// After a 403 on registration details, riskrelay stops asking for this long (the permission is
+/// optional; asking again later picks up a newly granted one).
+const REGISTRATION_OFF_FOR: Duration = Duration::from_secs(3600);
+
+#[derive(Deserialize)]
+struct BatchResponse {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    status: u16,
+    #[serde(default)]
+    headers: HashMap<String, String>,
+    #[serde(default)]
+    body: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct BatchReply {
+    #[serde(default)]
+    responses: Vec<BatchResponse>,
+}
+
+/// Remembers that an optional feature was refused.
+#[derive(Debug, Default)]
+pub struct FeatureGate(Mutex<Option<tokio::time::Instant>>);
+
+impl FeatureGate {
+    fn is_off(&self) -> bool {
+        self.0
+            .lock()
+            .map(|g| g.is_some_and(|until| tokio::time::Instant::now() < until))
+            .unwrap_or(false)
+    }
+
+    fn switch_off(&self, feature: Feature) {
+        if let Ok(mut g) = self.0.lock() {
+            if g.is_none_or(|until| tokio::time::Instant::now() >= until) {
+                tracing::warn!(
+                    %feature,
+                    permission = feature.permission(),
+                    "Graph refused {feature}; it is switched off for an hour. Grant {} to the app to enable it.",
+                    feature.permission()
+                );
+            }
+            *g = Some(tokio::time::Instant::now() + REGISTRATION_OFF_FOR);
+        }
+    }
+}
+
+fn forbidden_reason(feature: Feature) -> String {
+    format!(
+        "not available: the app needs the {} permission",
+        feature.permission()
+    )
+}
+
+impl GraphClient {
+    /// Display name, UPN, department, job title, account state, sync state and manager.
+    pub async fn user_contexts(&self, ids: &[UserId]) -> HashMap<UserId, Lookup<UserContext>> {
+        self.batch_get(ids, Feature::UserContext, |id| {
+            format!("/users/{id}?$select={USER_SELECT}&$expand={MANAGER_EXPAND}")
+        })
+        .await
+    }
+
+    /// MFA and SSPR registration. Needs AuditLog.Read.All; without it every user reads as
+    /// unavailable with a message naming the permission, and the feature rests for an hour.
+    pub async fn registrations(&self, ids: &[UserId]) -> HashMap<UserId, Lookup<Registration>> {
+        let feature = Feature::Registration;
+        if self.0.registration_gate.is_off() {
+            return ids
+                .iter()
+                .map(|id| {
+                    (
+                        *id,
+                        Lookup::Unavailable {
+                            reason: forbidden_reason(feature),
+                        },
+                    )
+                })
+                .collect();
+        }
+        let out = self
+            .batch_get(ids, feature, |id| {
+                format!("/reports/authenticationMethods/userRegistrationDetails/{id}")
+            })
+            .await;
+        let refused = forbidden_reason(feature);
+        if out
+            .values()
+            .any(|l| matches!(l, Lookup::Unavailable { reason } if *reason == refused))
+        {
+            self.0.registration_gate.switch_off(feature);
+        }
+        out
+    }
+
+    async fn batch_get<T: DeserializeOwned>(
+        &self,
+        ids: &[UserId],
+        feature: Feature,
+        path: impl Fn(UserId) -> String,
+    ) -> HashMap<UserId, Lookup<T>> {
+        let mut pending: Vec<UserId> = ids.to_vec();
+        pending.sort();
+        pending.dedup();
+        let mut out = HashMap::new();
+        let retry = self.0.retry.clone();
+        for round in 1..=retry.max_attempts {
+            if pending.is_empty() {
+                break;
+            }
+            let mut again = Vec::new();
+            let mut wait: Option<Duration> = None;
+            for chunk in pending.chunks(MAX_BATCH) {
+                let requests: Vec<serde_json::Value> = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| serde_json::json!({"id": i.to_string(), "method": "GET", "url": path(*id)}))
+                    .collect();
+                let call = Call {
+                    method: http::Method::POST,
+                    url: self.url("v1.0", "$batch", None),
+                    feature,
+                    body: Some(serde_json::json!({ "requests": requests })),
+                };
+                let reply = match self
+                    .send(&call)
+                    .await
+                    .and_then(|r| r.json::<BatchReply>(feature))
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(%feature, error = %e, "a $batch request failed");
+                        for id in chunk {
+                            out.insert(
+                                *id,
+                                Lookup::Unavailable {
+                                    reason: e.to_string(),
+                                },
+                            );
+                        }
+                        continue;
+                    }
+                };
+                let mut answered = vec![false; chunk.len()];
+                for r in reply.responses {
+                    let Some(i) = r.id.parse::<usize>().ok().filter(|i| *i < chunk.len()) else {
+                        continue;
+                    };
+                    answered[i] = true;
+                    let id = chunk[i];
+                    let lookup = match r.status {
+                        200 => match serde_json::from_value::<T>(r.body) {
+                            Ok(v) => Lookup::Found(v),
+                            Err(e) => Lookup::Unavailable {
+                                reason: format!("Graph's answer could not be read: {e}"),
+                            },
+                        },
+                        404 => Lookup::NotFound,
+                        403 => Lookup::Unavailable {
+                            reason: forbidden_reason(feature),
+                        },
+                        429 | 500..=599 => {
+                            let after = r
+                                .headers
+                                .iter()
+                                .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+                                .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+                                .map(Duration::from_secs);
+                            wait = wait.max(after);
+                            again.push(id);
+                            continue;
+                        }
+                        status => Lookup::Unavailable {
+                            reason: format!("Graph answered {status}"),
+                        },
+                    };
+                    out.insert(id, lookup);
+                }
+                again.extend(
+                    chunk
+                        .iter()
+                        .zip(answered)
+                        .filter(|(_, a)| !a)
+                        .map(|(id, _)| *id),
+                );
+            }
+            pending = again;
+            if !pending.is_empty() && round < retry.max_attempts {
+                let delay = wait
+                    .unwrap_or_else(|| retry.backoff(round))
+                    .min(retry.max_delay);
+                tracing::info!(%feature, users = pending.len(), delay_ms = delay.as_millis() as u64, "retrying throttled $batch items");
+                tokio::time::sleep(delay).await;
+            }
+        }
+        for id in pending {
+            out.insert(
+                id,
+                Lookup::Unavailable {
+                    reason: "Graph kept throttling the request".into(),
+                },
+            );
+        }
+        out
+    }
+}

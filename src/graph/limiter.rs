@@ -1,0 +1,87 @@
+//! The per-tenant limiter for identity-protection and Conditional Access requests.
+//!
+//! Graph allows these endpoints 1 request per second per tenant, for all apps together, and their
+//! 429s carry no Retry-After. So riskrelay spaces its own requests evenly and, when Graph still
+//! says 429 (another app used the budget), holds *every* caller back, not only the one that was
+//! refused.
+
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+#[derive(Debug)]
+pub struct Limiter {
+    interval: Duration,
+    next: Mutex<Option<Instant>>,
+}
+
+impl Limiter {
+    pub fn per_second(rate: f64) -> Self {
+        Self {
+            interval: Duration::from_secs_f64(1.0 / rate),
+            next: Mutex::new(None),
+        }
+    }
+
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Waits for this caller's slot. Slots are handed out in order, one per interval.
+    pub async fn acquire(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let slot = next.map_or(now, |n| n.max(now));
+            *next = Some(slot + self.interval);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+
+    /// Pushes the next slot at least `delay` into the future, for every caller.
+    pub async fn pause(&self, delay: Duration) {
+        let mut next = self.next.lock().await;
+        let until = Instant::now() + delay;
+        *next = Some(next.map_or(until, |n| n.max(until)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn spaces_requests_one_interval_apart() {
+        let l = Limiter::per_second(1.0);
+        let start = Instant::now();
+        for _ in 0..8 {
+            l.acquire().await;
+        }
+        // 8 requests: the first at once, then one per second.
+        assert_eq!(start.elapsed(), Duration::from_secs(7));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lower_rate_and_a_pause_hold_everyone_back() {
+        let l = std::sync::Arc::new(Limiter::per_second(0.5));
+        let start = Instant::now();
+        l.acquire().await;
+        l.pause(Duration::from_secs(10)).await;
+        let (a, b) = (l.clone(), l.clone());
+        let (ta, tb) = tokio::join!(
+            async move {
+                a.acquire().await;
+                Instant::now()
+            },
+            async move {
+                b.acquire().await;
+                Instant::now()
+            }
+        );
+        let mut t = [ta - start, tb - start];
+        t.sort();
+        assert_eq!(t, [Duration::from_secs(10), Duration::from_secs(12)]);
+    }
+}

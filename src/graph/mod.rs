@@ -1,0 +1,617 @@
+//! The Microsoft Graph client: tokens, a strict request budget, retries, paging.
+//!
+//! - [`auth`]: access tokens (client secret, certificate, static token).
+//! - [`limiter`]: the per-tenant budget for identity-protection and Conditional Access requests.
+//! - [`reads`]: the typed reads and writes riskrelay makes.
+//! - [`batch`]: directory context and registration details through `$batch`.
+//!
+//! Every identity-protection and Conditional Access request sends
+//! `Prefer: include-unknown-enum-members`: without it Graph hides newer enum members such as
+//! `userChangedPasswordOnPremises` (the remediation this project exists for) and `riskRemediation`
+//! behind `unknownFutureValue`.
+
+pub mod auth;
+pub mod batch;
+pub mod limiter;
+pub mod reads;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+use url::Url;
+
+use crate::config::GraphConfig;
+use auth::TokenSource;
+use limiter::Limiter;
+
+/// What a request serves, and so which permission a 403 means is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    RiskyUsers,
+    RiskDetections,
+    UserContext,
+    Registration,
+    PasswordSync,
+    ConditionalAccess,
+    PolicyRead,
+    PolicyWrite,
+    Subscriptions,
+    SecurityAlerts,
+}
+
+impl Feature {
+    pub fn permission(self) -> &'static str {
+        match self {
+            Self::RiskyUsers => "IdentityRiskyUser.Read.All",
+            Self::RiskDetections => "IdentityRiskEvent.Read.All",
+            Self::UserContext => "User.Read.All",
+            Self::Registration => "AuditLog.Read.All",
+            Self::PasswordSync => "Organization.Read.All",
+            Self::ConditionalAccess => "Policy.Read.All",
+            Self::PolicyRead => "Policy.Read.IdentityProtection",
+            Self::PolicyWrite => "Policy.ReadWrite.IdentityProtection",
+            Self::Subscriptions => {
+                "the permission of the subscribed resource (User.Read.All or SecurityEvents.ReadWrite.All)"
+            }
+            Self::SecurityAlerts => "SecurityEvents.Read.All",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::RiskyUsers => "risky-user reads",
+            Self::RiskDetections => "risk detection reads",
+            Self::UserContext => "user context in alerts (department, job title, sync state)",
+            Self::Registration => "MFA and SSPR registration in alerts",
+            Self::PasswordSync => "the password hash sync check",
+            Self::ConditionalAccess => "the user-risk Conditional Access check",
+            Self::PolicyRead => "the on-premises reset setting check",
+            Self::PolicyWrite => "correcting the on-premises reset setting (enforce mode)",
+            Self::Subscriptions => "Graph change-notification subscriptions",
+            Self::SecurityAlerts => "legacy ID Protection security alerts",
+        }
+    }
+
+    /// Which request budget the feature's endpoint draws on.
+    fn budget(self) -> Budget {
+        match self {
+            Self::RiskyUsers
+            | Self::RiskDetections
+            | Self::ConditionalAccess
+            | Self::PolicyRead
+            | Self::PolicyWrite => Budget::IdentityProtection,
+            Self::UserContext | Self::Registration => Budget::Directory,
+            Self::PasswordSync | Self::Subscriptions | Self::SecurityAlerts => Budget::Other,
+        }
+    }
+}
+
+impl fmt::Display for Feature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// Identity protection and Conditional Access: 1 request per second per tenant.
+    IdentityProtection,
+    /// Directory reads, including `$batch`: a much larger budget of their own.
+    Directory,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    #[error("Graph kept throttling {feature} (429) until the retry budget ran out")]
+    Throttled { feature: Feature },
+    #[error("Graph answered {status} for {feature} until the retry budget ran out")]
+    Server { feature: Feature, status: u16 },
+    #[error("Graph did not answer in time for {feature}")]
+    Timeout { feature: Feature },
+    #[error("could not reach Graph for {feature}: {detail}")]
+    Transport { feature: Feature, detail: String },
+    #[error("Graph refused {feature} (403): the app needs the {} permission", feature.permission())]
+    Forbidden { feature: Feature },
+    #[error("Graph found nothing for {feature} (404)")]
+    NotFound { feature: Feature },
+    #[error("Graph rejected the request for {feature} ({status} {code}): {message}")]
+    Rejected {
+        feature: Feature,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("Graph sent a response for {feature} that riskrelay could not read: {detail}")]
+    Malformed { feature: Feature, detail: String },
+    #[error(
+        "Graph sent a next-page link for {feature} outside the configured Graph root; it was not followed"
+    )]
+    ForeignNextLink { feature: Feature },
+    #[error("could not get a Graph token: {0}")]
+    Auth(String),
+}
+
+impl GraphError {
+    /// Whether trying again later may succeed. Throttling, server errors, timeouts and network
+    /// failures may; a missing permission, a rejected request or an unreadable answer will not.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Throttled { .. }
+                | Self::Server { .. }
+                | Self::Timeout { .. }
+                | Self::Transport { .. }
+        )
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Throttled { .. } => Some(429),
+            Self::Server { status, .. } | Self::Rejected { status, .. } => Some(*status),
+            Self::Forbidden { .. } => Some(403),
+            Self::NotFound { .. } => Some(404),
+            _ => None,
+        }
+    }
+}
+
+/// Retries for 429, 5xx and timeouts.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    /// First backoff; doubles per attempt, with jitter, up to `max_delay`.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// No retry starts once this much time has passed since the first attempt.
+    pub budget: Duration,
+}
+
+impl RetryPolicy {
+    /// Exponential backoff with jitter: a random delay between half and all of `base · 2ⁿ`.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let full = exp.min(self.max_delay);
+        let half = full / 2;
+        half + full
+            .saturating_sub(half)
+            .mul_f64(rand::random_range(0.0..=1.0))
+    }
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.ceil()));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// Requests actually sent, per budget (retries included). For tests, logs and the notes.
+#[derive(Debug, Default)]
+pub struct Counts {
+    identity_protection: AtomicU64,
+    directory: AtomicU64,
+    other: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CountSnapshot {
+    pub identity_protection: u64,
+    pub directory: u64,
+    pub other: u64,
+}
+
+impl Counts {
+    fn record(&self, budget: Budget) {
+        let c = match budget {
+            Budget::IdentityProtection => &self.identity_protection,
+            Budget::Directory => &self.directory,
+            Budget::Other => &self.other,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> CountSnapshot {
+        CountSnapshot {
+            identity_protection: self.identity_protection.load(Ordering::Relaxed),
+            directory: self.directory.load(Ordering::Relaxed),
+            other: self.other.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A response that passed status checks.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json<T: DeserializeOwned>(&self, feature: Feature) -> Result<T, GraphError> {
+        serde_json::from_slice(&self.body).map_err(|e| GraphError::Malformed {
+            feature,
+            detail: e.to_string(),
+        })
+    }
+}
+
+struct Inner {
+    http: reqwest::Client,
+    root: Url,
+    tokens: TokenSource,
+    limiter: Limiter,
+    retry: RetryPolicy,
+    counts: Counts,
+    registration_gate: batch::FeatureGate,
+}
+
+/// Cheap to clone; clones share the limiter, the token cache and the counters.
+#[derive(Clone)]
+pub struct GraphClient(Arc<Inner>);
+
+impl fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GraphClient")
+            .field("root", &self.0.root.as_str())
+            .field("tokens", &self.0.tokens)
+            .field("limiter", &self.0.limiter.interval())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request to make.
+pub(crate) struct Call {
+    pub method: Method,
+    pub url: Url,
+    pub feature: Feature,
+    pub body: Option<serde_json::Value>,
+}
+
+impl Call {
+    pub fn get(url: Url, feature: Feature) -> Self {
+        Self {
+            method: Method::GET,
+            url,
+            feature,
+            body: None,
+        }
+    }
+}
+
+/// Shared HTTP client for Graph, the token endpoint and the chat sinks: one connection pool, one
+/// TLS stack (rustls).
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, GraphError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("riskrelay/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| GraphError::Transport {
+            feature: Feature::RiskyUsers,
+            detail: e.to_string(),
+        })
+}
+
+impl GraphClient {
+    pub fn new(config: &GraphConfig) -> Result<Self, GraphError> {
+        let http = http_client(config.request_timeout)?;
+        let retry = RetryPolicy {
+            max_attempts: config.max_attempts,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(30),
+            budget: config.retry_budget,
+        };
+        Self::with_parts(config, http, retry)
+    }
+
+    /// For tests and the demo: explicit HTTP client and retry policy.
+    pub fn with_parts(
+        config: &GraphConfig,
+        http: reqwest::Client,
+        retry: RetryPolicy,
+    ) -> Result<Self, GraphError> {
+        Ok(Self(Arc::new(Inner {
+            tokens: TokenSource::new(config, http.clone())?,
+            http,
+            root: config.graph_root.clone(),
+            limiter: Limiter::per_second(config.identity_protection_rps),
+            retry,
+            counts: Counts::default(),
+            registration_gate: batch::FeatureGate::default(),
+        })))
+    }
+
+    pub fn counts(&self) -> CountSnapshot {
+        self.0.counts.snapshot()
+    }
+
+    /// `{root}/{version}/{path}` with a raw query. Callers pass fixed paths and validated ids.
+    pub(crate) fn url(&self, version: &str, path: &str, query: Option<&str>) -> Url {
+        let mut url = self.0.root.clone();
+        url.set_path(&format!("/{version}/{path}"));
+        url.set_query(query);
+        url
+    }
+
+    /// Accepts a next-page link only when it points at the configured Graph root: a response must
+    /// not be able to send riskrelay (and its bearer token) anywhere else.
+    fn same_root(&self, link: &str, feature: Feature) -> Result<Url, GraphError> {
+        let url = Url::parse(link).map_err(|_| GraphError::ForeignNextLink { feature })?;
+        let root = &self.0.root;
+        let same = url.scheme() == root.scheme()
+            && url.host_str() == root.host_str()
+            && url.port_or_known_default() == root.port_or_known_default()
+            && url.username().is_empty()
+            && url.password().is_none();
+        if same {
+            Ok(url)
+        } else {
+            Err(GraphError::ForeignNextLink { feature })
+        }
+    }
+
+    /// Sends a request with the budget, retries and error classification. Non-2xx answers other
+    /// than 429 and 5xx are returned as errors at once.
+    pub(crate) async fn send(&self, call: &Call) -> Result<Reply, GraphError> {
+        let inner = &self.0;
+        let feature = call.feature;
+        let budget = feature.budget();
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            if budget == Budget::IdentityProtection {
+                inner.limiter.acquire().await;
+            }
+            let token = inner.tokens.token().await?;
+            inner.counts.record(budget);
+            let mut req = inner
+                .http
+                .request(call.method.clone(), call.url.clone())
+                .bearer_auth(token.expose_secret())
+                .header(http::header::ACCEPT, "application/json");
+            if budget == Budget::IdentityProtection {
+                req = req.header("Prefer", "include-unknown-enum-members");
+            }
+            if let Some(body) = &call.body {
+                req = req.json(body);
+            }
+            let (error, delay) = match req.send().await {
+                Ok(res) => {
+                    let status = res.status();
+                    let headers = res.headers().clone();
+                    if status.is_success() {
+                        match res.bytes().await {
+                            Ok(body) => {
+                                return Ok(Reply {
+                                    status,
+                                    headers,
+                                    body,
+                                });
+                            }
+                            Err(e) if e.is_timeout() => (
+                                GraphError::Timeout { feature },
+                                inner.retry.backoff(attempt),
+                            ),
+                            Err(e) => (
+                                GraphError::Transport {
+                                    feature,
+                                    detail: e.to_string(),
+                                },
+                                inner.retry.backoff(attempt),
+                            ),
+                        }
+                    } else if status == StatusCode::TOO_MANY_REQUESTS {
+                        let delay =
+                            retry_after(&headers).unwrap_or_else(|| inner.retry.backoff(attempt));
+                        if budget == Budget::IdentityProtection {
+                            // Another app may be spending the tenant's shared budget: slow
+                            // every identity-protection caller down, not only this one.
+                            inner.limiter.pause(delay).await;
+                        }
+                        (GraphError::Throttled { feature }, delay)
+                    } else if status.is_server_error() {
+                        (
+                            GraphError::Server {
+                                feature,
+                                status: status.as_u16(),
+                            },
+                            inner.retry.backoff(attempt),
+                        )
+                    } else {
+                        let body = res.bytes().await.unwrap_or_default();
+                        return Err(classify(feature, status, &body));
+                    }
+                }
+                Err(e) if e.is_timeout() => (
+                    GraphError::Timeout { feature },
+                    inner.retry.backoff(attempt),
+                ),
+                Err(e) => (
+                    GraphError::Transport {
+                        feature,
+                        detail: e.to_string(),
+                    },
+                    inner.retry.backoff(attempt),
+                ),
+            };
+            if attempt >= inner.retry.max_attempts || started.elapsed() + delay > inner.retry.budget
+            {
+                tracing::warn!(%feature, attempt, error = %error, "Graph request failed; giving up");
+                return Err(error);
+            }
+            tracing::info!(%feature, attempt, delay_ms = delay.as_millis() as u64, error = %error, "Graph request failed; retrying");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        feature: Feature,
+    ) -> Result<T, GraphError> {
+        self.send(&Call::get(url, feature)).await?.json(feature)
+    }
+
+    /// Follows `@odata.nextLink` to the end and returns every item that parses. An item that does
+    /// not (a missing id, say) is skipped with a warning rather than failing the whole read: one
+    /// odd record must not stop every later alert.
+    pub(crate) async fn get_all<T: DeserializeOwned>(
+        &self,
+        first: Url,
+        feature: Feature,
+    ) -> Result<Vec<T>, GraphError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            value: Vec<serde_json::Value>,
+            #[serde(rename = "@odata.nextLink", default)]
+            next_link: Option<String>,
+        }
+        let mut out = Vec::new();
+        let mut next = Some(first);
+        while let Some(url) = next.take() {
+            let page: Page = self.get_json(url, feature).await?;
+            for raw in page.value {
+                match serde_json::from_value::<T>(raw) {
+                    Ok(item) => out.push(item),
+                    Err(e) => {
+                        tracing::warn!(%feature, error = %e, "skipped an item Graph returned that riskrelay could not read")
+                    }
+                }
+            }
+            if let Some(link) = page.next_link {
+                next = Some(self.same_root(&link, feature)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Maps a non-retryable error answer.
+fn classify(feature: Feature, status: StatusCode, body: &[u8]) -> GraphError {
+    match status {
+        StatusCode::FORBIDDEN => GraphError::Forbidden { feature },
+        StatusCode::NOT_FOUND => GraphError::NotFound { feature },
+        StatusCode::UNAUTHORIZED => {
+            GraphError::Auth(format!("Graph refused the token for {feature} (401)"))
+        }
+        _ => {
+            #[derive(serde::Deserialize, Default)]
+            struct Detail {
+                #[serde(default)]
+                code: String,
+                #[serde(default)]
+                message: String,
+            }
+            #[derive(serde::Deserialize)]
+            struct Envelope {
+                error: Detail,
+            }
+            let detail = serde_json::from_slice::<Envelope>(body)
+                .map(|e| e.error)
+                .unwrap_or_default();
+            GraphError::Rejected {
+                feature,
+                status: status.as_u16(),
+                code: detail.code,
+                message: detail.message.chars().take(300).collect(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(http::header::RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(http::header::RETRY_AFTER, "1.2".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert(
+            http::header::RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped() {
+        let p = RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(8),
+            budget: Duration::from_secs(60),
+        };
+        for attempt in 1..=8 {
+            let d = p.backoff(attempt);
+            let full = Duration::from_secs(1 << (attempt - 1)).min(Duration::from_secs(8));
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_permission_and_classify_retries() {
+        let e = GraphError::Forbidden {
+            feature: Feature::Registration,
+        };
+        assert_eq!(
+            e.to_string(),
+            "Graph refused MFA and SSPR registration in alerts (403): the app needs the AuditLog.Read.All permission"
+        );
+        assert!(!e.is_retryable());
+        assert!(
+            GraphError::Throttled {
+                feature: Feature::RiskyUsers
+            }
+            .is_retryable()
+        );
+        assert!(
+            GraphError::Timeout {
+                feature: Feature::RiskyUsers
+            }
+            .is_retryable()
+        );
+        assert!(
+            !GraphError::Malformed {
+                feature: Feature::RiskyUsers,
+                detail: String::new()
+            }
+            .is_retryable()
+        );
+        let e = classify(Feature::PolicyWrite, StatusCode::BAD_REQUEST, br#"{"error":{"code":"BadRequest","message":"Resource not found for the segment 'policy'."}}"#);
+        assert_eq!(e.status(), Some(400));
+        assert!(e.to_string().contains("BadRequest"));
+    }
+}

@@ -1,0 +1,156 @@
+//! The work that flows from the sources (poller, webhook) through the queue to the worker.
+//!
+//! An [`Observation`] says "user U in tenant T may have changed". The poller attaches what it has
+//! already read (the riskyUser record and its new detections); a webhook hint attaches nothing and
+//! the worker reads that one user itself.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::ids::{SubscriptionId, TenantId, UserId};
+use crate::notification::{AlertId, ChangeType, LifecycleKind};
+use crate::risk::{RiskDetection, RiskyUser};
+
+/// Whom an observation is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Subject {
+    /// A user whose risk may have changed.
+    User { user_id: UserId },
+    /// A legacy ID Protection security alert; the worker reads its `userStates` to find the users.
+    SecurityAlert { alert_id: AlertId },
+}
+
+/// Where an observation came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Origin {
+    /// A poll cycle. Observations of one cycle share its id, so the worker can tell a burst.
+    Poll { cycle_id: String },
+    /// The first poll against a tenant: record the state, announce it only as a summary.
+    Baseline { cycle_id: String },
+    /// A Graph change notification.
+    Webhook {
+        subscription_id: SubscriptionId,
+        change_type: ChangeType,
+    },
+}
+
+impl Origin {
+    /// The cycle an observation belongs to, for grouping into digests.
+    pub fn cycle_id(&self) -> Option<&str> {
+        match self {
+            Self::Poll { cycle_id } | Self::Baseline { cycle_id } => Some(cycle_id),
+            Self::Webhook { .. } => None,
+        }
+    }
+}
+
+/// Data the poller has already read for the user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fetched {
+    pub risky_user: RiskyUser,
+    #[serde(default)]
+    pub detections: Vec<RiskDetection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Observation {
+    pub tenant_id: TenantId,
+    pub subject: Subject,
+    pub origin: Origin,
+    #[serde(with = "time::serde::rfc3339")]
+    pub observed_at: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched: Option<Fetched>,
+}
+
+/// A lifecycle notification for subscription upkeep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleEvent {
+    pub tenant_id: TenantId,
+    pub subscription_id: SubscriptionId,
+    pub event: LifecycleKind,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub subscription_expires: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+}
+
+/// One queue message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum WorkItem {
+    Observation(Observation),
+    Lifecycle(LifecycleEvent),
+}
+
+impl WorkItem {
+    pub fn tenant_id(&self) -> TenantId {
+        match self {
+            Self::Observation(o) => o.tenant_id,
+            Self::Lifecycle(l) => l.tenant_id,
+        }
+    }
+
+    /// Without the data the poller attached. Used when a message would exceed the queue's size
+    /// limit: the worker then reads the user itself, so nothing is lost.
+    pub fn without_fetched(&self) -> Self {
+        match self {
+            Self::Observation(o) => Self::Observation(Observation {
+                fetched: None,
+                ..o.clone()
+            }),
+            other => other.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shape_is_stable() {
+        let item = WorkItem::Observation(Observation {
+            tenant_id: TenantId::parse("11111111-2222-3333-4444-555555555555").unwrap(),
+            subject: Subject::User {
+                user_id: UserId::parse("6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b").unwrap(),
+            },
+            origin: Origin::Webhook {
+                subscription_id: SubscriptionId::parse("aaaaaaaa-0000-0000-0000-000000000001")
+                    .unwrap(),
+                change_type: ChangeType::Updated,
+            },
+            observed_at: time::macros::datetime!(2026-11-25 10:00 UTC),
+            fetched: None,
+        });
+        let json = serde_json::to_value(&item).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "type": "observation",
+                "tenantId": "11111111-2222-3333-4444-555555555555",
+                "subject": {"kind": "user", "userId": "6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b"},
+                "origin": {"kind": "webhook", "subscriptionId": "aaaaaaaa-0000-0000-0000-000000000001", "changeType": "updated"},
+                "observedAt": "2026-11-25T10:00:00Z"
+            })
+        );
+        assert_eq!(serde_json::from_value::<WorkItem>(json).unwrap(), item);
+    }
+}

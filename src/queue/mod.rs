@@ -1,0 +1,33 @@
+//! The queue between the sources (poller, webhook) and the worker.
+//!
+//! [`Queue`] is the port: enqueue work or fail as a whole, so a caller knows whether it may
+//! acknowledge (the webhook's 202, the poller's checkpoint). Adapters: [`memory`] for the
+//! self-hosted process and tests, [`sqs`] for AWS.
+
+pub mod memory;
+pub mod sqs;
+
+use async_trait::async_trait;
+
+use crate::observation::WorkItem;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("the queue did not accept {failed} of {total} messages: {reason}")]
+    Rejected {
+        failed: usize,
+        total: usize,
+        reason: String,
+    },
+    #[error("the queue is closed")]
+    Closed,
+    #[error("a message could not be encoded: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Enqueues every item or returns an error. On error some items may have been enqueued
+    /// already; the worker's idempotency makes a resend harmless.
+    async fn enqueue(&self, items: Vec<WorkItem>) -> Result<(), QueueError>;
+}

@@ -1,0 +1,136 @@
+//! Amazon SQS adapter: `SendMessageBatch` in groups of at most 10 entries and 256 KiB.
+
+use async_trait::async_trait;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+
+use super::{Queue, QueueError};
+use crate::observation::WorkItem;
+
+/// SQS allows 10 entries per `SendMessageBatch`.
+const MAX_BATCH_ENTRIES: usize = 10;
+/// SQS caps a message, and the sum of a batch, at 256 KiB; keep a margin for attributes.
+const MAX_BATCH_BYTES: usize = 250 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct SqsQueue {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+
+    pub fn queue_url(&self) -> &str {
+        &self.queue_url
+    }
+
+    async fn send_batch(&self, bodies: Vec<String>) -> Result<(), QueueError> {
+        let total = bodies.len();
+        let entries = bodies
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()
+                    .map_err(|e| QueueError::Rejected {
+                        failed: total,
+                        total,
+                        reason: e.to_string(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| QueueError::Rejected {
+                failed: total,
+                total,
+                reason: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+            })?;
+        let failed = out.failed();
+        if failed.is_empty() {
+            return Ok(());
+        }
+        Err(QueueError::Rejected {
+            failed: failed.len(),
+            total,
+            reason: failed
+                .iter()
+                .map(|f| f.code().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+}
+
+/// Encodes an item, dropping the attached Graph data when the message would be too large.
+fn encode(item: &WorkItem) -> Result<String, QueueError> {
+    let body = serde_json::to_string(item)?;
+    if body.len() <= MAX_BATCH_BYTES {
+        return Ok(body);
+    }
+    tracing::warn!(
+        bytes = body.len(),
+        "message too large for SQS; sending it without attached Graph data"
+    );
+    Ok(serde_json::to_string(&item.without_fetched())?)
+}
+
+/// Splits encoded bodies into batches within SQS's entry and byte limits.
+fn batches(bodies: Vec<String>) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut bytes = 0;
+    for body in bodies {
+        let fits = out
+            .last()
+            .is_some_and(|b| b.len() < MAX_BATCH_ENTRIES && bytes + body.len() <= MAX_BATCH_BYTES);
+        if !fits {
+            out.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += body.len();
+        if let Some(last) = out.last_mut() {
+            last.push(body);
+        }
+    }
+    out
+}
+
+#[async_trait]
+impl Queue for SqsQueue {
+    async fn enqueue(&self, items: Vec<WorkItem>) -> Result<(), QueueError> {
+        let bodies = items.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+        for batch in batches(bodies) {
+            self.send_batch(batch).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_respect_entry_and_byte_limits() {
+        let small: Vec<String> = (0..25).map(|i| format!("m{i}")).collect();
+        let b = batches(small);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![10, 10, 5]);
+
+        let big: Vec<String> = (0..5).map(|_| "x".repeat(100 * 1024)).collect();
+        let b = batches(big);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1]);
+        assert!(batches(Vec::new()).is_empty());
+    }
+}

@@ -1,0 +1,617 @@
+//! A simulated Entra tenant: a token endpoint and the Graph endpoints riskrelay uses, served on
+//! loopback with Graph's response shapes, paging, `Prefer` handling, enum values and throttling.
+//! Its state is scriptable (users, risk changes, detections, the setting, password sync, faults).
+//!
+//! `riskrelay demo`, `riskrelay run --simulate` and the integration tests all talk to it through
+//! the real HTTP clients.
+
+mod filter;
+mod http;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use url::Url;
+
+use crate::config::{AppSecret, GraphConfig, GraphCredential};
+use crate::context::{ManagerRef, Registration, UserContext};
+use crate::ids::{SubscriptionId, TenantId, UserId};
+use crate::posture::{CaPolicy, Organization, SETTING};
+use crate::risk::{
+    DetectionTimingType, RiskDetail, RiskDetection, RiskLevel, RiskState, RiskUserActivity,
+    RiskyUser, RiskyUserHistoryItem, SignInLocation,
+};
+
+pub use self::http::SimApp;
+
+/// Graph's largest page for the risk endpoints.
+pub const MAX_PAGE: usize = 500;
+
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub tenant_id: TenantId,
+    pub client_id: uuid::Uuid,
+    pub client_secret: String,
+    /// Largest page served (Graph: 500); lower it to exercise paging with few items.
+    pub max_page: usize,
+    /// Answer 429 without Retry-After to identity-protection requests closer than one second
+    /// apart, as Graph does per tenant.
+    pub enforce_rate_limit: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            tenant_id: TenantId::from_uuid(uuid::Uuid::from_u128(
+                0x5a5a5a5a_0000_4000_8000_000000000001,
+            )),
+            client_id: uuid::Uuid::from_u128(0x5a5a5a5a_0000_4000_8000_000000000002),
+            client_secret: "simulated-client-secret".into(),
+            max_page: MAX_PAGE,
+            enforce_rate_limit: false,
+        }
+    }
+}
+
+/// A user of the simulated directory.
+#[derive(Debug, Clone)]
+pub struct SimUser {
+    pub context: UserContext,
+    pub registration: Option<Registration>,
+}
+
+impl SimUser {
+    /// A user with the given name; `upn_local` becomes `{upn_local}@contoso.com`.
+    pub fn new(id: UserId, display_name: &str, upn_local: &str) -> Self {
+        Self {
+            context: UserContext {
+                id,
+                display_name: Some(display_name.into()),
+                user_principal_name: Some(format!("{upn_local}@contoso.com")),
+                department: None,
+                job_title: None,
+                account_enabled: Some(true),
+                on_premises_sync_enabled: None,
+                manager: None,
+            },
+            registration: Some(Registration {
+                is_mfa_registered: Some(true),
+                is_sspr_registered: Some(true),
+                is_sspr_enabled: Some(true),
+                methods_registered: vec!["microsoftAuthenticatorPush".into()],
+            }),
+        }
+    }
+
+    pub fn synced(mut self) -> Self {
+        self.context.on_premises_sync_enabled = Some(true);
+        self
+    }
+
+    pub fn with_job(mut self, department: &str, title: &str) -> Self {
+        self.context.department = Some(department.into());
+        self.context.job_title = Some(title.into());
+        self
+    }
+
+    pub fn with_manager(mut self, name: &str, upn: &str) -> Self {
+        self.context.manager = Some(ManagerRef {
+            display_name: Some(name.into()),
+            user_principal_name: Some(upn.into()),
+        });
+        self
+    }
+
+    pub fn unregistered(mut self) -> Self {
+        self.registration = Some(Registration {
+            is_mfa_registered: Some(false),
+            is_sspr_registered: Some(false),
+            is_sspr_enabled: Some(true),
+            methods_registered: Vec::new(),
+        });
+        self
+    }
+}
+
+/// A detection to add.
+#[derive(Debug, Clone)]
+pub struct DetectionSpec {
+    pub risk_event_type: String,
+    pub activity: String,
+    pub level: RiskLevel,
+    pub timing: DetectionTimingType,
+    pub ip_address: Option<String>,
+    pub location: Option<SignInLocation>,
+    pub additional_info: Option<String>,
+}
+
+impl DetectionSpec {
+    pub fn new(
+        risk_event_type: &str,
+        activity: &str,
+        level: RiskLevel,
+        timing: DetectionTimingType,
+    ) -> Self {
+        Self {
+            risk_event_type: risk_event_type.into(),
+            activity: activity.into(),
+            level,
+            timing,
+            ip_address: None,
+            location: None,
+            additional_info: None,
+        }
+    }
+
+    pub fn from_ip(mut self, ip: &str, city: &str, country: &str) -> Self {
+        self.ip_address = Some(ip.into());
+        self.location = Some(SignInLocation {
+            city: Some(city.into()),
+            state: None,
+            country_or_region: Some(country.into()),
+        });
+        self
+    }
+}
+
+/// A scripted fault: the next `times` requests whose path contains `path_contains` (and whose
+/// method matches, when given) get this answer instead of the real one.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub method: Option<String>,
+    pub path_contains: String,
+    pub times: usize,
+    pub reply: FaultReply,
+}
+
+#[derive(Debug, Clone)]
+pub enum FaultReply {
+    Status {
+        status: u16,
+        retry_after: Option<u64>,
+        body: String,
+    },
+    /// Sleep this long before answering normally (for timeouts).
+    Delay(Duration),
+    /// A 200 whose body is not JSON.
+    Malformed,
+}
+
+impl Fault {
+    pub fn status(path_contains: &str, status: u16, times: usize) -> Self {
+        let body = json!({"error": {"code": fault_code(status), "message": "simulated fault"}})
+            .to_string();
+        Self {
+            method: None,
+            path_contains: path_contains.into(),
+            times,
+            reply: FaultReply::Status {
+                status,
+                retry_after: None,
+                body,
+            },
+        }
+    }
+
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        if let FaultReply::Status { retry_after, .. } = &mut self.reply {
+            *retry_after = Some(secs);
+        }
+        self
+    }
+
+    pub fn on(mut self, method: &str) -> Self {
+        self.method = Some(method.into());
+        self
+    }
+}
+
+fn fault_code(status: u16) -> &'static str {
+    match status {
+        400 => "BadRequest",
+        403 => "Authorization_RequestDenied",
+        404 => "ResourceNotFound",
+        429 => "TooManyRequests",
+        503 => "ServiceUnavailable",
+        _ => "UnknownError",
+    }
+}
+
+/// A request the simulator received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub prefer_unknown_enums: bool,
+    pub body: Option<Value>,
+    /// Part of a `$batch`.
+    pub inner: bool,
+    pub status: u16,
+}
+
+impl Recorded {
+    /// Whether Graph counts the request against the identity-protection budget.
+    pub fn is_identity_protection(&self) -> bool {
+        !self.inner
+            && (self.path.contains("/identityProtection/")
+                || self.path.contains("/identity/conditionalAccess/"))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct SimSubscription {
+    body: Value,
+    client_state: Option<String>,
+}
+
+#[derive(Debug)]
+struct State {
+    config: SimConfig,
+    users: BTreeMap<UserId, SimUser>,
+    risky: BTreeMap<UserId, RiskyUser>,
+    detections: Vec<RiskDetection>,
+    history: Vec<RiskyUserHistoryItem>,
+    policy: serde_json::Map<String, Value>,
+    policy_available: bool,
+    organization: Organization,
+    ca_policies: Vec<Value>,
+    subscriptions: BTreeMap<SubscriptionId, SimSubscription>,
+    tokens: Vec<String>,
+    static_tokens: Vec<String>,
+    faults: Vec<Fault>,
+    requests: Vec<Recorded>,
+    last_ip_request: Option<std::time::Instant>,
+    next_detection: u64,
+}
+
+/// The running simulator. Dropping it stops the server.
+pub struct Simulator {
+    state: Arc<Mutex<State>>,
+    url: Url,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Simulator {
+    /// Starts on 127.0.0.1 with an ephemeral port. The tenant starts empty with the setting on,
+    /// password hash sync fresh, and no Conditional Access policy.
+    pub async fn start(config: SimConfig) -> anyhow::Result<Self> {
+        let mut policy = serde_json::Map::new();
+        policy.insert(
+            "@odata.context".into(),
+            json!("https://graph.microsoft.com/beta/$metadata#identityProtection/policy/$entity"),
+        );
+        policy.insert("id".into(), json!("identityProtectionPolicy"));
+        policy.insert(SETTING.into(), json!(true));
+        policy.insert("unifiedRiskSignals".into(), json!({"enabledFor": ["none"]}));
+        let now = OffsetDateTime::now_utc();
+        let state = State {
+            organization: Organization {
+                id: Some(config.tenant_id.to_string()),
+                on_premises_sync_enabled: Some(true),
+                on_premises_last_sync_date_time: Some(now - time::Duration::minutes(12)),
+                on_premises_last_password_sync_date_time: Some(now - time::Duration::minutes(2)),
+            },
+            config,
+            users: BTreeMap::new(),
+            risky: BTreeMap::new(),
+            detections: Vec::new(),
+            history: Vec::new(),
+            policy,
+            policy_available: true,
+            ca_policies: Vec::new(),
+            subscriptions: BTreeMap::new(),
+            tokens: Vec::new(),
+            static_tokens: Vec::new(),
+            faults: Vec::new(),
+            requests: Vec::new(),
+            last_ip_request: None,
+            next_detection: 1,
+        };
+        let state = Arc::new(Mutex::new(state));
+        let listener = crate::server::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let url = Url::parse(&format!("http://{}/", listener.local_addr()?))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let app = Arc::new(SimApp::new(state.clone()));
+        tokio::spawn(crate::server::serve(listener, app, async {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            state,
+            url,
+            stop: Some(stop),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock only happens in a failing test; keep serving.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn url(&self) -> Url {
+        self.url.clone()
+    }
+
+    pub fn tenant_id(&self) -> TenantId {
+        self.lock().config.tenant_id
+    }
+
+    /// A Graph configuration that signs in to the simulator with its client secret.
+    pub fn graph_config(&self) -> GraphConfig {
+        let s = self.lock();
+        GraphConfig {
+            tenant_id: s.config.tenant_id,
+            authority_host: self.url(),
+            graph_root: self.url(),
+            credential: GraphCredential::App {
+                client_id: s.config.client_id,
+                secret: AppSecret::ClientSecret(SecretString::from(s.config.client_secret.clone())),
+            },
+            identity_protection_rps: 1.0,
+            request_timeout: Duration::from_secs(10),
+            max_attempts: 5,
+            retry_budget: Duration::from_secs(60),
+        }
+    }
+
+    /// Accepts `token` as a bearer token, as if obtained elsewhere.
+    pub fn accept_static_token(&self, token: &str) {
+        self.lock().static_tokens.push(token.into());
+    }
+
+    pub fn add_user(&self, user: SimUser) -> UserId {
+        let id = user.context.id;
+        self.lock().users.insert(id, user);
+        id
+    }
+
+    pub fn user(&self, id: UserId) -> Option<SimUser> {
+        self.lock().users.get(&id).cloned()
+    }
+
+    /// Sets a user's risk as ID Protection would, stamping `riskLastUpdatedDateTime` with now
+    /// and writing a history item.
+    pub fn set_risk(&self, id: UserId, level: RiskLevel, state: RiskState, detail: RiskDetail) {
+        let mut s = self.lock();
+        let now = OffsetDateTime::now_utc();
+        let (upn, name) = s
+            .users
+            .get(&id)
+            .map(|u| {
+                (
+                    u.context.user_principal_name.clone(),
+                    u.context.display_name.clone(),
+                )
+            })
+            .unwrap_or_default();
+        let user = RiskyUser {
+            id,
+            user_principal_name: upn,
+            user_display_name: name,
+            risk_level: level.clone(),
+            risk_state: state.clone(),
+            risk_detail: detail.clone(),
+            risk_last_updated_date_time: Some(now),
+            is_deleted: false,
+            is_processing: false,
+        };
+        s.risky.insert(id, user);
+        let n = s.history.len() + 1;
+        s.history.push(RiskyUserHistoryItem {
+            id: format!("{id}-{n}"),
+            user_id: Some(id),
+            initiated_by: None,
+            activity: Some(RiskUserActivity {
+                risk_event_types: Vec::new(),
+                detail: detail.clone(),
+            }),
+            risk_level: level,
+            risk_state: state,
+            risk_detail: detail,
+            risk_last_updated_date_time: Some(now),
+        });
+    }
+
+    pub fn risky_user(&self, id: UserId) -> Option<RiskyUser> {
+        self.lock().risky.get(&id).cloned()
+    }
+
+    /// Adds a detection for a user and returns its id.
+    pub fn add_detection(&self, user: UserId, spec: DetectionSpec) -> String {
+        let mut s = self.lock();
+        let now = OffsetDateTime::now_utc();
+        let id = format!("{:064x}", s.next_detection);
+        s.next_detection += 1;
+        let (upn, name) = s
+            .users
+            .get(&user)
+            .map(|u| {
+                (
+                    u.context.user_principal_name.clone(),
+                    u.context.display_name.clone(),
+                )
+            })
+            .unwrap_or_default();
+        s.detections.push(RiskDetection {
+            id: id.clone(),
+            user_id: user,
+            risk_event_type: spec.risk_event_type,
+            risk_level: spec.level,
+            risk_state: RiskState::AtRisk,
+            risk_detail: RiskDetail::None,
+            detection_timing_type: spec.timing,
+            activity: Some(spec.activity),
+            source: Some("IdentityProtection".into()),
+            ip_address: spec.ip_address,
+            location: spec.location,
+            activity_date_time: Some(now - time::Duration::minutes(3)),
+            detected_date_time: Some(now - time::Duration::minutes(1)),
+            last_updated_date_time: Some(now),
+            user_display_name: name,
+            user_principal_name: upn,
+            additional_info: spec.additional_info,
+        });
+        id
+    }
+
+    /// Marks a user's open detections with the state and detail their remediation gave them.
+    pub fn close_detections(&self, user: UserId, state: RiskState, detail: RiskDetail) {
+        let mut s = self.lock();
+        let now = OffsetDateTime::now_utc();
+        for d in s
+            .detections
+            .iter_mut()
+            .filter(|d| d.user_id == user && d.risk_state == RiskState::AtRisk)
+        {
+            d.risk_state = state.clone();
+            d.risk_detail = detail.clone();
+            d.last_updated_date_time = Some(now);
+        }
+    }
+
+    pub fn detection_count(&self) -> usize {
+        self.lock().detections.len()
+    }
+
+    pub fn set_setting(&self, on: bool) {
+        self.lock().policy.insert(SETTING.into(), json!(on));
+    }
+
+    pub fn setting(&self) -> Option<bool> {
+        self.lock().policy.get(SETTING).and_then(Value::as_bool)
+    }
+
+    /// Sets any member of the policy object (to check that riskrelay leaves others untouched).
+    pub fn set_policy_member(&self, key: &str, value: Value) {
+        self.lock().policy.insert(key.into(), value);
+    }
+
+    pub fn policy(&self) -> serde_json::Map<String, Value> {
+        self.lock().policy.clone()
+    }
+
+    /// When false, the beta policy endpoint answers 404, as in a cloud that lacks it.
+    pub fn set_policy_available(&self, available: bool) {
+        self.lock().policy_available = available;
+    }
+
+    pub fn set_organization(&self, org: Organization) {
+        self.lock().organization = org;
+    }
+
+    pub fn set_ca_policies(&self, policies: Vec<CaPolicy>) {
+        self.lock().ca_policies = policies
+            .into_iter()
+            .filter_map(|p| serde_json::to_value(p).ok())
+            .collect();
+    }
+
+    pub fn fail(&self, fault: Fault) {
+        self.lock().faults.push(fault);
+    }
+
+    pub fn enforce_rate_limit(&self, on: bool) {
+        self.lock().config.enforce_rate_limit = on;
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.lock().requests.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.lock().requests.clear();
+    }
+
+    /// Subscriptions as Graph would list them.
+    pub fn subscriptions(&self) -> Vec<Value> {
+        self.lock()
+            .subscriptions
+            .values()
+            .map(|s| s.body.clone())
+            .collect()
+    }
+
+    /// Expires a subscription early (as Graph does when it removes one).
+    pub fn remove_subscription(&self, id: SubscriptionId) {
+        self.lock().subscriptions.remove(&id);
+    }
+
+    /// Sends a change notification for `resource` to every subscription whose resource covers
+    /// it, as Graph does, with the subscription's clientState. Returns the statuses received.
+    pub async fn notify(&self, resource: &str, change_type: &str) -> Vec<u16> {
+        let targets: Vec<(SubscriptionId, Value, Option<String>)> = {
+            let s = self.lock();
+            s.subscriptions
+                .iter()
+                .filter(|(_, sub)| {
+                    let r = sub.body["resource"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .trim_start_matches('/')
+                        .to_ascii_lowercase();
+                    resource.to_ascii_lowercase().starts_with(&r)
+                })
+                .map(|(id, sub)| (*id, sub.body.clone(), sub.client_state.clone()))
+                .collect()
+        };
+        let tenant = self.tenant_id();
+        let mut statuses = Vec::new();
+        for (id, body, client_state) in targets {
+            let item = json!({
+                "subscriptionId": id.to_string(),
+                "subscriptionExpirationDateTime": body["expirationDateTime"],
+                "changeType": change_type,
+                "resource": resource,
+                "resourceData": {"@odata.type": "#Microsoft.Graph.User", "@odata.id": resource, "id": resource.rsplit('/').next()},
+                "clientState": client_state,
+                "tenantId": tenant.to_string(),
+            });
+            statuses.push(
+                post_json(
+                    body["notificationUrl"].as_str().unwrap_or_default(),
+                    json!({"value": [item]}),
+                )
+                .await,
+            );
+        }
+        statuses
+    }
+
+    /// Sends a lifecycle notification for a subscription to its lifecycle URL.
+    pub async fn lifecycle(&self, id: SubscriptionId, event: &str) -> Option<u16> {
+        let (body, client_state) = {
+            let s = self.lock();
+            let sub = s.subscriptions.get(&id)?;
+            (sub.body.clone(), sub.client_state.clone())
+        };
+        let url = body["lifecycleNotificationUrl"].as_str()?.to_string();
+        let item = json!({
+            "subscriptionId": id.to_string(),
+            "subscriptionExpirationDateTime": body["expirationDateTime"],
+            "tenantId": self.tenant_id().to_string(),
+            "clientState": client_state,
+            "lifecycleEvent": event,
+        });
+        Some(post_json(&url, json!({"value": [item]})).await)
+    }
+}
+
+async fn post_json(url: &str, body: Value) -> u16 {
+    match reqwest::Client::new().post(url).json(&body).send().await {
+        Ok(r) => r.status().as_u16(),
+        Err(_) => 0,
+    }
+}

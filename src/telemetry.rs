@@ -1,0 +1,40 @@
+//! Logging set-up shared by every binary: readable text on a terminal, JSON lines when asked
+//! (`RISKRELAY_LOG_FORMAT=json`, the default in Lambda where CloudWatch parses JSON). Logs go to
+//! stderr so stdout stays free for a command's own output.
+
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub fn from_env() -> Self {
+        match std::env::var("RISKRELAY_LOG_FORMAT").ok().as_deref() {
+            Some("json") => Self::Json,
+            Some("text") => Self::Text,
+            _ if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() => Self::Json,
+            _ => Self::Text,
+        }
+    }
+}
+
+/// Installs the global subscriber. The filter comes from `RISKRELAY_LOG` (same syntax as
+/// `RUST_LOG`), default `info`. Calling it twice is harmless.
+pub fn init(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_env("RISKRELAY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+        LogFormat::Text => builder.with_target(false).try_init(),
+    };
+}

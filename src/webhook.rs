@@ -1,0 +1,356 @@
+//! The Graph webhook: one HTTP application behind both the Lambda Function URL and the local
+//! server (`riskrelay serve` / `run`).
+//!
+//! It only verifies and enqueues. Graph wants the validation echo within 10 s and notifications
+//! acknowledged well under 3 s, and marks slow endpoints "drop"; so no Graph call, no chat post and
+//! no store read happens on this path.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use time::OffsetDateTime;
+
+use crate::config::{ClientStates, WebhookConfig};
+use crate::ids::TenantId;
+use crate::notification::{ItemKind, ResourceTarget, Unverified, Verified};
+use crate::observation::{LifecycleEvent, Observation, Origin, Subject, WorkItem};
+use crate::queue::Queue;
+
+/// Largest request body read at all. Graph batches notifications but each is well under 1 KiB;
+/// the Lambda front end already caps buffered payloads at 6 MB.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Most items accepted in one POST (Graph documents no maximum; this bounds the work per request).
+pub const MAX_ITEMS: usize = 1000;
+/// Longest validation token echoed. Graph's tokens are short opaque strings.
+pub const MAX_VALIDATION_TOKEN_BYTES: usize = 4096;
+
+/// Every way a request can fail. [`ApiError::into_response`] is the one place that maps them to
+/// HTTP; bodies carry a fixed code, never internal error text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("bad request")]
+    BadRequest,
+    #[error("bad validation token")]
+    BadValidationToken,
+    #[error("queue unavailable")]
+    QueueUnavailable,
+}
+
+impl ApiError {
+    fn code(self) -> (StatusCode, &'static str) {
+        match self {
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::BadRequest => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::BadValidationToken => (StatusCode::BAD_REQUEST, "bad_validation_token"),
+            // 503 so that Graph retries the delivery (it does for up to 4 hours).
+            Self::QueueUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        }
+    }
+
+    pub fn into_response(self) -> Response<Bytes> {
+        let (status, code) = self.code();
+        let mut res = json_response(status, format!("{{\"error\":\"{code}\"}}"));
+        if self == Self::MethodNotAllowed {
+            res.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        res
+    }
+}
+
+fn json_response(status: StatusCode, body: String) -> Response<Bytes> {
+    let mut res = Response::new(Bytes::from(body));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+fn text_response(status: StatusCode, body: Bytes) -> Response<Bytes> {
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    // Belt and braces: the echoed token is attacker-chosen text.
+    res.headers_mut().insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    res
+}
+
+/// What one notification POST amounted to, for logs and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub accepted: usize,
+    pub rejected: usize,
+    pub ignored: usize,
+}
+
+pub struct Webhook {
+    tenant_id: TenantId,
+    client_states: ClientStates,
+    queue: Arc<dyn Queue>,
+}
+
+impl Webhook {
+    pub fn new(config: &WebhookConfig, queue: Arc<dyn Queue>) -> Self {
+        Self {
+            tenant_id: config.tenant_id,
+            client_states: config.client_states.clone(),
+            queue,
+        }
+    }
+
+    pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+        match self.route(req).await {
+            Ok(res) => res,
+            Err(e) => e.into_response(),
+        }
+    }
+
+    async fn route(&self, req: Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+        let path = req.uri().path();
+        match path {
+            "/healthz" if req.method() == Method::GET || req.method() == Method::HEAD => {
+                Ok(text_response(StatusCode::OK, Bytes::from_static(b"ok")))
+            }
+            "/healthz" => Err(ApiError::MethodNotAllowed),
+            "/notifications" | "/lifecycle" if req.method() == Method::POST => {
+                self.notifications(req).await
+            }
+            "/notifications" | "/lifecycle" => Err(ApiError::MethodNotAllowed),
+            _ => Err(ApiError::NotFound),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(path = %req.uri().path()))]
+    async fn notifications(&self, req: Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+        if req.body().len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        if let Some(token) = validation_token(req.uri().query())? {
+            // The handshake answers only the echo; a body sent alongside is ignored, never acted on.
+            tracing::info!("answered a subscription validation request");
+            return Ok(text_response(StatusCode::OK, Bytes::from(token)));
+        }
+        if !is_json(req.headers().get(header::CONTENT_TYPE)) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let outcome = self.accept(req.body()).await?;
+        tracing::info!(
+            accepted = outcome.accepted,
+            rejected = outcome.rejected,
+            ignored = outcome.ignored,
+            "notifications handled"
+        );
+        let mut res = Response::new(Bytes::new());
+        *res.status_mut() = StatusCode::ACCEPTED;
+        Ok(res)
+    }
+
+    /// Parses, authenticates and enqueues a notification collection.
+    pub async fn accept(&self, body: &[u8]) -> Result<Outcome, ApiError> {
+        // serde_json stops at 128 levels of nesting, so a deeply nested body is a parse error,
+        // not a stack overflow.
+        let doc: serde_json::Value =
+            serde_json::from_slice(body).map_err(|_| ApiError::BadRequest)?;
+        let items = doc
+            .get("value")
+            .and_then(|v| v.as_array())
+            .ok_or(ApiError::BadRequest)?;
+        if items.len() > MAX_ITEMS {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        let now = OffsetDateTime::now_utc();
+        let mut outcome = Outcome::default();
+        let mut work = Vec::new();
+        for (index, raw) in items.iter().enumerate() {
+            let item = match Unverified::parse(raw) {
+                Ok(item) => item,
+                Err(reason) => {
+                    tracing::warn!(index, %reason, "notification rejected");
+                    outcome.rejected += 1;
+                    continue;
+                }
+            };
+            let subscription_id = item.subscription_id;
+            let item = match item.verify(&self.client_states, &self.tenant_id) {
+                Ok(item) => item,
+                Err(reason) => {
+                    tracing::warn!(%subscription_id, %reason, "notification rejected");
+                    outcome.rejected += 1;
+                    continue;
+                }
+            };
+            match into_work(item, now) {
+                Some(w) => {
+                    outcome.accepted += 1;
+                    work.push(w);
+                }
+                None => outcome.ignored += 1,
+            }
+        }
+        if !work.is_empty() {
+            self.queue.enqueue(work).await.map_err(|e| {
+                tracing::error!(error = %e, "could not enqueue notifications; answering 503 so Graph retries");
+                ApiError::QueueUnavailable
+            })?;
+        }
+        Ok(outcome)
+    }
+}
+
+/// Turns an authenticated item into queue work, or `None` for one that is acknowledged and ignored.
+fn into_work(item: Verified, now: OffsetDateTime) -> Option<WorkItem> {
+    let subscription_id = item.subscription_id;
+    match item.kind {
+        ItemKind::Lifecycle(event) => Some(WorkItem::Lifecycle(LifecycleEvent {
+            tenant_id: item.tenant_id,
+            subscription_id,
+            event,
+            subscription_expires: item.subscription_expires,
+            received_at: now,
+        })),
+        ItemKind::Change {
+            change_type,
+            target,
+        } => {
+            let subject = match target {
+                Ok(ResourceTarget::RiskyUser(user_id) | ResourceTarget::User(user_id)) => {
+                    Subject::User { user_id }
+                }
+                Ok(ResourceTarget::SecurityAlert(alert_id)) => Subject::SecurityAlert { alert_id },
+                Err(reason) => {
+                    tracing::warn!(%subscription_id, %reason, "notification for an unsupported resource ignored");
+                    return None;
+                }
+            };
+            Some(WorkItem::Observation(Observation {
+                tenant_id: item.tenant_id,
+                subject,
+                origin: Origin::Webhook {
+                    subscription_id,
+                    change_type,
+                },
+                observed_at: now,
+                fetched: None,
+            }))
+        }
+    }
+}
+
+/// The URL-decoded `validationToken`, if the query has one. Graph form-encodes the token (spaces
+/// as `+`), so it is decoded the same way.
+fn validation_token(query: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(query) = query else { return Ok(None) };
+    let Some((_, token)) =
+        form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "validationToken")
+    else {
+        return Ok(None);
+    };
+    if token.is_empty() || token.len() > MAX_VALIDATION_TOKEN_BYTES {
+        return Err(ApiError::BadValidationToken);
+    }
+    Ok(Some(token.into_owned()))
+}
+
+/// Graph sends `application/json` (possibly with a charset). A request without a content type is
+/// given the benefit of the doubt; anything else is refused.
+fn is_json(value: Option<&HeaderValue>) -> bool {
+    let Some(value) = value else { return true };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let mime = value.split(';').next().unwrap_or("").trim();
+    mime.eq_ignore_ascii_case("application/json")
+}
+
+/// Converts a Lambda Function URL request into the application's request type. lambda_http has
+/// already base64-decoded a binary body and put the raw query string into the URI.
+pub fn from_lambda(req: lambda_http::Request) -> Request<Bytes> {
+    let (parts, body) = req.into_parts();
+    let body = match body {
+        lambda_http::Body::Empty => Bytes::new(),
+        lambda_http::Body::Text(t) => Bytes::from(t),
+        lambda_http::Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    Request::from_parts(parts, body)
+}
+
+/// Converts the application's response into a Lambda Function URL response.
+pub fn to_lambda(res: Response<Bytes>) -> Response<lambda_http::Body> {
+    res.map(|b| {
+        if b.is_empty() {
+            lambda_http::Body::Empty
+        } else {
+            match String::from_utf8(b.to_vec()) {
+                Ok(s) => lambda_http::Body::Text(s),
+                Err(e) => lambda_http::Body::Binary(e.into_bytes()),
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_token_decoding() {
+        assert_eq!(validation_token(None), Ok(None));
+        assert_eq!(validation_token(Some("a=b")), Ok(None));
+        assert_eq!(
+            validation_token(Some("validationToken=Validation%3a+Testing+%3Cb%3E%2B%25")),
+            Ok(Some("Validation: Testing <b>+%".into()))
+        );
+        assert_eq!(
+            validation_token(Some("validationToken=")),
+            Err(ApiError::BadValidationToken)
+        );
+        let long = format!(
+            "validationToken={}",
+            "a".repeat(MAX_VALIDATION_TOKEN_BYTES + 1)
+        );
+        assert_eq!(
+            validation_token(Some(&long)),
+            Err(ApiError::BadValidationToken)
+        );
+    }
+
+    #[test]
+    fn content_types() {
+        assert!(is_json(None));
+        assert!(is_json(Some(&HeaderValue::from_static("application/json"))));
+        assert!(is_json(Some(&HeaderValue::from_static(
+            "Application/JSON; charset=utf-8"
+        ))));
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/jsonx",
+            "text/html",
+        ] {
+            assert!(!is_json(Some(&HeaderValue::from_static(bad))), "{bad}");
+        }
+    }
+}
