@@ -18,8 +18,12 @@ pub struct Limiter {
 
 impl Limiter {
     pub fn per_second(rate: f64) -> Self {
+        Self::with_interval(Duration::from_secs_f64(1.0 / rate))
+    }
+
+    pub fn with_interval(interval: Duration) -> Self {
         Self {
-            interval: Duration::from_secs_f64(1.0 / rate),
+            interval,
             next: Mutex::new(None),
         }
     }

@@ -259,6 +259,10 @@ impl Reply {
     }
 }
 
+/// Added to the identity-protection spacing: Graph measures the gap between arrivals, and two
+/// requests sent exactly one second apart can arrive closer than that.
+const SPACING_MARGIN: Duration = Duration::from_millis(50);
+
 struct Inner {
     http: reqwest::Client,
     root: Url,
@@ -338,7 +342,9 @@ impl GraphClient {
             tokens: TokenSource::new(config, http.clone())?,
             http,
             root: config.graph_root.clone(),
-            limiter: Limiter::per_second(config.identity_protection_rps),
+            limiter: Limiter::with_interval(
+                Duration::from_secs_f64(1.0 / config.identity_protection_rps) + SPACING_MARGIN,
+            ),
             retry,
             counts: Counts::default(),
             registration_gate: batch::FeatureGate::default(),
@@ -384,10 +390,11 @@ impl GraphClient {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            // The token first: fetching one must not eat into the spacing the limiter keeps.
+            let token = inner.tokens.token().await?;
             if budget == Budget::IdentityProtection {
                 inner.limiter.acquire().await;
             }
-            let token = inner.tokens.token().await?;
             inner.counts.record(budget);
             let mut req = inner
                 .http

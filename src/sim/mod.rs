@@ -367,6 +367,11 @@ impl Simulator {
         }
     }
 
+    /// How many access tokens the token endpoint has issued.
+    pub fn tokens_issued(&self) -> usize {
+        self.lock().tokens.len()
+    }
+
     /// Accepts `token` as a bearer token, as if obtained elsewhere.
     pub fn accept_static_token(&self, token: &str) {
         self.lock().static_tokens.push(token.into());

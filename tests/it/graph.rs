@@ -1,0 +1,584 @@
+//! The Graph client against the simulated tenant and against wiremock for exact faults.
+
+use std::time::Duration;
+
+use riskrelay::config::{AppSecret, GraphConfig, GraphCredential};
+use riskrelay::context::Lookup;
+use riskrelay::graph::{Feature, GraphClient, GraphError, RetryPolicy, http_client};
+use riskrelay::ids::UserId;
+use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
+use riskrelay::sim::{DetectionSpec, Fault, SimConfig, SimUser, Simulator};
+use secrecy::SecretString;
+use serde_json::json;
+use time::OffsetDateTime;
+use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub fn fast_retry(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        budget: Duration::from_secs(20),
+    }
+}
+
+pub fn client(config: &GraphConfig) -> GraphClient {
+    GraphClient::with_parts(
+        config,
+        http_client(config.request_timeout).unwrap(),
+        fast_retry(config.max_attempts),
+    )
+    .unwrap()
+}
+
+fn user_id(n: u128) -> UserId {
+    UserId::from_uuid(uuid::Uuid::from_u128(
+        0xa000_0000_0000_4000_8000_000000000000 + n,
+    ))
+}
+
+/// A config whose Graph root and authority are a wiremock server, with a static token.
+fn wiremock_config(server: &MockServer) -> GraphConfig {
+    GraphConfig {
+        tenant_id: riskrelay::ids::TenantId::parse(crate::helpers::TENANT).unwrap(),
+        authority_host: server.uri().parse().unwrap(),
+        graph_root: server.uri().parse().unwrap(),
+        credential: GraphCredential::AccessToken(SecretString::from("static-test-token")),
+        identity_protection_rps: 1.0,
+        request_timeout: Duration::from_millis(500),
+        max_attempts: 4,
+        retry_budget: Duration::from_secs(20),
+    }
+}
+
+fn since() -> OffsetDateTime {
+    OffsetDateTime::now_utc() - time::Duration::hours(1)
+}
+
+#[tokio::test]
+async fn client_secret_tokens_are_fetched_once_and_cached() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let graph = client(&sim.graph_config());
+    graph.risky_users_changed_since(since()).await.unwrap();
+    graph.identity_protection_policy().await.unwrap();
+    assert_eq!(sim.tokens_issued(), 1);
+}
+
+#[tokio::test]
+async fn invalid_client_surfaces_as_a_clear_message() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let mut config = sim.graph_config();
+    if let GraphCredential::App { secret, .. } = &mut config.credential {
+        *secret = AppSecret::ClientSecret(SecretString::from("wrong-secret"));
+    }
+    let err = client(&config)
+        .risky_users_changed_since(since())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, GraphError::Auth(_)), "{err:?}");
+    assert!(
+        text.starts_with("could not get a Graph token") && text.contains("AADSTS7000215"),
+        "{text}"
+    );
+    assert!(!text.contains("wrong-secret"));
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn certificate_credential_signs_a_verifiable_assertion() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{}/oauth2/v2.0/token", crate::helpers::TENANT)))
+        .and(body_string_contains("client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token_type": "Bearer", "expires_in": 3599, "access_token": "cert-token"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/beta/identityProtection/policy"))
+        .and(header("authorization", "Bearer cert-token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"isUserRiskClearedOnPasswordReset": true})),
+        )
+        .mount(&server)
+        .await;
+    let mut config = wiremock_config(&server);
+    let pem = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/graph-app-cert.pem",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let client_id = uuid::Uuid::from_u128(42);
+    config.credential = GraphCredential::App {
+        client_id,
+        secret: AppSecret::Certificate(SecretString::from(pem)),
+    };
+    let policy = client(&config).identity_protection_policy().await.unwrap();
+    assert_eq!(policy.on_prem_reset_enabled(), Some(true));
+
+    // The assertion verifies with the certificate's public key and names the app and endpoint.
+    let requests = server.received_requests().await.unwrap();
+    let form: std::collections::HashMap<String, String> = form_urlencoded::parse(&requests[0].body)
+        .into_owned()
+        .collect();
+    let assertion = &form["client_assertion"];
+    let public = std::fs::read(format!(
+        "{}/tests/fixtures/graph-app-public-key.pem",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(&public).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    // The audience is checked below: it names the token endpoint the assertion was made for.
+    validation.validate_aud = false;
+    let data = jsonwebtoken::decode::<serde_json::Value>(assertion, &key, &validation).unwrap();
+    assert_eq!(data.claims["iss"], json!(client_id.to_string()));
+    assert_eq!(data.claims["sub"], json!(client_id.to_string()));
+    assert!(
+        data.claims["aud"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/{}/oauth2/v2.0/token", crate::helpers::TENANT))
+    );
+    assert!(data.header.x5t_s256.is_some() && data.header.x5t.is_some());
+    assert!(!form.contains_key("client_secret"));
+}
+
+#[tokio::test]
+async fn a_static_token_is_sent_as_is() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    sim.accept_static_token("token-from-elsewhere");
+    let mut config = sim.graph_config();
+    config.credential = GraphCredential::AccessToken(SecretString::from("token-from-elsewhere"));
+    client(&config)
+        .risky_users_changed_since(since())
+        .await
+        .unwrap();
+    assert_eq!(sim.tokens_issued(), 0);
+    assert!(!format!("{:?}", client(&config)).contains("token-from-elsewhere"));
+}
+
+/// The point of the Graph client: reads cost one request per page, not per user.
+#[tokio::test]
+async fn a_thousand_changed_users_cost_eight_identity_protection_requests() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let mut ids = Vec::new();
+    for n in 0..1000u128 {
+        let id = sim.add_user(SimUser::new(
+            user_id(n),
+            &format!("User {n}"),
+            &format!("user{n}"),
+        ));
+        sim.set_risk(id, RiskLevel::Medium, RiskState::AtRisk, RiskDetail::None);
+        for _ in 0..3 {
+            sim.add_detection(
+                id,
+                DetectionSpec::new(
+                    "passwordSpray",
+                    "signin",
+                    RiskLevel::Medium,
+                    DetectionTimingType::Offline,
+                ),
+            );
+        }
+        ids.push(id);
+    }
+    // Graph's real rule: identity-protection requests closer than 1 s apart get a 429.
+    sim.enforce_rate_limit(true);
+    sim.clear_requests();
+    let graph = client(&sim.graph_config());
+
+    let users = graph.risky_users_changed_since(since()).await.unwrap();
+    let detections = graph.risk_detections_changed_since(since()).await.unwrap();
+    let contexts = graph.user_contexts(&ids).await;
+
+    assert_eq!(
+        (users.len(), detections.len(), contexts.len()),
+        (1000, 3000, 1000)
+    );
+    assert!(contexts.values().all(|c| matches!(c, Lookup::Found(_))));
+    let requests = sim.requests();
+    let ip: Vec<_> = requests
+        .iter()
+        .filter(|r| r.is_identity_protection())
+        .collect();
+    let batches = requests.iter().filter(|r| r.path == "/v1.0/$batch").count();
+    assert_eq!(ip.len(), 8, "2 pages of users + 6 pages of detections");
+    assert!(
+        ip.iter().all(|r| r.status == 200),
+        "the limiter kept every request under Graph's 1 per second"
+    );
+    assert!(ip.iter().all(|r| r.prefer_unknown_enums));
+    assert_eq!(batches, 50, "1,000 users / 20 per $batch");
+    assert_eq!(graph.counts().identity_protection, 8);
+    assert_eq!(graph.counts().directory, 50);
+}
+
+#[tokio::test]
+async fn paging_follows_next_links_and_tolerates_odd_items() {
+    let sim = Simulator::start(SimConfig {
+        max_page: 7,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    for n in 0..30 {
+        let id = sim.add_user(SimUser::new(user_id(n), "U", "u"));
+        sim.set_risk(id, RiskLevel::Low, RiskState::AtRisk, RiskDetail::None);
+    }
+    sim.clear_requests();
+    let users = client(&sim.graph_config())
+        .risky_users_changed_since(since())
+        .await
+        .unwrap();
+    assert_eq!(users.len(), 30);
+    let mut got: Vec<_> = users.iter().map(|u| u.id).collect();
+    got.dedup();
+    assert_eq!(got.len(), 30);
+    assert_eq!(sim.requests().len(), 5, "ceil(30 / 7) pages");
+}
+
+#[tokio::test]
+async fn a_foreign_next_link_is_refused() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/identityProtection/riskyUsers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "value": [],
+            "@odata.nextLink": "https://evil.example/v1.0/identityProtection/riskyUsers?$skiptoken=1"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = client(&wiremock_config(&server))
+        .risky_users_changed_since(since())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            GraphError::ForeignNextLink {
+                feature: Feature::RiskyUsers
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn throttling_with_and_without_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/identityProtection/riskyUsers"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/identityProtection/riskyUsers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let started = std::time::Instant::now();
+    client(&wiremock_config(&server))
+        .risky_users_changed_since(since())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 was not honoured"
+    );
+
+    // Identity protection's 429s carry no Retry-After: exponential backoff, then success.
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    sim.fail(Fault::status("/identityProtection/riskDetections", 429, 2));
+    client(&sim.graph_config())
+        .risk_detections_changed_since(since())
+        .await
+        .unwrap();
+    let statuses: Vec<u16> = sim.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![429, 429, 200]);
+
+    // Throttled beyond the attempt budget: a retryable error, not a hang.
+    sim.fail(Fault::status("/identityProtection/riskDetections", 429, 10));
+    let err = client(&sim.graph_config())
+        .risk_detections_changed_since(since())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GraphError::Throttled { .. }) && err.is_retryable(),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn three_503s_then_success() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    sim.fail(Fault::status("/identityProtection/riskyUsers", 503, 3));
+    client(&sim.graph_config())
+        .risky_users_changed_since(since())
+        .await
+        .unwrap();
+    let statuses: Vec<u16> = sim.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![503, 503, 503, 200]);
+}
+
+#[tokio::test]
+async fn a_timeout_is_a_retryable_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/identityProtection/riskyUsers"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"value": []}))
+                .set_delay(Duration::from_secs(3)),
+        )
+        .mount(&server)
+        .await;
+    let mut config = wiremock_config(&server);
+    config.max_attempts = 2;
+    let err = client(&config)
+        .risky_users_changed_since(since())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GraphError::Timeout { .. }) && err.is_retryable(),
+        "{err:?}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_malformed_body_is_a_clear_non_retryable_error() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    sim.fail(Fault {
+        method: None,
+        path_contains: "/identityProtection/riskyUsers".into(),
+        times: 1,
+        reply: riskrelay::sim::FaultReply::Malformed,
+    });
+    let err = client(&sim.graph_config())
+        .risky_users_changed_since(since())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GraphError::Malformed { .. }) && !err.is_retryable(),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("risky-user reads"));
+}
+
+#[tokio::test]
+async fn a_user_who_was_never_risky_is_none_not_an_error() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    assert_eq!(
+        client(&sim.graph_config())
+            .risky_user(user_id(7))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_missing_permission_names_it() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    sim.fail(Fault::status("/identityProtection/riskyUsers", 403, 1));
+    let err = client(&sim.graph_config())
+        .risky_users_changed_since(since())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Graph refused risky-user reads (403): the app needs the IdentityRiskyUser.Read.All permission"
+    );
+    assert_eq!(sim.requests().len(), 1, "a 403 is not retried");
+}
+
+#[tokio::test]
+async fn detections_without_risk_reasons_and_unknown_enum_values() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let id = sim.add_user(SimUser::new(user_id(1), "Adsync User 2", "adsync2").synced());
+    sim.add_detection(
+        id,
+        DetectionSpec::new(
+            "leakedCredentials",
+            "user",
+            RiskLevel::High,
+            DetectionTimingType::Offline,
+        ),
+    );
+    sim.add_detection(
+        id,
+        DetectionSpec::new(
+            "someDetectionFrom2027",
+            "user",
+            RiskLevel::High,
+            DetectionTimingType::Unknown("eventually".into()),
+        ),
+    );
+    sim.set_risk(
+        id,
+        RiskLevel::None,
+        RiskState::Remediated,
+        RiskDetail::UserChangedPasswordOnPremises,
+    );
+    let graph = client(&sim.graph_config());
+
+    let user = graph.risky_user(id).await.unwrap().unwrap();
+    assert_eq!(
+        user.risk_detail,
+        RiskDetail::UserChangedPasswordOnPremises,
+        "read as itself, not unknownFutureValue"
+    );
+    let detections = graph.user_detections(id, since()).await.unwrap();
+    assert_eq!(detections.len(), 2);
+    assert!(detections[0].risk_reasons().is_empty());
+    assert_eq!(
+        detections[1].detection_timing_type,
+        DetectionTimingType::Unknown("eventually".into())
+    );
+    let history = graph.risky_user_history(id).await.unwrap();
+    assert_eq!(
+        history.last().unwrap().risk_detail,
+        RiskDetail::UserChangedPasswordOnPremises
+    );
+    assert!(
+        sim.requests().iter().all(|r| r.prefer_unknown_enums),
+        "every identity-protection read sends the Prefer header"
+    );
+
+    // Without the header Graph hides the member: the reason riskrelay always sends it.
+    let token = format!("Bearer {}", "sim-raw");
+    sim.accept_static_token("sim-raw");
+    let raw: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}v1.0/identityProtection/riskyUsers/{id}",
+            sim.url()
+        ))
+        .header("authorization", token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(raw["riskDetail"], "unknownFutureValue");
+}
+
+#[tokio::test]
+async fn batch_handles_mixed_inner_statuses() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let ids: Vec<UserId> = (0..25)
+        .map(|n| {
+            sim.add_user(SimUser::new(user_id(n), &format!("U{n}"), &format!("u{n}")).synced())
+        })
+        .collect();
+    let gone = user_id(999);
+    // Two inner requests throttled with Retry-After, one failing with 503 once.
+    sim.fail(Fault::status(&format!("/users/{}", ids[3]), 429, 1).with_retry_after(1));
+    sim.fail(Fault::status(&format!("/users/{}", ids[21]), 429, 1).with_retry_after(1));
+    sim.fail(Fault::status(&format!("/users/{}", ids[9]), 503, 1));
+    let mut wanted = ids.clone();
+    wanted.push(gone);
+    let contexts = client(&sim.graph_config()).user_contexts(&wanted).await;
+    assert_eq!(contexts.len(), 26);
+    assert_eq!(contexts[&gone], Lookup::NotFound);
+    for id in &ids {
+        let c = contexts[id]
+            .found()
+            .unwrap_or_else(|| panic!("{id}: {:?}", contexts[id]));
+        assert_eq!(c.on_premises_sync_enabled, Some(true));
+    }
+    let batches = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v1.0/$batch")
+        .count();
+    assert_eq!(
+        batches, 3,
+        "two batches, then one retry batch for the three failed items"
+    );
+}
+
+#[tokio::test]
+async fn registration_403_switches_the_feature_off_naming_the_permission() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let id = sim.add_user(SimUser::new(user_id(1), "U", "u"));
+    sim.fail(Fault::status("/userRegistrationDetails/", 403, 1));
+    let graph = client(&sim.graph_config());
+    let reg = graph.registrations(&[id]).await;
+    let Lookup::Unavailable { reason } = &reg[&id] else {
+        panic!("{reg:?}")
+    };
+    assert!(reason.contains("AuditLog.Read.All"), "{reason}");
+    let before = sim.requests().len();
+    let again = graph.registrations(&[id]).await;
+    assert!(matches!(again[&id], Lookup::Unavailable { .. }));
+    assert_eq!(
+        sim.requests().len(),
+        before,
+        "no request while the feature is off"
+    );
+}
+
+#[tokio::test]
+async fn policy_patch_sends_exactly_the_one_member() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    sim.set_setting(false);
+    sim.set_policy_member("unifiedRiskSignals", json!({"enabledFor": ["all"]}));
+    let graph = client(&sim.graph_config());
+    graph.enable_on_prem_reset().await.unwrap();
+    let patch = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH")
+        .unwrap();
+    assert_eq!(patch.path, "/beta/identityProtection/policy");
+    assert_eq!(
+        serde_json::to_string(&patch.body.unwrap()).unwrap(),
+        r#"{"isUserRiskClearedOnPasswordReset":true}"#
+    );
+    assert!(patch.prefer_unknown_enums);
+    assert_eq!(sim.setting(), Some(true));
+    assert_eq!(
+        sim.policy()["unifiedRiskSignals"],
+        json!({"enabledFor": ["all"]}),
+        "other members untouched"
+    );
+}
+
+#[tokio::test]
+async fn organization_and_conditional_access_reads() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    sim.set_ca_policies(vec![riskrelay::posture::CaPolicy {
+        id: "p1".into(),
+        display_name: Some("Require password change for high user risk".into()),
+        state: "enabled".into(),
+        conditions: Some(riskrelay::posture::CaConditions {
+            user_risk_levels: vec!["high".into()],
+        }),
+        grant_controls: Some(riskrelay::posture::CaGrantControls {
+            operator: Some("AND".into()),
+            built_in_controls: vec!["mfa".into(), "riskRemediation".into()],
+        }),
+    }]);
+    let graph = client(&sim.graph_config());
+    let org = graph.organization().await.unwrap();
+    assert_eq!(org.on_premises_sync_enabled, Some(true));
+    assert!(org.on_premises_last_password_sync_date_time.is_some());
+    let policies = graph.conditional_access_policies().await.unwrap();
+    assert_eq!(
+        policies[0]
+            .grant_controls
+            .as_ref()
+            .unwrap()
+            .built_in_controls,
+        vec!["mfa", "riskRemediation"]
+    );
+}
