@@ -496,6 +496,167 @@ impl GraphConfig {
     }
 }
 
+/// Where chat messages go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkKind {
+    Slack,
+    Teams,
+}
+
+impl SinkKind {
+    fn parse(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "slack" => Ok(Self::Slack),
+            "teams" => Ok(Self::Teams),
+            _ => Err("the kind must be slack or teams".into()),
+        }
+    }
+}
+
+/// A chat destination. Its webhook URL is a credential: whoever has it can post to the channel.
+#[derive(Clone)]
+pub struct SinkConfig {
+    pub name: String,
+    pub kind: SinkKind,
+    pub url: SecretString,
+    pub min_level: crate::risk::RiskLevel,
+}
+
+impl fmt::Debug for SinkConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SinkConfig")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("url", &"[redacted]")
+            .field("min_level", &self.min_level)
+            .finish()
+    }
+}
+
+/// Checks a webhook URL without ever quoting it: https (or http on loopback, for local fakes),
+/// with a host.
+pub fn check_webhook_url(v: &str) -> Result<(), String> {
+    let url = url::Url::parse(v).map_err(|_| "it is not a URL".to_string())?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => return Err("it has no host".into()),
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err("it must be an https URL".into()),
+    }
+}
+
+/// What to alert on and where.
+#[derive(Debug, Clone)]
+pub struct AlertsConfig {
+    pub sinks: Vec<SinkConfig>,
+    pub kinds: std::collections::BTreeSet<crate::alert::AlertKind>,
+    /// More user alerts than this in one cycle become one digest per destination.
+    pub digest_threshold: usize,
+}
+
+impl AlertsConfig {
+    pub const SINKS_EXPECTED: &'static str = "a comma-separated list of name:kind[:minimum level], such as secops:slack:medium,soc:teams:high";
+
+    pub fn load(env: &Env, secrets: &dyn SecretSource) -> Result<Self, ConfigError> {
+        let default_level = env.or(
+            "RISKRELAY_MIN_RISK_LEVEL",
+            "low, medium or high",
+            crate::risk::RiskLevel::Medium,
+            crate::risk::RiskLevel::parse_minimum,
+        )?;
+        let kinds = env.or(
+            "RISKRELAY_ALERT_KINDS",
+            "a comma-separated list of alert kinds",
+            crate::alert::AlertKind::ALL.into_iter().collect(),
+            |v| {
+                v.split(',')
+                    .filter(|k| !k.trim().is_empty())
+                    .map(crate::alert::AlertKind::parse)
+                    .collect()
+            },
+        )?;
+        let digest_threshold = env.or(
+            "RISKRELAY_DIGEST_THRESHOLD",
+            "a whole number from 1 to 1000",
+            10,
+            |v| match v.parse::<usize>() {
+                Ok(n) if (1..=1000).contains(&n) => Ok(n),
+                _ => Err("outside 1..=1000"),
+            },
+        )?;
+        let url_expected = "an https webhook URL";
+        let sinks = match env.get("RISKRELAY_SINKS") {
+            None => {
+                // Default: one Slack and/or one Teams destination, when their URL is set.
+                let mut sinks = Vec::new();
+                for (name, kind) in [("slack", SinkKind::Slack), ("teams", SinkKind::Teams)] {
+                    let key = format!("{name}_webhook_url");
+                    if let Some(url) =
+                        optional_secret(secrets, &key, url_expected, check_webhook_url)?
+                    {
+                        sinks.push(SinkConfig {
+                            name: name.into(),
+                            kind,
+                            url,
+                            min_level: default_level.clone(),
+                        });
+                    }
+                }
+                sinks
+            }
+            Some(list) => {
+                let mut sinks: Vec<SinkConfig> = Vec::new();
+                for spec in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let parts: Vec<&str> = spec.split(':').collect();
+                    let invalid = |reason: String| {
+                        ConfigError::invalid("RISKRELAY_SINKS", Self::SINKS_EXPECTED, reason)
+                    };
+                    let (name, kind, level) = match parts.as_slice() {
+                        [name, kind] => (*name, *kind, None),
+                        [name, kind, level] => (*name, *kind, Some(*level)),
+                        _ => return Err(invalid(format!("\"{spec}\" is not name:kind[:level]"))),
+                    };
+                    if name.is_empty()
+                        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
+                        return Err(invalid(format!(
+                            "the name \"{name}\" must be letters, digits and _"
+                        )));
+                    }
+                    if sinks.iter().any(|s| s.name.eq_ignore_ascii_case(name)) {
+                        return Err(invalid(format!("the name \"{name}\" is used twice")));
+                    }
+                    let kind = SinkKind::parse(kind).map_err(invalid)?;
+                    let min_level = match level {
+                        None => default_level.clone(),
+                        Some(l) => crate::risk::RiskLevel::parse_minimum(l)
+                            .map_err(|e| invalid(format!("level of {name}: {e}")))?,
+                    };
+                    let key = format!("{}_webhook_url", name.to_ascii_lowercase());
+                    let url = required_secret(secrets, &key, url_expected, check_webhook_url)?;
+                    sinks.push(SinkConfig {
+                        name: name.to_ascii_lowercase(),
+                        kind,
+                        url,
+                        min_level,
+                    });
+                }
+                sinks
+            }
+        };
+        Ok(Self {
+            sinks,
+            kinds,
+            digest_threshold,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -664,6 +825,97 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("RISKRELAY_CLIENT_ID is not set"), "{err}");
+    }
+
+    #[test]
+    fn sinks_default_from_urls_and_explicit_lists() {
+        let e = env().with(
+            "RISKRELAY_SLACK_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T0/B0/SECRETPART",
+        );
+        let c = AlertsConfig::load(&e, &EnvSecrets(&e)).unwrap();
+        assert_eq!(c.sinks.len(), 1);
+        assert_eq!(
+            (
+                c.sinks[0].name.as_str(),
+                c.sinks[0].kind,
+                &c.sinks[0].min_level
+            ),
+            ("slack", SinkKind::Slack, &crate::risk::RiskLevel::Medium)
+        );
+        assert!(!format!("{c:?}").contains("SECRETPART"));
+        assert_eq!(c.digest_threshold, 10);
+        assert_eq!(c.kinds.len(), crate::alert::AlertKind::ALL.len());
+
+        let e = env()
+            .with("RISKRELAY_SINKS", "secops:slack:low, soc:teams:high")
+            .with("RISKRELAY_SECOPS_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/X")
+            .with("RISKRELAY_SOC_WEBHOOK_URL", "https://prod-01.westus.logic.azure.com/workflows/1/triggers/manual/paths/invoke?sig=abc")
+            .with("RISKRELAY_ALERT_KINDS", "newRisk,remediated");
+        let c = AlertsConfig::load(&e, &EnvSecrets(&e)).unwrap();
+        assert_eq!(
+            c.sinks
+                .iter()
+                .map(|s| (s.name.as_str(), s.min_level.clone()))
+                .collect::<Vec<_>>(),
+            vec![
+                ("secops", crate::risk::RiskLevel::Low),
+                ("soc", crate::risk::RiskLevel::High)
+            ]
+        );
+        assert_eq!(c.kinds.len(), 2);
+    }
+
+    #[test]
+    fn sink_errors_name_the_variable_and_never_the_url() {
+        let e = env().with("RISKRELAY_SINKS", "secops:slack");
+        let err = AlertsConfig::load(&e, &EnvSecrets(&e))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("RISKRELAY_SECOPS_WEBHOOK_URL is not set"),
+            "{err}"
+        );
+
+        let e = env().with(
+            "RISKRELAY_SLACK_WEBHOOK_URL",
+            "http://hooks.slack.com/services/T0/B0/SECRETPART",
+        );
+        let err = AlertsConfig::load(&e, &EnvSecrets(&e))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("RISKRELAY_SLACK_WEBHOOK_URL is invalid")
+                && !err.contains("SECRETPART"),
+            "{err}"
+        );
+
+        for bad in [
+            "x:discord",
+            "a:slack:critical",
+            "bad-name:slack",
+            "a:slack,a:teams",
+            "a",
+        ] {
+            let e = env()
+                .with("RISKRELAY_SINKS", bad)
+                .with("RISKRELAY_A_WEBHOOK_URL", "https://x.example/");
+            let err = AlertsConfig::load(&e, &EnvSecrets(&e))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("RISKRELAY_SINKS is invalid"),
+                "{bad}: {err}"
+            );
+        }
+        let e = env().with("RISKRELAY_ALERT_KINDS", "newRisk,everything");
+        let err = AlertsConfig::load(&e, &EnvSecrets(&e))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("RISKRELAY_ALERT_KINDS") && err.contains("known kinds are"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! - [`posture`]: the tenant posture data (identity protection policy, password sync, CA policies).
 //! - [`graph`]: the Graph client: tokens, the identity-protection request budget, retries, paging,
 //!   `$batch`, and every read and write riskrelay makes.
+//! - [`limiter`]: evenly spaced request slots (Graph's identity-protection budget, Slack's rate).
 //! - [`queue`]: the `Queue` port with in-process and SQS adapters.
 //! - [`webhook`]: the Graph webhook as one HTTP application (verify and enqueue only), with the
 //!   single mapping of errors to HTTP responses.
@@ -26,17 +27,26 @@
 //!   `run --simulate` and the tests.
 //! - [`telemetry`]: logging set-up for every binary.
 
+pub mod alert;
 pub mod catalogue;
 pub mod config;
 pub mod context;
+pub mod deliver;
 pub mod graph;
 pub mod ids;
+pub mod limiter;
 pub mod notification;
 pub mod observation;
 pub mod posture;
 pub mod queue;
+pub mod reconcile;
+pub mod render;
 pub mod risk;
 pub mod server;
 pub mod sim;
+pub mod sink;
+pub mod store;
 pub mod telemetry;
+pub mod verdict;
 pub mod webhook;
+pub mod worker;

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::alert::Message;
 use crate::ids::{SubscriptionId, TenantId, UserId};
 use crate::notification::{AlertId, ChangeType, LifecycleKind};
 use crate::risk::{RiskDetection, RiskyUser};
@@ -19,7 +20,10 @@ use crate::risk::{RiskDetection, RiskyUser};
     rename_all_fields = "camelCase"
 )]
 pub enum Subject {
-    /// A user whose risk may have changed.
+    /// A user whose risk may have changed (a poll result, a riskyUser notification).
+    RiskyUser { user_id: UserId },
+    /// A directory user who changed (a `users/{id}` notification): only worth a look while the
+    /// user is at risk, for instance after a password change.
     User { user_id: UserId },
     /// A legacy ID Protection security alert; the worker reads its `userStates` to find the users.
     SecurityAlert { alert_id: AlertId },
@@ -98,6 +102,11 @@ pub struct LifecycleEvent {
 pub enum WorkItem {
     Observation(Observation),
     Lifecycle(LifecycleEvent),
+    /// A message to deliver as it is (a baseline summary, a posture finding).
+    Notice {
+        tenant_id: TenantId,
+        message: Message,
+    },
 }
 
 impl WorkItem {
@@ -105,6 +114,7 @@ impl WorkItem {
         match self {
             Self::Observation(o) => o.tenant_id,
             Self::Lifecycle(l) => l.tenant_id,
+            Self::Notice { tenant_id, .. } => *tenant_id,
         }
     }
 

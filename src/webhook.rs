@@ -235,9 +235,8 @@ fn into_work(item: Verified, now: OffsetDateTime) -> Option<WorkItem> {
             target,
         } => {
             let subject = match target {
-                Ok(ResourceTarget::RiskyUser(user_id) | ResourceTarget::User(user_id)) => {
-                    Subject::User { user_id }
-                }
+                Ok(ResourceTarget::RiskyUser(user_id)) => Subject::RiskyUser { user_id },
+                Ok(ResourceTarget::User(user_id)) => Subject::User { user_id },
                 Ok(ResourceTarget::SecurityAlert(alert_id)) => Subject::SecurityAlert { alert_id },
                 Err(reason) => {
                     tracing::warn!(%subscription_id, %reason, "notification for an unsupported resource ignored");

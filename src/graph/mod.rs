@@ -1,7 +1,6 @@
 //! The Microsoft Graph client: tokens, a strict request budget, retries, paging.
 //!
 //! - [`auth`]: access tokens (client secret, certificate, static token).
-//! - [`limiter`]: the per-tenant budget for identity-protection and Conditional Access requests.
 //! - [`reads`]: the typed reads and writes riskrelay makes.
 //! - [`batch`]: directory context and registration details through `$batch`.
 //!
@@ -12,7 +11,6 @@
 
 pub mod auth;
 pub mod batch;
-pub mod limiter;
 pub mod reads;
 
 use std::fmt;
@@ -28,8 +26,8 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::config::GraphConfig;
+use crate::limiter::Limiter;
 use auth::TokenSource;
-use limiter::Limiter;
 
 /// What a request serves, and so which permission a 403 means is missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

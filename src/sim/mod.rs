@@ -48,9 +48,9 @@ impl Default for SimConfig {
     fn default() -> Self {
         Self {
             tenant_id: TenantId::from_uuid(uuid::Uuid::from_u128(
-                0x5a5a5a5a_0000_4000_8000_000000000001,
+                0x5a5a_5a5a_0000_4000_8000_0000_0000_0001,
             )),
-            client_id: uuid::Uuid::from_u128(0x5a5a5a5a_0000_4000_8000_000000000002),
+            client_id: uuid::Uuid::from_u128(0x5a5a_5a5a_0000_4000_8000_0000_0000_0002),
             client_secret: "simulated-client-secret".into(),
             max_page: MAX_PAGE,
             enforce_rate_limit: false,

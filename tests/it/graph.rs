@@ -34,7 +34,7 @@ pub fn client(config: &GraphConfig) -> GraphClient {
 
 fn user_id(n: u128) -> UserId {
     UserId::from_uuid(uuid::Uuid::from_u128(
-        0xa000_0000_0000_4000_8000_000000000000 + n,
+        0xa000_0000_0000_4000_8000_0000_0000_0000 + n,
     ))
 }
 

@@ -117,3 +117,188 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
+
+/// Writes a chat payload the tests produced where the test command's validators look for it
+/// (`RISKRELAY_PAYLOAD_DIR/{slack,teams}/{name}.json`). Without the variable, nothing is written.
+pub fn record_payload(kind: &str, name: &str, payload: &serde_json::Value) {
+    let Ok(dir) = std::env::var("RISKRELAY_PAYLOAD_DIR") else {
+        return;
+    };
+    let dir = std::path::Path::new(&dir).join(kind);
+    std::fs::create_dir_all(&dir).unwrap();
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    std::fs::write(
+        dir.join(format!("{safe}.json")),
+        serde_json::to_vec_pretty(payload).unwrap(),
+    )
+    .unwrap();
+}
+
+/// Records every JSON body a fake chat server received.
+pub async fn record_received(kind: &str, prefix: &str, server: &wiremock::MockServer) {
+    for (i, r) in server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.body) {
+            record_payload(kind, &format!("{prefix}-{i}"), &v);
+        }
+    }
+}
+
+pub mod samples {
+    //! Representative alerts for rendering and delivery tests.
+
+    use riskrelay::alert::{
+        AlertKind, Baseline, Change, Digest, DigestEntry, Message, PostureAlert, UserAlert,
+    };
+    use riskrelay::context::{Lookup, ManagerRef, Registration, UserContext};
+    use riskrelay::ids::{TenantId, UserId};
+    use riskrelay::risk::*;
+    use riskrelay::verdict::Verdict;
+    use time::macros::datetime;
+
+    pub fn tenant() -> TenantId {
+        TenantId::parse(super::TENANT).unwrap()
+    }
+
+    pub fn detection(n: usize, kind: &str, activity: &str) -> RiskDetection {
+        RiskDetection {
+            id: format!("{n:064x}"),
+            user_id: UserId::parse(super::USER_1).unwrap(),
+            risk_event_type: kind.into(),
+            risk_level: RiskLevel::High,
+            risk_state: RiskState::AtRisk,
+            risk_detail: RiskDetail::None,
+            detection_timing_type: DetectionTimingType::Offline,
+            activity: Some(activity.into()),
+            source: Some("IdentityProtection".into()),
+            ip_address: Some(format!("203.0.113.{}", n % 250)),
+            location: Some(SignInLocation {
+                city: Some("Seattle".into()),
+                state: Some("Washington".into()),
+                country_or_region: Some("US".into()),
+            }),
+            activity_date_time: Some(
+                datetime!(2026-11-25 10:42 UTC) - time::Duration::minutes(n as i64),
+            ),
+            detected_date_time: None,
+            last_updated_date_time: None,
+            user_display_name: None,
+            user_principal_name: None,
+            additional_info: Some(
+                "[{\"Key\":\"riskReasons\",\"Value\":[\"suspiciousIP\"]}]".into(),
+            ),
+        }
+    }
+
+    pub fn user_alert(change: Change, name: &str) -> UserAlert {
+        let ongoing = change.is_ongoing();
+        let (level, state, detail) = match &change {
+            Change::Remediated { how } => (RiskLevel::None, RiskState::Remediated, how.clone()),
+            Change::Dismissed { how } => (RiskLevel::None, RiskState::Dismissed, how.clone()),
+            Change::ConfirmedCompromised => (
+                RiskLevel::High,
+                RiskState::ConfirmedCompromised,
+                RiskDetail::AdminConfirmedUserCompromised,
+            ),
+            Change::Lowered { .. } => (RiskLevel::Medium, RiskState::AtRisk, RiskDetail::None),
+            _ => (RiskLevel::High, RiskState::AtRisk, RiskDetail::None),
+        };
+        let id = UserId::parse(super::USER_1).unwrap();
+        let user = RiskyUser {
+            id,
+            user_principal_name: Some("adsync2@contoso.com".into()),
+            user_display_name: Some(name.into()),
+            risk_level: level,
+            risk_state: state,
+            risk_detail: detail,
+            risk_last_updated_date_time: Some(datetime!(2026-11-25 10:45 UTC)),
+            is_deleted: false,
+            is_processing: false,
+        };
+        let previous = match &change {
+            Change::NewRisk | Change::ConfirmedCompromised => None,
+            Change::Escalated { from } | Change::Lowered { from } => {
+                Some((from.clone(), RiskState::AtRisk))
+            }
+            _ => Some((RiskLevel::High, RiskState::AtRisk)),
+        };
+        UserAlert {
+            key: format!("user/{}/{id}/{}/1", super::TENANT, change.kind()),
+            tenant_id: tenant(),
+            detections: if ongoing { vec![detection(1, "userReportedSuspiciousActivity", "user")] } else { vec![] },
+            change,
+            user,
+            previous,
+            context: Lookup::Found(UserContext {
+                id,
+                display_name: Some(name.into()),
+                user_principal_name: Some("adsync2@contoso.com".into()),
+                department: Some("Finance".into()),
+                job_title: Some("Accounts payable".into()),
+                account_enabled: Some(true),
+                on_premises_sync_enabled: Some(true),
+                manager: Some(ManagerRef { display_name: Some("Megan Bowen".into()), user_principal_name: None }),
+            }),
+            registration: Lookup::Found(Registration { is_mfa_registered: Some(true), is_sspr_registered: Some(false), is_sspr_enabled: Some(true), methods_registered: vec![] }),
+            verdict: ongoing.then(|| Verdict::OnPremises { how: "an ordinary password change on-premises (Ctrl+Alt+Del) reaches Entra through password hash sync and clears the risk".into() }),
+        }
+    }
+
+    pub fn every_kind() -> Vec<(&'static str, Message)> {
+        let u = |c: Change| Message::User(Box::new(user_alert(c, "Adsync User 2")));
+        vec![
+            ("new-risk", u(Change::NewRisk)),
+            ("escalated", u(Change::Escalated { from: RiskLevel::Medium })),
+            ("lowered", u(Change::Lowered { from: RiskLevel::High })),
+            ("new-detections", u(Change::NewDetections)),
+            ("remediated-on-prem", u(Change::Remediated { how: RiskDetail::UserChangedPasswordOnPremises })),
+            ("dismissed", u(Change::Dismissed { how: RiskDetail::AdminDismissedAllRiskForUser })),
+            ("confirmed-compromised", u(Change::ConfirmedCompromised)),
+            ("posture-drift", Message::Posture(PostureAlert {
+                key: "drift/1".into(),
+                tenant_id: tenant(),
+                kind: AlertKind::SettingDrift,
+                title: "On-premises password change no longer resets user risk".into(),
+                detail: "\"Allow on-premises password change to reset user risk\" was found off at 2026-11-25 10:40 UTC.".into(),
+                why: "Hybrid users can no longer clear their own risk with an ordinary password change.".into(),
+                action: Some("Turn it back on in ID Protection > Settings, or run riskrelay with RISKRELAY_DRIFT_MODE=enforce.".into()),
+                resolved: false,
+                at: datetime!(2026-11-25 10:40 UTC),
+            })),
+            ("digest", Message::Digest(Digest {
+                key: "digest/1".into(),
+                tenant_id: tenant(),
+                entries: (0..40).map(|i| DigestEntry {
+                    display_name: format!("Spray Victim {i:02}"),
+                    upn: Some(format!("victim{i:02}@contoso.com")),
+                    change: Change::NewRisk,
+                    level: if i % 3 == 0 { RiskLevel::High } else { RiskLevel::Medium },
+                    top_detection: Some("Password spray".into()),
+                }).collect(),
+            })),
+            ("baseline", Message::Baseline(Baseline {
+                key: "baseline/1".into(),
+                tenant_id: tenant(),
+                high: 2,
+                medium: 5,
+                low: 11,
+                other: 0,
+                top: vec![DigestEntry { display_name: "Alex Wilber".into(), upn: Some("alexw@contoso.com".into()), change: Change::NewRisk, level: RiskLevel::High, top_detection: Some("Leaked credentials".into()) }],
+            })),
+        ]
+    }
+}

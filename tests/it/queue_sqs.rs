@@ -15,7 +15,7 @@ fn observation(i: usize, pad: usize) -> WorkItem {
     let user = UserId::from_uuid(uuid::Uuid::from_u128(i as u128 + 1));
     WorkItem::Observation(Observation {
         tenant_id: TenantId::parse(TENANT).unwrap(),
-        subject: Subject::User { user_id: user },
+        subject: Subject::RiskyUser { user_id: user },
         origin: Origin::Poll {
             cycle_id: "c1".into(),
         },
@@ -87,7 +87,7 @@ async fn enqueues_in_batches_and_round_trips() {
     let mut got = receive_all(&client, &url).await;
     let key = |w: &WorkItem| match w {
         WorkItem::Observation(o) => format!("{:?}", o.subject),
-        WorkItem::Lifecycle(_) => String::new(),
+        _ => String::new(),
     };
     got.sort_by_key(key);
     let mut want = items;

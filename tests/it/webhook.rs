@@ -189,10 +189,12 @@ fn users(items: &[WorkItem]) -> Vec<String> {
         .iter()
         .filter_map(|i| match i {
             WorkItem::Observation(o) => match &o.subject {
-                Subject::User { user_id } => Some(user_id.to_string()),
+                Subject::User { user_id } | Subject::RiskyUser { user_id } => {
+                    Some(user_id.to_string())
+                }
                 Subject::SecurityAlert { alert_id } => Some(format!("alert:{alert_id}")),
             },
-            WorkItem::Lifecycle(_) => None,
+            WorkItem::Lifecycle(_) | WorkItem::Notice { .. } => None,
         })
         .collect()
 }
@@ -321,7 +323,7 @@ async fn lifecycle_events_are_enqueued_for_subscription_upkeep() {
             .into_iter()
             .filter_map(|i| match i {
                 WorkItem::Lifecycle(l) => Some(l.event),
-                WorkItem::Observation(_) => None,
+                _ => None,
             })
             .collect();
         assert_eq!(

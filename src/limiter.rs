@@ -1,9 +1,9 @@
-//! The per-tenant limiter for identity-protection and Conditional Access requests.
+//! A request spacer: hands out slots one interval apart, in order, and can hold every caller back
+//! at once.
 //!
-//! Graph allows these endpoints 1 request per second per tenant, for all apps together, and their
-//! 429s carry no Retry-After. So riskrelay spaces its own requests evenly and, when Graph still
-//! says 429 (another app used the budget), holds *every* caller back, not only the one that was
-//! refused.
+//! Used for Graph's identity-protection endpoints (1 request per second per tenant, shared with
+//! every app in the tenant, 429s without Retry-After: when Graph still says 429, every caller
+//! waits, not only the one refused) and for Slack webhooks (about 1 message per second).
 
 use std::time::Duration;
 

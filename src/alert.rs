@@ -1,0 +1,299 @@
+//! Alerts: what riskrelay tells people, before it is rendered for a destination.
+//!
+//! Every alert has a stable key derived from what changed, so observing the same change twice
+//! (poll overlap, a Graph retry, poll and webhook at once) yields the same key, and delivery
+//! records per (key, destination) make the second observation post nothing.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::context::{Lookup, Registration, UserContext};
+use crate::ids::TenantId;
+use crate::risk::{RiskDetail, RiskDetection, RiskLevel, RiskState, RiskyUser};
+use crate::verdict::Verdict;
+
+/// Kinds of alert, for the "kinds to post" configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AlertKind {
+    NewRisk,
+    Escalated,
+    Lowered,
+    NewDetections,
+    Remediated,
+    Dismissed,
+    ConfirmedCompromised,
+    SettingDrift,
+    PasswordSyncStale,
+    NoUserRiskPolicy,
+    Baseline,
+}
+
+impl AlertKind {
+    pub const ALL: [AlertKind; 11] = [
+        Self::NewRisk,
+        Self::Escalated,
+        Self::Lowered,
+        Self::NewDetections,
+        Self::Remediated,
+        Self::Dismissed,
+        Self::ConfirmedCompromised,
+        Self::SettingDrift,
+        Self::PasswordSyncStale,
+        Self::NoUserRiskPolicy,
+        Self::Baseline,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NewRisk => "newRisk",
+            Self::Escalated => "escalated",
+            Self::Lowered => "lowered",
+            Self::NewDetections => "newDetections",
+            Self::Remediated => "remediated",
+            Self::Dismissed => "dismissed",
+            Self::ConfirmedCompromised => "confirmedCompromised",
+            Self::SettingDrift => "settingDrift",
+            Self::PasswordSyncStale => "passwordSyncStale",
+            Self::NoUserRiskPolicy => "noUserRiskPolicy",
+            Self::Baseline => "baseline",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown kind; known kinds are {}",
+                    Self::ALL.map(Self::name).join(", ")
+                )
+            })
+    }
+}
+
+impl fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What changed for a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Change {
+    NewRisk,
+    Escalated { from: RiskLevel },
+    Lowered { from: RiskLevel },
+    NewDetections,
+    Remediated { how: RiskDetail },
+    Dismissed { how: RiskDetail },
+    ConfirmedCompromised,
+}
+
+impl Change {
+    pub fn kind(&self) -> AlertKind {
+        match self {
+            Self::NewRisk => AlertKind::NewRisk,
+            Self::Escalated { .. } => AlertKind::Escalated,
+            Self::Lowered { .. } => AlertKind::Lowered,
+            Self::NewDetections => AlertKind::NewDetections,
+            Self::Remediated { .. } => AlertKind::Remediated,
+            Self::Dismissed { .. } => AlertKind::Dismissed,
+            Self::ConfirmedCompromised => AlertKind::ConfirmedCompromised,
+        }
+    }
+
+    /// Whether the user still carries the risk after this change.
+    pub fn is_ongoing(&self) -> bool {
+        !matches!(self, Self::Remediated { .. } | Self::Dismissed { .. })
+    }
+}
+
+/// A change in a user's risk, enriched for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserAlert {
+    pub key: String,
+    pub tenant_id: TenantId,
+    pub change: Change,
+    /// The riskyUser record as observed.
+    pub user: RiskyUser,
+    /// Level and state before the change, when riskrelay had seen the user.
+    pub previous: Option<(RiskLevel, RiskState)>,
+    /// The detections to show: the new ones, or every open one for a new risk.
+    pub detections: Vec<RiskDetection>,
+    pub context: Lookup<UserContext>,
+    pub registration: Lookup<Registration>,
+    /// Whether the user can fix it themselves; `None` once the risk has ended.
+    pub verdict: Option<Verdict>,
+}
+
+impl UserAlert {
+    /// The level a destination's minimum is compared with: the current level while the risk is
+    /// ongoing, the level the risk had when it ended (a channel that saw a high risk also hears
+    /// that it is over), always high for a confirmed compromise.
+    pub fn routing_level(&self) -> RiskLevel {
+        match &self.change {
+            Change::ConfirmedCompromised => RiskLevel::High,
+            Change::Remediated { .. } | Change::Dismissed { .. } | Change::Lowered { .. } => self
+                .previous
+                .as_ref()
+                .map(|(l, _)| l.clone())
+                .unwrap_or_else(|| self.user.risk_level.clone()),
+            _ => self.user.risk_level.clone(),
+        }
+    }
+
+    pub fn display_name(&self) -> String {
+        self.context
+            .found()
+            .and_then(|c| c.display_name.clone())
+            .or_else(|| self.user.user_display_name.clone())
+            .unwrap_or_else(|| self.user.id.to_string())
+    }
+
+    pub fn upn(&self) -> Option<String> {
+        self.context
+            .found()
+            .and_then(|c| c.user_principal_name.clone())
+            .or_else(|| self.user.user_principal_name.clone())
+    }
+}
+
+/// A finding about the tenant's posture (drift guard, password sync, Conditional Access).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostureAlert {
+    pub key: String,
+    pub tenant_id: TenantId,
+    pub kind: AlertKind,
+    /// Short title: "On-premises password change no longer resets user risk".
+    pub title: String,
+    /// What is wrong (or right again), in a sentence or two.
+    pub detail: String,
+    /// Why it matters.
+    pub why: String,
+    /// What to do, when something is left to do.
+    pub action: Option<String>,
+    /// True for a "back to normal" or "corrected" message.
+    pub resolved: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// One line of a digest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DigestEntry {
+    pub display_name: String,
+    pub upn: Option<String>,
+    pub change: Change,
+    pub level: RiskLevel,
+    pub top_detection: Option<String>,
+}
+
+/// Many alerts of one cycle folded into one message (a password spray flags 40 users).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Digest {
+    pub key: String,
+    pub tenant_id: TenantId,
+    pub entries: Vec<DigestEntry>,
+}
+
+/// Announces the risk that already existed when riskrelay first watched a tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Baseline {
+    pub key: String,
+    pub tenant_id: TenantId,
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+    pub other: usize,
+    /// The riskiest users first, at most a handful.
+    pub top: Vec<DigestEntry>,
+}
+
+impl Baseline {
+    pub fn total(&self) -> usize {
+        self.high + self.medium + self.low + self.other
+    }
+}
+
+/// Anything a sink can post.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Message {
+    User(Box<UserAlert>),
+    Posture(PostureAlert),
+    Digest(Digest),
+    Baseline(Baseline),
+}
+
+impl Message {
+    pub fn key(&self) -> &str {
+        match self {
+            Self::User(a) => &a.key,
+            Self::Posture(p) => &p.key,
+            Self::Digest(d) => &d.key,
+            Self::Baseline(b) => &b.key,
+        }
+    }
+}
+
+/// Stable identifiers derived from what changed.
+pub mod keys {
+    use super::*;
+
+    fn stamp(t: Option<OffsetDateTime>) -> String {
+        t.map(|t| t.unix_timestamp_nanos().to_string())
+            .unwrap_or_else(|| "none".into())
+    }
+
+    /// A short digest of a set of strings (detection ids, alert keys), order-independent.
+    pub fn fingerprint<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+        let mut sorted: Vec<&str> = items.into_iter().collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        for s in sorted {
+            ctx.update(s.as_bytes());
+            ctx.update(&[0]);
+        }
+        ctx.finish().as_ref()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    pub fn user(
+        tenant: TenantId,
+        user: &RiskyUser,
+        change: &Change,
+        detections: &[RiskDetection],
+    ) -> String {
+        let base = format!(
+            "user/{tenant}/{}/{}/{}",
+            user.id,
+            change.kind(),
+            stamp(user.risk_last_updated_date_time)
+        );
+        if matches!(change, Change::NewDetections) {
+            format!(
+                "{base}/{}",
+                fingerprint(detections.iter().map(|d| d.id.as_str()))
+            )
+        } else {
+            base
+        }
+    }
+}

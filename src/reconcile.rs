@@ -1,0 +1,665 @@
+//! Reconcile: compare what Graph says about a user now with what riskrelay saw last, and decide
+//! what changed. Pure: no I/O, no clock.
+//!
+//! Duplicates are removed by comparing state, not by trusting time: an observation that repeats
+//! the last-seen state changes nothing, and one older than the last-seen state (a late webhook
+//! hint, an overlapping poll) is ignored.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::alert::Change;
+use crate::ids::UserId;
+use crate::risk::{RiskDetail, RiskDetection, RiskLevel, RiskState, RiskyUser};
+
+/// How many detection ids are remembered per user. A user at risk rarely has more than a few
+/// dozen; the cap bounds the stored record (DynamoDB items are limited to 400 KB).
+pub const MAX_KNOWN_DETECTIONS: usize = 500;
+
+/// What riskrelay last saw of a user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserState {
+    pub user_id: UserId,
+    pub risk_level: RiskLevel,
+    pub risk_state: RiskState,
+    pub risk_detail: RiskDetail,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub risk_last_updated: Option<OffsetDateTime>,
+    /// Ids of the open detections already reported, oldest first.
+    #[serde(default)]
+    pub known_detections: Vec<String>,
+}
+
+impl UserState {
+    pub fn is_risky(&self) -> bool {
+        self.risk_state.is_risky()
+    }
+}
+
+/// The outcome of reconciling one observation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// At most one change: a level change carries the new detections with it.
+    pub change: Option<Change>,
+    /// The detections the change is about.
+    pub detections: Vec<RiskDetection>,
+    /// What to remember; `None` when the observation was stale and nothing may be written.
+    pub next: Option<UserState>,
+}
+
+/// Detections that still carry risk: remediated or dismissed ones are history, not news.
+fn is_open(d: &RiskDetection) -> bool {
+    d.risk_state.is_risky()
+}
+
+pub fn reconcile(
+    prev: Option<&UserState>,
+    user: &RiskyUser,
+    detections: &[RiskDetection],
+) -> Outcome {
+    let seen = prev.and_then(|p| p.risk_last_updated);
+    if let (Some(seen), Some(now)) = (seen, user.risk_last_updated_date_time)
+        && now < seen
+    {
+        return Outcome {
+            change: None,
+            detections: Vec::new(),
+            next: None,
+        };
+    }
+
+    let mut open: Vec<RiskDetection> = detections
+        .iter()
+        .filter(|d| d.user_id == user.id && is_open(d))
+        .cloned()
+        .collect();
+    open.sort_by(|a, b| b.when().cmp(&a.when()).then_with(|| a.id.cmp(&b.id)));
+    open.dedup_by(|a, b| a.id == b.id);
+    let known: &[String] = prev.map(|p| p.known_detections.as_slice()).unwrap_or(&[]);
+    let fresh: Vec<RiskDetection> = open
+        .iter()
+        .filter(|d| !known.contains(&d.id))
+        .cloned()
+        .collect();
+
+    let was_risky = prev.is_some_and(UserState::is_risky);
+    let is_risky = user.risk_state.is_risky();
+    let (change, shown) = match (was_risky, is_risky) {
+        (false, true) if user.risk_state == RiskState::ConfirmedCompromised => {
+            (Some(Change::ConfirmedCompromised), open.clone())
+        }
+        (false, true) => (Some(Change::NewRisk), open.clone()),
+        (true, true) => {
+            let p = prev.map(|p| (&p.risk_level, &p.risk_state));
+            match p {
+                Some((_, state))
+                    if user.risk_state == RiskState::ConfirmedCompromised
+                        && *state != RiskState::ConfirmedCompromised =>
+                {
+                    (Some(Change::ConfirmedCompromised), fresh.clone())
+                }
+                Some((level, _)) if *level != user.risk_level => {
+                    let from = level.clone();
+                    match (from.rank(), user.risk_level.rank()) {
+                        (Some(a), Some(b)) if b < a => {
+                            (Some(Change::Lowered { from }), fresh.clone())
+                        }
+                        // Up, or a change involving a level without a rank (hidden, unknown):
+                        // reported as an escalation so that it is never silently lost.
+                        _ => (Some(Change::Escalated { from }), fresh.clone()),
+                    }
+                }
+                _ if !fresh.is_empty() => (Some(Change::NewDetections), fresh.clone()),
+                _ => (None, Vec::new()),
+            }
+        }
+        (true, false) => {
+            let how = user.risk_detail.clone();
+            let dismissed = matches!(
+                user.risk_state,
+                RiskState::Dismissed | RiskState::ConfirmedSafe
+            ) || how.is_admin_dismissal();
+            if dismissed {
+                (Some(Change::Dismissed { how }), Vec::new())
+            } else {
+                (Some(Change::Remediated { how }), Vec::new())
+            }
+        }
+        (false, false) => (None, Vec::new()),
+    };
+
+    let known_detections = if is_risky {
+        let mut k: Vec<String> = known.to_vec();
+        for d in &open {
+            if !k.contains(&d.id) {
+                k.push(d.id.clone());
+            }
+        }
+        let excess = k.len().saturating_sub(MAX_KNOWN_DETECTIONS);
+        k.drain(..excess);
+        k
+    } else {
+        Vec::new()
+    };
+    let next = UserState {
+        user_id: user.id,
+        risk_level: user.risk_level.clone(),
+        risk_state: user.risk_state.clone(),
+        risk_detail: user.risk_detail.clone(),
+        risk_last_updated: user
+            .risk_last_updated_date_time
+            .or(prev.and_then(|p| p.risk_last_updated)),
+        known_detections,
+    };
+    Outcome {
+        change,
+        detections: shown,
+        next: Some(next),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::risk::DetectionTimingType;
+    use time::macros::datetime;
+
+    const U: &str = "6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b";
+
+    fn user(
+        level: RiskLevel,
+        state: RiskState,
+        detail: RiskDetail,
+        at: OffsetDateTime,
+    ) -> RiskyUser {
+        RiskyUser {
+            id: UserId::parse(U).unwrap(),
+            user_principal_name: Some("adsync2@contoso.com".into()),
+            user_display_name: Some("Adsync User 2".into()),
+            risk_level: level,
+            risk_state: state,
+            risk_detail: detail,
+            risk_last_updated_date_time: Some(at),
+            is_deleted: false,
+            is_processing: false,
+        }
+    }
+
+    fn det(id: &str, state: RiskState) -> RiskDetection {
+        RiskDetection {
+            id: id.into(),
+            user_id: UserId::parse(U).unwrap(),
+            risk_event_type: "unfamiliarFeatures".into(),
+            risk_level: RiskLevel::Medium,
+            risk_state: state,
+            risk_detail: RiskDetail::None,
+            detection_timing_type: DetectionTimingType::Realtime,
+            activity: Some("signin".into()),
+            source: None,
+            ip_address: None,
+            location: None,
+            activity_date_time: Some(datetime!(2026-11-25 09:00 UTC)),
+            detected_date_time: None,
+            last_updated_date_time: None,
+            user_display_name: None,
+            user_principal_name: None,
+            additional_info: None,
+        }
+    }
+
+    use RiskDetail as D;
+    use RiskLevel as L;
+    use RiskState as S;
+
+    struct Step {
+        user: RiskyUser,
+        detections: Vec<RiskDetection>,
+        expect: Option<Change>,
+        expect_shown: usize,
+    }
+
+    fn step(
+        level: L,
+        state: S,
+        detail: D,
+        at: OffsetDateTime,
+        dets: &[(&str, S)],
+        expect: Option<Change>,
+        shown: usize,
+    ) -> Step {
+        Step {
+            user: user(level, state, detail, at),
+            detections: dets.iter().map(|(id, s)| det(id, s.clone())).collect(),
+            expect,
+            expect_shown: shown,
+        }
+    }
+
+    fn run(name: &str, steps: Vec<Step>) {
+        let mut state: Option<UserState> = None;
+        for (i, s) in steps.into_iter().enumerate() {
+            let out = reconcile(state.as_ref(), &s.user, &s.detections);
+            assert_eq!(out.change, s.expect, "{name}, step {i}");
+            assert_eq!(
+                out.detections.len(),
+                s.expect_shown,
+                "{name}, step {i}: detections shown"
+            );
+            if let Some(next) = out.next {
+                state = Some(next);
+            }
+        }
+    }
+
+    const T1: OffsetDateTime = datetime!(2026-11-25 10:00 UTC);
+    const T2: OffsetDateTime = datetime!(2026-11-25 10:05 UTC);
+    const T3: OffsetDateTime = datetime!(2026-11-25 10:10 UTC);
+
+    #[test]
+    fn table_of_sequences() {
+        let cases: Vec<(&str, Vec<Step>)> = vec![
+            (
+                "none to high",
+                vec![step(
+                    L::High,
+                    S::AtRisk,
+                    D::None,
+                    T1,
+                    &[("a", S::AtRisk)],
+                    Some(Change::NewRisk),
+                    1,
+                )],
+            ),
+            (
+                "medium to high",
+                vec![
+                    step(
+                        L::Medium,
+                        S::AtRisk,
+                        D::None,
+                        T1,
+                        &[("a", S::AtRisk)],
+                        Some(Change::NewRisk),
+                        1,
+                    ),
+                    step(
+                        L::High,
+                        S::AtRisk,
+                        D::None,
+                        T2,
+                        &[("a", S::AtRisk), ("b", S::AtRisk)],
+                        Some(Change::Escalated { from: L::Medium }),
+                        1,
+                    ),
+                ],
+            ),
+            (
+                "high to medium",
+                vec![
+                    step(
+                        L::High,
+                        S::AtRisk,
+                        D::None,
+                        T1,
+                        &[],
+                        Some(Change::NewRisk),
+                        0,
+                    ),
+                    step(
+                        L::Medium,
+                        S::AtRisk,
+                        D::None,
+                        T2,
+                        &[],
+                        Some(Change::Lowered { from: L::High }),
+                        0,
+                    ),
+                ],
+            ),
+            (
+                "new detections at the same level",
+                vec![
+                    step(
+                        L::Medium,
+                        S::AtRisk,
+                        D::None,
+                        T1,
+                        &[("a", S::AtRisk)],
+                        Some(Change::NewRisk),
+                        1,
+                    ),
+                    step(
+                        L::Medium,
+                        S::AtRisk,
+                        D::None,
+                        T2,
+                        &[("a", S::AtRisk), ("b", S::AtRisk), ("c", S::AtRisk)],
+                        Some(Change::NewDetections),
+                        2,
+                    ),
+                    step(
+                        L::Medium,
+                        S::AtRisk,
+                        D::None,
+                        T3,
+                        &[("b", S::AtRisk)],
+                        None,
+                        0,
+                    ),
+                ],
+            ),
+            (
+                "dismissed",
+                vec![
+                    step(
+                        L::High,
+                        S::AtRisk,
+                        D::None,
+                        T1,
+                        &[],
+                        Some(Change::NewRisk),
+                        0,
+                    ),
+                    step(
+                        L::None,
+                        S::Dismissed,
+                        D::AdminDismissedAllRiskForUser,
+                        T2,
+                        &[],
+                        Some(Change::Dismissed {
+                            how: D::AdminDismissedAllRiskForUser,
+                        }),
+                        0,
+                    ),
+                ],
+            ),
+            (
+                "confirmed compromised",
+                vec![
+                    step(
+                        L::Medium,
+                        S::AtRisk,
+                        D::None,
+                        T1,
+                        &[],
+                        Some(Change::NewRisk),
+                        0,
+                    ),
+                    step(
+                        L::High,
+                        S::ConfirmedCompromised,
+                        D::AdminConfirmedUserCompromised,
+                        T2,
+                        &[],
+                        Some(Change::ConfirmedCompromised),
+                        0,
+                    ),
+                    step(
+                        L::High,
+                        S::ConfirmedCompromised,
+                        D::AdminConfirmedUserCompromised,
+                        T2,
+                        &[],
+                        None,
+                        0,
+                    ),
+                ],
+            ),
+            (
+                "compromised without prior risk",
+                vec![step(
+                    L::High,
+                    S::ConfirmedCompromised,
+                    D::AdminConfirmedUserCompromised,
+                    T1,
+                    &[],
+                    Some(Change::ConfirmedCompromised),
+                    0,
+                )],
+            ),
+            (
+                "the same observation twice",
+                vec![
+                    step(
+                        L::High,
+                        S::AtRisk,
+                        D::None,
+                        T1,
+                        &[("a", S::AtRisk)],
+                        Some(Change::NewRisk),
+                        1,
+                    ),
+                    step(
+                        L::High,
+                        S::AtRisk,
+                        D::None,
+                        T1,
+                        &[("a", S::AtRisk)],
+                        None,
+                        0,
+                    ),
+                ],
+            ),
+            (
+                "two overlapping polls",
+                vec![
+                    step(
+                        L::Medium,
+                        S::AtRisk,
+                        D::None,
+                        T1,
+                        &[("a", S::AtRisk)],
+                        Some(Change::NewRisk),
+                        1,
+                    ),
+                    step(
+                        L::High,
+                        S::AtRisk,
+                        D::None,
+                        T2,
+                        &[("a", S::AtRisk), ("b", S::AtRisk)],
+                        Some(Change::Escalated { from: L::Medium }),
+                        1,
+                    ),
+                    // The next poll's window overlaps: it sees the same user and detections again.
+                    step(
+                        L::High,
+                        S::AtRisk,
+                        D::None,
+                        T2,
+                        &[("a", S::AtRisk), ("b", S::AtRisk)],
+                        None,
+                        0,
+                    ),
+                ],
+            ),
+            (
+                "out of order: an older observation after a newer one changes nothing",
+                vec![
+                    step(
+                        L::High,
+                        S::AtRisk,
+                        D::None,
+                        T2,
+                        &[("a", S::AtRisk)],
+                        Some(Change::NewRisk),
+                        1,
+                    ),
+                    step(
+                        L::Medium,
+                        S::AtRisk,
+                        D::None,
+                        T1,
+                        &[("z", S::AtRisk)],
+                        None,
+                        0,
+                    ),
+                    step(
+                        L::High,
+                        S::AtRisk,
+                        D::None,
+                        T2,
+                        &[("a", S::AtRisk)],
+                        None,
+                        0,
+                    ),
+                ],
+            ),
+            (
+                "remediated detections are not news",
+                vec![
+                    step(
+                        L::Medium,
+                        S::AtRisk,
+                        D::None,
+                        T1,
+                        &[("a", S::AtRisk)],
+                        Some(Change::NewRisk),
+                        1,
+                    ),
+                    step(
+                        L::Medium,
+                        S::AtRisk,
+                        D::None,
+                        T2,
+                        &[("b", S::Remediated)],
+                        None,
+                        0,
+                    ),
+                ],
+            ),
+            (
+                "a hidden level is reported, not judged",
+                vec![
+                    step(
+                        L::Medium,
+                        S::AtRisk,
+                        D::None,
+                        T1,
+                        &[],
+                        Some(Change::NewRisk),
+                        0,
+                    ),
+                    step(
+                        L::Hidden,
+                        S::AtRisk,
+                        D::None,
+                        T2,
+                        &[],
+                        Some(Change::Escalated { from: L::Medium }),
+                        0,
+                    ),
+                ],
+            ),
+            (
+                "never risky: nothing",
+                vec![step(
+                    L::None,
+                    S::Remediated,
+                    D::UserChangedPasswordOnPremises,
+                    T1,
+                    &[],
+                    None,
+                    0,
+                )],
+            ),
+        ];
+        for (name, steps) in cases {
+            run(name, steps);
+        }
+    }
+
+    #[test]
+    fn remediated_by_each_detail_that_means_remediation() {
+        for how in [
+            D::UserChangedPasswordOnPremises,
+            D::UserPerformedSecuredPasswordChange,
+            D::UserPerformedSecuredPasswordReset,
+            D::AdminGeneratedTemporaryPassword,
+            D::UserPassedMfaDrivenByRiskBasedPolicy,
+            D::AiConfirmedSigninSafe,
+            D::Unknown("aNewWayToRemediate".into()),
+        ] {
+            run(
+                how.as_wire(),
+                vec![
+                    step(
+                        L::High,
+                        S::AtRisk,
+                        D::None,
+                        T1,
+                        &[],
+                        Some(Change::NewRisk),
+                        0,
+                    ),
+                    step(
+                        L::None,
+                        S::Remediated,
+                        how.clone(),
+                        T2,
+                        &[],
+                        Some(Change::Remediated { how: how.clone() }),
+                        0,
+                    ),
+                    step(L::None, S::Remediated, how.clone(), T3, &[], None, 0),
+                ],
+            );
+        }
+        for how in [
+            D::AdminDismissedAllRiskForUser,
+            D::AdminConfirmedSigninSafe,
+            D::AdminConfirmedAccountSafe,
+        ] {
+            run(
+                how.as_wire(),
+                vec![
+                    step(
+                        L::High,
+                        S::AtRisk,
+                        D::None,
+                        T1,
+                        &[],
+                        Some(Change::NewRisk),
+                        0,
+                    ),
+                    step(
+                        L::None,
+                        S::Remediated,
+                        how.clone(),
+                        T2,
+                        &[],
+                        Some(Change::Dismissed { how: how.clone() }),
+                        0,
+                    ),
+                ],
+            );
+        }
+    }
+
+    #[test]
+    fn stale_observations_write_nothing_and_known_detections_are_capped() {
+        let newer = reconcile(None, &user(L::High, S::AtRisk, D::None, T2), &[])
+            .next
+            .unwrap();
+        assert_eq!(
+            reconcile(Some(&newer), &user(L::Low, S::AtRisk, D::None, T1), &[]).next,
+            None
+        );
+
+        let many: Vec<RiskDetection> = (0..MAX_KNOWN_DETECTIONS + 20)
+            .map(|i| det(&format!("d{i:04}"), S::AtRisk))
+            .collect();
+        let out = reconcile(None, &user(L::High, S::AtRisk, D::None, T1), &many);
+        assert_eq!(
+            out.next.unwrap().known_detections.len(),
+            MAX_KNOWN_DETECTIONS
+        );
+        let ended = reconcile(
+            Some(&newer),
+            &user(L::None, S::Remediated, D::UserChangedPasswordOnPremises, T3),
+            &[],
+        );
+        assert!(ended.next.unwrap().known_detections.is_empty());
+    }
+}

@@ -1,0 +1,112 @@
+//! Sinks: the destinations messages are posted to.
+//!
+//! - [`slack`]: Slack incoming webhooks.
+//! - [`teams`]: Teams Workflows webhooks.
+//! - [`ConsoleSink`]: a terminal, for `riskrelay run` and `demo`.
+//!
+//! A sink classifies every failure: retryable ones (429 after its budget, 5xx, timeouts) fail the
+//! observation so the queue tries again later; permanent ones (a rejected payload, a deleted
+//! channel) fail it too, so that it ends in the dead-letter queue instead of vanishing. Neither
+//! kind of error ever carries the webhook URL.
+
+pub mod slack;
+pub mod teams;
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::config::{SinkConfig, SinkKind};
+use crate::render::View;
+use crate::risk::RiskLevel;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinkError {
+    #[error("{sink}: {detail} (will retry)")]
+    Retryable { sink: String, detail: String },
+    #[error("{sink}: {detail} (not retried)")]
+    Permanent { sink: String, detail: String },
+}
+
+impl SinkError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Retryable { .. })
+    }
+}
+
+#[async_trait]
+pub trait Sink: Send + Sync {
+    fn name(&self) -> &str;
+    /// User alerts below this level are not posted here.
+    fn min_level(&self) -> &RiskLevel;
+    async fn post(&self, view: &View) -> Result<(), SinkError>;
+}
+
+/// Longest part of an error answer kept for the log.
+pub const LOGGED_BODY_MAX: usize = 200;
+/// Longest `Retry-After` waited for inside one delivery; longer waits fail the delivery and the
+/// queue retries it later.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// A short, single-line excerpt of an error answer.
+pub(crate) fn excerpt(body: &str) -> String {
+    crate::render::escape::truncate(&crate::render::escape::single_line(body), LOGGED_BODY_MAX)
+}
+
+/// Describes a transport failure without the URL (it is a credential).
+pub(crate) fn transport_error(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    if e.is_timeout() {
+        "the request timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else {
+        format!("the request failed: {e}")
+    }
+}
+
+/// Builds the configured sinks on one shared HTTP client.
+pub fn build(configs: &[SinkConfig], http: reqwest::Client) -> Vec<Arc<dyn Sink>> {
+    configs
+        .iter()
+        .map(|c| -> Arc<dyn Sink> {
+            match c.kind {
+                SinkKind::Slack => Arc::new(slack::SlackSink::new(c, http.clone())),
+                SinkKind::Teams => Arc::new(teams::TeamsSink::new(c, http.clone())),
+            }
+        })
+        .collect()
+}
+
+/// Prints messages to stdout as a person would read them.
+pub struct ConsoleSink {
+    min_level: RiskLevel,
+}
+
+impl ConsoleSink {
+    pub fn new(min_level: RiskLevel) -> Self {
+        Self { min_level }
+    }
+}
+
+#[async_trait]
+impl Sink for ConsoleSink {
+    fn name(&self) -> &str {
+        "console"
+    }
+
+    fn min_level(&self) -> &RiskLevel {
+        &self.min_level
+    }
+
+    async fn post(&self, view: &View) -> Result<(), SinkError> {
+        let text = crate::render::console::text(view);
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{text}").map_err(|e| SinkError::Permanent {
+            sink: "console".into(),
+            detail: e.to_string(),
+        })
+    }
+}

@@ -1,0 +1,290 @@
+//! The DynamoDB store: one table (`pk`, `sk` strings), conditional writes, and a TTL attribute
+//! (`expires_at`) on delivery records.
+//!
+//! - documents: `pk = tenant#{tenant}`, `sk = doc#{key}`, `value` (JSON text), `version`;
+//! - deliveries: `pk = delivery#{alert key}`, `sk = sink#{sink}`, `status`, `until`, and
+//!   `expires_at` once done. Expiry is also checked in code: DynamoDB deletes expired items up to
+//!   48 hours late.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use time::OffsetDateTime;
+
+use super::delivery::{self, Status};
+use super::{Claim, Store, StoreError};
+use crate::ids::TenantId;
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn unavailable<E: std::error::Error + 'static>(e: SdkError<E>) -> StoreError {
+    StoreError::Unavailable(format!(
+        "dynamodb: {}",
+        aws_sdk_dynamodb::error::DisplayErrorContext(e)
+    ))
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn num(item: &HashMap<String, AttributeValue>, key: &str) -> Option<i64> {
+    item.get(key)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Creates the table as the SAM template does (on-demand, TTL on `expires_at`). For tests and
+    /// self-hosted set-ups; in AWS the template owns the table.
+    pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        };
+        let key = |name: &str, t: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(t)
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        };
+        client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pk")?)
+            .attribute_definitions(attr("sk")?)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        client
+            .update_time_to_live()
+            .table_name(table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name("expires_at")
+                    .enabled(true)
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    fn doc_key(tenant: TenantId, key: &str) -> (AttributeValue, AttributeValue) {
+        (s(format!("tenant#{tenant}")), s(format!("doc#{key}")))
+    }
+
+    fn delivery_key(alert_key: &str, sink: &str) -> (AttributeValue, AttributeValue) {
+        (
+            s(format!("delivery#{alert_key}")),
+            s(format!("sink#{sink}")),
+        )
+    }
+
+    async fn delivery(
+        &self,
+        alert_key: &str,
+        sink: &str,
+    ) -> Result<Option<(Status, OffsetDateTime)>, StoreError> {
+        let (pk, sk) = Self::delivery_key(alert_key, sink);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item().map(|item| {
+            let status = match item
+                .get("status")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+            {
+                Some("done") => Status::Done,
+                _ => Status::InProgress,
+            };
+            let until = num(item, "until")
+                .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            (status, until)
+        }))
+    }
+}
+
+fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
+    e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException")
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn get(
+        &self,
+        tenant: TenantId,
+        key: &str,
+    ) -> Result<Option<(serde_json::Value, u64)>, StoreError> {
+        let (pk, sk) = Self::doc_key(tenant, key);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let value = item
+            .get("value")
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("{key}: no value")))?;
+        let value =
+            serde_json::from_str(value).map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?;
+        let version = num(item, "version")
+            .ok_or_else(|| StoreError::Corrupt(format!("{key}: no version")))?;
+        Ok(Some((value, version as u64)))
+    }
+
+    async fn put(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        value: &serde_json::Value,
+        expected: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = Self::doc_key(tenant, key);
+        let next = expected.map_or(1, |v| v + 1) as i64;
+        let mut req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk)
+            .item("sk", sk)
+            .item("value", s(value.to_string()))
+            .item("version", n(next));
+        req = match expected {
+            None => req.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => req
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v as i64)),
+        };
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn claim_delivery(
+        &self,
+        alert_key: &str,
+        sink: &str,
+        now: OffsetDateTime,
+    ) -> Result<Claim, StoreError> {
+        let (pk, sk) = Self::delivery_key(alert_key, sink);
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk)
+            .item("sk", sk)
+            .item("status", s("in_progress"))
+            .item("until", n(delivery::lease_end(now).unix_timestamp()))
+            .condition_expression("attribute_not_exists(pk) OR (#s = :in_progress AND #u < :now)")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_names("#u", "until")
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .expression_attribute_values(":now", n(now.unix_timestamp()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(Claim::Claimed),
+            Err(e) if is_condition_failure(&e) => {
+                // Someone holds or finished it; say which. A record that vanished in between
+                // (released) reads as in progress: the caller retries later.
+                Ok(match self.delivery(alert_key, sink).await? {
+                    Some((Status::Done, _)) => Claim::Done,
+                    _ => Claim::InProgress,
+                })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn complete_delivery(
+        &self,
+        alert_key: &str,
+        sink: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = Self::delivery_key(alert_key, sink);
+        let until = delivery::retention_end(now).unix_timestamp();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk)
+            .item("sk", sk)
+            .item("status", s("done"))
+            .item("until", n(until))
+            .item("expires_at", n(until))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn release_delivery(&self, alert_key: &str, sink: &str) -> Result<(), StoreError> {
+        let (pk, sk) = Self::delivery_key(alert_key, sink);
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .condition_expression("#s = :in_progress")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}

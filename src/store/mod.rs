@@ -1,0 +1,163 @@
+//! The store: what riskrelay remembers between runs.
+//!
+//! The port is deliberately small so that each adapter (in-memory, SQLite, DynamoDB) is short:
+//!
+//! - versioned JSON documents per tenant and key, written with optimistic concurrency (a write
+//!   names the version it read, or "absent"; a stale write is refused, never merged): last-seen
+//!   user state, the poll checkpoint, the posture snapshot, the drift episode, subscriptions;
+//! - delivery records per (alert key, sink): claimed before a post, completed after it, released
+//!   when it failed, so that a retry re-sends only what did not arrive and two workers racing on
+//!   the same alert post it once.
+//!
+//! Adapters: [`memory`], [`sqlite`], [`dynamo`].
+
+pub mod dynamo;
+pub mod memory;
+pub mod sqlite;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+use crate::ids::{TenantId, UserId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("a stored record could not be read: {0}")]
+    Corrupt(String),
+}
+
+/// The outcome of claiming a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This caller may post; it must complete or release the claim.
+    Claimed,
+    /// Already delivered to this sink.
+    Done,
+    /// Another worker holds an unexpired claim.
+    InProgress,
+}
+
+/// How long a claim protects a post in progress. Longer than a post with its retries can take;
+/// a worker that died mid-post is taken over once it lapses.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(300);
+/// How long a completed delivery is remembered: well past Graph's 4-hour retry window and the
+/// queue's retention, so a late duplicate still posts nothing.
+pub const DELIVERY_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// A document and its version.
+    async fn get(
+        &self,
+        tenant: TenantId,
+        key: &str,
+    ) -> Result<Option<(serde_json::Value, u64)>, StoreError>;
+
+    /// Writes a document if its stored version is `expected` (`None`: only if absent). Returns
+    /// false, writing nothing, when another writer got there first.
+    async fn put(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        value: &serde_json::Value,
+        expected: Option<u64>,
+    ) -> Result<bool, StoreError>;
+
+    async fn claim_delivery(
+        &self,
+        alert_key: &str,
+        sink: &str,
+        now: OffsetDateTime,
+    ) -> Result<Claim, StoreError>;
+
+    async fn complete_delivery(
+        &self,
+        alert_key: &str,
+        sink: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Drops an unfinished claim so that a retry can post.
+    async fn release_delivery(&self, alert_key: &str, sink: &str) -> Result<(), StoreError>;
+}
+
+/// A typed document with the version it was read at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: u64,
+}
+
+pub async fn load<T: DeserializeOwned>(
+    store: &dyn Store,
+    tenant: TenantId,
+    key: &str,
+) -> Result<Option<Versioned<T>>, StoreError> {
+    match store.get(tenant, key).await? {
+        None => Ok(None),
+        Some((v, version)) => serde_json::from_value(v)
+            .map(|value| Some(Versioned { value, version }))
+            .map_err(|e| StoreError::Corrupt(format!("{key}: {e}"))),
+    }
+}
+
+pub async fn save<T: Serialize>(
+    store: &dyn Store,
+    tenant: TenantId,
+    key: &str,
+    value: &T,
+    expected: Option<u64>,
+) -> Result<bool, StoreError> {
+    let v = serde_json::to_value(value).map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?;
+    store.put(tenant, key, &v, expected).await
+}
+
+/// Document keys.
+pub mod keys {
+    use super::UserId;
+
+    pub const CHECKPOINT: &str = "checkpoint";
+    pub const POSTURE: &str = "posture";
+    pub const DRIFT: &str = "drift";
+    pub const SUBSCRIPTIONS: &str = "subscriptions";
+
+    pub fn user(id: UserId) -> String {
+        format!("user/{id}")
+    }
+}
+
+/// Shared rules for delivery records, so every adapter decides a claim the same way.
+pub mod delivery {
+    use super::*;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub enum Status {
+        InProgress,
+        Done,
+    }
+
+    /// What a claim finds, given the stored record (status, lease or retention end).
+    pub fn decide(existing: Option<(Status, OffsetDateTime)>, now: OffsetDateTime) -> Claim {
+        match existing {
+            None => Claim::Claimed,
+            Some((Status::Done, _)) => Claim::Done,
+            Some((Status::InProgress, until)) if until > now => Claim::InProgress,
+            Some((Status::InProgress, _)) => Claim::Claimed,
+        }
+    }
+
+    pub fn lease_end(now: OffsetDateTime) -> OffsetDateTime {
+        now + CLAIM_LEASE
+    }
+
+    pub fn retention_end(now: OffsetDateTime) -> OffsetDateTime {
+        now + DELIVERY_RETENTION
+    }
+}

@@ -1,0 +1,211 @@
+//! The SQLite store: one embedded file for the self-hosted process (`riskrelay run`). Several
+//! processes may share the file: writes take SQLite's write lock, and the same conditional rules
+//! as the other adapters apply.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use time::OffsetDateTime;
+
+use super::delivery::{self, Status};
+use super::{Claim, Store, StoreError};
+use crate::ids::TenantId;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+fn err(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!("sqlite: {e}"))
+}
+
+fn status_text(s: Status) -> &'static str {
+    match s {
+        Status::InProgress => "in_progress",
+        Status::Done => "done",
+    }
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(err)?;
+        Self::init(conn)
+    }
+
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(err)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        // WAL lets a reader (a second `riskrelay check`, say) work while the service writes.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS docs (
+                 tenant TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, version INTEGER NOT NULL,
+                 PRIMARY KEY (tenant, key));
+             CREATE TABLE IF NOT EXISTS deliveries (
+                 alert_key TEXT NOT NULL, sink TEXT NOT NULL, status TEXT NOT NULL, until INTEGER NOT NULL,
+                 PRIMARY KEY (alert_key, sink));",
+        )
+        .map_err(err)?;
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        conn.execute(
+            "DELETE FROM deliveries WHERE status = 'done' AND until < ?1",
+            params![now],
+        )
+        .map_err(err)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs blocking SQLite work off the async threads.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = conn.lock().map_err(|_| {
+                StoreError::Unavailable("sqlite: a previous writer panicked".into())
+            })?;
+            f(&mut c)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("sqlite task: {e}")))?
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get(
+        &self,
+        tenant: TenantId,
+        key: &str,
+    ) -> Result<Option<(serde_json::Value, u64)>, StoreError> {
+        let key = key.to_string();
+        self.with(move |c| {
+            let row: Option<(String, i64)> = c
+                .query_row(
+                    "SELECT value, version FROM docs WHERE tenant = ?1 AND key = ?2",
+                    params![tenant.to_string(), key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(err)?;
+            row.map(|(v, version)| {
+                serde_json::from_str(&v)
+                    .map(|v| (v, version as u64))
+                    .map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn put(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        value: &serde_json::Value,
+        expected: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.with(move |c| {
+            let changed = match expected {
+                None => c
+                    .execute(
+                        "INSERT INTO docs (tenant, key, value, version) VALUES (?1, ?2, ?3, 1) ON CONFLICT DO NOTHING",
+                        params![tenant.to_string(), key, value],
+                    )
+                    .map_err(err)?,
+                Some(v) => c
+                    .execute(
+                        "UPDATE docs SET value = ?3, version = version + 1 WHERE tenant = ?1 AND key = ?2 AND version = ?4",
+                        params![tenant.to_string(), key, value, v as i64],
+                    )
+                    .map_err(err)?,
+            };
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn claim_delivery(
+        &self,
+        alert_key: &str,
+        sink: &str,
+        now: OffsetDateTime,
+    ) -> Result<Claim, StoreError> {
+        let (alert_key, sink) = (alert_key.to_string(), sink.to_string());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+            let row: Option<(String, i64)> = tx
+                .query_row("SELECT status, until FROM deliveries WHERE alert_key = ?1 AND sink = ?2", params![alert_key, sink], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(err)?;
+            let existing = row.map(|(s, until)| {
+                let status = if s == "done" { Status::Done } else { Status::InProgress };
+                (status, OffsetDateTime::from_unix_timestamp(until).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+            });
+            let claim = delivery::decide(existing, now);
+            if claim == Claim::Claimed {
+                tx.execute(
+                    "INSERT INTO deliveries (alert_key, sink, status, until) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (alert_key, sink) DO UPDATE SET status = excluded.status, until = excluded.until",
+                    params![alert_key, sink, status_text(Status::InProgress), delivery::lease_end(now).unix_timestamp()],
+                )
+                .map_err(err)?;
+            }
+            tx.commit().map_err(err)?;
+            Ok(claim)
+        })
+        .await
+    }
+
+    async fn complete_delivery(
+        &self,
+        alert_key: &str,
+        sink: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (alert_key, sink) = (alert_key.to_string(), sink.to_string());
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO deliveries (alert_key, sink, status, until) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (alert_key, sink) DO UPDATE SET status = excluded.status, until = excluded.until",
+                params![alert_key, sink, status_text(Status::Done), delivery::retention_end(now).unix_timestamp()],
+            )
+            .map_err(err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn release_delivery(&self, alert_key: &str, sink: &str) -> Result<(), StoreError> {
+        let (alert_key, sink) = (alert_key.to_string(), sink.to_string());
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM deliveries WHERE alert_key = ?1 AND sink = ?2 AND status = 'in_progress'",
+                params![alert_key, sink],
+            )
+            .map_err(err)?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,414 @@
+//! The worker: queue items in, alerts out.
+//!
+//! Per batch: read what the sources did not attach (one risky user per webhook hint), compare
+//! each user with the last-seen state, enrich the changes (directory context and registration in
+//! `$batch`, the posture snapshot once), deliver, and only then record the new state. A user whose
+//! alert did not reach every sink keeps its old state and its item fails, so the queue retries it
+//! and delivery records make the retry post only what is missing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::alert::{Change, Message, UserAlert, keys};
+use crate::context::Lookup;
+use crate::deliver::{Delivery, Report};
+use crate::graph::{GraphClient, GraphError};
+use crate::ids::{TenantId, UserId};
+use crate::observation::{LifecycleEvent, Observation, Origin, Subject, WorkItem};
+use crate::posture::PostureSnapshot;
+use crate::reconcile::{UserState, reconcile};
+use crate::risk::{RiskDetection, RiskLevel, RiskState, RiskyUser};
+use crate::store::{self, Store, StoreError};
+use crate::verdict::verdict;
+
+/// How far back a webhook-hinted user's detections are read. Medium and high risk persist until
+/// remediated; 90 days covers what a person would still want to see.
+pub const DETECTION_LOOKBACK: Duration = Duration::from_secs(90 * 24 * 3600);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkError {
+    #[error("Graph: {0}")]
+    Graph(#[from] GraphError),
+    #[error("store: {0}")]
+    Store(String),
+    #[error("delivery failed: {0}")]
+    Delivery(String),
+    #[error("the user's state changed while this item was processed; it will be retried")]
+    Conflict,
+    #[error("subscription upkeep failed: {0}")]
+    Lifecycle(String),
+}
+
+impl From<StoreError> for WorkError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
+/// Handles lifecycle notifications (subscription upkeep).
+#[async_trait]
+pub trait LifecycleHandler: Send + Sync {
+    async fn handle(&self, event: &LifecycleEvent) -> Result<(), String>;
+}
+
+/// What a batch did, for logs, tests and the demo.
+#[derive(Debug, Default)]
+pub struct BatchReport {
+    pub results: Vec<Result<(), WorkError>>,
+    pub delivery: Report,
+    pub alerts: Vec<Message>,
+}
+
+pub struct Worker {
+    tenant: TenantId,
+    graph: GraphClient,
+    store: Arc<dyn Store>,
+    delivery: Delivery,
+    lifecycle: Option<Arc<dyn LifecycleHandler>>,
+}
+
+/// A user whose risk changed, before enrichment.
+struct Changed {
+    id: UserId,
+    change: Change,
+    detections: Vec<RiskDetection>,
+    previous: Option<(RiskLevel, RiskState)>,
+}
+
+/// Everything the batch knows about one user.
+struct Seen {
+    items: Vec<usize>,
+    user: RiskyUser,
+    detections: Vec<RiskDetection>,
+    baseline: bool,
+}
+
+impl Worker {
+    pub fn new(
+        tenant: TenantId,
+        graph: GraphClient,
+        store: Arc<dyn Store>,
+        delivery: Delivery,
+    ) -> Self {
+        Self {
+            tenant,
+            graph,
+            store,
+            delivery,
+            lifecycle: None,
+        }
+    }
+
+    pub fn with_lifecycle(mut self, handler: Arc<dyn LifecycleHandler>) -> Self {
+        self.lifecycle = Some(handler);
+        self
+    }
+
+    pub async fn process(&self, items: &[WorkItem]) -> BatchReport {
+        let now = OffsetDateTime::now_utc();
+        let mut results: Vec<Result<(), WorkError>> = vec![Ok(()); items.len()];
+        let mut seen: BTreeMap<UserId, Seen> = BTreeMap::new();
+        let mut notices: Vec<(usize, Message)> = Vec::new();
+
+        for (i, item) in items.iter().enumerate() {
+            if item.tenant_id() != self.tenant {
+                tracing::warn!(tenant = %item.tenant_id(), "item for another tenant ignored");
+                continue;
+            }
+            match item {
+                WorkItem::Observation(o) => {
+                    if let Err(e) = self.gather(i, o, now, &mut seen).await {
+                        tracing::warn!(error = %e, "could not read a hinted user; the item will be retried");
+                        results[i] = Err(e);
+                    }
+                }
+                WorkItem::Lifecycle(event) => {
+                    if let Some(h) = &self.lifecycle {
+                        results[i] = h.handle(event).await.map_err(WorkError::Lifecycle);
+                    } else {
+                        tracing::info!(subscription = %event.subscription_id, event = ?event.event, "lifecycle event (no subscription upkeep configured)");
+                    }
+                }
+                WorkItem::Notice { message, .. } => notices.push((i, message.clone())),
+            }
+        }
+
+        // Reconcile every user against the last-seen state.
+        let mut changed: Vec<Changed> = Vec::new();
+        let mut writes: Vec<(UserId, UserState, Option<u64>)> = Vec::new();
+        for (id, s) in &seen {
+            let prev = match store::load::<UserState>(
+                self.store.as_ref(),
+                self.tenant,
+                &store::keys::user(*id),
+            )
+            .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    for i in &s.items {
+                        results[*i] = Err(WorkError::Store(e.to_string()));
+                    }
+                    continue;
+                }
+            };
+            let outcome = reconcile(prev.as_ref().map(|p| &p.value), &s.user, &s.detections);
+            if let (Some(change), false) = (outcome.change, s.baseline) {
+                let previous = prev
+                    .as_ref()
+                    .map(|p| (p.value.risk_level.clone(), p.value.risk_state.clone()));
+                changed.push(Changed {
+                    id: *id,
+                    change,
+                    detections: outcome.detections,
+                    previous,
+                });
+            }
+            if let Some(next) = outcome.next
+                && prev.as_ref().map(|p| &p.value) != Some(&next)
+            {
+                writes.push((*id, next, prev.map(|p| p.version)));
+            }
+        }
+
+        let alerts = self.enrich(changed, &seen, now).await;
+        let mut messages: Vec<Message> = alerts
+            .iter()
+            .cloned()
+            .map(|a| Message::User(Box::new(a)))
+            .collect();
+        messages.extend(notices.iter().map(|(_, m)| m.clone()));
+        let delivery = if messages.is_empty() {
+            Report::default()
+        } else {
+            self.delivery.deliver(&messages, now).await
+        };
+        let failed = delivery.failed_keys();
+
+        for (i, m) in &notices {
+            if failed.contains(m.key()) {
+                results[*i] = Err(WorkError::Delivery(describe_failures(&delivery, m.key())));
+            }
+        }
+        let alert_key: HashMap<UserId, &str> =
+            alerts.iter().map(|a| (a.user.id, a.key.as_str())).collect();
+        for (id, next, version) in writes {
+            let items = &seen[&id].items;
+            if let Some(key) = alert_key.get(&id)
+                && failed.contains(*key)
+            {
+                for i in items {
+                    results[*i] = Err(WorkError::Delivery(describe_failures(&delivery, key)));
+                }
+                continue;
+            }
+            let outcome = match store::save(
+                self.store.as_ref(),
+                self.tenant,
+                &store::keys::user(id),
+                &next,
+                version,
+            )
+            .await
+            {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(WorkError::Conflict),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = outcome {
+                for i in items {
+                    results[*i] = Err(e.clone());
+                }
+            }
+        }
+        BatchReport {
+            results,
+            delivery,
+            alerts: messages,
+        }
+    }
+
+    /// Adds what an observation says about a user to `seen`, reading Graph when it came without
+    /// data.
+    async fn gather(
+        &self,
+        i: usize,
+        o: &Observation,
+        now: OffsetDateTime,
+        seen: &mut BTreeMap<UserId, Seen>,
+    ) -> Result<(), WorkError> {
+        let baseline = matches!(o.origin, Origin::Baseline { .. });
+        let users: Vec<UserId> = match &o.subject {
+            Subject::RiskyUser { user_id } => vec![*user_id],
+            Subject::User { user_id } => {
+                // A directory change matters only while the user is at risk (a password change
+                // about to remediate it); reading risk for every user update would spend the
+                // tenant's identity-protection budget on nothing.
+                let state = store::load::<UserState>(
+                    self.store.as_ref(),
+                    self.tenant,
+                    &store::keys::user(*user_id),
+                )
+                .await?;
+                if !state.is_some_and(|s| s.value.is_risky()) {
+                    return Ok(());
+                }
+                vec![*user_id]
+            }
+            Subject::SecurityAlert { alert_id } => {
+                match self.graph.security_alert_users(alert_id).await {
+                    Ok(users) => users,
+                    Err(e) if e.is_retryable() => return Err(e.into()),
+                    Err(e) => {
+                        // The legacy alerts API is retired in the commercial cloud: a missing or
+                        // refused alert is logged and acknowledged, not retried forever.
+                        tracing::warn!(alert = %alert_id, error = %e, "legacy security alert could not be read; ignored");
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        if let (Some(f), [id]) = (&o.fetched, users.as_slice())
+            && f.risky_user.id == *id
+        {
+            merge(
+                seen,
+                i,
+                f.risky_user.clone(),
+                f.detections.clone(),
+                baseline,
+            );
+            return Ok(());
+        }
+        for id in users {
+            let Some(user) = self.graph.risky_user(id).await? else {
+                continue;
+            };
+            let since = now - DETECTION_LOOKBACK;
+            let detections = self.graph.user_detections(id, since).await?;
+            merge(seen, i, user, detections, baseline);
+        }
+        Ok(())
+    }
+
+    /// Builds the alerts: directory context for all changed users in `$batch`, registration
+    /// details only where a verdict is needed, the posture snapshot once.
+    async fn enrich(
+        &self,
+        changed: Vec<Changed>,
+        seen: &BTreeMap<UserId, Seen>,
+        now: OffsetDateTime,
+    ) -> Vec<UserAlert> {
+        if changed.is_empty() {
+            return Vec::new();
+        }
+        let ids: Vec<UserId> = changed.iter().map(|c| c.id).collect();
+        let ongoing: Vec<UserId> = changed
+            .iter()
+            .filter(|c| c.change.is_ongoing())
+            .map(|c| c.id)
+            .collect();
+        let contexts = self.graph.user_contexts(&ids).await;
+        let registrations = if ongoing.is_empty() {
+            HashMap::new()
+        } else {
+            self.graph.registrations(&ongoing).await
+        };
+        let posture = match store::load::<PostureSnapshot>(
+            self.store.as_ref(),
+            self.tenant,
+            store::keys::POSTURE,
+        )
+        .await
+        {
+            Ok(Some(p)) => p.value,
+            Ok(None) => PostureSnapshot::unknown("no posture check has run yet", now),
+            Err(e) => PostureSnapshot::unknown(
+                &format!("the posture snapshot could not be read: {e}"),
+                now,
+            ),
+        };
+        changed
+            .into_iter()
+            .map(
+                |Changed {
+                     id,
+                     change,
+                     detections,
+                     previous,
+                 }| {
+                    let user = seen[&id].user.clone();
+                    let context = contexts.get(&id).cloned().unwrap_or(Lookup::Unavailable {
+                        reason: "not read".into(),
+                    });
+                    let registration =
+                        registrations
+                            .get(&id)
+                            .cloned()
+                            .unwrap_or(Lookup::Unavailable {
+                                reason: "not needed once the risk has ended".into(),
+                            });
+                    let verdict = change
+                        .is_ongoing()
+                        .then(|| verdict(&posture, &user.risk_level, &context, &registration));
+                    UserAlert {
+                        key: keys::user(self.tenant, &user, &change, &detections),
+                        tenant_id: self.tenant,
+                        change,
+                        user,
+                        previous,
+                        detections,
+                        context,
+                        registration,
+                        verdict,
+                    }
+                },
+            )
+            .collect()
+    }
+}
+
+/// Keeps the newest record of a user seen in the batch and every detection.
+fn merge(
+    seen: &mut BTreeMap<UserId, Seen>,
+    item: usize,
+    user: RiskyUser,
+    detections: Vec<RiskDetection>,
+    baseline: bool,
+) {
+    match seen.get_mut(&user.id) {
+        Some(s) => {
+            s.items.push(item);
+            if user.risk_last_updated_date_time >= s.user.risk_last_updated_date_time {
+                s.user = user;
+            }
+            s.detections.extend(detections);
+            s.baseline &= baseline;
+        }
+        None => {
+            seen.insert(
+                user.id,
+                Seen {
+                    items: vec![item],
+                    user,
+                    detections,
+                    baseline,
+                },
+            );
+        }
+    }
+}
+
+fn describe_failures(report: &Report, key: &str) -> String {
+    report
+        .failures
+        .iter()
+        .filter(|f| f.keys.iter().any(|k| k == key))
+        .map(|f| format!("{}: {}", f.sink, f.error))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

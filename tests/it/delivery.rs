@@ -1,0 +1,437 @@
+//! Delivery against fake Slack and Teams servers: retries, classification, exactly-once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use riskrelay::alert::{AlertKind, Change, Message};
+use riskrelay::config::{SinkConfig, SinkKind};
+use riskrelay::deliver::{DeliverError, Delivery};
+use riskrelay::risk::RiskLevel;
+use riskrelay::sink::{self, SinkError};
+use riskrelay::store::Store;
+use riskrelay::store::memory::MemoryStore;
+use secrecy::SecretString;
+use time::OffsetDateTime;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{LogCapture, record_received, samples};
+
+pub const SLACK_PATH: &str = "/services/T000/B000/sl4ckS3cretPart";
+pub const TEAMS_PATH: &str = "/workflows/abc/triggers/manual/paths/invoke";
+
+pub fn slack_sink(server: &MockServer, min: RiskLevel) -> SinkConfig {
+    SinkConfig {
+        name: "slack".into(),
+        kind: SinkKind::Slack,
+        url: SecretString::from(format!("{}{SLACK_PATH}", server.uri())),
+        min_level: min,
+    }
+}
+
+pub fn teams_sink(server: &MockServer, min: RiskLevel) -> SinkConfig {
+    SinkConfig {
+        name: "teams".into(),
+        kind: SinkKind::Teams,
+        url: SecretString::from(format!(
+            "{}{TEAMS_PATH}?api-version=1&sig=t3amsS1gnature",
+            server.uri()
+        )),
+        min_level: min,
+    }
+}
+
+fn http(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder().timeout(timeout).build().unwrap()
+}
+
+fn delivery(store: Arc<dyn Store>, sinks: &[SinkConfig], threshold: usize) -> Delivery {
+    Delivery::new(
+        store,
+        sink::build(sinks, http(Duration::from_secs(5))),
+        AlertKind::ALL.into_iter().collect(),
+        threshold,
+    )
+}
+
+fn alert(n: usize, level: RiskLevel) -> Message {
+    let mut a = samples::user_alert(Change::NewRisk, &format!("User {n}"));
+    a.key = format!("user/test/{n}/newRisk/1");
+    a.user.risk_level = level;
+    Message::User(Box::new(a))
+}
+
+async fn ok_slack(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(server)
+        .await;
+}
+
+async fn ok_teams(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path(TEAMS_PATH))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn slack_429_honours_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "2")
+                .set_body_string("rate_limited"),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    ok_slack(&server).await;
+    let d = delivery(
+        Arc::new(MemoryStore::default()),
+        &[slack_sink(&server, RiskLevel::Low)],
+        10,
+    );
+    let started = std::time::Instant::now();
+    let report = d
+        .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
+        .await;
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "Retry-After: 2 not honoured"
+    );
+    record_received("slack", "delivery-429", &server).await;
+}
+
+#[tokio::test]
+async fn slack_invalid_blocks_is_not_retried_and_logged_without_the_url() {
+    let logs = LogCapture::start();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(ResponseTemplate::new(400).set_body_string("invalid_blocks"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let d = delivery(
+        Arc::new(MemoryStore::default()),
+        &[slack_sink(&server, RiskLevel::Low)],
+        10,
+    );
+    let report = d
+        .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
+        .await;
+    let f = &report.failures[0];
+    assert!(
+        matches!(&f.error, DeliverError::Sink(SinkError::Permanent { detail, .. }) if detail.contains("400") && detail.contains("invalid_blocks")),
+        "{f:?}"
+    );
+    let text = format!("{} {report:?}", logs.text());
+    assert!(text.contains("invalid_blocks"));
+    assert!(
+        !text.contains("sl4ckS3cretPart") && !text.contains(&server.uri()),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn slack_5xx_and_channel_errors_are_classified() {
+    for (status, body, retryable) in [
+        (500, "rollup_error", true),
+        (404, "channel_not_found", false),
+        (410, "channel_is_archived", false),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(SLACK_PATH))
+            .respond_with(ResponseTemplate::new(status).set_body_string(body))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let d = delivery(
+            Arc::new(MemoryStore::default()),
+            &[slack_sink(&server, RiskLevel::Low)],
+            10,
+        );
+        let report = d
+            .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
+            .await;
+        let DeliverError::Sink(e) = &report.failures[0].error else {
+            panic!()
+        };
+        assert_eq!(e.is_retryable(), retryable, "{status} {e}");
+        assert!(e.to_string().contains(body));
+    }
+}
+
+#[tokio::test]
+async fn teams_202_is_success_and_5xx_429_are_retried_within_a_budget() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TEAMS_PATH))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TEAMS_PATH))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    ok_teams(&server).await;
+    let d = delivery(
+        Arc::new(MemoryStore::default()),
+        &[teams_sink(&server, RiskLevel::Low)],
+        10,
+    );
+    let report = d
+        .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
+        .await;
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    record_received("teams", "delivery-retried", &server).await;
+
+    // Always 503: the budget runs out and the failure is retryable.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TEAMS_PATH))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let d = delivery(
+        Arc::new(MemoryStore::default()),
+        &[teams_sink(&server, RiskLevel::Low)],
+        10,
+    );
+    let report = d
+        .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
+        .await;
+    assert!(matches!(&report.failures[0].error, DeliverError::Sink(e) if e.is_retryable()));
+
+    // 413 is not retried.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TEAMS_PATH))
+        .respond_with(ResponseTemplate::new(413))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let d = delivery(
+        Arc::new(MemoryStore::default()),
+        &[teams_sink(&server, RiskLevel::Low)],
+        10,
+    );
+    let report = d
+        .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
+        .await;
+    assert!(matches!(&report.failures[0].error, DeliverError::Sink(e) if !e.is_retryable()));
+}
+
+#[tokio::test]
+async fn a_timeout_is_retryable_and_names_no_url() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let sinks = sink::build(
+        &[slack_sink(&server, RiskLevel::Low)],
+        http(Duration::from_millis(300)),
+    );
+    let d = Delivery::new(
+        Arc::new(MemoryStore::default()),
+        sinks,
+        AlertKind::ALL.into_iter().collect(),
+        10,
+    );
+    let report = d
+        .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
+        .await;
+    let DeliverError::Sink(e) = &report.failures[0].error else {
+        panic!()
+    };
+    assert!(
+        e.is_retryable() && e.to_string().contains("timed out"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("sl4ck"));
+}
+
+#[tokio::test]
+async fn one_sink_failing_and_the_retry_reaching_only_that_sink() {
+    let slack = MockServer::start().await;
+    let teams = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .expect(1)
+        .mount(&slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TEAMS_PATH))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(3)
+        .mount(&teams)
+        .await;
+    ok_teams(&teams).await;
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let d = delivery(
+        store,
+        &[
+            slack_sink(&slack, RiskLevel::Low),
+            teams_sink(&teams, RiskLevel::Low),
+        ],
+        10,
+    );
+    let messages = [alert(1, RiskLevel::High)];
+
+    let first = d.deliver(&messages, OffsetDateTime::now_utc()).await;
+    assert_eq!(
+        first.posted,
+        vec![("slack".to_string(), "user/test/1/newRisk/1".to_string())]
+    );
+    assert_eq!(first.failures.len(), 1);
+    assert_eq!(first.failures[0].sink, "teams");
+
+    let retry = d.deliver(&messages, OffsetDateTime::now_utc()).await;
+    assert!(retry.failures.is_empty(), "{retry:?}");
+    assert_eq!(
+        retry.posted,
+        vec![("teams".to_string(), "user/test/1/newRisk/1".to_string())]
+    );
+    assert_eq!(retry.duplicates, 1, "Slack already had it");
+    assert_eq!(teams.received_requests().await.unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn a_duplicate_posts_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let d = delivery(
+        Arc::new(MemoryStore::default()),
+        &[slack_sink(&server, RiskLevel::Low)],
+        10,
+    );
+    d.deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
+        .await;
+    let again = d
+        .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
+        .await;
+    assert_eq!((again.posted.len(), again.duplicates), (0, 1));
+}
+
+#[tokio::test]
+async fn two_concurrent_deliveries_of_the_same_alert_post_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("ok")
+                .set_delay(Duration::from_millis(200)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    // Two workers: separate Delivery values (and sinks) sharing one store.
+    let a = delivery(store.clone(), &[slack_sink(&server, RiskLevel::Low)], 10);
+    let b = delivery(store, &[slack_sink(&server, RiskLevel::Low)], 10);
+    let m = [alert(1, RiskLevel::High)];
+    let (ra, rb) = tokio::join!(
+        a.deliver(&m, OffsetDateTime::now_utc()),
+        b.deliver(&m, OffsetDateTime::now_utc())
+    );
+    assert_eq!(ra.posted.len() + rb.posted.len(), 1);
+    // The loser is told to retry later (or finds it done), never posts.
+    let loser = if ra.posted.is_empty() { &ra } else { &rb };
+    assert!(loser.duplicates == 1 || matches!(loser.failures[0].error, DeliverError::InProgress));
+}
+
+#[tokio::test]
+async fn many_alerts_become_one_digest_per_sink_respecting_minimum_levels() {
+    let slack = MockServer::start().await;
+    let teams = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .expect(1)
+        .mount(&slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TEAMS_PATH))
+        .respond_with(ResponseTemplate::new(202))
+        .expect(3)
+        .mount(&teams)
+        .await;
+    let d = delivery(
+        Arc::new(MemoryStore::default()),
+        &[
+            slack_sink(&slack, RiskLevel::Low),
+            teams_sink(&teams, RiskLevel::High),
+        ],
+        10,
+    );
+    let mut messages: Vec<Message> = (0..12).map(|n| alert(n, RiskLevel::Medium)).collect();
+    messages.extend((12..15).map(|n| alert(n, RiskLevel::High)));
+    let report = d.deliver(&messages, OffsetDateTime::now_utc()).await;
+    assert!(report.failures.is_empty());
+    assert_eq!(
+        report.digests, 1,
+        "Slack: 15 alerts over the threshold of 10"
+    );
+    let body: serde_json::Value =
+        serde_json::from_slice(&slack.received_requests().await.unwrap()[0].body).unwrap();
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .contains("15 user risk changes"),
+        "{body}"
+    );
+    // Teams only wants high: 3 alerts, under the threshold, posted one by one.
+    record_received("slack", "delivery-digest", &slack).await;
+    record_received("teams", "delivery-high-only", &teams).await;
+
+    // Delivered through the digest counts as delivered: a retry posts nothing.
+    let again = d.deliver(&messages, OffsetDateTime::now_utc()).await;
+    assert!(again.posted.is_empty() && again.duplicates == 18);
+}
+
+#[tokio::test]
+async fn kinds_not_configured_are_not_posted() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let d = Delivery::new(
+        Arc::new(MemoryStore::default()),
+        sink::build(
+            &[slack_sink(&server, RiskLevel::Low)],
+            http(Duration::from_secs(5)),
+        ),
+        [AlertKind::Remediated].into_iter().collect(),
+        10,
+    );
+    let report = d
+        .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
+        .await;
+    assert!(report.posted.is_empty() && report.failures.is_empty());
+}

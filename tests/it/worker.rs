@@ -1,0 +1,379 @@
+//! The worker pipeline against the simulated tenant and fake chat servers.
+
+use std::sync::Arc;
+
+use riskrelay::alert::{AlertKind, Change, Message};
+use riskrelay::deliver::Delivery;
+use riskrelay::ids::UserId;
+use riskrelay::observation::{Fetched, Observation, Origin, Subject, WorkItem};
+use riskrelay::posture::{Known, PasswordSync, PostureSnapshot};
+use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
+use riskrelay::sim::{DetectionSpec, SimConfig, SimUser, Simulator};
+use riskrelay::sink;
+use riskrelay::store::memory::MemoryStore;
+use riskrelay::store::{self, Store};
+use riskrelay::verdict::Verdict;
+use riskrelay::worker::Worker;
+use time::OffsetDateTime;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::delivery::{SLACK_PATH, TEAMS_PATH, slack_sink, teams_sink};
+use crate::helpers::record_received;
+
+pub struct Rig {
+    pub sim: Simulator,
+    pub store: Arc<MemoryStore>,
+    pub slack: MockServer,
+    pub teams: MockServer,
+}
+
+impl Rig {
+    pub async fn new() -> Self {
+        let slack = MockServer::start().await;
+        let teams = MockServer::start().await;
+        Self {
+            sim: Simulator::start(SimConfig::default()).await.unwrap(),
+            store: Arc::new(MemoryStore::default()),
+            slack,
+            teams,
+        }
+    }
+
+    pub async fn ok_sinks(&self) {
+        Mock::given(method("POST"))
+            .and(path(SLACK_PATH))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .mount(&self.slack)
+            .await;
+        Mock::given(method("POST"))
+            .and(path(TEAMS_PATH))
+            .respond_with(ResponseTemplate::new(202))
+            .mount(&self.teams)
+            .await;
+    }
+
+    pub fn worker(&self) -> Worker {
+        let sinks = sink::build(
+            &[
+                slack_sink(&self.slack, RiskLevel::Low),
+                teams_sink(&self.teams, RiskLevel::Low),
+            ],
+            reqwest::Client::new(),
+        );
+        let store: Arc<dyn Store> = self.store.clone();
+        let delivery = Delivery::new(
+            store.clone(),
+            sinks,
+            AlertKind::ALL.into_iter().collect(),
+            10,
+        );
+        Worker::new(
+            self.sim.tenant_id(),
+            crate::graph::client(&self.sim.graph_config()),
+            store,
+            delivery,
+        )
+    }
+
+    pub fn hint(&self, subject: Subject) -> WorkItem {
+        WorkItem::Observation(Observation {
+            tenant_id: self.sim.tenant_id(),
+            subject,
+            origin: Origin::Webhook {
+                subscription_id: riskrelay::ids::SubscriptionId::parse(
+                    crate::helpers::SUBSCRIPTION,
+                )
+                .unwrap(),
+                change_type: riskrelay::notification::ChangeType::Updated,
+            },
+            observed_at: OffsetDateTime::now_utc(),
+            fetched: None,
+        })
+    }
+
+    pub async fn posts(&self) -> (usize, usize) {
+        (
+            self.slack.received_requests().await.unwrap().len(),
+            self.teams.received_requests().await.unwrap().len(),
+        )
+    }
+}
+
+pub fn uid(n: u128) -> UserId {
+    UserId::from_uuid(uuid::Uuid::from_u128(
+        0xb000_0000_0000_4000_8000_0000_0000_0000 + n,
+    ))
+}
+
+fn kinds(messages: &[Message]) -> Vec<AlertKind> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            Message::User(a) => Some(a.change.kind()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_webhook_hint_becomes_one_new_risk_alert_per_sink_once() {
+    let rig = Rig::new().await;
+    rig.ok_sinks().await;
+    let id = rig.sim.add_user(
+        SimUser::new(uid(1), "Adsync User 2", "adsync2")
+            .synced()
+            .with_job("Finance", "Clerk"),
+    );
+    rig.sim.add_detection(
+        id,
+        DetectionSpec::new(
+            "userReportedSuspiciousActivity",
+            "user",
+            RiskLevel::High,
+            DetectionTimingType::Offline,
+        ),
+    );
+    rig.sim
+        .set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
+    let worker = rig.worker();
+
+    let report = worker
+        .process(&[rig.hint(Subject::RiskyUser { user_id: id })])
+        .await;
+    assert!(
+        report.results.iter().all(Result::is_ok),
+        "{:?}",
+        report.results
+    );
+    assert_eq!(kinds(&report.alerts), vec![AlertKind::NewRisk]);
+    assert_eq!(rig.posts().await, (1, 1));
+    let Message::User(a) = &report.alerts[0] else {
+        panic!()
+    };
+    assert_eq!(a.detections.len(), 1);
+    assert!(
+        matches!(a.verdict, Some(Verdict::Unknown { .. })),
+        "no posture snapshot yet: {:?}",
+        a.verdict
+    );
+    assert_eq!(
+        a.context.found().unwrap().department.as_deref(),
+        Some("Finance")
+    );
+
+    // The same hint again (a Graph retry) and a poll of the same state post nothing.
+    let again = worker
+        .process(&[rig.hint(Subject::RiskyUser { user_id: id })])
+        .await;
+    assert!(again.alerts.is_empty());
+    assert_eq!(rig.posts().await, (1, 1));
+    record_received("slack", "worker-new-risk", &rig.slack).await;
+    record_received("teams", "worker-new-risk", &rig.teams).await;
+}
+
+#[tokio::test]
+async fn a_directory_hint_for_a_user_not_at_risk_costs_no_identity_protection_request() {
+    let rig = Rig::new().await;
+    let id = rig.sim.add_user(SimUser::new(uid(2), "Someone", "someone"));
+    rig.sim.clear_requests();
+    let report = rig
+        .worker()
+        .process(&[rig.hint(Subject::User { user_id: id })])
+        .await;
+    assert!(report.results.iter().all(Result::is_ok));
+    assert!(
+        rig.sim
+            .requests()
+            .iter()
+            .all(|r| !r.is_identity_protection()),
+        "{:?}",
+        rig.sim.requests()
+    );
+}
+
+#[tokio::test]
+async fn on_premises_password_change_is_reported_as_such_with_the_posture_verdict() {
+    let rig = Rig::new().await;
+    rig.ok_sinks().await;
+    let id = rig
+        .sim
+        .add_user(SimUser::new(uid(3), "Adsync User 2", "adsync2").synced());
+    rig.sim.add_detection(
+        id,
+        DetectionSpec::new(
+            "userReportedSuspiciousActivity",
+            "user",
+            RiskLevel::High,
+            DetectionTimingType::Offline,
+        ),
+    );
+    rig.sim
+        .set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
+    let snapshot = PostureSnapshot {
+        checked_at: OffsetDateTime::now_utc(),
+        setting: Known::Known { value: true },
+        password_sync: Known::Known {
+            value: PasswordSync::Fresh {
+                last: OffsetDateTime::now_utc(),
+            },
+        },
+        user_risk_policies: Known::Known { value: vec![] },
+    };
+    store::save(
+        rig.store.as_ref(),
+        rig.sim.tenant_id(),
+        store::keys::POSTURE,
+        &snapshot,
+        None,
+    )
+    .await
+    .unwrap();
+    let worker = rig.worker();
+    let first = worker
+        .process(&[rig.hint(Subject::RiskyUser { user_id: id })])
+        .await;
+    let Message::User(a) = &first.alerts[0] else {
+        panic!()
+    };
+    assert!(
+        matches!(a.verdict, Some(Verdict::OnPremises { .. })),
+        "{:?}",
+        a.verdict
+    );
+
+    // Ctrl+Alt+Del on-premises; password hash sync carries it; Graph reports the remediation, and
+    // the password change fires a users/{id} notification.
+    rig.sim.close_detections(
+        id,
+        RiskState::Remediated,
+        RiskDetail::UserChangedPasswordOnPremises,
+    );
+    rig.sim.set_risk(
+        id,
+        RiskLevel::None,
+        RiskState::Remediated,
+        RiskDetail::UserChangedPasswordOnPremises,
+    );
+    let second = worker
+        .process(&[rig.hint(Subject::User { user_id: id })])
+        .await;
+    assert_eq!(kinds(&second.alerts), vec![AlertKind::Remediated]);
+    let Message::User(a) = &second.alerts[0] else {
+        panic!()
+    };
+    assert_eq!(
+        a.change,
+        Change::Remediated {
+            how: RiskDetail::UserChangedPasswordOnPremises
+        }
+    );
+    let text = riskrelay::render::console::text(&riskrelay::render::view(&second.alerts[0]));
+    assert!(
+        text.contains("the password was changed on-premises and synced to Entra"),
+        "{text}"
+    );
+    record_received("slack", "worker-remediated", &rig.slack).await;
+    record_received("teams", "worker-remediated", &rig.teams).await;
+}
+
+#[tokio::test]
+async fn a_failed_sink_fails_the_item_keeps_the_old_state_and_the_retry_reaches_only_that_sink() {
+    let rig = Rig::new().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&rig.slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TEAMS_PATH))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(3)
+        .mount(&rig.teams)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TEAMS_PATH))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&rig.teams)
+        .await;
+    let id = rig.sim.add_user(SimUser::new(uid(4), "Pat", "pat"));
+    rig.sim
+        .set_risk(id, RiskLevel::Medium, RiskState::AtRisk, RiskDetail::None);
+    let worker = rig.worker();
+    let item = rig.hint(Subject::RiskyUser { user_id: id });
+
+    let first = worker.process(std::slice::from_ref(&item)).await;
+    assert!(first.results[0].is_err());
+    let state = store::load::<riskrelay::reconcile::UserState>(
+        rig.store.as_ref(),
+        rig.sim.tenant_id(),
+        &store::keys::user(id),
+    )
+    .await
+    .unwrap();
+    assert!(
+        state.is_none(),
+        "state must not be recorded before every sink has the alert"
+    );
+
+    let retry = worker.process(&[item]).await;
+    assert!(retry.results[0].is_ok(), "{:?}", retry.results);
+    assert_eq!(
+        rig.posts().await,
+        (1, 4),
+        "Slack once; Teams three failures then one success"
+    );
+    assert_eq!(retry.delivery.duplicates, 1);
+}
+
+#[tokio::test]
+async fn a_burst_in_one_batch_becomes_a_digest() {
+    let rig = Rig::new().await;
+    rig.ok_sinks().await;
+    let mut items = Vec::new();
+    for n in 0..12 {
+        let id = rig.sim.add_user(SimUser::new(
+            uid(100 + n),
+            &format!("Spray Victim {n}"),
+            &format!("victim{n}"),
+        ));
+        rig.sim.add_detection(
+            id,
+            DetectionSpec::new(
+                "passwordSpray",
+                "signin",
+                RiskLevel::Medium,
+                DetectionTimingType::Offline,
+            ),
+        );
+        rig.sim
+            .set_risk(id, RiskLevel::Medium, RiskState::AtRisk, RiskDetail::None);
+        let user = rig.sim.risky_user(id).unwrap();
+        items.push(WorkItem::Observation(Observation {
+            tenant_id: rig.sim.tenant_id(),
+            subject: Subject::RiskyUser { user_id: id },
+            origin: Origin::Poll {
+                cycle_id: "c1".into(),
+            },
+            observed_at: OffsetDateTime::now_utc(),
+            fetched: Some(Fetched {
+                risky_user: user,
+                detections: vec![],
+            }),
+        }));
+    }
+    rig.sim.clear_requests();
+    let report = rig.worker().process(&items).await;
+    assert!(report.results.iter().all(Result::is_ok));
+    assert_eq!(report.delivery.digests, 2, "one digest per sink");
+    assert_eq!(rig.posts().await, (1, 1));
+    assert!(
+        rig.sim
+            .requests()
+            .iter()
+            .all(|r| !r.is_identity_protection()),
+        "the poller attached the data"
+    );
+    record_received("slack", "worker-digest", &rig.slack).await;
+    record_received("teams", "worker-digest", &rig.teams).await;
+}
