@@ -657,6 +657,94 @@ impl AlertsConfig {
     }
 }
 
+/// The posture checks and the drift guard.
+#[derive(Debug, Clone)]
+pub struct PostureConfig {
+    pub drift_mode: crate::drift::DriftMode,
+    /// A last password sync older than this is a finding. Password hash sync runs every two
+    /// minutes, so hours without one means it has stopped.
+    pub password_sync_stale_after: std::time::Duration,
+}
+
+impl PostureConfig {
+    pub fn load(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            drift_mode: env.or(
+                "RISKRELAY_DRIFT_MODE",
+                "off, report or enforce",
+                crate::drift::DriftMode::Report,
+                crate::drift::DriftMode::parse,
+            )?,
+            password_sync_stale_after: env.or(
+                "RISKRELAY_PASSWORD_SYNC_STALE_AFTER_MINUTES",
+                "minutes, 10 to 10080",
+                std::time::Duration::from_secs(3 * 3600),
+                |v| {
+                    let n: u64 = v
+                        .parse()
+                        .map_err(|_| "not a whole number of minutes".to_string())?;
+                    if (10..=10_080).contains(&n) {
+                        Ok(std::time::Duration::from_secs(n * 60))
+                    } else {
+                        Err("outside 10..=10080".to_string())
+                    }
+                },
+            )?,
+        })
+    }
+}
+
+/// How far before the checkpoint each poll reads again (`RISKRELAY_POLL_OVERLAP_MINUTES`).
+pub fn poll_overlap(env: &Env) -> Result<std::time::Duration, ConfigError> {
+    env.or(
+        "RISKRELAY_POLL_OVERLAP_MINUTES",
+        "minutes, 1 to 2880",
+        crate::poll::DEFAULT_OVERLAP,
+        |v| {
+            let n: u64 = v
+                .parse()
+                .map_err(|_| "not a whole number of minutes".to_string())?;
+            if (1..=2880).contains(&n) {
+                Ok(std::time::Duration::from_secs(n * 60))
+            } else {
+                Err("outside 1..=2880".to_string())
+            }
+        },
+    )
+}
+
+impl crate::subscriptions::SubscriptionsConfig {
+    /// `RISKRELAY_SUBSCRIPTIONS` (none by default) and `RISKRELAY_PUBLIC_URL`.
+    pub fn load(env: &Env) -> Result<Self, ConfigError> {
+        let wanted = env.or(
+            "RISKRELAY_SUBSCRIPTIONS",
+            "a comma-separated list of users, ipc-alerts",
+            Vec::new(),
+            |v| {
+                v.split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(crate::subscriptions::Wanted::parse)
+                    .collect::<Result<Vec<_>, _>>()
+            },
+        )?;
+        let public_url = env.optional(
+            "RISKRELAY_PUBLIC_URL",
+            "the webhook's public https base URL",
+            |v| {
+                check_webhook_url(v)?;
+                url::Url::parse(v).map_err(|e| e.to_string())
+            },
+        )?;
+        if !wanted.is_empty() && public_url.is_none() {
+            return Err(ConfigError::Missing {
+                var: "RISKRELAY_PUBLIC_URL".into(),
+                expected: "the webhook's public https base URL, needed because RISKRELAY_SUBSCRIPTIONS is set".into(),
+            });
+        }
+        Ok(Self { wanted, public_url })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,24 +28,34 @@
 //! - [`telemetry`]: logging set-up for every binary.
 
 pub mod alert;
+pub mod app;
+pub mod aws;
 pub mod catalogue;
+pub mod checks;
 pub mod config;
 pub mod context;
 pub mod deliver;
+pub mod demo;
+pub mod drift;
 pub mod graph;
 pub mod ids;
+pub mod lambda;
 pub mod limiter;
 pub mod notification;
 pub mod observation;
+pub mod poll;
 pub mod posture;
 pub mod queue;
 pub mod reconcile;
 pub mod render;
 pub mod risk;
+pub mod secrets;
 pub mod server;
+pub mod service;
 pub mod sim;
 pub mod sink;
 pub mod store;
+pub mod subscriptions;
 pub mod telemetry;
 pub mod verdict;
 pub mod webhook;

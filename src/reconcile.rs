@@ -29,6 +29,11 @@ pub struct UserState {
     /// Ids of the open detections already reported, oldest first.
     #[serde(default)]
     pub known_detections: Vec<String>,
+    /// Set when the state was recorded as the first run's baseline, which reads users but not
+    /// their detections: detections from before this time are part of the announced baseline,
+    /// not news.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub baseline_at: Option<OffsetDateTime>,
 }
 
 impl UserState {
@@ -77,9 +82,17 @@ pub fn reconcile(
     open.sort_by(|a, b| b.when().cmp(&a.when()).then_with(|| a.id.cmp(&b.id)));
     open.dedup_by(|a, b| a.id == b.id);
     let known: &[String] = prev.map(|p| p.known_detections.as_slice()).unwrap_or(&[]);
+    let baseline_at = prev.and_then(|p| p.baseline_at);
+    let before_baseline = |d: &RiskDetection| {
+        baseline_at.is_some_and(|b| {
+            d.detected_date_time
+                .or(d.last_updated_date_time)
+                .is_none_or(|t| t <= b)
+        })
+    };
     let fresh: Vec<RiskDetection> = open
         .iter()
-        .filter(|d| !known.contains(&d.id))
+        .filter(|d| !known.contains(&d.id) && !before_baseline(d))
         .cloned()
         .collect();
 
@@ -151,6 +164,7 @@ pub fn reconcile(
             .risk_last_updated_date_time
             .or(prev.and_then(|p| p.risk_last_updated)),
         known_detections,
+        baseline_at: if is_risky { baseline_at } else { None },
     };
     Outcome {
         change,
@@ -635,6 +649,25 @@ mod tests {
                 ],
             );
         }
+    }
+
+    #[test]
+    fn detections_from_before_the_baseline_are_not_news() {
+        let mut base = reconcile(None, &user(L::Medium, S::AtRisk, D::None, T1), &[])
+            .next
+            .unwrap();
+        base.baseline_at = Some(T2);
+        let mut old = det("old", S::AtRisk);
+        old.detected_date_time = Some(T1);
+        let mut new = det("new", S::AtRisk);
+        new.detected_date_time = Some(T3);
+        let user_now = user(L::Medium, S::AtRisk, D::None, T1);
+        let out = reconcile(Some(&base), &user_now, std::slice::from_ref(&old));
+        assert_eq!(out.change, None, "the baseline already covered it");
+        let out = reconcile(Some(&base), &user_now, &[old, new]);
+        assert_eq!(out.change, Some(Change::NewDetections));
+        let ids: Vec<&str> = out.detections.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, vec!["new"]);
     }
 
     #[test]

@@ -84,7 +84,8 @@ struct Seen {
     items: Vec<usize>,
     user: RiskyUser,
     detections: Vec<RiskDetection>,
-    baseline: bool,
+    /// When the observations were all part of the first run's baseline: when it was taken.
+    baseline: Option<OffsetDateTime>,
 }
 
 impl Worker {
@@ -157,7 +158,7 @@ impl Worker {
                 }
             };
             let outcome = reconcile(prev.as_ref().map(|p| &p.value), &s.user, &s.detections);
-            if let (Some(change), false) = (outcome.change, s.baseline) {
+            if let (Some(change), None) = (outcome.change, s.baseline) {
                 let previous = prev
                     .as_ref()
                     .map(|p| (p.value.risk_level.clone(), p.value.risk_state.clone()));
@@ -168,9 +169,13 @@ impl Worker {
                     previous,
                 });
             }
-            if let Some(next) = outcome.next
-                && prev.as_ref().map(|p| &p.value) != Some(&next)
-            {
+            if let Some(mut next) = outcome.next {
+                if s.baseline.is_some() {
+                    next.baseline_at = s.baseline;
+                }
+                if prev.as_ref().map(|p| &p.value) == Some(&next) {
+                    continue;
+                }
                 writes.push((*id, next, prev.map(|p| p.version)));
             }
         }
@@ -241,7 +246,7 @@ impl Worker {
         now: OffsetDateTime,
         seen: &mut BTreeMap<UserId, Seen>,
     ) -> Result<(), WorkError> {
-        let baseline = matches!(o.origin, Origin::Baseline { .. });
+        let baseline = matches!(o.origin, Origin::Baseline { .. }).then_some(o.observed_at);
         let users: Vec<UserId> = match &o.subject {
             Subject::RiskyUser { user_id } => vec![*user_id],
             Subject::User { user_id } => {
@@ -378,7 +383,7 @@ fn merge(
     item: usize,
     user: RiskyUser,
     detections: Vec<RiskDetection>,
-    baseline: bool,
+    baseline: Option<OffsetDateTime>,
 ) {
     match seen.get_mut(&user.id) {
         Some(s) => {
@@ -387,7 +392,9 @@ fn merge(
                 s.user = user;
             }
             s.detections.extend(detections);
-            s.baseline &= baseline;
+            if baseline.is_none() {
+                s.baseline = None;
+            }
         }
         None => {
             seen.insert(

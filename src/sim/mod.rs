@@ -7,6 +7,7 @@
 
 mod filter;
 mod http;
+pub mod scenario;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -128,6 +129,8 @@ pub struct DetectionSpec {
     pub ip_address: Option<String>,
     pub location: Option<SignInLocation>,
     pub additional_info: Option<String>,
+    /// When it was detected; now when not given.
+    pub at: Option<OffsetDateTime>,
 }
 
 impl DetectionSpec {
@@ -145,7 +148,13 @@ impl DetectionSpec {
             ip_address: None,
             location: None,
             additional_info: None,
+            at: None,
         }
+    }
+
+    pub fn at(mut self, t: OffsetDateTime) -> Self {
+        self.at = Some(t);
+        self
     }
 
     pub fn from_ip(mut self, ip: &str, city: &str, country: &str) -> Self {
@@ -390,8 +399,19 @@ impl Simulator {
     /// Sets a user's risk as ID Protection would, stamping `riskLastUpdatedDateTime` with now
     /// and writing a history item.
     pub fn set_risk(&self, id: UserId, level: RiskLevel, state: RiskState, detail: RiskDetail) {
+        self.set_risk_at(id, level, state, detail, OffsetDateTime::now_utc());
+    }
+
+    /// [`Simulator::set_risk`] with an explicit `riskLastUpdatedDateTime`.
+    pub fn set_risk_at(
+        &self,
+        id: UserId,
+        level: RiskLevel,
+        state: RiskState,
+        detail: RiskDetail,
+        now: OffsetDateTime,
+    ) {
         let mut s = self.lock();
-        let now = OffsetDateTime::now_utc();
         let (upn, name) = s
             .users
             .get(&id)
@@ -437,7 +457,7 @@ impl Simulator {
     /// Adds a detection for a user and returns its id.
     pub fn add_detection(&self, user: UserId, spec: DetectionSpec) -> String {
         let mut s = self.lock();
-        let now = OffsetDateTime::now_utc();
+        let now = spec.at.unwrap_or_else(OffsetDateTime::now_utc);
         let id = format!("{:064x}", s.next_detection);
         s.next_detection += 1;
         let (upn, name) = s

@@ -4,6 +4,7 @@
 mod delivery;
 mod graph;
 mod helpers;
+mod posture;
 mod queue_sqs;
 mod render;
 mod webhook;

@@ -1,0 +1,108 @@
+//! Ready-made tenants for `riskrelay run --simulate`.
+
+use crate::ids::UserId;
+use crate::posture::{CaConditions, CaGrantControls, CaPolicy};
+use crate::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
+
+use super::{DetectionSpec, SimUser, Simulator};
+
+/// A stable id for the `n`th simulated user, so runs against the same database see the same users.
+pub fn user_id(n: u32) -> UserId {
+    UserId::from_uuid(uuid::Uuid::from_u128(
+        0x5a5a_5a5a_0000_4000_8000_0000_0001_0000 + u128::from(n),
+    ))
+}
+
+const PEOPLE: &[(&str, &str, &str, &str)] = &[
+    ("Megan Bowen", "meganb", "Marketing", "Marketing Manager"),
+    ("Lee Gu", "leeg", "Manufacturing", "Director"),
+    ("Alex Wilber", "alexw", "Marketing", "Marketing Assistant"),
+    ("Diego Siciliani", "diegos", "HR", "HR Manager"),
+    ("Isaiah Langer", "isaiahl", "Sales", "Sales Rep"),
+    ("Nestor Wilke", "nestorw", "Operations", "Director"),
+];
+
+/// When the seeded risk happened: fixed, so that every run against the same database sees the
+/// same history and only what changes afterwards is news.
+const SEEDED_AT: time::OffsetDateTime = time::macros::datetime!(2026-01-05 08:00 UTC);
+
+/// A hybrid tenant with some risk already present, the on-premises reset setting off, and a
+/// user-risk policy that is only report-only: a first run announces a baseline and posture
+/// findings, later runs only what changed.
+pub fn seed_service(sim: &Simulator) {
+    sim.set_setting(false);
+    sim.set_ca_policies(vec![CaPolicy {
+        id: "7e1a0000-0000-4000-8000-000000000001".into(),
+        display_name: Some("Require risk remediation for high user risk".into()),
+        state: "enabledForReportingButNotEnforced".into(),
+        conditions: Some(CaConditions {
+            user_risk_levels: vec!["high".into()],
+        }),
+        grant_controls: Some(CaGrantControls {
+            operator: Some("AND".into()),
+            built_in_controls: vec!["mfa".into(), "riskRemediation".into()],
+        }),
+    }]);
+    let risks = [
+        RiskLevel::High,
+        RiskLevel::Medium,
+        RiskLevel::Medium,
+        RiskLevel::Low,
+    ];
+    for (n, (name, upn, dept, title)) in PEOPLE.iter().enumerate() {
+        let id = sim.add_user(
+            SimUser::new(user_id(n as u32), name, upn)
+                .synced()
+                .with_job(dept, title),
+        );
+        if let Some(level) = risks.get(n) {
+            let at = SEEDED_AT + time::Duration::minutes(n as i64);
+            sim.add_detection(
+                id,
+                DetectionSpec::new(
+                    "unfamiliarFeatures",
+                    "signin",
+                    level.clone(),
+                    DetectionTimingType::Realtime,
+                )
+                .from_ip("198.51.100.23", "Lagos", "NG")
+                .at(at),
+            );
+            sim.set_risk_at(id, level.clone(), RiskState::AtRisk, RiskDetail::None, at);
+        }
+    }
+}
+
+/// The next event of a live simulated tenant; `step` counts from 0.
+pub fn tick(sim: &Simulator, step: u32) {
+    let n = (step as usize) % PEOPLE.len();
+    let id = user_id(n as u32);
+    match sim.risky_user(id).map(|u| u.risk_state) {
+        Some(RiskState::AtRisk) => {
+            sim.close_detections(
+                id,
+                RiskState::Remediated,
+                RiskDetail::UserPerformedSecuredPasswordChange,
+            );
+            sim.set_risk(
+                id,
+                RiskLevel::None,
+                RiskState::Remediated,
+                RiskDetail::UserPerformedSecuredPasswordChange,
+            );
+        }
+        _ => {
+            sim.add_detection(
+                id,
+                DetectionSpec::new(
+                    "anonymizedIPAddress",
+                    "signin",
+                    RiskLevel::Medium,
+                    DetectionTimingType::Realtime,
+                )
+                .from_ip("185.220.101.7", "Frankfurt", "DE"),
+            );
+            sim.set_risk(id, RiskLevel::Medium, RiskState::AtRisk, RiskDetail::None);
+        }
+    }
+}

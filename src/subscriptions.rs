@@ -1,0 +1,308 @@
+//! Subscription upkeep: the optional Graph change-notification subscriptions that wake riskrelay
+//! between polls.
+//!
+//! Graph offers no subscription for risky users. Two optional ones help:
+//! - `users`: a directory update for a user (a password change shows up within a minute); the
+//!   worker looks only at users it knows to be at risk;
+//! - `ipc-alerts`: legacy security alerts from ID Protection, where a cloud still serves them.
+//!
+//! Upkeep makes the configured subscriptions exist with the right URLs and `clientState`, renews
+//! them before they expire, reauthorizes on `reauthorizationRequired`, recreates on
+//! `subscriptionRemoved`, and polls at once on `missed`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::ClientStates;
+use crate::graph::{GraphClient, GraphError, reads::GraphSubscription};
+use crate::ids::{SubscriptionId, TenantId};
+use crate::notification::LifecycleKind;
+use crate::observation::LifecycleEvent;
+use crate::store::{self, Store};
+use crate::worker::LifecycleHandler;
+
+/// A subscription riskrelay can keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Wanted {
+    Users,
+    IpcAlerts,
+}
+
+impl Wanted {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "users" => Ok(Self::Users),
+            "ipc-alerts" => Ok(Self::IpcAlerts),
+            _ => Err("known subscriptions are users and ipc-alerts".into()),
+        }
+    }
+
+    pub fn resource(self) -> &'static str {
+        match self {
+            Self::Users => "users",
+            Self::IpcAlerts => "security/alerts?$filter=vendorInformation/provider eq 'IPC'",
+        }
+    }
+
+    pub fn change_type(self) -> &'static str {
+        match self {
+            Self::Users => "updated",
+            Self::IpcAlerts => "created,updated",
+        }
+    }
+
+    /// Graph's longest lifetimes, less a day: 41,760 minutes for directory resources, 43,200 for
+    /// security alerts.
+    pub fn lifetime(self) -> time::Duration {
+        match self {
+            Self::Users => time::Duration::minutes(41_760) - time::Duration::days(1),
+            Self::IpcAlerts => time::Duration::minutes(43_200) - time::Duration::days(1),
+        }
+    }
+}
+
+/// Renew when less than this is left: the weekly upkeep run always catches it.
+pub const RENEW_BEFORE: time::Duration = time::Duration::days(10);
+
+#[derive(Debug, Clone)]
+pub struct SubscriptionsConfig {
+    pub wanted: Vec<Wanted>,
+    /// The webhook's public base URL (the Function URL, or the self-hosted server's).
+    pub public_url: Option<url::Url>,
+}
+
+impl SubscriptionsConfig {
+    pub fn notification_url(&self) -> Option<String> {
+        self.public_url
+            .as_ref()
+            .map(|u| format!("{}/notifications", u.as_str().trim_end_matches('/')))
+    }
+
+    pub fn lifecycle_url(&self) -> Option<String> {
+        self.public_url
+            .as_ref()
+            .map(|u| format!("{}/lifecycle", u.as_str().trim_end_matches('/')))
+    }
+}
+
+/// Which clientState each subscription was created with (a fingerprint, never the secret), so a
+/// rotated clientState leads to recreating the subscription.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Known(pub BTreeMap<SubscriptionId, String>);
+
+/// What an upkeep run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct UpkeepReport {
+    pub created: Vec<String>,
+    pub renewed: Vec<String>,
+    pub recreated: Vec<String>,
+    pub deleted: Vec<String>,
+}
+
+/// Asks for a poll cycle now (a `missed` lifecycle event).
+#[async_trait]
+pub trait PollTrigger: Send + Sync {
+    async fn poll_now(&self) -> Result<(), String>;
+}
+
+pub struct Upkeep {
+    tenant: TenantId,
+    graph: GraphClient,
+    store: Arc<dyn Store>,
+    config: SubscriptionsConfig,
+    client_states: ClientStates,
+    poll: Option<Arc<dyn PollTrigger>>,
+}
+
+fn fingerprint(states: &ClientStates) -> String {
+    crate::alert::keys::fingerprint([states.current().expose_secret()])
+}
+
+impl Upkeep {
+    pub fn new(
+        tenant: TenantId,
+        graph: GraphClient,
+        store: Arc<dyn Store>,
+        config: SubscriptionsConfig,
+        client_states: ClientStates,
+    ) -> Self {
+        Self {
+            tenant,
+            graph,
+            store,
+            config,
+            client_states,
+            poll: None,
+        }
+    }
+
+    pub fn with_poll_trigger(mut self, poll: Arc<dyn PollTrigger>) -> Self {
+        self.poll = Some(poll);
+        self
+    }
+
+    async fn create(
+        &self,
+        w: Wanted,
+        now: OffsetDateTime,
+        notification_url: &str,
+    ) -> Result<GraphSubscription, GraphError> {
+        let expires = (now + w.lifetime()).format(&Rfc3339).unwrap_or_default();
+        let mut body = serde_json::json!({
+            "changeType": w.change_type(),
+            "notificationUrl": notification_url,
+            "resource": w.resource(),
+            "expirationDateTime": expires,
+            "clientState": self.client_states.current().expose_secret(),
+            "latestSupportedTlsVersion": "v1_2",
+        });
+        if let Some(l) = self.config.lifecycle_url() {
+            body["lifecycleNotificationUrl"] = serde_json::json!(l);
+        }
+        self.graph.create_subscription(body).await
+    }
+
+    /// Makes Graph's subscriptions match the configuration.
+    pub async fn ensure(&self, now: OffsetDateTime) -> Result<UpkeepReport, String> {
+        let mut report = UpkeepReport::default();
+        let Some(url) = self.config.notification_url() else {
+            if !self.config.wanted.is_empty() {
+                return Err(
+                    "subscriptions are configured but RISKRELAY_PUBLIC_URL is not set".into(),
+                );
+            }
+            return Ok(report);
+        };
+        let lifecycle = self.config.lifecycle_url();
+        let existing = self
+            .graph
+            .subscriptions()
+            .await
+            .map_err(|e| e.to_string())?;
+        let known =
+            store::load::<Known>(self.store.as_ref(), self.tenant, store::keys::SUBSCRIPTIONS)
+                .await
+                .map_err(|e| e.to_string())?;
+        let (mut known_map, version) = known
+            .map(|k| (k.value, Some(k.version)))
+            .unwrap_or_default();
+        let current = fingerprint(&self.client_states);
+        let ours: Vec<&GraphSubscription> = existing
+            .iter()
+            .filter(|s| s.notification_url == url)
+            .collect();
+        let mut alive: BTreeSet<SubscriptionId> = existing.iter().map(|s| s.id).collect();
+        for w in &self.config.wanted {
+            let found = ours
+                .iter()
+                .find(|s| s.resource.eq_ignore_ascii_case(w.resource()));
+            match found {
+                None => {
+                    let s = self
+                        .create(*w, now, &url)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    alive.insert(s.id);
+                    known_map.0.insert(s.id, current.clone());
+                    report.created.push(w.resource().into());
+                }
+                Some(s) => {
+                    let stale_state = known_map.0.get(&s.id).is_none_or(|f| *f != current);
+                    let wrong_lifecycle = s.lifecycle_notification_url != lifecycle;
+                    if stale_state || wrong_lifecycle {
+                        // clientState and the lifecycle URL can only be set at creation.
+                        self.graph
+                            .delete_subscription(s.id)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        alive.remove(&s.id);
+                        let n = self
+                            .create(*w, now, &url)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        alive.insert(n.id);
+                        known_map.0.insert(n.id, current.clone());
+                        report.recreated.push(w.resource().into());
+                    } else if s.expiration_date_time - now < RENEW_BEFORE {
+                        self.graph
+                            .renew_subscription(s.id, now + w.lifetime())
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        report.renewed.push(w.resource().into());
+                    }
+                }
+            }
+        }
+        for s in ours {
+            if !self
+                .config
+                .wanted
+                .iter()
+                .any(|w| s.resource.eq_ignore_ascii_case(w.resource()))
+            {
+                self.graph
+                    .delete_subscription(s.id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                alive.remove(&s.id);
+                report.deleted.push(s.resource.clone());
+            }
+        }
+        known_map.0.retain(|id, _| alive.contains(id));
+        if !store::save(
+            self.store.as_ref(),
+            self.tenant,
+            store::keys::SUBSCRIPTIONS,
+            &known_map,
+            version,
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        {
+            tracing::info!("subscription records were saved by another run first");
+        }
+        tracing::info!(created = ?report.created, renewed = ?report.renewed, recreated = ?report.recreated, deleted = ?report.deleted, "subscription upkeep done");
+        Ok(report)
+    }
+}
+
+#[async_trait]
+impl LifecycleHandler for Upkeep {
+    async fn handle(&self, event: &LifecycleEvent) -> Result<(), String> {
+        let now = OffsetDateTime::now_utc();
+        match &event.event {
+            LifecycleKind::ReauthorizationRequired => {
+                // Renewing also reauthorizes, and extends the lifetime in the same request.
+                let wanted = self.config.wanted.first().copied().unwrap_or(Wanted::Users);
+                match self
+                    .graph
+                    .renew_subscription(event.subscription_id, now + wanted.lifetime())
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(GraphError::NotFound { .. }) => self.ensure(now).await.map(|_| ()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            LifecycleKind::SubscriptionRemoved => self.ensure(now).await.map(|_| ()),
+            LifecycleKind::Missed => {
+                if let Some(p) = &self.poll {
+                    p.poll_now().await?;
+                }
+                Ok(())
+            }
+            LifecycleKind::Unknown(other) => {
+                tracing::info!(subscription = %event.subscription_id, event = %other, "unknown lifecycle event acknowledged");
+                Ok(())
+            }
+        }
+    }
+}
