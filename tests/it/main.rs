@@ -7,5 +7,6 @@ mod helpers;
 mod posture;
 mod queue_sqs;
 mod render;
+mod store;
 mod webhook;
 mod worker;

@@ -1,0 +1,204 @@
+//! One conformance suite for every store adapter: memory, SQLite, and DynamoDB on moto.
+
+use std::sync::Arc;
+
+use riskrelay::ids::TenantId;
+use riskrelay::store::dynamo::DynamoStore;
+use riskrelay::store::memory::MemoryStore;
+use riskrelay::store::sqlite::SqliteStore;
+use riskrelay::store::{CLAIM_LEASE, Claim, Store};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::helpers::{aws_config, unique};
+
+fn tenant() -> TenantId {
+    TenantId::parse(crate::helpers::TENANT).unwrap()
+}
+
+async fn conformance(store: Arc<dyn Store>) {
+    let t = tenant();
+    let key = unique("doc");
+    // Documents: optimistic concurrency.
+    assert_eq!(store.get(t, &key).await.unwrap(), None);
+    assert!(store.put(t, &key, &json!({"n": 1}), None).await.unwrap());
+    assert!(
+        !store.put(t, &key, &json!({"n": 99}), None).await.unwrap(),
+        "create over an existing document"
+    );
+    assert_eq!(
+        store.get(t, &key).await.unwrap(),
+        Some((json!({"n": 1}), 1))
+    );
+    assert!(store.put(t, &key, &json!({"n": 2}), Some(1)).await.unwrap());
+    assert!(
+        !store.put(t, &key, &json!({"n": 3}), Some(1)).await.unwrap(),
+        "a stale version must not win"
+    );
+    assert_eq!(
+        store.get(t, &key).await.unwrap(),
+        Some((json!({"n": 2}), 2))
+    );
+    let other = TenantId::parse("99999999-8888-7777-6666-555555555555").unwrap();
+    assert_eq!(
+        store.get(other, &key).await.unwrap(),
+        None,
+        "documents are per tenant"
+    );
+
+    // Deliveries: claim, complete, release, lease expiry.
+    let now = OffsetDateTime::now_utc();
+    let alert = unique("alert");
+    assert_eq!(
+        store.claim_delivery(&alert, "slack", now).await.unwrap(),
+        Claim::Claimed
+    );
+    assert_eq!(
+        store.claim_delivery(&alert, "slack", now).await.unwrap(),
+        Claim::InProgress
+    );
+    assert_eq!(
+        store.claim_delivery(&alert, "teams", now).await.unwrap(),
+        Claim::Claimed,
+        "per sink"
+    );
+    store.complete_delivery(&alert, "slack", now).await.unwrap();
+    assert_eq!(
+        store.claim_delivery(&alert, "slack", now).await.unwrap(),
+        Claim::Done
+    );
+    store.release_delivery(&alert, "slack").await.unwrap();
+    assert_eq!(
+        store.claim_delivery(&alert, "slack", now).await.unwrap(),
+        Claim::Done,
+        "release never undoes a delivery"
+    );
+    store.release_delivery(&alert, "teams").await.unwrap();
+    assert_eq!(
+        store.claim_delivery(&alert, "teams", now).await.unwrap(),
+        Claim::Claimed,
+        "released claims can be retaken"
+    );
+    let later = now + CLAIM_LEASE + time::Duration::seconds(1);
+    assert_eq!(
+        store.claim_delivery(&alert, "teams", later).await.unwrap(),
+        Claim::Claimed,
+        "an abandoned claim lapses"
+    );
+
+    // A race: many workers claim the same delivery at once; exactly one wins.
+    let raced = unique("raced");
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let s = store.clone();
+        let k = raced.clone();
+        tasks.push(tokio::spawn(async move {
+            s.claim_delivery(&k, "slack", now).await.unwrap()
+        }));
+    }
+    let mut claimed = 0;
+    for t in tasks {
+        if t.await.unwrap() == Claim::Claimed {
+            claimed += 1;
+        }
+    }
+    assert_eq!(claimed, 1);
+}
+
+#[tokio::test]
+async fn memory_store() {
+    conformance(Arc::new(MemoryStore::default())).await;
+}
+
+#[tokio::test]
+async fn sqlite_store_and_persistence() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("riskrelay.sqlite");
+    conformance(Arc::new(SqliteStore::open(&path).unwrap())).await;
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        assert!(s.put(tenant(), "kept", &json!(true), None).await.unwrap());
+        s.complete_delivery("kept-alert", "slack", OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+    }
+    let reopened = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        reopened.get(tenant(), "kept").await.unwrap(),
+        Some((json!(true), 1))
+    );
+    assert_eq!(
+        reopened
+            .claim_delivery("kept-alert", "slack", OffsetDateTime::now_utc())
+            .await
+            .unwrap(),
+        Claim::Done
+    );
+}
+
+pub async fn dynamo_store() -> DynamoStore {
+    let client = aws_sdk_dynamodb::Client::new(&aws_config().await);
+    let table = unique("riskrelay");
+    DynamoStore::create_table(&client, &table).await.unwrap();
+    DynamoStore::new(client, table)
+}
+
+#[tokio::test]
+async fn dynamodb_store_on_moto() {
+    conformance(Arc::new(dynamo_store().await)).await;
+}
+
+#[tokio::test]
+async fn dynamodb_race_two_workers_deliver_the_same_alert_once() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(crate::delivery::SLACK_PATH))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("ok")
+                .set_delay(std::time::Duration::from_millis(100)),
+        )
+        .expect(1)
+        .mount(&slack)
+        .await;
+    let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
+    let sinks = || {
+        riskrelay::sink::build(
+            &[crate::delivery::slack_sink(
+                &slack,
+                riskrelay::risk::RiskLevel::Low,
+            )],
+            reqwest::Client::new(),
+        )
+    };
+    let kinds = || riskrelay::alert::AlertKind::ALL.into_iter().collect();
+    let a = riskrelay::deliver::Delivery::new(store.clone(), sinks(), kinds(), 10);
+    let b = riskrelay::deliver::Delivery::new(store, sinks(), kinds(), 10);
+    let m = [riskrelay::alert::Message::User(Box::new(
+        crate::helpers::samples::user_alert(riskrelay::alert::Change::NewRisk, "Race"),
+    ))];
+    let now = OffsetDateTime::now_utc();
+    let (ra, rb) = tokio::join!(a.deliver(&m, now), b.deliver(&m, now));
+    assert_eq!(ra.posted.len() + rb.posted.len(), 1, "{ra:?} {rb:?}");
+}
+
+#[tokio::test]
+async fn dynamodb_unavailable_is_an_error_not_a_panic() {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url("http://127.0.0.1:9")
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "t");
+    let err = store.get(tenant(), "x").await.unwrap_err();
+    assert!(
+        err.to_string().starts_with("the store is unavailable"),
+        "{err}"
+    );
+}
