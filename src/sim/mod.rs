@@ -569,6 +569,16 @@ impl Simulator {
             .collect()
     }
 
+    /// Moves a subscription's expiry (to exercise renewal).
+    pub fn set_subscription_expiry(&self, id: SubscriptionId, at: OffsetDateTime) {
+        if let Some(s) = self.lock().subscriptions.get_mut(&id) {
+            s.body["expirationDateTime"] = json!(
+                at.format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
+            );
+        }
+    }
+
     /// Expires a subscription early (as Graph does when it removes one).
     pub fn remove_subscription(&self, id: SubscriptionId) {
         self.lock().subscriptions.remove(&id);

@@ -4,9 +4,12 @@
 mod delivery;
 mod graph;
 mod helpers;
+mod poll;
 mod posture;
 mod queue_sqs;
 mod render;
+mod secrets;
 mod store;
+mod subscriptions;
 mod webhook;
 mod worker;
