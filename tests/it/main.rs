@@ -4,6 +4,7 @@
 mod delivery;
 mod graph;
 mod helpers;
+mod lambda_e2e;
 mod poll;
 mod posture;
 mod queue_sqs;

@@ -1,0 +1,485 @@
+//! The real Lambda binaries under a local Lambda Runtime API, with moto for SQS, DynamoDB and
+//! Secrets Manager, the simulated tenant for Graph, and fake Slack and Teams servers.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
+use riskrelay::server::HttpApp;
+use riskrelay::sim::{DetectionSpec, SimConfig, SimUser, Simulator};
+use riskrelay::store::dynamo::DynamoStore;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use wiremock::MockServer;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::delivery::{SLACK_PATH, TEAMS_PATH};
+use crate::helpers::{aws_config, moto_endpoint, record_received, unique};
+
+const API: &str = "/2018-06-01/runtime";
+
+#[derive(Default)]
+struct RtState {
+    pending: VecDeque<(String, Value)>,
+    results: HashMap<String, Result<Value, Value>>,
+    init_error: Option<Value>,
+    first_next: Option<Instant>,
+}
+
+/// A local stand-in for the Lambda Runtime API: hands out events on `next`, collects responses.
+#[derive(Clone)]
+struct RuntimeApi {
+    state: Arc<Mutex<RtState>>,
+    changed: Arc<Notify>,
+}
+
+#[async_trait::async_trait]
+impl HttpApp for RuntimeApi {
+    async fn handle(&self, req: http::Request<Bytes>) -> http::Response<Bytes> {
+        let path = req.uri().path().to_string();
+        let body: Value = serde_json::from_slice(req.body()).unwrap_or(Value::Null);
+        if path == format!("{API}/invocation/next") {
+            loop {
+                let notified = self.changed.notified();
+                {
+                    let mut s = self.state.lock().unwrap();
+                    s.first_next.get_or_insert_with(Instant::now);
+                    if let Some((id, event)) = s.pending.pop_front() {
+                        let deadline = (std::time::SystemTime::now() + Duration::from_secs(120))
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap()
+                            .as_millis();
+                        return http::Response::builder()
+                            .header("lambda-runtime-aws-request-id", id)
+                            .header("lambda-runtime-deadline-ms", deadline.to_string())
+                            .header(
+                                "lambda-runtime-invoked-function-arn",
+                                "arn:aws:lambda:us-east-1:123456789012:function:riskrelay",
+                            )
+                            .header(
+                                "lambda-runtime-trace-id",
+                                "Root=1-00000000-000000000000000000000000",
+                            )
+                            .body(Bytes::from(event.to_string()))
+                            .unwrap();
+                    }
+                }
+                notified.await;
+            }
+        }
+        let mut s = self.state.lock().unwrap();
+        if path == format!("{API}/init/error") {
+            s.init_error = Some(body);
+        } else if let Some(rest) = path.strip_prefix(&format!("{API}/invocation/")) {
+            let (id, kind) = rest.split_once('/').unwrap_or((rest, ""));
+            let result = if kind == "response" {
+                Ok(body)
+            } else {
+                Err(body)
+            };
+            s.results.insert(id.to_string(), result);
+        }
+        drop(s);
+        self.changed.notify_waiters();
+        http::Response::builder()
+            .status(202)
+            .body(Bytes::new())
+            .unwrap()
+    }
+}
+
+/// A Lambda function: its binary, run under the local Runtime API.
+struct Function {
+    api: RuntimeApi,
+    child: tokio::process::Child,
+    spawned: Instant,
+    /// The function's stderr (its logs), in a file so a chatty function never blocks on a pipe.
+    log: std::path::PathBuf,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Function {
+    async fn start(binary: &str, env: &[(String, String)]) -> Self {
+        let api = RuntimeApi {
+            state: Arc::default(),
+            changed: Arc::new(Notify::new()),
+        };
+        let listener = riskrelay::server::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(riskrelay::server::serve(
+            listener,
+            Arc::new(api.clone()),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let mut cmd = tokio::process::Command::new(binary);
+        cmd.env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "riskrelay-test")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RISKRELAY_LOG_FORMAT", "json")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("lambda-logs");
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = std::path::Path::new(binary)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        let log = dir.join(format!("{name}-{}.log", uuid::Uuid::new_v4().simple()));
+        cmd.stderr(std::fs::File::create(&log).unwrap());
+        let spawned = Instant::now();
+        Self {
+            api,
+            child: cmd.spawn().unwrap(),
+            spawned,
+            log,
+            _stop: stop,
+        }
+    }
+
+    async fn invoke(&self, event: Value) -> Result<Value, Value> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.api
+            .state
+            .lock()
+            .unwrap()
+            .pending
+            .push_back((id.clone(), event));
+        self.api.changed.notify_waiters();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let notified = self.api.changed.notified();
+            if let Some(r) = self.api.state.lock().unwrap().results.remove(&id) {
+                return r;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no answer in time; the function's log is {}",
+                self.log.display()
+            );
+            let _ = tokio::time::timeout(Duration::from_millis(200), notified).await;
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Time from process start to its first request for an event: the cold-start initialisation.
+    fn init_time(&self) -> Option<Duration> {
+        self.api
+            .state
+            .lock()
+            .unwrap()
+            .first_next
+            .map(|t| t - self.spawned)
+    }
+
+    fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+}
+
+struct Aws {
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    table: String,
+    secret_id: String,
+}
+
+async fn aws(sim: &Simulator, slack: &MockServer, teams: &MockServer) -> Aws {
+    let config = aws_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(unique("riskrelay-e2e"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let table = unique("riskrelay-e2e");
+    DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&config), &table)
+        .await
+        .unwrap();
+    let secret_id = unique("riskrelay/e2e");
+    let secret = json!({
+        "graph_client_secret": SimConfig::default().client_secret,
+        "client_state": "e2e-client-state",
+        "slack_webhook_url": format!("{}{SLACK_PATH}", slack.uri()),
+        "teams_webhook_url": format!("{}{TEAMS_PATH}?sig=e2e", teams.uri()),
+    });
+    aws_sdk_secretsmanager::Client::new(&config)
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(secret.to_string())
+        .send()
+        .await
+        .unwrap();
+    let _ = sim;
+    Aws {
+        sqs,
+        queue_url,
+        table,
+        secret_id,
+    }
+}
+
+fn env(sim: &Simulator, aws: &Aws) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", moto_endpoint()),
+        ("RISKRELAY_TENANT_ID", sim.tenant_id().to_string()),
+        (
+            "RISKRELAY_CLIENT_ID",
+            SimConfig::default().client_id.to_string(),
+        ),
+        ("RISKRELAY_AUTHORITY_HOST", sim.url().to_string()),
+        ("RISKRELAY_GRAPH_ROOT", sim.url().to_string()),
+        ("RISKRELAY_SECRET_ID", aws.secret_id.clone()),
+        ("RISKRELAY_TABLE_NAME", aws.table.clone()),
+        ("RISKRELAY_QUEUE_URL", aws.queue_url.clone()),
+        ("RISKRELAY_MIN_RISK_LEVEL", "low".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Everything on the queue, as the SQS event Lambda would hand the worker.
+async fn drain(aws: &Aws) -> Value {
+    let mut records = Vec::new();
+    loop {
+        let out = aws
+            .sqs
+            .receive_message()
+            .queue_url(&aws.queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        if out.messages().is_empty() {
+            break;
+        }
+        for m in out.messages() {
+            records.push(sqs_record(m.message_id().unwrap(), m.body().unwrap()));
+            aws.sqs
+                .delete_message()
+                .queue_url(&aws.queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    json!({ "Records": records })
+}
+
+fn sqs_record(id: &str, body: &str) -> Value {
+    json!({
+        "messageId": id,
+        "receiptHandle": "handle",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795600800000", "SenderId": "AIDA", "ApproximateFirstReceiveTimestamp": "1795600800001"},
+        "messageAttributes": {},
+        "md5OfBody": "0",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:riskrelay",
+        "awsRegion": "us-east-1"
+    })
+}
+
+async fn chat_servers() -> (MockServer, MockServer) {
+    let slack = MockServer::start().await;
+    let teams = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TEAMS_PATH))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&teams)
+        .await;
+    (slack, teams)
+}
+
+async fn posts(server: &MockServer) -> usize {
+    server.received_requests().await.unwrap().len()
+}
+
+#[tokio::test]
+async fn poller_and_worker_binaries_end_to_end() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let (slack, teams) = chat_servers().await;
+    let aws = aws(&sim, &slack, &teams).await;
+    let env = env(&sim, &aws);
+    let poller = Function::start(env!("CARGO_BIN_EXE_poller"), &env).await;
+    let worker = Function::start(env!("CARGO_BIN_EXE_worker"), &env).await;
+
+    // First schedule: the baseline of an empty tenant, announced once.
+    let r = poller.invoke(json!({"job": "poll"})).await.unwrap();
+    assert_eq!(r["baseline"], true, "{r}");
+    let batch = drain(&aws).await;
+    let out = worker.invoke(batch).await.unwrap();
+    assert_eq!(out["batchItemFailures"], json!([]), "{out}");
+    assert_eq!((posts(&slack).await, posts(&teams).await), (1, 1));
+
+    // A user becomes risky: the poller enqueues, the worker posts once per sink.
+    let id =
+        sim.add_user(SimUser::new(crate::worker::uid(900), "Adsync User 2", "adsync2").synced());
+    sim.add_detection(
+        id,
+        DetectionSpec::new(
+            "userReportedSuspiciousActivity",
+            "user",
+            RiskLevel::High,
+            DetectionTimingType::Offline,
+        ),
+    );
+    sim.set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
+    let r = poller.invoke(json!({"id": "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}})).await.unwrap();
+    assert_eq!(
+        (r["baseline"].clone(), r["enqueued"].clone()),
+        (json!(false), json!(1)),
+        "a plain scheduled event polls: {r}"
+    );
+    let out = worker.invoke(drain(&aws).await).await.unwrap();
+    assert_eq!(out["batchItemFailures"], json!([]));
+    assert_eq!((posts(&slack).await, posts(&teams).await), (2, 2));
+
+    // No change: the overlapping window re-reads the user, and nothing is posted.
+    poller.invoke(json!({"job": "poll"})).await.unwrap();
+    let out = worker.invoke(drain(&aws).await).await.unwrap();
+    assert_eq!(out["batchItemFailures"], json!([]));
+    assert_eq!(
+        (posts(&slack).await, posts(&teams).await),
+        (2, 2),
+        "the second schedule event posts nothing"
+    );
+
+    // One bad message in a batch: exactly its id comes back.
+    let good = |user: u128| {
+        json!({"type": "observation", "tenantId": sim.tenant_id().to_string(),
+               "subject": {"kind": "riskyUser", "userId": crate::worker::uid(user).to_string()},
+               "origin": {"kind": "poll", "cycleId": "manual"}, "observedAt": "2026-11-25T10:00:00Z"})
+        .to_string()
+    };
+    let batch = json!({"Records": [
+        sqs_record("m-1", &good(901)),
+        sqs_record("m-2", "{\"type\": \"observation\", \"tenantId\": 42"),
+        sqs_record("m-3", &good(902)),
+    ]});
+    let out = worker.invoke(batch).await.unwrap();
+    assert_eq!(out["batchItemFailures"], json!([{"itemIdentifier": "m-2"}]));
+
+    // A message whose Graph read fails is reported, its neighbours are not.
+    sim.fail(riskrelay::sim::Fault::status(
+        &format!("/riskyUsers/{}", crate::worker::uid(904)),
+        503,
+        20,
+    ));
+    let batch = json!({"Records": [sqs_record("m-4", &good(903)), sqs_record("m-5", &good(904))]});
+    let out = worker.invoke(batch).await.unwrap();
+    assert_eq!(out["batchItemFailures"], json!([{"itemIdentifier": "m-5"}]));
+
+    // The posture job runs from the same binary and queues its findings for the worker.
+    let r = poller.invoke(json!({"job": "posture"})).await.unwrap();
+    assert_eq!(
+        r["exitCode"], 1,
+        "no user-risk policy in the simulated tenant: {r}"
+    );
+    let out = worker.invoke(drain(&aws).await).await.unwrap();
+    assert_eq!(out["batchItemFailures"], json!([]));
+    assert_eq!(posts(&slack).await, 3, "the policy finding");
+    let err = poller
+        .invoke(json!({"job": "defragment"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown job"), "{err}");
+
+    record_received("slack", "lambda-e2e", &slack).await;
+    record_received("teams", "lambda-e2e", &teams).await;
+    for (name, f) in [("poller", &poller), ("worker", &worker)] {
+        println!(
+            "{name}: cold-start init {:?}, peak RSS {:?} KiB",
+            f.init_time(),
+            f.peak_rss_kib()
+        );
+    }
+}
+
+#[tokio::test]
+async fn secrets_manager_unavailable_at_cold_start_fails_init_clearly() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let (slack, teams) = chat_servers().await;
+    let aws = aws(&sim, &slack, &teams).await;
+    let mut env = env(&sim, &aws);
+    env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:9".into()));
+    let mut f = Function::start(env!("CARGO_BIN_EXE_worker"), &env).await;
+    let status = tokio::time::timeout(Duration::from_secs(60), f.child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert!(!status.success());
+    let stderr = f.stderr();
+    assert!(
+        stderr.contains("could not start") && stderr.contains("could not read secret"),
+        "{stderr}"
+    );
+    assert!(
+        f.api.state.lock().unwrap().first_next.is_none(),
+        "no event was taken by a half-configured function"
+    );
+
+    // A secret without a required key names it, and the function does not start either.
+    let config = aws_config().await;
+    let id = unique("riskrelay/e2e-partial");
+    aws_sdk_secretsmanager::Client::new(&config)
+        .create_secret()
+        .name(&id)
+        .secret_string(json!({"graph_client_secret": "x"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut env = crate::lambda_e2e::env(&sim, &aws);
+    env.retain(|(k, _)| k != "RISKRELAY_SECRET_ID");
+    env.push(("RISKRELAY_SECRET_ID".into(), id.clone()));
+    let mut f = Function::start(env!("CARGO_BIN_EXE_poller"), &env).await;
+    let status = tokio::time::timeout(Duration::from_secs(60), f.child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert!(!status.success());
+    let stderr = f.stderr();
+    assert!(
+        stderr.contains(&format!("key \\\"client_state\\\" of secret {id}"))
+            || stderr.contains(&format!("key \"client_state\" of secret {id}")),
+        "{stderr}"
+    );
+}
