@@ -140,8 +140,17 @@ impl Delivery {
                 other => self.post_one(sink, other, now, report).await,
             }
         }
-        // Claim every user alert first: what is already delivered drops out before deciding
-        // between single messages and a digest.
+        if users.len() <= self.digest_threshold {
+            // One at a time, each claimed just before its post: a crash between two posts leaves
+            // no claim behind, so the next attempt delivers the rest at once.
+            for a in users {
+                self.post_one(sink, &Message::User(Box::new(a.clone())), now, report)
+                    .await;
+            }
+            return;
+        }
+        // A burst: claim everything first, so that what an earlier attempt already delivered
+        // drops out of the digest.
         let mut claimed = Vec::new();
         for a in users {
             match self.store.claim_delivery(&a.key, &name, now).await {
@@ -159,34 +168,24 @@ impl Delivery {
                 }),
             }
         }
-        if claimed.len() > self.digest_threshold {
-            let keys_of: Vec<String> = claimed.iter().map(|a| a.key.clone()).collect();
-            let digest = Message::Digest(Digest {
-                key: format!(
-                    "digest/{}/{}",
-                    claimed[0].tenant_id,
-                    keys::fingerprint(keys_of.iter().map(String::as_str))
-                ),
-                tenant_id: claimed[0].tenant_id,
-                entries: claimed.iter().map(|a| digest_entry(a)).collect(),
-            });
-            let result = sink.post(&render::view(&digest)).await;
-            if self.settle(&name, &keys_of, result, now, report).await {
-                report.digests += 1;
-                report.posted.push((name.clone(), digest.key().to_string()));
-            }
-        } else {
-            for a in claimed {
-                let result = sink
-                    .post(&render::view(&Message::User(Box::new(a.clone()))))
-                    .await;
-                if self
-                    .settle(&name, std::slice::from_ref(&a.key), result, now, report)
-                    .await
-                {
-                    report.posted.push((name.clone(), a.key.clone()));
-                }
-            }
+        if claimed.is_empty() {
+            return;
+        }
+        let keys_of: Vec<String> = claimed.iter().map(|a| a.key.clone()).collect();
+        let digest = Message::Digest(Digest {
+            key: format!(
+                "digest/{}/{}",
+                claimed[0].tenant_id,
+                keys::fingerprint(keys_of.iter().map(String::as_str))
+            ),
+            tenant_id: claimed[0].tenant_id,
+            entries: claimed.iter().map(|a| digest_entry(a)).collect(),
+        });
+        sink.ready().await;
+        let result = sink.post(&render::view(&digest)).await;
+        if self.settle(&name, &keys_of, result, now, report).await {
+            report.digests += 1;
+            report.posted.push((name.clone(), digest.key().to_string()));
         }
     }
 
@@ -199,6 +198,7 @@ impl Delivery {
     ) {
         let name = sink.name().to_string();
         let key = m.key().to_string();
+        sink.ready().await;
         match self.store.claim_delivery(&key, &name, now).await {
             Ok(Claim::Claimed) => {
                 let result = sink.post(&render::view(m)).await;

@@ -41,6 +41,10 @@ pub trait Sink: Send + Sync {
     fn name(&self) -> &str;
     /// User alerts below this level are not posted here.
     fn min_level(&self) -> &RiskLevel;
+    /// Waits until the destination may take another message (its rate limit). Delivery calls
+    /// this *before* claiming a message, so no claim is held while waiting: a crash then leaves
+    /// nothing in progress behind.
+    async fn ready(&self) {}
     async fn post(&self, view: &View) -> Result<(), SinkError>;
 }
 

@@ -60,10 +60,16 @@ impl Sink for SlackSink {
         &self.min_level
     }
 
+    async fn ready(&self) {
+        self.pace.acquire().await;
+    }
+
     async fn post(&self, view: &View) -> Result<(), SinkError> {
         let payload = crate::render::slack::payload(view);
         for attempt in 1..=ATTEMPTS {
-            self.pace.acquire().await;
+            if attempt > 1 {
+                self.pace.acquire().await;
+            }
             let res = self
                 .http
                 .post(self.url.expose_secret())

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod delivery;
+mod demo;
 mod graph;
 mod helpers;
 mod lambda_e2e;
@@ -9,6 +10,7 @@ mod poll;
 mod posture;
 mod queue_sqs;
 mod render;
+mod run;
 mod secrets;
 mod store;
 mod subscriptions;

@@ -1,0 +1,146 @@
+//! `riskrelay demo` is part of the test suite: its chapters, its messages and its payload files.
+
+use riskrelay::demo::{DemoOptions, run};
+
+use crate::helpers::record_payload;
+
+async fn demo(enforce: bool) -> (tempfile::TempDir, riskrelay::demo::DemoReport) {
+    let dir = tempfile::tempdir().unwrap();
+    let report = run(DemoOptions {
+        out: dir.path().to_path_buf(),
+        enforce,
+        slack_webhook: None,
+        teams_webhook: None,
+        print: false,
+    })
+    .await
+    .unwrap();
+    (dir, report)
+}
+
+fn titles(report: &riskrelay::demo::DemoReport, chapter: usize) -> Vec<String> {
+    report
+        .posted
+        .iter()
+        .filter(|p| p.chapter == chapter)
+        .map(|p| p.view.title.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_four_chapters_produce_the_expected_messages() {
+    let (dir, report) = demo(false).await;
+    assert_eq!(
+        titles(&report, 0),
+        vec![
+            "User-risk Conditional Access policy",
+            "riskrelay is watching: 2 users already at risk"
+        ]
+    );
+    assert_eq!(
+        titles(&report, 1),
+        vec!["High user risk"],
+        "a new-risk alert, not one per existing user"
+    );
+    let new_risk = &report.posted.iter().find(|p| p.chapter == 1).unwrap().view;
+    let text = riskrelay::render::console::text(new_risk);
+    assert!(
+        text.contains("User reported suspicious activity") && text.contains("Adsync User 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Needs an administrator") && text.contains("is off"),
+        "the verdict explains itself: {text}"
+    );
+
+    assert_eq!(
+        titles(&report, 2),
+        vec![
+            "On-premises password change no longer resets user risk",
+            "On-premises password change resets user risk again",
+            "New detections for a high-risk user",
+        ]
+    );
+    let later = &report.posted.iter().rfind(|p| p.chapter == 2).unwrap().view;
+    assert_eq!(
+        later.callout.as_ref().unwrap().headline,
+        "Can self-remediate on-premises",
+        "the verdict changed once the setting was on"
+    );
+
+    assert_eq!(titles(&report, 3), vec!["User risk remediated"]);
+    let remediated = riskrelay::render::console::text(
+        &report.posted.iter().find(|p| p.chapter == 3).unwrap().view,
+    );
+    assert!(
+        remediated.contains("the password was changed on-premises and synced to Entra"),
+        "{remediated}"
+    );
+
+    assert_eq!(
+        titles(&report, 4),
+        vec!["40 user risk changes in one cycle"]
+    );
+    let digest = &report.posted.iter().find(|p| p.chapter == 4).unwrap().view;
+    assert_eq!(digest.lists[0].items.len(), 40);
+
+    // One pair of payload files per message, named in story order.
+    let mut files: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), report.posted.len() * 2);
+    for (i, p) in report.posted.iter().enumerate() {
+        assert!(
+            p.slack_file
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("{:02}-", i + 1))
+        );
+        for (kind, file) in [("slack", &p.slack_file), ("teams", &p.teams_file)] {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+            record_payload(
+                kind,
+                &format!("demo-{}", file.file_stem().unwrap().to_string_lossy()),
+                &v,
+            );
+        }
+    }
+    let digest_slack: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report.posted.last().unwrap().slack_file).unwrap())
+            .unwrap();
+    assert_eq!(
+        digest_slack.to_string().matches("Spray Target").count(),
+        40,
+        "the Slack digest holds all 40 users"
+    );
+}
+
+#[tokio::test]
+async fn with_enforce_riskrelay_corrects_the_setting_itself() {
+    let (_dir, report) = demo(true).await;
+    assert_eq!(
+        titles(&report, 2),
+        vec![
+            "riskrelay turned on-premises password reset back on",
+            "New detections for a high-risk user"
+        ]
+    );
+    for p in &report.posted {
+        for (kind, file) in [("slack", &p.slack_file), ("teams", &p.teams_file)] {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+            record_payload(
+                kind,
+                &format!(
+                    "demo-enforce-{}",
+                    file.file_stem().unwrap().to_string_lossy()
+                ),
+                &v,
+            );
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! `riskrelay run`, the self-hosted service, as a process: idempotent runs, the baseline after a
+//! fresh database, a kill mid-cycle, and a graceful stop.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
+use riskrelay::sim::{DetectionSpec, SimConfig, SimUser, Simulator};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::delivery::SLACK_PATH;
+
+async fn slack() -> MockServer {
+    let s = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&s)
+        .await;
+    s
+}
+
+fn command(db: &Path, slack: &MockServer) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_riskrelay"));
+    cmd.env_clear()
+        .env(
+            "RISKRELAY_SLACK_WEBHOOK_URL",
+            format!("{}{SLACK_PATH}", slack.uri()),
+        )
+        .env("RISKRELAY_MIN_RISK_LEVEL", "low")
+        .env("RISKRELAY_LOG_FORMAT", "json")
+        .args(["run", "--db"])
+        .arg(db)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(log(db))
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Each run's log goes to a file next to its database, numbered, for a failing test to show.
+fn log(db: &Path) -> std::fs::File {
+    let dir = db.parent().unwrap();
+    let n = std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".log")
+        })
+        .count();
+    std::fs::File::create(dir.join(format!("run-{n}.log"))).unwrap()
+}
+
+fn logs(db: &Path) -> String {
+    let dir = db.parent().unwrap();
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|p| {
+            format!(
+                "== {}\n{}",
+                p.display(),
+                std::fs::read_to_string(p).unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// Against a simulator owned by the test, so it outlives the process.
+fn against(cmd: &mut tokio::process::Command, sim: &Simulator) {
+    cmd.env("RISKRELAY_TENANT_ID", sim.tenant_id().to_string())
+        .env(
+            "RISKRELAY_CLIENT_ID",
+            SimConfig::default().client_id.to_string(),
+        )
+        .env(
+            "RISKRELAY_GRAPH_CLIENT_SECRET",
+            SimConfig::default().client_secret,
+        )
+        .env("RISKRELAY_AUTHORITY_HOST", sim.url().to_string())
+        .env("RISKRELAY_GRAPH_ROOT", sim.url().to_string());
+}
+
+async fn bodies(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn run_once_simulate_twice_posts_once_and_a_fresh_database_announces_a_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("riskrelay.sqlite");
+    let slack = slack().await;
+    let once = |db: &Path| {
+        let mut c = command(db, &slack);
+        c.args(["--once", "--simulate"]);
+        c
+    };
+    assert!(once(&db).status().await.unwrap().success());
+    let first = bodies(&slack).await;
+    assert_eq!(
+        first.len(),
+        3,
+        "drift, policy finding, baseline: {first:#?}"
+    );
+    assert!(
+        first
+            .iter()
+            .any(|t| t.contains("riskrelay is watching: 4 users already at risk")),
+        "{first:#?}"
+    );
+    assert!(
+        !first.iter().any(
+            |t| ["High user risk:", "Medium user risk:", "Low user risk:"]
+                .iter()
+                .any(|k| t.contains(k))
+        ),
+        "no flood of per-user alerts: {first:#?}"
+    );
+
+    assert!(once(&db).status().await.unwrap().success());
+    assert_eq!(
+        bodies(&slack).await.len(),
+        3,
+        "the second run posts nothing: SQLite remembers"
+    );
+
+    std::fs::remove_file(&db).unwrap();
+    assert!(once(&db).status().await.unwrap().success());
+    let after = bodies(&slack).await;
+    assert_eq!(after.len(), 6);
+    assert!(
+        after[3..]
+            .iter()
+            .any(|t| t.contains("riskrelay is watching: 4 users already at risk")),
+        "{after:#?}"
+    );
+}
+
+fn risky(sim: &Simulator, n: u32) {
+    for i in 0..n {
+        let id = sim.add_user(SimUser::new(
+            riskrelay::sim::scenario::user_id(500 + i),
+            &format!("Kill Test {i}"),
+            &format!("kill{i}"),
+        ));
+        sim.add_detection(
+            id,
+            DetectionSpec::new(
+                "leakedCredentials",
+                "user",
+                RiskLevel::High,
+                DetectionTimingType::Offline,
+            ),
+        );
+        sim.set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
+    }
+}
+
+fn user_alerts(texts: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = texts
+        .iter()
+        .filter(|t| t.contains("High user risk: Kill Test"))
+        .map(|t| {
+            t.split("High user risk: ")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_kill_mid_cycle_loses_nothing_and_posts_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("riskrelay.sqlite");
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let slack = slack().await;
+    let once = || {
+        let mut c = command(&db, &slack);
+        c.arg("--once");
+        against(&mut c, &sim);
+        c
+    };
+    assert!(once().status().await.unwrap().success(), "baseline run");
+    risky(&sim, 5);
+    let before = bodies(&slack).await.len();
+
+    let mut child = once().spawn().unwrap();
+    // Slack is paced at one post a second: kill between the second and the third.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while user_alerts(&bodies(&slack).await).len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run posted too little"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let killed_at = user_alerts(&bodies(&slack).await);
+    assert!(killed_at.len() < 5, "killed mid-cycle: {killed_at:?}");
+
+    assert!(
+        once().status().await.unwrap().success(),
+        "restart: {}",
+        logs(&db)
+    );
+    let all = user_alerts(&bodies(&slack).await[before..]);
+    let expected: Vec<String> = (0..5).map(|i| format!("Kill Test {i}")).collect();
+    assert_eq!(all, expected, "every alert exactly once");
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_cycle_in_progress_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("riskrelay.sqlite");
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let slack = slack().await;
+    let mut baseline = command(&db, &slack);
+    baseline.arg("--once");
+    against(&mut baseline, &sim);
+    assert!(baseline.status().await.unwrap().success());
+    risky(&sim, 4);
+
+    let mut service = command(&db, &slack);
+    against(&mut service, &sim);
+    let mut child = service.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while user_alerts(&bodies(&slack).await).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the service posted nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = child.id().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        user_alerts(&bodies(&slack).await).len(),
+        4,
+        "the cycle in progress finished before the stop"
+    );
+}
