@@ -41,4 +41,6 @@ if [ -d tools/validators/checks ]; then
     "$check"
   done
 fi
+echo "== infrastructure (sam validate --lint, checkov)"
+scripts/check-infra.sh
 echo "== all checks passed"

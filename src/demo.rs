@@ -133,7 +133,9 @@ impl Demo {
             l.chapter = n;
         }
         if self.print {
-            println!("\n\x1b[1m── {title} ──\x1b[0m\n{story}\n");
+            use std::io::IsTerminal as _;
+            let (on, off) = if std::io::stdout().is_terminal() { ("\x1b[1m", "\x1b[0m") } else { ("", "") };
+            println!("\n{on}── {title} ──{off}\n{story}\n");
         }
     }
 
