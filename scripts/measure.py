@@ -166,7 +166,7 @@ def lambdas(runs):
                 break
             except OSError:
                 time.sleep(0.1)
-        aws = dict(os.environ, AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+        aws = dict(os.environ, AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
                    AWS_EC2_METADATA_DISABLED="true", AWS_ENDPOINT_URL=endpoint)
         py = os.path.join(ROOT, ".tools", "venv", "bin", "python")
         setup = (

@@ -617,6 +617,36 @@ fn finding_messages(
     (next, out)
 }
 
+/// Runs every posture check once, hands its alerts to `queue` as notices, and only then saves the
+/// episode state: the scheduled posture job of every entry point.
+pub async fn run_and_hand_over(
+    graph: &GraphClient,
+    store: &dyn Store,
+    tenant: TenantId,
+    config: &PostureConfig,
+    queue: &dyn crate::queue::Queue,
+) -> anyhow::Result<PostureRun> {
+    let run = run(graph, store, tenant, config, OffsetDateTime::now_utc()).await?;
+    let notices: Vec<crate::observation::WorkItem> = run
+        .messages
+        .iter()
+        .map(|m| crate::observation::WorkItem::Notice {
+            tenant_id: tenant,
+            message: m.clone(),
+        })
+        .collect();
+    if !notices.is_empty() {
+        queue.enqueue(notices).await?;
+    }
+    run.commit(store).await?;
+    tracing::info!(
+        exit = run.report.exit_code(),
+        alerts = run.messages.len(),
+        "posture check done"
+    );
+    Ok(run)
+}
+
 /// Runs every posture check once.
 pub async fn run(
     graph: &GraphClient,

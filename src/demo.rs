@@ -12,7 +12,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use secrecy::SecretString;
-use time::OffsetDateTime;
 
 use crate::alert::AlertKind;
 use crate::app::Parts;
@@ -20,7 +19,6 @@ use crate::checks;
 use crate::config::{PostureConfig, SinkConfig, SinkKind};
 use crate::drift::DriftMode;
 use crate::graph::GraphClient;
-use crate::observation::WorkItem;
 use crate::poll::Poller;
 use crate::queue::Queue;
 use crate::render::{self, View};
@@ -134,7 +132,11 @@ impl Demo {
         }
         if self.print {
             use std::io::IsTerminal as _;
-            let (on, off) = if std::io::stdout().is_terminal() { ("\x1b[1m", "\x1b[0m") } else { ("", "") };
+            let (on, off) = if std::io::stdout().is_terminal() {
+                ("\x1b[1m", "\x1b[0m")
+            } else {
+                ("", "")
+            };
             println!("\n{on}── {title} ──{off}\n{story}\n");
         }
     }
@@ -149,28 +151,15 @@ impl Demo {
             drift_mode: mode,
             password_sync_stale_after: Duration::from_secs(3 * 3600),
         };
-        let run = checks::run(
+        let queue = InlineQueue::new(self.worker.clone());
+        checks::run_and_hand_over(
             &self.parts.graph,
             self.parts.store.as_ref(),
             self.parts.tenant,
             &config,
-            OffsetDateTime::now_utc(),
+            &queue,
         )
         .await?;
-        let notices: Vec<WorkItem> = run
-            .messages
-            .iter()
-            .map(|m| WorkItem::Notice {
-                tenant_id: self.parts.tenant,
-                message: m.clone(),
-            })
-            .collect();
-        if !notices.is_empty() {
-            InlineQueue::new(self.worker.clone())
-                .enqueue(notices)
-                .await?;
-        }
-        run.commit(self.parts.store.as_ref()).await?;
         Ok(())
     }
 }

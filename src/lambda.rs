@@ -119,30 +119,17 @@ impl LambdaApp {
                 }))
             }
             "posture" => {
-                let now = OffsetDateTime::now_utc();
-                let run = checks::run(
+                let run = checks::run_and_hand_over(
                     &self.parts.graph,
                     self.parts.store.as_ref(),
                     self.parts.tenant,
                     &self.posture,
-                    now,
+                    self.queue.as_ref(),
                 )
                 .await?;
-                let notices: Vec<WorkItem> = run
-                    .messages
-                    .iter()
-                    .map(|m| WorkItem::Notice {
-                        tenant_id: self.parts.tenant,
-                        message: m.clone(),
-                    })
-                    .collect();
-                if !notices.is_empty() {
-                    self.queue.enqueue(notices).await?;
-                }
-                run.commit(self.parts.store.as_ref()).await?;
-                Ok(
-                    serde_json::json!({ "job": "posture", "exitCode": run.report.exit_code(), "alerts": run.messages.len(), "report": checks::json(&run.report) }),
-                )
+                Ok(serde_json::json!({
+                    "job": "posture", "exitCode": run.report.exit_code(), "alerts": run.messages.len(), "report": checks::json(&run.report),
+                }))
             }
             "subscriptions" => {
                 let r = self

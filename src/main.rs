@@ -344,10 +344,7 @@ async fn check(json: bool, enforce: bool, simulate: bool) -> anyhow::Result<Exit
         // `check` always reports the setting, even when the service's guard is off.
         posture.drift_mode = riskrelay::drift::DriftMode::Report;
     }
-    let store: Arc<dyn Store> = match env.get("RISKRELAY_SQLITE_PATH") {
-        Some(p) => Arc::new(SqliteStore::open(std::path::Path::new(p))?),
-        None => Arc::new(MemoryStore::default()),
-    };
+    let store = optional_store(&env)?;
     let graph = GraphClient::new(&graph_config)?;
     let run = riskrelay::checks::run(
         &graph,
@@ -375,10 +372,7 @@ async fn subscribe() -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
     let secrets = EnvSecrets(&env);
     let graph_config = GraphConfig::load(&env, &secrets)?;
-    let store: Arc<dyn Store> = match env.get("RISKRELAY_SQLITE_PATH") {
-        Some(p) => Arc::new(SqliteStore::open(std::path::Path::new(p))?),
-        None => Arc::new(MemoryStore::default()),
-    };
+    let store = optional_store(&env)?;
     let parts = Parts {
         tenant: tenant_id(&env)?,
         graph: GraphClient::new(&graph_config)?,
@@ -440,6 +434,15 @@ async fn serve(listen: SocketAddr) -> anyhow::Result<ExitCode> {
     riskrelay::server::serve(listener, app, shutdown_signal()).await;
     printer.abort();
     Ok(ExitCode::SUCCESS)
+}
+
+/// The SQLite store when `RISKRELAY_SQLITE_PATH` is set (so `check` and `subscribe` share the
+/// service's memory of episodes and subscriptions), else a throwaway one.
+fn optional_store(env: &Env) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match env.get("RISKRELAY_SQLITE_PATH") {
+        Some(p) => Arc::new(SqliteStore::open(std::path::Path::new(p))?),
+        None => Arc::new(MemoryStore::default()),
+    })
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -138,39 +138,17 @@ impl Service {
     /// Runs the posture checks and hands their alerts to the worker; saves the episode state
     /// only once they went through.
     pub async fn posture_job(&self) -> Result<u8, String> {
-        let now = OffsetDateTime::now_utc();
-        let run = checks::run(
+        let queue = InlineQueue::new(self.worker.clone());
+        checks::run_and_hand_over(
             &self.graph,
             self.store.as_ref(),
             self.tenant,
             &self.posture,
-            now,
+            &queue,
         )
         .await
-        .map_err(|e| e.to_string())?;
-        let notices: Vec<WorkItem> = run
-            .messages
-            .iter()
-            .map(|m| WorkItem::Notice {
-                tenant_id: self.tenant,
-                message: m.clone(),
-            })
-            .collect();
-        if !notices.is_empty() {
-            InlineQueue::new(self.worker.clone())
-                .enqueue(notices)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        run.commit(self.store.as_ref())
-            .await
-            .map_err(|e| e.to_string())?;
-        tracing::info!(
-            exit = run.report.exit_code(),
-            alerts = run.messages.len(),
-            "posture check done"
-        );
-        Ok(run.report.exit_code())
+        .map(|run| run.report.exit_code())
+        .map_err(|e| format!("{e:#}"))
     }
 
     /// One posture check and one poll cycle with their deliveries.

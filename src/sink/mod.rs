@@ -71,6 +71,45 @@ pub(crate) fn transport_error(e: reqwest::Error) -> String {
     }
 }
 
+/// What every webhook sink holds: its name, its URL (a credential), its minimum level, and the
+/// shared HTTP client.
+pub(crate) struct Endpoint {
+    pub name: String,
+    url: secrecy::SecretString,
+    pub min_level: RiskLevel,
+    http: reqwest::Client,
+}
+
+impl Endpoint {
+    pub fn new(config: &SinkConfig, http: reqwest::Client) -> Self {
+        Self {
+            name: config.name.clone(),
+            url: config.url.clone(),
+            min_level: config.min_level.clone(),
+            http,
+        }
+    }
+
+    pub fn error(&self, retryable: bool, detail: String) -> SinkError {
+        let sink = self.name.clone();
+        if retryable {
+            SinkError::Retryable { sink, detail }
+        } else {
+            SinkError::Permanent { sink, detail }
+        }
+    }
+
+    /// POSTs the payload; a transport failure is described without the URL.
+    pub async fn send(&self, payload: &serde_json::Value) -> Result<reqwest::Response, String> {
+        self.http
+            .post(secrecy::ExposeSecret::expose_secret(&self.url))
+            .json(payload)
+            .send()
+            .await
+            .map_err(transport_error)
+    }
+}
+
 /// Builds the configured sinks on one shared HTTP client.
 pub fn build(configs: &[SinkConfig], http: reqwest::Client) -> Vec<Arc<dyn Sink>> {
     configs

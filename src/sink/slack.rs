@@ -9,9 +9,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use secrecy::{ExposeSecret, SecretString};
 
-use super::{MAX_RETRY_AFTER, Sink, SinkError, excerpt, transport_error};
+use super::{Endpoint, MAX_RETRY_AFTER, Sink, SinkError, excerpt};
 use crate::config::SinkConfig;
 use crate::limiter::Limiter;
 use crate::render::View;
@@ -22,30 +21,15 @@ const ATTEMPTS: u32 = 3;
 const PACE: Duration = Duration::from_secs(1);
 
 pub struct SlackSink {
-    name: String,
-    url: SecretString,
-    min_level: RiskLevel,
-    http: reqwest::Client,
+    endpoint: Endpoint,
     pace: Limiter,
 }
 
 impl SlackSink {
     pub fn new(config: &SinkConfig, http: reqwest::Client) -> Self {
         Self {
-            name: config.name.clone(),
-            url: config.url.clone(),
-            min_level: config.min_level.clone(),
-            http,
+            endpoint: Endpoint::new(config, http),
             pace: Limiter::with_interval(PACE),
-        }
-    }
-
-    fn error(&self, retryable: bool, detail: String) -> SinkError {
-        let sink = self.name.clone();
-        if retryable {
-            SinkError::Retryable { sink, detail }
-        } else {
-            SinkError::Permanent { sink, detail }
         }
     }
 }
@@ -53,11 +37,11 @@ impl SlackSink {
 #[async_trait]
 impl Sink for SlackSink {
     fn name(&self) -> &str {
-        &self.name
+        &self.endpoint.name
     }
 
     fn min_level(&self) -> &RiskLevel {
-        &self.min_level
+        &self.endpoint.min_level
     }
 
     async fn ready(&self) {
@@ -71,12 +55,10 @@ impl Sink for SlackSink {
                 self.pace.acquire().await;
             }
             let res = self
-                .http
-                .post(self.url.expose_secret())
-                .json(&payload)
-                .send()
+                .endpoint
+                .send(&payload)
                 .await
-                .map_err(|e| self.error(true, transport_error(e)))?;
+                .map_err(|e| self.endpoint.error(true, e))?;
             let status = res.status();
             if status.is_success() {
                 return Ok(());
@@ -86,17 +68,19 @@ impl Sink for SlackSink {
             if status.as_u16() == 429 {
                 let wait = wait.unwrap_or(PACE);
                 if attempt < ATTEMPTS && wait <= MAX_RETRY_AFTER {
-                    tracing::info!(sink = %self.name, wait_ms = wait.as_millis() as u64, "Slack rate limit; waiting as told");
+                    tracing::info!(sink = %self.endpoint.name, wait_ms = wait.as_millis() as u64, "Slack rate limit; waiting as told");
                     self.pace.pause(wait).await;
                     continue;
                 }
-                return Err(self.error(true, format!("Slack kept answering 429 ({body})")));
+                return Err(self
+                    .endpoint
+                    .error(true, format!("Slack kept answering 429 ({body})")));
             }
-            return Err(self.error(
+            return Err(self.endpoint.error(
                 status.is_server_error(),
                 format!("Slack answered {}: {body}", status.as_u16()),
             ));
         }
-        Err(self.error(true, "Slack kept answering 429".into()))
+        Err(self.endpoint.error(true, "Slack kept answering 429".into()))
     }
 }

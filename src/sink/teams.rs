@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use secrecy::{ExposeSecret, SecretString};
 
-use super::{MAX_RETRY_AFTER, Sink, SinkError, excerpt, transport_error};
+use super::{Endpoint, MAX_RETRY_AFTER, Sink, SinkError, excerpt};
 use crate::config::SinkConfig;
 use crate::render::View;
 use crate::risk::RiskLevel;
@@ -16,28 +15,13 @@ const ATTEMPTS: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
 pub struct TeamsSink {
-    name: String,
-    url: SecretString,
-    min_level: RiskLevel,
-    http: reqwest::Client,
+    endpoint: Endpoint,
 }
 
 impl TeamsSink {
     pub fn new(config: &SinkConfig, http: reqwest::Client) -> Self {
         Self {
-            name: config.name.clone(),
-            url: config.url.clone(),
-            min_level: config.min_level.clone(),
-            http,
-        }
-    }
-
-    fn error(&self, retryable: bool, detail: String) -> SinkError {
-        let sink = self.name.clone();
-        if retryable {
-            SinkError::Retryable { sink, detail }
-        } else {
-            SinkError::Permanent { sink, detail }
+            endpoint: Endpoint::new(config, http),
         }
     }
 }
@@ -45,26 +29,21 @@ impl TeamsSink {
 #[async_trait]
 impl Sink for TeamsSink {
     fn name(&self) -> &str {
-        &self.name
+        &self.endpoint.name
     }
 
     fn min_level(&self) -> &RiskLevel {
-        &self.min_level
+        &self.endpoint.min_level
     }
 
     async fn post(&self, view: &View) -> Result<(), SinkError> {
         let payload = crate::render::teams::payload(view);
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
-            let res = self
-                .http
-                .post(self.url.expose_secret())
-                .json(&payload)
-                .send()
-                .await;
+            let res = self.endpoint.send(&payload).await;
             let wait = match res {
                 Err(e) => {
-                    last = transport_error(e);
+                    last = e;
                     FIRST_BACKOFF * attempt
                 }
                 Ok(res) => {
@@ -76,7 +55,7 @@ impl Sink for TeamsSink {
                     let body = excerpt(&res.text().await.unwrap_or_default());
                     last = format!("Teams answered {}: {body}", status.as_u16());
                     if status.as_u16() != 429 && !status.is_server_error() {
-                        return Err(self.error(false, last));
+                        return Err(self.endpoint.error(false, last));
                     }
                     wait.unwrap_or(FIRST_BACKOFF * attempt)
                 }
@@ -84,9 +63,9 @@ impl Sink for TeamsSink {
             if attempt == ATTEMPTS || wait > MAX_RETRY_AFTER {
                 break;
             }
-            tracing::info!(sink = %self.name, attempt, wait_ms = wait.as_millis() as u64, error = %last, "Teams post failed; retrying");
+            tracing::info!(sink = %self.endpoint.name, attempt, wait_ms = wait.as_millis() as u64, error = %last, "Teams post failed; retrying");
             tokio::time::sleep(wait).await;
         }
-        Err(self.error(true, last))
+        Err(self.endpoint.error(true, last))
     }
 }

@@ -111,12 +111,12 @@ impl DynamoStore {
         )
     }
 
-    async fn delivery(
+    /// A strongly consistent read: a claim must see the write another worker just made.
+    async fn get_item(
         &self,
-        alert_key: &str,
-        sink: &str,
-    ) -> Result<Option<(Status, OffsetDateTime)>, StoreError> {
-        let (pk, sk) = Self::delivery_key(alert_key, sink);
+        pk: AttributeValue,
+        sk: AttributeValue,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -127,7 +127,16 @@ impl DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        Ok(out.item().map(|item| {
+        Ok(out.item)
+    }
+
+    async fn delivery(
+        &self,
+        alert_key: &str,
+        sink: &str,
+    ) -> Result<Option<(Status, OffsetDateTime)>, StoreError> {
+        let (pk, sk) = Self::delivery_key(alert_key, sink);
+        Ok(self.get_item(pk, sk).await?.map(|item| {
             let status = match item
                 .get("status")
                 .and_then(|v| v.as_s().ok())
@@ -136,7 +145,7 @@ impl DynamoStore {
                 Some("done") => Status::Done,
                 _ => Status::InProgress,
             };
-            let until = num(item, "until")
+            let until = num(&item, "until")
                 .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH);
             (status, until)
@@ -156,17 +165,7 @@ impl Store for DynamoStore {
         key: &str,
     ) -> Result<Option<(serde_json::Value, u64)>, StoreError> {
         let (pk, sk) = Self::doc_key(tenant, key);
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", pk)
-            .key("sk", sk)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let Some(item) = out.item() else {
+        let Some(item) = self.get_item(pk, sk).await? else {
             return Ok(None);
         };
         let value = item
@@ -175,7 +174,7 @@ impl Store for DynamoStore {
             .ok_or_else(|| StoreError::Corrupt(format!("{key}: no value")))?;
         let value =
             serde_json::from_str(value).map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?;
-        let version = num(item, "version")
+        let version = num(&item, "version")
             .ok_or_else(|| StoreError::Corrupt(format!("{key}: no version")))?;
         Ok(Some((value, version as u64)))
     }
