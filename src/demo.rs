@@ -247,7 +247,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         let id = sim.add_user(
             SimUser::new(crate::sim::scenario::user_id(100 + n as u32), name, upn).synced(),
         );
-        sim.add_detection(
+        sim.detect(
             id,
             DetectionSpec::new(
                 "unfamiliarFeatures",
@@ -257,7 +257,6 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
             )
             .from_ip("198.51.100.23", "Lagos", "NG"),
         );
-        sim.set_risk(id, level, RiskState::AtRisk, RiskDetail::None);
     }
     demo.chapter(
         0,
@@ -282,7 +281,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         .with_job("Finance", "Accounts Payable Clerk")
         .with_manager("Megan Bowen", "meganb@contoso.com"),
     );
-    sim.add_detection(
+    sim.detect(
         adsync,
         DetectionSpec::new(
             "userReportedSuspiciousActivity",
@@ -292,7 +291,6 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         )
         .from_ip("203.0.113.54", "Redmond", "US"),
     );
-    sim.set_risk(adsync, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
     demo.poll().await?;
 
     if opts.enforce {
@@ -312,7 +310,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         sim.set_setting(true);
         demo.posture(DriftMode::Report).await?;
     }
-    sim.add_detection(
+    sim.detect(
         adsync,
         DetectionSpec::new(
             "anonymizedIPAddress",
@@ -322,7 +320,6 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         )
         .from_ip("185.220.101.7", "Frankfurt", "DE"),
     );
-    sim.set_risk(adsync, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
     demo.poll().await?;
 
     demo.chapter(
@@ -330,14 +327,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         "3. The user changes their password on-premises",
         "Adsync User 2 presses Ctrl+Alt+Del and changes their password. Password hash sync carries it to Entra, and ID Protection\nremediates the risk with \"userChangedPasswordOnPremises\".",
     );
-    sim.close_detections(
+    sim.end_risk(
         adsync,
-        RiskState::Remediated,
-        RiskDetail::UserChangedPasswordOnPremises,
-    );
-    sim.set_risk(
-        adsync,
-        RiskLevel::None,
         RiskState::Remediated,
         RiskDetail::UserChangedPasswordOnPremises,
     );
@@ -350,7 +341,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
             &format!("Spray Target {:02}", n + 1),
             &format!("spray{:02}", n + 1),
         ));
-        sim.add_detection(
+        sim.detect(
             id,
             DetectionSpec::new(
                 "passwordSpray",
@@ -360,7 +351,6 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
             )
             .from_ip("45.153.160.2", "Amsterdam", "NL"),
         );
-        sim.set_risk(id, RiskLevel::Medium, RiskState::AtRisk, RiskDetail::None);
     }
     demo.poll().await?;
 

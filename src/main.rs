@@ -103,7 +103,8 @@ enum Command {
     },
     /// Create, renew or remove the Graph subscriptions RISKRELAY_SUBSCRIPTIONS lists.
     Subscribe,
-    /// Push a Lambda event file (from events/) through the webhook and print what it enqueues.
+    /// Replay a Lambda event file from events/: a Function URL request through the webhook, or an
+    /// SQS batch decoded as the worker would read it.
     Replay { file: PathBuf },
     /// Run the Graph webhook locally and print each accepted observation or lifecycle event as a
     /// JSON line on stdout.
@@ -394,15 +395,46 @@ async fn subscribe() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Replays a Lambda event file: a Function URL request goes through the webhook (printing what it
+/// enqueues); an SQS batch is decoded message by message (what the worker would receive, and which
+/// messages it would reject as unreadable).
 async fn replay(file: PathBuf) -> anyhow::Result<ExitCode> {
     let text =
         std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    if let Ok(batch) = serde_json::from_str::<aws_lambda_events::sqs::SqsEvent>(&text)
+        && !batch.records.is_empty()
+    {
+        let mut unreadable = 0;
+        for r in batch.records {
+            let id = r.message_id.unwrap_or_default();
+            match r
+                .body
+                .as_deref()
+                .map(serde_json::from_str::<riskrelay::observation::WorkItem>)
+            {
+                Some(Ok(item)) => println!("{id}\t{}", serde_json::to_string(&item)?),
+                _ => {
+                    unreadable += 1;
+                    println!("{id}\tunreadable: the worker reports it as a batch item failure");
+                }
+            }
+        }
+        return Ok(if unreadable == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
     let env = Env::from_process();
     let config = WebhookConfig::load(&env, &EnvSecrets(&env))?;
     let (queue, mut rx) = MemoryQueue::new();
     let app = Webhook::new(&config, Arc::new(queue));
-    let request = lambda_http::request::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{} is not a Function URL event: {e}", file.display()))?;
+    let request = lambda_http::request::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is neither a Function URL event nor an SQS batch: {e}",
+            file.display()
+        )
+    })?;
     let response = app.handle(riskrelay::webhook::from_lambda(request)).await;
     eprintln!("HTTP {}", response.status().as_u16());
     drop(app);

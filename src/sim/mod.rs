@@ -492,6 +492,24 @@ impl Simulator {
         id
     }
 
+    /// A detection that raises the user's risk to its level, as ID Protection does.
+    pub fn detect(&self, user: UserId, spec: DetectionSpec) -> String {
+        let (level, at) = (
+            spec.level.clone(),
+            spec.at.unwrap_or_else(OffsetDateTime::now_utc),
+        );
+        let id = self.add_detection(user, spec);
+        self.set_risk_at(user, level, RiskState::AtRisk, RiskDetail::None, at);
+        id
+    }
+
+    /// The risk ends (remediated or dismissed, by `detail`): the user's open detections close
+    /// with the same detail, as ID Protection does.
+    pub fn end_risk(&self, user: UserId, state: RiskState, detail: RiskDetail) {
+        self.close_detections(user, state.clone(), detail.clone());
+        self.set_risk(user, RiskLevel::None, state, detail);
+    }
+
     /// Marks a user's open detections with the state and detail their remediation gave them.
     pub fn close_detections(&self, user: UserId, state: RiskState, detail: RiskDetail) {
         let mut s = self.lock();

@@ -57,7 +57,7 @@ pub fn seed_service(sim: &Simulator) {
         );
         if let Some(level) = risks.get(n) {
             let at = SEEDED_AT + time::Duration::minutes(n as i64);
-            sim.add_detection(
+            sim.detect(
                 id,
                 DetectionSpec::new(
                     "unfamiliarFeatures",
@@ -68,7 +68,6 @@ pub fn seed_service(sim: &Simulator) {
                 .from_ip("198.51.100.23", "Lagos", "NG")
                 .at(at),
             );
-            sim.set_risk_at(id, level.clone(), RiskState::AtRisk, RiskDetail::None, at);
         }
     }
 }
@@ -79,20 +78,14 @@ pub fn tick(sim: &Simulator, step: u32) {
     let id = user_id(n as u32);
     match sim.risky_user(id).map(|u| u.risk_state) {
         Some(RiskState::AtRisk) => {
-            sim.close_detections(
+            sim.end_risk(
                 id,
-                RiskState::Remediated,
-                RiskDetail::UserPerformedSecuredPasswordChange,
-            );
-            sim.set_risk(
-                id,
-                RiskLevel::None,
                 RiskState::Remediated,
                 RiskDetail::UserPerformedSecuredPasswordChange,
             );
         }
         _ => {
-            sim.add_detection(
+            sim.detect(
                 id,
                 DetectionSpec::new(
                     "anonymizedIPAddress",
@@ -102,7 +95,6 @@ pub fn tick(sim: &Simulator, step: u32) {
                 )
                 .from_ip("185.220.101.7", "Frankfurt", "DE"),
             );
-            sim.set_risk(id, RiskLevel::Medium, RiskState::AtRisk, RiskDetail::None);
         }
     }
 }

@@ -298,6 +298,11 @@ async fn drain(aws: &Aws) -> Value {
     json!({ "Records": records })
 }
 
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 fn sqs_record(id: &str, body: &str) -> Value {
     json!({
         "messageId": id,
@@ -334,7 +339,13 @@ async fn posts(server: &MockServer) -> usize {
 
 #[tokio::test]
 async fn poller_and_worker_binaries_end_to_end() {
-    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    // The tenant of the fixtures in events/.
+    let sim = Simulator::start(SimConfig {
+        tenant_id: riskrelay::ids::TenantId::parse(crate::helpers::TENANT).unwrap(),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     let (slack, teams) = chat_servers().await;
     let aws = aws(&sim, &slack, &teams).await;
     let env = env(&sim, &aws);
@@ -342,7 +353,7 @@ async fn poller_and_worker_binaries_end_to_end() {
     let worker = Function::start(env!("CARGO_BIN_EXE_worker"), &env).await;
 
     // First schedule: the baseline of an empty tenant, announced once.
-    let r = poller.invoke(json!({"job": "poll"})).await.unwrap();
+    let r = poller.invoke(fixture("schedule-poll")).await.unwrap();
     assert_eq!(r["baseline"], true, "{r}");
     let batch = drain(&aws).await;
     let out = worker.invoke(batch).await.unwrap();
@@ -362,7 +373,7 @@ async fn poller_and_worker_binaries_end_to_end() {
         ),
     );
     sim.set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
-    let r = poller.invoke(json!({"id": "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}})).await.unwrap();
+    let r = poller.invoke(fixture("schedule-event")).await.unwrap();
     assert_eq!(
         (r["baseline"].clone(), r["enqueued"].clone()),
         (json!(false), json!(1)),
@@ -373,7 +384,7 @@ async fn poller_and_worker_binaries_end_to_end() {
     assert_eq!((posts(&slack).await, posts(&teams).await), (2, 2));
 
     // No change: the overlapping window re-reads the user, and nothing is posted.
-    poller.invoke(json!({"job": "poll"})).await.unwrap();
+    poller.invoke(fixture("schedule-poll")).await.unwrap();
     let out = worker.invoke(drain(&aws).await).await.unwrap();
     assert_eq!(out["batchItemFailures"], json!([]));
     assert_eq!(
@@ -382,7 +393,13 @@ async fn poller_and_worker_binaries_end_to_end() {
         "the second schedule event posts nothing"
     );
 
-    // One bad message in a batch: exactly its id comes back.
+    // One unreadable message in a batch (events/sqs-batch.json, with an observation and a
+    // lifecycle event around it): exactly its id comes back.
+    let out = worker.invoke(fixture("sqs-batch")).await.unwrap();
+    assert_eq!(
+        out["batchItemFailures"],
+        json!([{"itemIdentifier": "5fea7756-0ea4-451a-a703-a558b933e271"}])
+    );
     let good = |user: u128| {
         json!({"type": "observation", "tenantId": sim.tenant_id().to_string(),
                "subject": {"kind": "riskyUser", "userId": crate::worker::uid(user).to_string()},
@@ -408,7 +425,7 @@ async fn poller_and_worker_binaries_end_to_end() {
     assert_eq!(out["batchItemFailures"], json!([{"itemIdentifier": "m-5"}]));
 
     // The posture job runs from the same binary and queues its findings for the worker.
-    let r = poller.invoke(json!({"job": "posture"})).await.unwrap();
+    let r = poller.invoke(fixture("schedule-posture")).await.unwrap();
     assert_eq!(
         r["exitCode"], 1,
         "no user-risk policy in the simulated tenant: {r}"

@@ -276,3 +276,31 @@ async fn sigterm_lets_the_cycle_in_progress_finish() {
         "the cycle in progress finished before the stop"
     );
 }
+
+#[tokio::test]
+async fn replay_decodes_an_sqs_batch_as_the_worker_would() {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_riskrelay"))
+        .arg("replay")
+        .arg(format!(
+            "{}/events/sqs-batch.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .env_clear()
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "one message is unreadable");
+    assert_eq!(text.lines().count(), 3);
+    assert!(
+        text.lines().nth(1).unwrap().contains("unreadable"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .nth(2)
+            .unwrap()
+            .contains("reauthorizationRequired"),
+        "{text}"
+    );
+}
