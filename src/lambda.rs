@@ -178,19 +178,23 @@ impl LambdaApp {
     }
 }
 
-/// Holds the app and rebuilds it when the secret changed after its TTL.
-pub struct Reloading {
+/// Builds a function's parts from the environment, its secrets and the AWS configuration.
+pub type Builder<T> = fn(&Env, &dyn SecretSource, &aws_config::SdkConfig) -> anyhow::Result<T>;
+
+/// Holds a function's parts and rebuilds them when the secret changed after its TTL.
+pub struct Reloading<T> {
     env: Env,
     aws: aws_config::SdkConfig,
     cache: Option<SecretCache>,
-    app: RwLock<(Arc<LambdaApp>, String, Instant)>,
+    build: Builder<T>,
+    app: RwLock<(Arc<T>, String, Instant)>,
     ttl: Duration,
 }
 
-impl Reloading {
+impl<T> Reloading<T> {
     /// Cold start: fails (and so fails the function's init) when the secret or configuration is
     /// missing or invalid, rather than running half-configured.
-    pub async fn cold_start() -> anyhow::Result<Self> {
+    pub async fn cold_start(build: Builder<T>) -> anyhow::Result<Self> {
         let env = Env::from_process();
         let aws = crate::aws::config().await;
         let ttl = crate::secrets::DEFAULT_TTL;
@@ -198,26 +202,24 @@ impl Reloading {
             Some(id) => {
                 let cache = SecretCache::new(aws_sdk_secretsmanager::Client::new(&aws), id, ttl);
                 let secrets = cache.get().await?;
-                let app = LambdaApp::build(&env, &secrets, &aws)?;
+                let app = build(&env, &secrets, &aws)?;
                 (app, secrets.fingerprint().to_string(), Some(cache))
             }
-            None => (
-                LambdaApp::build(&env, &EnvSecrets(&env), &aws)?,
-                String::new(),
-                None,
-            ),
+            None => (build(&env, &EnvSecrets(&env), &aws)?, String::new(), None),
         };
         Ok(Self {
             env,
             aws,
             cache,
+            build,
             app: RwLock::new((Arc::new(app), fingerprint, Instant::now())),
             ttl,
         })
     }
 
-    /// The current app, rebuilt first if the secret changed. A failed re-read keeps the old app.
-    pub async fn current(&self) -> Arc<LambdaApp> {
+    /// The current parts, rebuilt first if the secret changed. A failed re-read keeps the old
+    /// parts: a broken rotation must not take a working function down.
+    pub async fn current(&self) -> Arc<T> {
         {
             let guard = self.app.read().await;
             if guard.2.elapsed() < self.ttl || self.cache.is_none() {
@@ -228,7 +230,7 @@ impl Reloading {
         if let Some(cache) = &self.cache {
             match cache.get().await {
                 Ok(secrets) if secrets.fingerprint() != guard.1 => {
-                    match LambdaApp::build(&self.env, &secrets, &self.aws) {
+                    match (self.build)(&self.env, &secrets, &self.aws) {
                         Ok(app) => {
                             tracing::info!("the secret changed; configuration rebuilt");
                             *guard = (

@@ -3,13 +3,13 @@
 
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use riskrelay::lambda::Reloading;
+use riskrelay::lambda::{LambdaApp, Reloading};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     riskrelay::telemetry::init(riskrelay::telemetry::LogFormat::from_env());
     let app = std::sync::Arc::new(
-        Reloading::cold_start()
+        Reloading::cold_start(LambdaApp::build)
             .await
             .map_err(|e| format!("riskrelay worker could not start: {e:#}"))?,
     );

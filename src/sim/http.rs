@@ -254,6 +254,24 @@ impl SimApp {
                 Kind::Detections,
             ),
             (Method::GET, ["v1.0", "users", id]) => self.user(id),
+            (Method::GET, ["v1.0", "security", "alerts", id]) => {
+                let users = self.lock().alerts.get(*id).cloned();
+                match users {
+                    Some(users) => reply(
+                        StatusCode::OK,
+                        json!({
+                            "id": id,
+                            "vendorInformation": {"provider": "IPC", "vendor": "Microsoft"},
+                            "userStates": users.iter().map(|u| json!({"aadUserId": u.to_string()})).collect::<Vec<_>>(),
+                        }),
+                    ),
+                    None => error(
+                        StatusCode::NOT_FOUND,
+                        "ResourceNotFound",
+                        "The alert was not found.",
+                    ),
+                }
+            }
             (
                 Method::GET,
                 [

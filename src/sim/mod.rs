@@ -271,6 +271,8 @@ struct State {
     organization: Organization,
     ca_policies: Vec<Value>,
     subscriptions: BTreeMap<SubscriptionId, SimSubscription>,
+    /// Legacy security alerts: id to the users they name.
+    alerts: BTreeMap<String, Vec<UserId>>,
     tokens: Vec<String>,
     static_tokens: Vec<String>,
     faults: Vec<Fault>,
@@ -323,6 +325,7 @@ impl Simulator {
             policy_available: true,
             ca_policies: Vec::new(),
             subscriptions: BTreeMap::new(),
+            alerts: BTreeMap::new(),
             tokens: Vec::new(),
             static_tokens: Vec::new(),
             faults: Vec::new(),
@@ -585,6 +588,11 @@ impl Simulator {
             .values()
             .map(|s| s.body.clone())
             .collect()
+    }
+
+    /// Adds a legacy ID Protection security alert naming these users.
+    pub fn add_security_alert(&self, id: &str, users: Vec<UserId>) {
+        self.lock().alerts.insert(id.into(), users);
     }
 
     /// Moves a subscription's expiry (to exercise renewal).

@@ -500,3 +500,58 @@ async fn secrets_manager_unavailable_at_cold_start_fails_init_clearly() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn webhook_binary_answers_graph_and_enqueues_to_sqs() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let (slack, teams) = chat_servers().await;
+    let aws = aws(&sim, &slack, &teams).await;
+    // The fixtures' tenant and clientState, from the secret as in AWS.
+    let config = aws_config().await;
+    let id = unique("riskrelay/e2e-webhook");
+    aws_sdk_secretsmanager::Client::new(&config)
+        .create_secret()
+        .name(&id)
+        .secret_string(json!({"client_state": crate::helpers::CLIENT_STATE}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let env: Vec<(String, String)> = [
+        ("AWS_ENDPOINT_URL", moto_endpoint()),
+        ("RISKRELAY_TENANT_ID", crate::helpers::TENANT.to_string()),
+        ("RISKRELAY_SECRET_ID", id),
+        ("RISKRELAY_QUEUE_URL", aws.queue_url.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let webhook = Function::start(env!("CARGO_BIN_EXE_webhook"), &env).await;
+
+    let r = webhook.invoke(fixture("furl-validation")).await.unwrap();
+    assert_eq!(r["statusCode"], 200, "{r}");
+    assert_eq!(r["headers"]["content-type"], "text/plain; charset=utf-8");
+    assert!(
+        r["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Validation: Testing client application reachability"),
+        "{r}"
+    );
+
+    let r = webhook.invoke(fixture("furl-notifications")).await.unwrap();
+    assert_eq!(r["statusCode"], 202, "{r}");
+    let batch = drain(&aws).await;
+    assert_eq!(
+        batch["Records"].as_array().unwrap().len(),
+        2,
+        "both notifications reached SQS"
+    );
+
+    let r = webhook.invoke(fixture("furl-malformed")).await.unwrap();
+    assert_eq!(r["statusCode"], 400, "{r}");
+    println!(
+        "webhook: cold-start init {:?}, peak RSS {:?} KiB",
+        webhook.init_time(),
+        webhook.peak_rss_kib()
+    );
+}

@@ -377,3 +377,38 @@ async fn a_burst_in_one_batch_becomes_a_digest() {
     record_received("slack", "worker-digest", &rig.slack).await;
     record_received("teams", "worker-digest", &rig.teams).await;
 }
+
+#[tokio::test]
+async fn a_legacy_ipc_alert_names_the_users_to_read() {
+    let rig = Rig::new().await;
+    rig.ok_sinks().await;
+    let id = rig
+        .sim
+        .add_user(SimUser::new(uid(7), "Alert User", "alertuser"));
+    rig.sim.detect(
+        id,
+        DetectionSpec::new(
+            "anonymizedIPAddress",
+            "signin",
+            RiskLevel::Medium,
+            DetectionTimingType::Realtime,
+        ),
+    );
+    rig.sim
+        .add_security_alert("2517343765581040000_-1234", vec![id]);
+    let alert_id = riskrelay::notification::AlertId::parse("2517343765581040000_-1234").unwrap();
+    let report = rig
+        .worker()
+        .process(&[rig.hint(Subject::SecurityAlert { alert_id })])
+        .await;
+    assert!(report.results.iter().all(Result::is_ok));
+    assert_eq!(kinds(&report.alerts), vec![AlertKind::NewRisk]);
+
+    // An alert the retired legacy API no longer serves is acknowledged, not retried forever.
+    let gone = riskrelay::notification::AlertId::parse("gone").unwrap();
+    let report = rig
+        .worker()
+        .process(&[rig.hint(Subject::SecurityAlert { alert_id: gone })])
+        .await;
+    assert!(report.results.iter().all(Result::is_ok) && report.alerts.is_empty());
+}
