@@ -232,6 +232,8 @@ pub enum Rejection {
     NotAnObject,
     #[error("the item has no valid subscriptionId")]
     NoSubscription,
+    #[error("a member of the item has the wrong type")]
+    WrongType,
     #[error("the item has neither a changeType nor a lifecycleEvent")]
     NoKind,
     #[error("clientState is missing")]
@@ -251,7 +253,7 @@ impl Unverified {
         // Members of the wrong type (a number for clientState, a bad date) make the item unusable
         // rather than the batch: deserialise a clone of this one item only.
         let wire: WireItem =
-            serde_json::from_value(item.clone()).map_err(|_| Rejection::NoSubscription)?;
+            serde_json::from_value(item.clone()).map_err(|_| Rejection::WrongType)?;
         let subscription_id = wire
             .subscription_id
             .as_deref()
@@ -417,7 +419,7 @@ mod tests {
             Unverified::parse(
                 &json!({"subscriptionId": "aaaaaaaa-0000-0000-0000-000000000001", "clientState": 5, "changeType": "updated"})
             ),
-            Err(Rejection::NoSubscription)
+            Err(Rejection::WrongType)
         );
         assert_eq!(
             Unverified::parse(&json!({"subscriptionId": "aaaaaaaa-0000-0000-0000-000000000001"})),

@@ -135,6 +135,8 @@ pub enum GraphError {
     ForeignNextLink { feature: Feature },
     #[error("could not get a Graph token: {0}")]
     Auth(String),
+    #[error("the HTTP client could not be set up: {0}")]
+    Setup(String),
 }
 
 impl GraphError {
@@ -312,10 +314,7 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, GraphError> {
         .connect_timeout(Duration::from_secs(10))
         .user_agent(concat!("riskrelay/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| GraphError::Transport {
-            feature: Feature::RiskyUsers,
-            detail: e.to_string(),
-        })
+        .map_err(|e| GraphError::Setup(e.to_string()))
 }
 
 impl GraphClient {
