@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
+use riskrelay::risk::{DetectionTimingType, RiskLevel};
 use riskrelay::server::HttpApp;
 use riskrelay::sim::{DetectionSpec, SimConfig, SimUser, Simulator};
 use riskrelay::store::dynamo::DynamoStore;
@@ -363,7 +363,7 @@ async fn poller_and_worker_binaries_end_to_end() {
     // A user becomes risky: the poller enqueues, the worker posts once per sink.
     let id =
         sim.add_user(SimUser::new(crate::worker::uid(900), "Adsync User 2", "adsync2").synced());
-    sim.add_detection(
+    sim.detect(
         id,
         DetectionSpec::new(
             "userReportedSuspiciousActivity",
@@ -372,7 +372,6 @@ async fn poller_and_worker_binaries_end_to_end() {
             DetectionTimingType::Offline,
         ),
     );
-    sim.set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
     let r = poller.invoke(fixture("schedule-event")).await.unwrap();
     assert_eq!(
         (r["baseline"].clone(), r["enqueued"].clone()),

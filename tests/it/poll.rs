@@ -64,7 +64,7 @@ async fn first_cycle_is_a_baseline_then_changes_are_read_per_page() {
             DetectionTimingType::Offline,
         ),
     );
-    sim.add_detection(
+    sim.detect(
         new,
         DetectionSpec::new(
             "maliciousIPAddress",
@@ -73,7 +73,6 @@ async fn first_cycle_is_a_baseline_then_changes_are_read_per_page() {
             DetectionTimingType::Offline,
         ),
     );
-    sim.set_risk(new, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
     let quiet = sim.add_user(SimUser::new(uid(3), "Quiet", "quiet"));
     sim.set_risk_at(
         quiet,

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
+use riskrelay::risk::{DetectionTimingType, RiskLevel};
 use riskrelay::sim::{DetectionSpec, SimConfig, SimUser, Simulator};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -164,7 +164,7 @@ fn risky(sim: &Simulator, n: u32) {
             &format!("Kill Test {i}"),
             &format!("kill{i}"),
         ));
-        sim.add_detection(
+        sim.detect(
             id,
             DetectionSpec::new(
                 "leakedCredentials",
@@ -173,7 +173,6 @@ fn risky(sim: &Simulator, n: u32) {
                 DetectionTimingType::Offline,
             ),
         );
-        sim.set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
     }
 }
 

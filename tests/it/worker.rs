@@ -125,7 +125,7 @@ async fn a_webhook_hint_becomes_one_new_risk_alert_per_sink_once() {
             .synced()
             .with_job("Finance", "Clerk"),
     );
-    rig.sim.add_detection(
+    rig.sim.detect(
         id,
         DetectionSpec::new(
             "userReportedSuspiciousActivity",
@@ -134,8 +134,6 @@ async fn a_webhook_hint_becomes_one_new_risk_alert_per_sink_once() {
             DetectionTimingType::Offline,
         ),
     );
-    rig.sim
-        .set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
     let worker = rig.worker();
 
     let report = worker
@@ -199,7 +197,7 @@ async fn on_premises_password_change_is_reported_as_such_with_the_posture_verdic
     let id = rig
         .sim
         .add_user(SimUser::new(uid(3), "Adsync User 2", "adsync2").synced());
-    rig.sim.add_detection(
+    rig.sim.detect(
         id,
         DetectionSpec::new(
             "userReportedSuspiciousActivity",
@@ -208,8 +206,6 @@ async fn on_premises_password_change_is_reported_as_such_with_the_posture_verdic
             DetectionTimingType::Offline,
         ),
     );
-    rig.sim
-        .set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
     let snapshot = PostureSnapshot {
         checked_at: OffsetDateTime::now_utc(),
         setting: Known::Known { value: true },
@@ -337,7 +333,7 @@ async fn a_burst_in_one_batch_becomes_a_digest() {
             &format!("Spray Victim {n}"),
             &format!("victim{n}"),
         ));
-        rig.sim.add_detection(
+        rig.sim.detect(
             id,
             DetectionSpec::new(
                 "passwordSpray",
@@ -346,8 +342,6 @@ async fn a_burst_in_one_batch_becomes_a_digest() {
                 DetectionTimingType::Offline,
             ),
         );
-        rig.sim
-            .set_risk(id, RiskLevel::Medium, RiskState::AtRisk, RiskDetail::None);
         let user = rig.sim.risky_user(id).unwrap();
         items.push(WorkItem::Observation(Observation {
             tenant_id: rig.sim.tenant_id(),
