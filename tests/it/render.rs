@@ -211,7 +211,7 @@ fn the_largest_alert_is_truncated_deterministically_within_limits() {
     assert!(size <= teams::MAX_BYTES, "{size}");
     assert!(t.to_string().contains("more detections"));
     println!(
-        "largest alert: Slack {} bytes, {} blocks; Teams {size} bytes",
+        "largest alert: Slack {} bytes, {} blocks, +{more} more detections; Teams {size} bytes",
         raw.len(),
         blocks.len()
     );
