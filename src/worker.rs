@@ -29,6 +29,10 @@ use crate::verdict::verdict;
 /// remediated; 90 days covers what a person would still want to see.
 pub const DETECTION_LOOKBACK: Duration = Duration::from_secs(90 * 24 * 3600);
 
+/// A posture snapshot older than this says nothing trustworthy about the tenant now: four times
+/// the default 15-minute posture schedule, so one or two missed checks do not matter.
+pub const POSTURE_MAX_AGE: time::Duration = time::Duration::hours(1);
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WorkError {
     #[error("Graph: {0}")]
@@ -330,7 +334,14 @@ impl Worker {
         )
         .await
         {
-            Ok(Some(p)) => p.value,
+            Ok(Some(p)) if now - p.value.checked_at <= POSTURE_MAX_AGE => p.value,
+            Ok(Some(p)) => PostureSnapshot::unknown(
+                &format!(
+                    "the last posture check is {} minutes old",
+                    (now - p.value.checked_at).whole_minutes()
+                ),
+                now,
+            ),
             Ok(None) => PostureSnapshot::unknown("no posture check has run yet", now),
             Err(e) => PostureSnapshot::unknown(
                 &format!("the posture snapshot could not be read: {e}"),

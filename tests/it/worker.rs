@@ -406,3 +406,53 @@ async fn a_legacy_ipc_alert_names_the_users_to_read() {
         .await;
     assert!(report.results.iter().all(Result::is_ok) && report.alerts.is_empty());
 }
+
+#[tokio::test]
+async fn a_stale_posture_snapshot_makes_the_verdict_unknown_not_wrong() {
+    let rig = Rig::new().await;
+    rig.ok_sinks().await;
+    let old = OffsetDateTime::now_utc() - time::Duration::hours(5);
+    let snapshot = PostureSnapshot {
+        checked_at: old,
+        setting: Known::Known { value: true },
+        password_sync: Known::Known {
+            value: PasswordSync::Fresh { last: old },
+        },
+        user_risk_policies: Known::Known { value: vec![] },
+    };
+    store::save(
+        rig.store.as_ref(),
+        rig.sim.tenant_id(),
+        store::keys::POSTURE,
+        &snapshot,
+        None,
+    )
+    .await
+    .unwrap();
+    let id = rig
+        .sim
+        .add_user(SimUser::new(uid(8), "Stale", "stale").synced());
+    rig.sim.detect(
+        id,
+        DetectionSpec::new(
+            "leakedCredentials",
+            "user",
+            RiskLevel::High,
+            DetectionTimingType::Offline,
+        ),
+    );
+    let report = rig
+        .worker()
+        .process(&[rig.hint(Subject::RiskyUser { user_id: id })])
+        .await;
+    let Message::User(a) = &report.alerts[0] else {
+        panic!()
+    };
+    let Some(Verdict::Unknown { because }) = &a.verdict else {
+        panic!("{:?}", a.verdict)
+    };
+    assert!(
+        because.iter().any(|b| b.contains("minutes old")),
+        "{because:?}"
+    );
+}
