@@ -586,66 +586,42 @@ mod tests {
 
     #[test]
     fn remediated_by_each_detail_that_means_remediation() {
-        for how in [
-            D::UserChangedPasswordOnPremises,
-            D::UserPerformedSecuredPasswordChange,
-            D::UserPerformedSecuredPasswordReset,
-            D::AdminGeneratedTemporaryPassword,
-            D::UserPassedMfaDrivenByRiskBasedPolicy,
-            D::AiConfirmedSigninSafe,
-            D::Unknown("aNewWayToRemediate".into()),
-        ] {
+        // (detail, whether it means an administrator dismissed the risk)
+        let cases: Vec<(D, bool)> = vec![
+            (D::UserChangedPasswordOnPremises, false),
+            (D::UserPerformedSecuredPasswordChange, false),
+            (D::UserPerformedSecuredPasswordReset, false),
+            (D::AdminGeneratedTemporaryPassword, false),
+            (D::UserPassedMfaDrivenByRiskBasedPolicy, false),
+            (D::AiConfirmedSigninSafe, false),
+            (D::Unknown("aNewWayToRemediate".into()), false),
+            (D::AdminDismissedAllRiskForUser, true),
+            (D::AdminConfirmedSigninSafe, true),
+            (D::AdminConfirmedAccountSafe, true),
+        ];
+        for (how, dismissal) in cases {
+            let expected = |how: D| {
+                if dismissal {
+                    Change::Dismissed { how }
+                } else {
+                    Change::Remediated { how }
+                }
+            };
+            let new_risk = Some(Change::NewRisk);
             run(
                 how.as_wire(),
                 vec![
-                    step(
-                        L::High,
-                        S::AtRisk,
-                        D::None,
-                        T1,
-                        &[],
-                        Some(Change::NewRisk),
-                        0,
-                    ),
+                    step(L::High, S::AtRisk, D::None, T1, &[], new_risk, 0),
                     step(
                         L::None,
                         S::Remediated,
                         how.clone(),
                         T2,
                         &[],
-                        Some(Change::Remediated { how: how.clone() }),
+                        Some(expected(how.clone())),
                         0,
                     ),
                     step(L::None, S::Remediated, how.clone(), T3, &[], None, 0),
-                ],
-            );
-        }
-        for how in [
-            D::AdminDismissedAllRiskForUser,
-            D::AdminConfirmedSigninSafe,
-            D::AdminConfirmedAccountSafe,
-        ] {
-            run(
-                how.as_wire(),
-                vec![
-                    step(
-                        L::High,
-                        S::AtRisk,
-                        D::None,
-                        T1,
-                        &[],
-                        Some(Change::NewRisk),
-                        0,
-                    ),
-                    step(
-                        L::None,
-                        S::Remediated,
-                        how.clone(),
-                        T2,
-                        &[],
-                        Some(Change::Dismissed { how: how.clone() }),
-                        0,
-                    ),
                 ],
             );
         }

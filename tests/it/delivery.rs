@@ -12,10 +12,9 @@ use riskrelay::store::Store;
 use riskrelay::store::memory::MemoryStore;
 use secrecy::SecretString;
 use time::OffsetDateTime;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
-use crate::helpers::{LogCapture, record_received, samples};
+use crate::helpers::{LogCapture, answer, record_received, samples};
 
 pub const SLACK_PATH: &str = "/services/T000/B000/sl4ckS3cretPart";
 pub const TEAMS_PATH: &str = "/workflows/abc/triggers/manual/paths/invoke";
@@ -62,34 +61,33 @@ fn alert(n: usize, level: RiskLevel) -> Message {
 }
 
 async fn ok_slack(server: &MockServer) {
-    Mock::given(method("POST"))
-        .and(path(SLACK_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .mount(server)
-        .await;
+    answer(
+        server,
+        SLACK_PATH,
+        ResponseTemplate::new(200).set_body_string("ok"),
+        None,
+        None,
+    )
+    .await;
 }
 
 async fn ok_teams(server: &MockServer) {
-    Mock::given(method("POST"))
-        .and(path(TEAMS_PATH))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(server)
-        .await;
+    answer(server, TEAMS_PATH, ResponseTemplate::new(202), None, None).await;
 }
 
 #[tokio::test]
 async fn slack_429_honours_retry_after() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(SLACK_PATH))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("retry-after", "2")
-                .set_body_string("rate_limited"),
-        )
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        SLACK_PATH,
+        ResponseTemplate::new(429)
+            .insert_header("retry-after", "2")
+            .set_body_string("rate_limited"),
+        Some(1),
+        None,
+    )
+    .await;
     ok_slack(&server).await;
     let d = delivery(
         Arc::new(MemoryStore::default()),
@@ -113,12 +111,14 @@ async fn slack_429_honours_retry_after() {
 async fn slack_invalid_blocks_is_not_retried_and_logged_without_the_url() {
     let logs = LogCapture::start();
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(SLACK_PATH))
-        .respond_with(ResponseTemplate::new(400).set_body_string("invalid_blocks"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        SLACK_PATH,
+        ResponseTemplate::new(400).set_body_string("invalid_blocks"),
+        None,
+        Some(1),
+    )
+    .await;
     let d = delivery(
         Arc::new(MemoryStore::default()),
         &[slack_sink(&server, RiskLevel::Low)],
@@ -148,12 +148,14 @@ async fn slack_5xx_and_channel_errors_are_classified() {
         (410, "channel_is_archived", false),
     ] {
         let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path(SLACK_PATH))
-            .respond_with(ResponseTemplate::new(status).set_body_string(body))
-            .expect(1)
-            .mount(&server)
-            .await;
+        answer(
+            &server,
+            SLACK_PATH,
+            ResponseTemplate::new(status).set_body_string(body),
+            None,
+            Some(1),
+        )
+        .await;
         let d = delivery(
             Arc::new(MemoryStore::default()),
             &[slack_sink(&server, RiskLevel::Low)],
@@ -173,18 +175,22 @@ async fn slack_5xx_and_channel_errors_are_classified() {
 #[tokio::test]
 async fn teams_202_is_success_and_5xx_429_are_retried_within_a_budget() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(TEAMS_PATH))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(TEAMS_PATH))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        TEAMS_PATH,
+        ResponseTemplate::new(503),
+        Some(1),
+        None,
+    )
+    .await;
+    answer(
+        &server,
+        TEAMS_PATH,
+        ResponseTemplate::new(429).insert_header("retry-after", "1"),
+        Some(1),
+        None,
+    )
+    .await;
     ok_teams(&server).await;
     let d = delivery(
         Arc::new(MemoryStore::default()),
@@ -200,12 +206,14 @@ async fn teams_202_is_success_and_5xx_429_are_retried_within_a_budget() {
 
     // Always 503: the budget runs out and the failure is retryable.
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(TEAMS_PATH))
-        .respond_with(ResponseTemplate::new(503))
-        .expect(3)
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        TEAMS_PATH,
+        ResponseTemplate::new(503),
+        None,
+        Some(3),
+    )
+    .await;
     let d = delivery(
         Arc::new(MemoryStore::default()),
         &[teams_sink(&server, RiskLevel::Low)],
@@ -218,12 +226,14 @@ async fn teams_202_is_success_and_5xx_429_are_retried_within_a_budget() {
 
     // 413 is not retried.
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(TEAMS_PATH))
-        .respond_with(ResponseTemplate::new(413))
-        .expect(1)
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        TEAMS_PATH,
+        ResponseTemplate::new(413),
+        None,
+        Some(1),
+    )
+    .await;
     let d = delivery(
         Arc::new(MemoryStore::default()),
         &[teams_sink(&server, RiskLevel::Low)],
@@ -238,11 +248,14 @@ async fn teams_202_is_success_and_5xx_429_are_retried_within_a_budget() {
 #[tokio::test]
 async fn a_timeout_is_retryable_and_names_no_url() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(SLACK_PATH))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        SLACK_PATH,
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(3)),
+        None,
+        None,
+    )
+    .await;
     let sinks = sink::build(
         &[slack_sink(&server, RiskLevel::Low)],
         http(Duration::from_millis(300)),
@@ -270,18 +283,22 @@ async fn a_timeout_is_retryable_and_names_no_url() {
 async fn one_sink_failing_and_the_retry_reaching_only_that_sink() {
     let slack = MockServer::start().await;
     let teams = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(SLACK_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .expect(1)
-        .mount(&slack)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(TEAMS_PATH))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(3)
-        .mount(&teams)
-        .await;
+    answer(
+        &slack,
+        SLACK_PATH,
+        ResponseTemplate::new(200).set_body_string("ok"),
+        None,
+        Some(1),
+    )
+    .await;
+    answer(
+        &teams,
+        TEAMS_PATH,
+        ResponseTemplate::new(500),
+        Some(3),
+        None,
+    )
+    .await;
     ok_teams(&teams).await;
     let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
     let d = delivery(
@@ -315,12 +332,14 @@ async fn one_sink_failing_and_the_retry_reaching_only_that_sink() {
 #[tokio::test]
 async fn a_duplicate_posts_nothing() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(SLACK_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        SLACK_PATH,
+        ResponseTemplate::new(200).set_body_string("ok"),
+        None,
+        Some(1),
+    )
+    .await;
     let d = delivery(
         Arc::new(MemoryStore::default()),
         &[slack_sink(&server, RiskLevel::Low)],
@@ -337,16 +356,16 @@ async fn a_duplicate_posts_nothing() {
 #[tokio::test]
 async fn two_concurrent_deliveries_of_the_same_alert_post_once() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(SLACK_PATH))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_string("ok")
-                .set_delay(Duration::from_millis(200)),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        SLACK_PATH,
+        ResponseTemplate::new(200)
+            .set_body_string("ok")
+            .set_delay(Duration::from_millis(200)),
+        None,
+        Some(1),
+    )
+    .await;
     let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
     // Two workers: separate Delivery values (and sinks) sharing one store.
     let a = delivery(store.clone(), &[slack_sink(&server, RiskLevel::Low)], 10);
@@ -366,18 +385,22 @@ async fn two_concurrent_deliveries_of_the_same_alert_post_once() {
 async fn many_alerts_become_one_digest_per_sink_respecting_minimum_levels() {
     let slack = MockServer::start().await;
     let teams = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(SLACK_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .expect(1)
-        .mount(&slack)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(TEAMS_PATH))
-        .respond_with(ResponseTemplate::new(202))
-        .expect(3)
-        .mount(&teams)
-        .await;
+    answer(
+        &slack,
+        SLACK_PATH,
+        ResponseTemplate::new(200).set_body_string("ok"),
+        None,
+        Some(1),
+    )
+    .await;
+    answer(
+        &teams,
+        TEAMS_PATH,
+        ResponseTemplate::new(202),
+        None,
+        Some(3),
+    )
+    .await;
     let d = delivery(
         Arc::new(MemoryStore::default()),
         &[
@@ -415,12 +438,14 @@ async fn many_alerts_become_one_digest_per_sink_respecting_minimum_levels() {
 #[tokio::test]
 async fn kinds_not_configured_are_not_posted() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(SLACK_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .expect(0)
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        SLACK_PATH,
+        ResponseTemplate::new(200).set_body_string("ok"),
+        None,
+        Some(0),
+    )
+    .await;
     let d = Delivery::new(
         Arc::new(MemoryStore::default()),
         sink::build(

@@ -302,3 +302,24 @@ pub mod samples {
         ]
     }
 }
+
+/// A fake chat endpoint: POSTs to `path` get `reply`, at most `times` times (always when `None`),
+/// and the server checks on drop that it got exactly `expect` of them (when given).
+pub async fn answer(
+    server: &wiremock::MockServer,
+    path: &str,
+    reply: wiremock::ResponseTemplate,
+    times: Option<u64>,
+    expect: Option<u64>,
+) {
+    let mut mock = wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path(path))
+        .respond_with(reply);
+    if let Some(n) = times {
+        mock = mock.up_to_n_times(n);
+    }
+    if let Some(n) = expect {
+        mock = mock.expect(n);
+    }
+    mock.mount(server).await;
+}

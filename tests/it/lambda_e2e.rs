@@ -13,11 +13,10 @@ use riskrelay::store::dynamo::DynamoStore;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 use wiremock::MockServer;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 use crate::delivery::{SLACK_PATH, TEAMS_PATH};
-use crate::helpers::{aws_config, moto_endpoint, record_received, unique};
+use crate::helpers::{answer, aws_config, moto_endpoint, record_received, unique};
 
 const API: &str = "/2018-06-01/runtime";
 
@@ -320,16 +319,15 @@ fn sqs_record(id: &str, body: &str) -> Value {
 async fn chat_servers() -> (MockServer, MockServer) {
     let slack = MockServer::start().await;
     let teams = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(SLACK_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .mount(&slack)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(TEAMS_PATH))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(&teams)
-        .await;
+    answer(
+        &slack,
+        SLACK_PATH,
+        ResponseTemplate::new(200).set_body_string("ok"),
+        None,
+        None,
+    )
+    .await;
+    answer(&teams, TEAMS_PATH, ResponseTemplate::new(202), None, None).await;
     (slack, teams)
 }
 

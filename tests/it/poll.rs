@@ -127,8 +127,8 @@ async fn first_cycle_is_a_baseline_then_changes_are_read_per_page() {
     );
 }
 
-#[tokio::test]
-async fn a_failed_enqueue_leaves_the_checkpoint_where_it_was() {
+/// A tenant past its first (baseline) cycle, and the checkpoint that cycle left.
+async fn after_baseline() -> (Simulator, Arc<dyn Store>, OffsetDateTime) {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
     poller(&sim, store.clone(), Arc::new(RecordingQueue::default()))
@@ -136,6 +136,12 @@ async fn a_failed_enqueue_leaves_the_checkpoint_where_it_was() {
         .await
         .unwrap();
     let before = checkpoint(store.as_ref(), &sim).await.unwrap();
+    (sim, store, before)
+}
+
+#[tokio::test]
+async fn a_failed_enqueue_leaves_the_checkpoint_where_it_was() {
+    let (sim, store, before) = after_baseline().await;
     let id = sim.add_user(SimUser::new(uid(4), "U", "u"));
     sim.set_risk(id, RiskLevel::Medium, RiskState::AtRisk, RiskDetail::None);
 
@@ -162,13 +168,7 @@ async fn a_failed_enqueue_leaves_the_checkpoint_where_it_was() {
 
 #[tokio::test]
 async fn an_sqs_send_failure_in_the_poller_does_not_advance_the_checkpoint() {
-    let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
-    poller(&sim, store.clone(), Arc::new(RecordingQueue::default()))
-        .poll()
-        .await
-        .unwrap();
-    let before = checkpoint(store.as_ref(), &sim).await.unwrap();
+    let (sim, store, before) = after_baseline().await;
     let id = sim.add_user(SimUser::new(uid(5), "U", "u"));
     sim.set_risk(id, RiskLevel::Medium, RiskState::AtRisk, RiskDetail::None);
     let sqs = SqsQueue::new(
@@ -186,13 +186,7 @@ async fn an_sqs_send_failure_in_the_poller_does_not_advance_the_checkpoint() {
 
 #[tokio::test]
 async fn a_graph_failure_leaves_the_checkpoint_too() {
-    let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
-    poller(&sim, store.clone(), Arc::new(RecordingQueue::default()))
-        .poll()
-        .await
-        .unwrap();
-    let before = checkpoint(store.as_ref(), &sim).await.unwrap();
+    let (sim, store, before) = after_baseline().await;
     sim.fail(riskrelay::sim::Fault::status(
         "/identityProtection/riskDetections",
         503,

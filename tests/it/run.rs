@@ -1,24 +1,27 @@
 //! `riskrelay run`, the self-hosted service, as a process: idempotent runs, the baseline after a
 //! fresh database, a kill mid-cycle, and a graceful stop.
 
+use crate::helpers::answer;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use riskrelay::risk::{DetectionTimingType, RiskLevel};
 use riskrelay::sim::{DetectionSpec, SimConfig, SimUser, Simulator};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 use crate::delivery::SLACK_PATH;
 
 async fn slack() -> MockServer {
     let s = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(SLACK_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .mount(&s)
-        .await;
+    answer(
+        &s,
+        SLACK_PATH,
+        ResponseTemplate::new(200).set_body_string("ok"),
+        None,
+        None,
+    )
+    .await;
     s
 }
 

@@ -10,7 +10,7 @@ use riskrelay::store::{CLAIM_LEASE, Claim, Store};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::helpers::{aws_config, unique};
+use crate::helpers::{answer, aws_config, unique};
 
 fn tenant() -> TenantId {
     TenantId::parse(crate::helpers::TENANT).unwrap()
@@ -150,19 +150,18 @@ async fn dynamodb_store_on_moto() {
 
 #[tokio::test]
 async fn dynamodb_race_two_workers_deliver_the_same_alert_once() {
-    use wiremock::matchers::{method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
+    use wiremock::{MockServer, ResponseTemplate};
     let slack = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(crate::delivery::SLACK_PATH))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_string("ok")
-                .set_delay(std::time::Duration::from_millis(100)),
-        )
-        .expect(1)
-        .mount(&slack)
-        .await;
+    answer(
+        &slack,
+        crate::delivery::SLACK_PATH,
+        ResponseTemplate::new(200)
+            .set_body_string("ok")
+            .set_delay(std::time::Duration::from_millis(100)),
+        None,
+        Some(1),
+    )
+    .await;
     let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
     let sinks = || {
         riskrelay::sink::build(

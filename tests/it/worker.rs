@@ -15,11 +15,10 @@ use riskrelay::store::{self, Store};
 use riskrelay::verdict::Verdict;
 use riskrelay::worker::Worker;
 use time::OffsetDateTime;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 use crate::delivery::{SLACK_PATH, TEAMS_PATH, slack_sink, teams_sink};
-use crate::helpers::record_received;
+use crate::helpers::{answer, record_received};
 
 pub struct Rig {
     pub sim: Simulator,
@@ -41,16 +40,22 @@ impl Rig {
     }
 
     pub async fn ok_sinks(&self) {
-        Mock::given(method("POST"))
-            .and(path(SLACK_PATH))
-            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-            .mount(&self.slack)
-            .await;
-        Mock::given(method("POST"))
-            .and(path(TEAMS_PATH))
-            .respond_with(ResponseTemplate::new(202))
-            .mount(&self.teams)
-            .await;
+        answer(
+            &self.slack,
+            SLACK_PATH,
+            ResponseTemplate::new(200).set_body_string("ok"),
+            None,
+            None,
+        )
+        .await;
+        answer(
+            &self.teams,
+            TEAMS_PATH,
+            ResponseTemplate::new(202),
+            None,
+            None,
+        )
+        .await;
     }
 
     pub fn worker(&self) -> Worker {
@@ -90,6 +95,27 @@ impl Rig {
             observed_at: OffsetDateTime::now_utc(),
             fetched: None,
         })
+    }
+
+    /// A posture snapshot taken at `at`: the setting on, password sync fresh, no CA policy.
+    pub async fn save_posture(&self, at: OffsetDateTime) {
+        let snapshot = PostureSnapshot {
+            checked_at: at,
+            setting: Known::Known { value: true },
+            password_sync: Known::Known {
+                value: PasswordSync::Fresh { last: at },
+            },
+            user_risk_policies: Known::Known { value: vec![] },
+        };
+        store::save(
+            self.store.as_ref(),
+            self.sim.tenant_id(),
+            store::keys::POSTURE,
+            &snapshot,
+            None,
+        )
+        .await
+        .unwrap();
     }
 
     pub async fn posts(&self) -> (usize, usize) {
@@ -206,25 +232,7 @@ async fn on_premises_password_change_is_reported_as_such_with_the_posture_verdic
             DetectionTimingType::Offline,
         ),
     );
-    let snapshot = PostureSnapshot {
-        checked_at: OffsetDateTime::now_utc(),
-        setting: Known::Known { value: true },
-        password_sync: Known::Known {
-            value: PasswordSync::Fresh {
-                last: OffsetDateTime::now_utc(),
-            },
-        },
-        user_risk_policies: Known::Known { value: vec![] },
-    };
-    store::save(
-        rig.store.as_ref(),
-        rig.sim.tenant_id(),
-        store::keys::POSTURE,
-        &snapshot,
-        None,
-    )
-    .await
-    .unwrap();
+    rig.save_posture(OffsetDateTime::now_utc()).await;
     let worker = rig.worker();
     let first = worker
         .process(&[rig.hint(Subject::RiskyUser { user_id: id })])
@@ -276,22 +284,30 @@ async fn on_premises_password_change_is_reported_as_such_with_the_posture_verdic
 #[tokio::test]
 async fn a_failed_sink_fails_the_item_keeps_the_old_state_and_the_retry_reaches_only_that_sink() {
     let rig = Rig::new().await;
-    Mock::given(method("POST"))
-        .and(path(SLACK_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .mount(&rig.slack)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(TEAMS_PATH))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(3)
-        .mount(&rig.teams)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(TEAMS_PATH))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(&rig.teams)
-        .await;
+    answer(
+        &rig.slack,
+        SLACK_PATH,
+        ResponseTemplate::new(200).set_body_string("ok"),
+        None,
+        None,
+    )
+    .await;
+    answer(
+        &rig.teams,
+        TEAMS_PATH,
+        ResponseTemplate::new(500),
+        Some(3),
+        None,
+    )
+    .await;
+    answer(
+        &rig.teams,
+        TEAMS_PATH,
+        ResponseTemplate::new(202),
+        None,
+        None,
+    )
+    .await;
     let id = rig.sim.add_user(SimUser::new(uid(4), "Pat", "pat"));
     rig.sim
         .set_risk(id, RiskLevel::Medium, RiskState::AtRisk, RiskDetail::None);
@@ -412,23 +428,7 @@ async fn a_stale_posture_snapshot_makes_the_verdict_unknown_not_wrong() {
     let rig = Rig::new().await;
     rig.ok_sinks().await;
     let old = OffsetDateTime::now_utc() - time::Duration::hours(5);
-    let snapshot = PostureSnapshot {
-        checked_at: old,
-        setting: Known::Known { value: true },
-        password_sync: Known::Known {
-            value: PasswordSync::Fresh { last: old },
-        },
-        user_risk_policies: Known::Known { value: vec![] },
-    };
-    store::save(
-        rig.store.as_ref(),
-        rig.sim.tenant_id(),
-        store::keys::POSTURE,
-        &snapshot,
-        None,
-    )
-    .await
-    .unwrap();
+    rig.save_posture(old).await;
     let id = rig
         .sim
         .add_user(SimUser::new(uid(8), "Stale", "stale").synced());
