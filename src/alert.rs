@@ -62,7 +62,12 @@ impl AlertKind {
         }
     }
 
-    pub fn parse(s: &str) -> Result<Self, String> {
+}
+
+impl std::str::FromStr for AlertKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
         Self::ALL
             .into_iter()
             .find(|k| k.name().eq_ignore_ascii_case(s.trim()))
@@ -239,7 +244,62 @@ pub enum Message {
     Baseline(Baseline),
 }
 
+/// What a destination may route on besides the rendered text: a paging or SIEM sink opens one
+/// incident per `incident`, deduplicates on it, and closes it when a message `resolves` it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Routing {
+    /// The alert's own stable key (one per change; a retry has the same key).
+    pub key: String,
+    pub tenant_id: TenantId,
+    /// `None` for a digest, which carries alerts of several kinds.
+    pub kind: Option<AlertKind>,
+    /// The level a user alert is routed at (see [`UserAlert::routing_level`]).
+    pub level: Option<RiskLevel>,
+    /// What the alert is about, shared by every alert about it: one user's risk, or one posture
+    /// check. `None` for digests and baselines, which are about many.
+    pub incident: Option<String>,
+    /// Whether this alert ends the incident: the user's risk ended, or the check is back to normal.
+    pub resolves: bool,
+}
+
 impl Message {
+    pub fn routing(&self) -> Routing {
+        let (kind, level, incident, resolves) = match self {
+            Self::User(a) => (
+                Some(a.change.kind()),
+                Some(a.routing_level()),
+                Some(format!("user/{}/{}", a.tenant_id, a.user.id)),
+                !a.change.is_ongoing(),
+            ),
+            Self::Posture(p) => (
+                Some(p.kind),
+                None,
+                Some(format!("posture/{}/{}", p.tenant_id, p.kind)),
+                p.resolved,
+            ),
+            Self::Baseline(_) => (Some(AlertKind::Baseline), None, None, false),
+            Self::Digest(_) => (None, None, None, false),
+        };
+        Routing {
+            key: self.key().to_string(),
+            tenant_id: self.tenant_id(),
+            kind,
+            level,
+            incident,
+            resolves,
+        }
+    }
+
+    pub fn tenant_id(&self) -> TenantId {
+        match self {
+            Self::User(a) => a.tenant_id,
+            Self::Posture(p) => p.tenant_id,
+            Self::Digest(d) => d.tenant_id,
+            Self::Baseline(b) => b.tenant_id,
+        }
+    }
+
     pub fn key(&self) -> &str {
         match self {
             Self::User(a) => &a.key,

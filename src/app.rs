@@ -1,60 +1,272 @@
-//! Wiring shared by the entry points (the Lambda functions, `riskrelay run`, the demo): which
-//! parts exist and how they are connected. No behaviour of its own.
+//! The composition root: the one place that turns typed settings and a few adapters into the
+//! running parts. Every entry point builds through [`App::build`] — the three Lambda functions,
+//! `riskrelay run`, `demo`, `check`, `subscribe` — and so do the tests. No behaviour of its own.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::config::{AlertsConfig, ClientStates};
-use crate::deliver::Delivery;
+use anyhow::Context as _;
+
+use crate::checks::PostureConfig;
+use crate::client_state::ClientStates;
+use crate::config::{ConfigError, Env, SecretSource};
+use crate::deliver::{AlertsConfig, Delivery};
 use crate::graph::GraphClient;
+use crate::graph::config::GraphConfig;
+use crate::http::RetryPolicy;
 use crate::ids::TenantId;
+use crate::queue::Queue;
+use crate::queue::inline::InlineQueue;
 use crate::sink::{self, Sink};
+use crate::source::poll::{self, Poller, StoredPollRequest};
+use crate::source::subscriptions::{PollTrigger, SubscriptionsConfig, Upkeep};
 use crate::store::Store;
-use crate::subscriptions::{SubscriptionsConfig, Upkeep};
 use crate::worker::Worker;
 
-/// The clients every part needs, built once.
+/// Every setting riskrelay reads, parsed and checked once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub graph: GraphConfig,
+    pub alerts: AlertsConfig,
+    pub posture: PostureConfig,
+    /// How far before the checkpoint each poll reads again.
+    pub overlap: Duration,
+    pub subscriptions: SubscriptionsConfig,
+    /// `None` when no `clientState` is configured: no webhook and no subscriptions then.
+    pub client_states: Option<ClientStates>,
+}
+
+impl Settings {
+    /// From `RISKRELAY_*` variables and the secret source. A missing `clientState` is allowed
+    /// here (see [`Settings::require_client_states`]); an invalid one is not.
+    pub fn load(env: &Env, secrets: &dyn SecretSource) -> Result<Self, ConfigError> {
+        Self::load_with_graph(env, secrets, GraphConfig::load(env, secrets)?)
+    }
+
+    /// The same, with a Graph configuration from elsewhere (the simulated tenant's).
+    pub fn load_with_graph(
+        env: &Env,
+        secrets: &dyn SecretSource,
+        graph: GraphConfig,
+    ) -> Result<Self, ConfigError> {
+        let client_states = match ClientStates::load(secrets) {
+            Ok(c) => Some(c),
+            Err(ConfigError::Missing { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Self {
+            graph,
+            alerts: AlertsConfig::load(env, secrets)?,
+            posture: PostureConfig::load(env)?,
+            overlap: poll::overlap(env)?,
+            subscriptions: SubscriptionsConfig::load(env)?,
+            client_states,
+        })
+    }
+
+    /// Every default, with no destination, no subscription and no `clientState`: what the demo
+    /// and the tests start from.
+    pub fn with_graph(graph: GraphConfig) -> Self {
+        Self {
+            graph,
+            alerts: AlertsConfig::default(),
+            posture: PostureConfig::default(),
+            overlap: poll::DEFAULT_OVERLAP,
+            subscriptions: SubscriptionsConfig::default(),
+            client_states: None,
+        }
+    }
+
+    /// For deployments that must verify notifications (the Lambda functions): the `clientState`
+    /// is then required, and its absence fails start-up naming the secret key.
+    pub fn require_client_states(&self, secrets: &dyn SecretSource) -> Result<(), ConfigError> {
+        match &self.client_states {
+            Some(_) => Ok(()),
+            None => ClientStates::load(secrets).map(|_| ()),
+        }
+    }
+
+    pub fn tenant(&self) -> TenantId {
+        self.graph.tenant_id
+    }
+}
+
+/// Which parts a process runs. Each builds only what it needs: the poller has no chat sinks,
+/// the worker no poller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The poller function: poll cycle, posture checks, subscription upkeep.
+    Poller,
+    /// The worker function: queue items to alerts and delivery, lifecycle events.
+    Worker,
+    /// One process doing everything (`riskrelay run`, the demo): the poller hands its work to
+    /// the worker through the in-process queue.
+    Service,
+    /// A one-off command (`check`, `subscribe`): Graph, the store and subscription upkeep.
+    Tool,
+}
+
+/// The adapters a caller chooses; everything else follows from the settings.
+pub struct Adapters {
+    pub store: Arc<dyn Store>,
+    /// Where the poller hands its work. `None`: the in-process queue over the worker, with
+    /// `inline_retry`.
+    pub queue: Option<Arc<dyn Queue>>,
+    pub inline_retry: RetryPolicy,
+    /// Destinations of this process beside the configured chat sinks (the console, files).
+    pub local_sinks: Vec<Arc<dyn Sink>>,
+    /// How a `missed` lifecycle event asks for a poll. `None`: a request recorded in the store,
+    /// which the poller's next run answers.
+    pub poll_trigger: Option<Arc<dyn PollTrigger>>,
+    /// The chat sinks' HTTP client; `None` builds one with [`crate::http::CHAT_TIMEOUT`].
+    pub chat_http: Option<reqwest::Client>,
+}
+
+impl Adapters {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            queue: None,
+            inline_retry: crate::queue::inline::default_retry(),
+            local_sinks: Vec::new(),
+            poll_trigger: None,
+            chat_http: None,
+        }
+    }
+
+    pub fn with_queue(mut self, queue: Arc<dyn Queue>) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+}
+
+/// The running parts. Which are present depends on the [`Role`].
 #[derive(Clone)]
-pub struct Parts {
+pub struct App {
     pub tenant: TenantId,
     pub graph: GraphClient,
     pub store: Arc<dyn Store>,
-    /// One HTTP client (one connection pool, one TLS stack) for the chat sinks.
-    pub http: reqwest::Client,
+    pub posture: PostureConfig,
+    /// Where sources hand their work (and posture checks their alerts).
+    pub queue: Option<Arc<dyn Queue>>,
+    pub worker: Option<Arc<Worker>>,
+    pub poller: Option<Arc<Poller>>,
+    /// Present when a `clientState` is configured.
+    pub upkeep: Option<Arc<Upkeep>>,
 }
 
-impl Parts {
-    /// The configured sinks, plus any local ones (the console in `run` and the demo).
-    pub fn delivery(&self, alerts: &AlertsConfig, local: Vec<Arc<dyn Sink>>) -> Delivery {
-        let mut sinks = sink::build(&alerts.sinks, self.http.clone());
-        sinks.extend(local);
-        Delivery::new(
-            self.store.clone(),
-            sinks,
-            alerts.kinds.clone(),
-            alerts.digest_threshold,
-        )
+impl App {
+    pub fn build(settings: &Settings, role: Role, adapters: Adapters) -> anyhow::Result<Self> {
+        let tenant = settings.tenant();
+        let graph = GraphClient::new(&settings.graph).context("Graph client")?;
+        let store = adapters.store;
+        let trigger = adapters.poll_trigger.unwrap_or_else(|| {
+            Arc::new(StoredPollRequest {
+                tenant,
+                store: store.clone(),
+            })
+        });
+        let upkeep = settings.client_states.as_ref().map(|client_states| {
+            Arc::new(
+                Upkeep::new(
+                    tenant,
+                    graph.clone(),
+                    store.clone(),
+                    settings.subscriptions.clone(),
+                    client_states.clone(),
+                )
+                .with_poll_trigger(trigger),
+            )
+        });
+        let worker = match role {
+            Role::Worker | Role::Service => {
+                let http = match adapters.chat_http {
+                    Some(h) => h,
+                    None => crate::http::client(crate::http::CHAT_TIMEOUT)
+                        .context("chat HTTP client")?,
+                };
+                let mut sinks = sink::build(&settings.alerts.sinks, http);
+                sinks.extend(adapters.local_sinks);
+                let delivery = Delivery::new(
+                    store.clone(),
+                    sinks,
+                    settings.alerts.kinds.clone(),
+                    settings.alerts.digest_threshold,
+                );
+                let worker = Worker::new(tenant, graph.clone(), store.clone(), delivery);
+                Some(Arc::new(match &upkeep {
+                    Some(u) => worker.with_lifecycle(u.clone()),
+                    None => worker,
+                }))
+            }
+            Role::Poller | Role::Tool => None,
+        };
+        let queue = match (adapters.queue, &worker) {
+            (Some(q), _) => Some(q),
+            (None, Some(w)) => Some(Arc::new(InlineQueue::new(w.clone(), adapters.inline_retry))
+                as Arc<dyn Queue>),
+            (None, None) => None,
+        };
+        let poller = match (role, &queue) {
+            (Role::Poller | Role::Service, Some(q)) => Some(Arc::new(Poller::new(
+                tenant,
+                graph.clone(),
+                store.clone(),
+                q.clone(),
+                settings.overlap,
+            ))),
+            (Role::Poller | Role::Service, None) => {
+                anyhow::bail!("the poller needs a queue to hand its work to")
+            }
+            _ => None,
+        };
+        Ok(Self {
+            tenant,
+            graph,
+            store,
+            posture: settings.posture.clone(),
+            queue,
+            worker,
+            poller,
+            upkeep,
+        })
     }
 
-    pub fn upkeep(&self, config: SubscriptionsConfig, client_states: ClientStates) -> Upkeep {
-        Upkeep::new(
-            self.tenant,
-            self.graph.clone(),
-            self.store.clone(),
-            config,
-            client_states,
-        )
+    /// The part a role was built with; a missing one is a wiring mistake, said plainly.
+    pub fn poller(&self) -> anyhow::Result<&Arc<Poller>> {
+        self.poller
+            .as_ref()
+            .context("this process was not built to poll")
     }
 
-    pub fn worker(&self, delivery: Delivery, upkeep: Option<Arc<Upkeep>>) -> Worker {
-        let worker = Worker::new(
+    pub fn worker(&self) -> anyhow::Result<&Arc<Worker>> {
+        self.worker
+            .as_ref()
+            .context("this process was not built to deliver")
+    }
+
+    pub fn queue(&self) -> anyhow::Result<&Arc<dyn Queue>> {
+        self.queue
+            .as_ref()
+            .context("this process was not built with a queue")
+    }
+
+    pub fn upkeep(&self) -> anyhow::Result<&Arc<Upkeep>> {
+        self.upkeep
+            .as_ref()
+            .context("subscription upkeep needs a clientState (RISKRELAY_CLIENT_STATE or the secret's client_state)")
+    }
+
+    /// Runs the posture checks and hands their alerts to the queue; the episode state is saved
+    /// only once they went through.
+    pub async fn posture_job(&self) -> anyhow::Result<crate::checks::PostureRun> {
+        crate::checks::run_and_hand_over(
+            &self.graph,
+            self.store.as_ref(),
             self.tenant,
-            self.graph.clone(),
-            self.store.clone(),
-            delivery,
-        );
-        match upkeep {
-            Some(u) => worker.with_lifecycle(u),
-            None => worker,
-        }
+            &self.posture,
+            self.queue()?.as_ref(),
+        )
+        .await
     }
 }

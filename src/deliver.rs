@@ -14,8 +14,64 @@ use time::OffsetDateTime;
 use crate::alert::{AlertKind, Digest, DigestEntry, Message, UserAlert, keys};
 use crate::catalogue;
 use crate::render;
-use crate::sink::{Sink, SinkError};
+use crate::config::{ConfigError, Env, SecretSource, count};
+use crate::risk::RiskLevel;
+use crate::sink::config::SinkConfig;
+use crate::sink::{self, Outgoing, Sink, SinkError};
 use crate::store::{Claim, Store, StoreError};
+
+/// What to alert on and where.
+#[derive(Debug, Clone)]
+pub struct AlertsConfig {
+    pub sinks: Vec<SinkConfig>,
+    pub kinds: BTreeSet<AlertKind>,
+    /// More user alerts than this in one cycle become one digest per destination.
+    pub digest_threshold: usize,
+}
+
+impl Default for AlertsConfig {
+    /// No destination, every kind, digests above 10 alerts.
+    fn default() -> Self {
+        Self {
+            sinks: Vec::new(),
+            kinds: AlertKind::ALL.into_iter().collect(),
+            digest_threshold: 10,
+        }
+    }
+}
+
+impl AlertsConfig {
+    pub fn load(env: &Env, secrets: &dyn SecretSource) -> Result<Self, ConfigError> {
+        let default_level = env.or(
+            "RISKRELAY_MIN_RISK_LEVEL",
+            "low, medium or high",
+            RiskLevel::Medium,
+            RiskLevel::parse_minimum,
+        )?;
+        let kinds = env.or(
+            "RISKRELAY_ALERT_KINDS",
+            "a comma-separated list of alert kinds",
+            AlertKind::ALL.into_iter().collect(),
+            |v| {
+                v.split(',')
+                    .filter(|k| !k.trim().is_empty())
+                    .map(str::parse)
+                    .collect()
+            },
+        )?;
+        let digest_threshold = env.or(
+            "RISKRELAY_DIGEST_THRESHOLD",
+            "a whole number from 1 to 1000",
+            Self::default().digest_threshold,
+            count(1..=1000),
+        )?;
+        Ok(Self {
+            sinks: sink::config::load(env, secrets, &default_level)?,
+            kinds,
+            digest_threshold,
+        })
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliverError {
@@ -69,12 +125,10 @@ pub struct Delivery {
     digest_threshold: usize,
 }
 
-fn kind_of(m: &Message) -> Option<AlertKind> {
-    match m {
-        Message::User(a) => Some(a.change.kind()),
-        Message::Posture(p) => Some(p.kind),
-        Message::Baseline(_) => Some(AlertKind::Baseline),
-        Message::Digest(_) => None,
+fn outgoing(m: &Message) -> Outgoing {
+    Outgoing {
+        routing: m.routing(),
+        view: render::view(m),
     }
 }
 
@@ -107,15 +161,11 @@ impl Delivery {
         }
     }
 
-    pub fn sink_names(&self) -> Vec<String> {
-        self.sinks.iter().map(|s| s.name().to_string()).collect()
-    }
-
     pub async fn deliver(&self, messages: &[Message], now: OffsetDateTime) -> Report {
         let mut report = Report::default();
         let wanted: Vec<&Message> = messages
             .iter()
-            .filter(|m| kind_of(m).is_none_or(|k| self.kinds.contains(&k)))
+            .filter(|m| m.routing().kind.is_none_or(|k| self.kinds.contains(&k)))
             .collect();
         for sink in &self.sinks {
             self.deliver_to(sink.as_ref(), &wanted, now, &mut report)
@@ -182,7 +232,7 @@ impl Delivery {
             entries: claimed.iter().map(|a| digest_entry(a)).collect(),
         });
         sink.ready().await;
-        let result = sink.post(&render::view(&digest)).await;
+        let result = sink.post(&outgoing(&digest)).await;
         if self.settle(&name, &keys_of, result, now, report).await {
             report.digests += 1;
             report.posted.push((name.clone(), digest.key().to_string()));
@@ -201,7 +251,7 @@ impl Delivery {
         sink.ready().await;
         match self.store.claim_delivery(&key, &name, now).await {
             Ok(Claim::Claimed) => {
-                let result = sink.post(&render::view(m)).await;
+                let result = sink.post(&outgoing(m)).await;
                 if self
                     .settle(&name, std::slice::from_ref(&key), result, now, report)
                     .await
@@ -262,5 +312,106 @@ impl Delivery {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::EnvSecrets;
+
+    fn env() -> Env {
+        Env::default().with("RISKRELAY_TENANT_ID", "11111111-2222-3333-4444-555555555555")
+    }
+
+    #[test]
+    fn sinks_default_from_urls_and_explicit_lists() {
+        let e = env().with(
+            "RISKRELAY_SLACK_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T0/B0/SECRETPART",
+        );
+        let c = AlertsConfig::load(&e, &EnvSecrets(&e)).unwrap();
+        assert_eq!(c.sinks.len(), 1);
+        assert_eq!(
+            (
+                c.sinks[0].name.as_str(),
+                c.sinks[0].kind,
+                &c.sinks[0].min_level
+            ),
+            ("slack", sink::config::SinkKind::Slack, &RiskLevel::Medium)
+        );
+        assert!(!format!("{c:?}").contains("SECRETPART"));
+        assert_eq!(c.digest_threshold, 10);
+        assert_eq!(c.kinds.len(), AlertKind::ALL.len());
+
+        let e = env()
+            .with("RISKRELAY_SINKS", "secops:slack:low, soc:teams:high")
+            .with("RISKRELAY_SECOPS_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/X")
+            .with("RISKRELAY_SOC_WEBHOOK_URL", "https://prod-01.westus.logic.azure.com/workflows/1/triggers/manual/paths/invoke?sig=abc")
+            .with("RISKRELAY_ALERT_KINDS", "newRisk,remediated");
+        let c = AlertsConfig::load(&e, &EnvSecrets(&e)).unwrap();
+        assert_eq!(
+            c.sinks
+                .iter()
+                .map(|s| (s.name.as_str(), s.min_level.clone()))
+                .collect::<Vec<_>>(),
+            vec![
+                ("secops", RiskLevel::Low),
+                ("soc", RiskLevel::High)
+            ]
+        );
+        assert_eq!(c.kinds.len(), 2);
+    }
+
+    #[test]
+    fn sink_errors_name_the_variable_and_never_the_url() {
+        let e = env().with("RISKRELAY_SINKS", "secops:slack");
+        let err = AlertsConfig::load(&e, &EnvSecrets(&e))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("RISKRELAY_SECOPS_WEBHOOK_URL is not set"),
+            "{err}"
+        );
+
+        let e = env().with(
+            "RISKRELAY_SLACK_WEBHOOK_URL",
+            "http://hooks.slack.com/services/T0/B0/SECRETPART",
+        );
+        let err = AlertsConfig::load(&e, &EnvSecrets(&e))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("RISKRELAY_SLACK_WEBHOOK_URL is invalid")
+                && !err.contains("SECRETPART"),
+            "{err}"
+        );
+
+        for bad in [
+            "x:discord",
+            "a:slack:critical",
+            "bad-name:slack",
+            "a:slack,a:teams",
+            "a",
+        ] {
+            let e = env()
+                .with("RISKRELAY_SINKS", bad)
+                .with("RISKRELAY_A_WEBHOOK_URL", "https://x.example/");
+            let err = AlertsConfig::load(&e, &EnvSecrets(&e))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("RISKRELAY_SINKS is invalid"),
+                "{bad}: {err}"
+            );
+        }
+        let e = env().with("RISKRELAY_ALERT_KINDS", "newRisk,everything");
+        let err = AlertsConfig::load(&e, &EnvSecrets(&e))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("RISKRELAY_ALERT_KINDS") && err.contains("known kinds are"),
+            "{err}"
+        );
     }
 }

@@ -5,28 +5,21 @@
 //! rendering and delivery — or a posture check. Each message is printed as a person would read it
 //! and written as the exact Slack and Teams payloads, one pair per message, in story order.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_trait::async_trait;
 use secrecy::SecretString;
 
-use crate::alert::AlertKind;
-use crate::app::Parts;
-use crate::checks;
-use crate::config::{PostureConfig, SinkConfig, SinkKind};
+use crate::app::{Adapters, App, Role, Settings};
 use crate::drift::DriftMode;
-use crate::graph::GraphClient;
-use crate::poll::Poller;
-use crate::queue::Queue;
-use crate::render::{self, View};
+use crate::render::View;
 use crate::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
-use crate::service::InlineQueue;
 use crate::sim::{DetectionSpec, SimConfig, SimUser, Simulator};
-use crate::sink::{ConsoleSink, Sink, SinkError};
-use crate::store::Store;
+use crate::sink::config::{SinkConfig, SinkKind};
+use crate::sink::console::ConsoleSink;
+use crate::sink::file::FileSink;
 use crate::store::memory::MemoryStore;
 
 #[derive(Debug, Clone)]
@@ -54,81 +47,19 @@ pub struct DemoReport {
     pub posted: Vec<Posted>,
 }
 
-#[derive(Default)]
-struct Log {
-    chapter: usize,
-    posted: Vec<Posted>,
-}
-
-/// Writes each message's Slack and Teams payloads.
-struct FileSink {
-    dir: PathBuf,
-    log: Arc<Mutex<Log>>,
-}
-
-fn slug(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_matches('-').chars().take(60).collect()
-}
-
-#[async_trait]
-impl Sink for FileSink {
-    fn name(&self) -> &str {
-        "files"
-    }
-
-    fn min_level(&self) -> &RiskLevel {
-        &RiskLevel::Low
-    }
-
-    async fn post(&self, view: &View) -> Result<(), SinkError> {
-        let fail = |e: std::io::Error| SinkError::Permanent {
-            sink: "files".into(),
-            detail: e.to_string(),
-        };
-        let mut log = self.log.lock().map_err(|_| SinkError::Permanent {
-            sink: "files".into(),
-            detail: "lock".into(),
-        })?;
-        let seq = log.posted.len() + 1;
-        let base = format!("{seq:02}-{}", slug(&view.title));
-        let slack_file = self.dir.join(format!("{base}.slack.json"));
-        let teams_file = self.dir.join(format!("{base}.teams.json"));
-        let pretty = |v: serde_json::Value| serde_json::to_vec_pretty(&v).unwrap_or_default();
-        std::fs::write(&slack_file, pretty(render::slack::payload(view))).map_err(fail)?;
-        std::fs::write(&teams_file, pretty(render::teams::payload(view))).map_err(fail)?;
-        let chapter = log.chapter;
-        log.posted.push(Posted {
-            seq,
-            chapter,
-            view: view.clone(),
-            slack_file,
-            teams_file,
-        });
-        Ok(())
-    }
-}
-
 struct Demo {
     sim: Simulator,
-    parts: Parts,
-    poller: Poller,
-    worker: Arc<crate::worker::Worker>,
-    log: Arc<Mutex<Log>>,
+    app: App,
+    files: Arc<FileSink>,
+    /// (chapter, how many messages had been written when it began)
+    chapters: Mutex<Vec<(usize, usize)>>,
     print: bool,
 }
 
 impl Demo {
     fn chapter(&self, n: usize, title: &str, story: &str) {
-        if let Ok(mut l) = self.log.lock() {
-            l.chapter = n;
+        if let Ok(mut c) = self.chapters.lock() {
+            c.push((n, self.files.written().len()));
         }
         if self.print {
             use std::io::IsTerminal as _;
@@ -142,94 +73,80 @@ impl Demo {
     }
 
     async fn poll(&self) -> anyhow::Result<()> {
-        self.poller.poll().await.context("poll cycle")?;
+        self.app.poller()?.poll().await.context("poll cycle")?;
         Ok(())
     }
 
     async fn posture(&self, mode: DriftMode) -> anyhow::Result<()> {
-        let config = PostureConfig {
-            drift_mode: mode,
-            password_sync_stale_after: Duration::from_secs(3 * 3600),
-        };
-        let queue = InlineQueue::new(self.worker.clone());
-        checks::run_and_hand_over(
-            &self.parts.graph,
-            self.parts.store.as_ref(),
-            self.parts.tenant,
-            &config,
-            &queue,
-        )
-        .await?;
+        let mut app = self.app.clone();
+        app.posture.drift_mode = mode;
+        app.posture_job().await?;
         Ok(())
+    }
+
+    /// Every message written, with the chapter it belongs to.
+    fn posted(&self) -> Vec<Posted> {
+        let chapters = self.chapters.lock().map(|c| c.clone()).unwrap_or_default();
+        self.files
+            .written()
+            .into_iter()
+            .map(|w| {
+                let chapter = chapters
+                    .iter()
+                    .rev()
+                    .find(|(_, from)| *from < w.seq)
+                    .map_or(0, |(n, _)| *n);
+                Posted {
+                    seq: w.seq,
+                    chapter,
+                    view: w.view,
+                    slack_file: w.slack_file,
+                    teams_file: w.teams_file,
+                }
+            })
+            .collect()
     }
 }
 
 pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("could not create {}", opts.out.display()))?;
-    clear_payloads(&opts.out)?;
-    let sim = Simulator::start(SimConfig::default()).await?;
-    let mut graph_config = sim.graph_config();
-    // The simulator is not a shared tenant: no need to wait a second between risk reads.
-    graph_config.identity_protection_rps = 50.0;
-    let graph = GraphClient::new(&graph_config)?;
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
-    let http = crate::graph::http_client(Duration::from_secs(15))?;
-    let parts = Parts {
-        tenant: sim.tenant_id(),
-        graph,
-        store: store.clone(),
-        http,
-    };
-    let log = Arc::new(Mutex::new(Log::default()));
-
-    let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
-    if opts.print {
-        sinks.push(Arc::new(ConsoleSink::new(RiskLevel::Low)));
-    }
-    sinks.push(Arc::new(FileSink {
-        dir: opts.out.clone(),
-        log: log.clone(),
-    }));
-    let mut chat = Vec::new();
-    if let Some(url) = &opts.slack_webhook {
-        chat.push(SinkConfig {
-            name: "slack".into(),
-            kind: SinkKind::Slack,
-            url: url.clone(),
-            min_level: RiskLevel::Low,
-        });
-    }
-    if let Some(url) = &opts.teams_webhook {
-        chat.push(SinkConfig {
-            name: "teams".into(),
-            kind: SinkKind::Teams,
-            url: url.clone(),
-            min_level: RiskLevel::Low,
-        });
-    }
-    let alerts = crate::config::AlertsConfig {
-        sinks: chat,
-        kinds: AlertKind::ALL.into_iter().collect(),
-        digest_threshold: 10,
-    };
-    let delivery = parts.delivery(&alerts, sinks);
-    let worker = Arc::new(parts.worker(delivery, None));
-    let queue: Arc<dyn Queue> =
-        Arc::new(InlineQueue::new(worker.clone()).with_retry_delay(Duration::from_millis(200)));
-    let poller = Poller::new(
-        parts.tenant,
-        parts.graph.clone(),
-        store.clone(),
-        queue,
-        crate::poll::DEFAULT_OVERLAP,
+    let files = Arc::new(
+        FileSink::new(&opts.out)
+            .with_context(|| format!("could not clear {}", opts.out.display()))?,
     );
+    let sim = Simulator::start(SimConfig::default()).await?;
+    let mut graph = sim.graph_config();
+    // The simulator is not a shared tenant: no need to wait a second between risk reads.
+    graph.identity_protection_rps = 50.0;
+    let mut settings = Settings::with_graph(graph);
+    for (name, kind, url) in [
+        ("slack", SinkKind::Slack, &opts.slack_webhook),
+        ("teams", SinkKind::Teams, &opts.teams_webhook),
+    ] {
+        if let Some(url) = url {
+            settings.alerts.sinks.push(SinkConfig {
+                name: name.into(),
+                kind,
+                url: url.clone(),
+                min_level: RiskLevel::Low,
+            });
+        }
+    }
+    let mut adapters = Adapters::new(Arc::new(MemoryStore::default()));
+    adapters.inline_retry.base_delay = Duration::from_millis(200);
+    if opts.print {
+        adapters
+            .local_sinks
+            .push(Arc::new(ConsoleSink::new(RiskLevel::Low)));
+    }
+    adapters.local_sinks.push(files.clone());
+    let app = App::build(&settings, Role::Service, adapters)?;
     let demo = Demo {
         sim,
-        parts,
-        poller,
-        worker,
-        log: log.clone(),
+        app,
+        files,
+        chapters: Mutex::new(Vec::new()),
         print: opts.print,
     };
     let sim = &demo.sim;
@@ -354,7 +271,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     }
     demo.poll().await?;
 
-    let posted = log.lock().map(|l| l.posted.clone()).unwrap_or_default();
+    let posted = demo.posted();
     if opts.print {
         println!(
             "\n{} messages; their Slack and Teams payloads are in {}",
@@ -363,19 +280,4 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         );
     }
     Ok(DemoReport { posted })
-}
-
-/// Removes payload files of an earlier run so the folder holds exactly this story.
-fn clear_payloads(dir: &Path) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if name.ends_with(".slack.json") || name.ends_with(".teams.json") {
-            std::fs::remove_file(&path)?;
-        }
-    }
-    Ok(())
 }

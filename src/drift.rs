@@ -19,8 +19,10 @@ pub enum DriftMode {
     Enforce,
 }
 
-impl DriftMode {
-    pub fn parse(s: &str) -> Result<Self, String> {
+impl std::str::FromStr for DriftMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
             "off" => Ok(Self::Off),
             "report" => Ok(Self::Report),

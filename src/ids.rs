@@ -91,6 +91,47 @@ guid_id!(
     SubscriptionId
 );
 
+/// A legacy security alert id. Graph does not document their format (seen: digits, hex, `_`, `-`),
+/// so this allows those characters only, at a bounded length.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SecurityAlertId(String);
+
+impl SecurityAlertId {
+    pub const MAX_LEN: usize = 256;
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let ok = !s.is_empty()
+            && s.len() <= Self::MAX_LEN
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| Self(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SecurityAlertId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s).ok_or_else(|| "not a security alert id".to_string())
+    }
+}
+
+impl From<SecurityAlertId> for String {
+    fn from(a: SecurityAlertId) -> Self {
+        a.0
+    }
+}
+
+impl fmt::Display for SecurityAlertId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,104 +1,64 @@
-//! The poller and worker Lambda functions' handlers, and their cold-start wiring.
+//! The Lambda functions' handlers and cold start.
 //!
-//! Built once per cold start: configuration (environment plus the Secrets Manager secret), the
-//! Graph client, the DynamoDB store and the SQS queue. When the secret's TTL has passed, the next
-//! invocation reads it again and rebuilds the parts that depend on it if it changed.
+//! Built once per cold start through [`crate::app::App::build`]: configuration (environment plus
+//! the Secrets Manager secret), the Graph client, the DynamoDB store and the SQS queue. When the
+//! secret's TTL has passed, the next invocation reads it again and rebuilds the parts that depend
+//! on it if it changed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use tokio::sync::RwLock;
 use tokio::time::Instant;
 
-use crate::app::Parts;
+use crate::app::{Adapters, App, Role, Settings};
 use crate::checks;
-use crate::config::{
-    AlertsConfig, ClientStates, Env, EnvSecrets, GraphConfig, PostureConfig, SecretSource,
-    poll_overlap, tenant_id,
-};
-use crate::graph::GraphClient;
-use crate::observation::WorkItem;
-use crate::poll::Poller;
-use crate::queue::Queue;
-use crate::queue::sqs::SqsQueue;
+use crate::config::{ConfigError, Env, EnvSecrets, SecretSource};
+use crate::queue::sqs::{self, SqsQueue};
 use crate::secrets::SecretCache;
+use crate::source::webhook::{Webhook, WebhookConfig};
 use crate::store::dynamo::DynamoStore;
-use crate::subscriptions::{PollTrigger, SubscriptionsConfig, Upkeep};
-use crate::worker::Worker;
 
-/// Everything the poller and worker need.
-pub struct LambdaApp {
-    pub parts: Parts,
-    pub queue: Arc<dyn Queue>,
-    pub poller: Arc<Poller>,
-    pub worker: Worker,
-    pub upkeep: Arc<Upkeep>,
-    pub posture: PostureConfig,
+fn queue_url(env: &Env) -> Result<String, ConfigError> {
+    env.required("RISKRELAY_QUEUE_URL", "the SQS queue URL", |v| {
+        Ok::<_, String>(v.to_string())
+    })
 }
 
-/// Runs a poll cycle when Graph says notifications were missed.
-struct PollNow(Arc<Poller>);
-
-#[async_trait::async_trait]
-impl PollTrigger for PollNow {
-    async fn poll_now(&self) -> Result<(), String> {
-        self.0.poll().await.map(|_| ()).map_err(|e| e.to_string())
-    }
+fn sqs_queue(env: &Env, aws: &aws_config::SdkConfig) -> Result<SqsQueue, ConfigError> {
+    Ok(SqsQueue::new(aws_sdk_sqs::Client::new(aws), queue_url(env)?))
 }
 
-impl LambdaApp {
+/// A deployed function's parts: the DynamoDB store and SQS queue around [`App`].
+fn build_app(
+    role: Role,
+    env: &Env,
+    secrets: &dyn SecretSource,
+    aws: &aws_config::SdkConfig,
+) -> anyhow::Result<App> {
+    let settings = Settings::load(env, secrets)?;
+    settings.require_client_states(secrets)?;
+    let table = env.required("RISKRELAY_TABLE_NAME", "the DynamoDB table name", |v| {
+        Ok::<_, String>(v.to_string())
+    })?;
+    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), table));
+    let adapters = Adapters::new(store).with_queue(Arc::new(sqs_queue(env, aws)?));
+    App::build(&settings, role, adapters)
+}
+
+/// The poller function: the poll cycle, the posture checks and subscription upkeep.
+pub struct PollerFunction(App);
+
+impl PollerFunction {
     pub fn build(
         env: &Env,
         secrets: &dyn SecretSource,
         aws: &aws_config::SdkConfig,
     ) -> anyhow::Result<Self> {
-        let graph_config = GraphConfig::load(env, secrets)?;
-        let alerts = AlertsConfig::load(env, secrets)?;
-        let client_states = ClientStates::load(secrets)?;
-        let posture = PostureConfig::load(env)?;
-        let subscriptions = SubscriptionsConfig::load(env)?;
-        let overlap = poll_overlap(env)?;
-        let table = env.required("RISKRELAY_TABLE_NAME", "the DynamoDB table name", |v| {
-            Ok::<_, String>(v.to_string())
-        })?;
-        let queue_url = env.required("RISKRELAY_QUEUE_URL", "the SQS queue URL", |v| {
-            Ok::<_, String>(v.to_string())
-        })?;
-        let graph = GraphClient::new(&graph_config).context("Graph client")?;
-        let http = crate::graph::http_client(Duration::from_secs(15)).context("HTTP client")?;
-        let parts = Parts {
-            tenant: tenant_id(env)?,
-            graph,
-            store: Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), table)),
-            http,
-        };
-        let queue: Arc<dyn Queue> =
-            Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws), queue_url));
-        let poller = Arc::new(Poller::new(
-            parts.tenant,
-            parts.graph.clone(),
-            parts.store.clone(),
-            queue.clone(),
-            overlap,
-        ));
-        let upkeep = Arc::new(
-            parts
-                .upkeep(subscriptions, client_states)
-                .with_poll_trigger(Arc::new(PollNow(poller.clone()))),
-        );
-        let worker = parts.worker(parts.delivery(&alerts, Vec::new()), Some(upkeep.clone()));
-        Ok(Self {
-            parts,
-            queue,
-            poller,
-            worker,
-            upkeep,
-            posture,
-        })
+        build_app(Role::Poller, env, secrets, aws).map(Self)
     }
 
     /// Runs one scheduled job: `{"job": "poll" | "posture" | "subscriptions"}` (default `poll`, so
@@ -109,31 +69,26 @@ impl LambdaApp {
             #[serde(default)]
             job: Option<String>,
         }
+        let app = &self.0;
         let input: Input = serde_json::from_value(event.clone()).unwrap_or_default();
         match input.job.as_deref().unwrap_or("poll") {
             "poll" => {
-                let r = self.poller.poll().await?;
+                let r = app.poller()?.poll().await?;
                 Ok(serde_json::json!({
                     "job": "poll", "cycleId": r.cycle_id, "baseline": r.baseline, "users": r.users,
                     "detections": r.detections, "enqueued": r.enqueued,
+                    "requested": r.requested.map(|q| q.reason),
                 }))
             }
             "posture" => {
-                let run = checks::run_and_hand_over(
-                    &self.parts.graph,
-                    self.parts.store.as_ref(),
-                    self.parts.tenant,
-                    &self.posture,
-                    self.queue.as_ref(),
-                )
-                .await?;
+                let run = app.posture_job().await?;
                 Ok(serde_json::json!({
-                    "job": "posture", "exitCode": run.report.exit_code(), "alerts": run.messages.len(), "report": checks::json(&run.report),
+                    "job": "posture", "exitCode": run.report.exit_code(), "alerts": run.messages.len(), "report": checks::report::json(&run.report),
                 }))
             }
             "subscriptions" => {
-                let r = self
-                    .upkeep
+                let r = app
+                    .upkeep()?
                     .ensure(OffsetDateTime::now_utc())
                     .await
                     .map_err(anyhow::Error::msg)?;
@@ -146,28 +101,46 @@ impl LambdaApp {
             }
         }
     }
+}
+
+/// The worker function: SQS batches of work items.
+pub struct WorkerFunction(App);
+
+impl WorkerFunction {
+    pub fn build(
+        env: &Env,
+        secrets: &dyn SecretSource,
+        aws: &aws_config::SdkConfig,
+    ) -> anyhow::Result<Self> {
+        build_app(Role::Worker, env, secrets, aws).map(Self)
+    }
 
     /// Processes an SQS batch, reporting exactly the messages that failed so that SQS retries
     /// only those (and, after maxReceiveCount, moves them to the dead-letter queue).
     pub async fn sqs(&self, event: SqsEvent) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
+        let Ok(worker) = self.0.worker() else {
+            for record in event.records {
+                response.add_failure(record.message_id.unwrap_or_default());
+            }
+            return response;
+        };
         let mut items = Vec::new();
         let mut ids = Vec::new();
         for record in event.records {
-            let id = record.message_id.unwrap_or_default();
-            match record.body.as_deref().map(serde_json::from_str::<WorkItem>) {
-                Some(Ok(item)) => {
+            match sqs::decode(&record) {
+                Ok((id, item)) => {
                     items.push(item);
                     ids.push(id);
                 }
-                _ => {
+                Err(id) => {
                     // A message that cannot be read will never be: let it reach the DLQ.
                     tracing::error!(message_id = %id, "unreadable queue message");
                     response.add_failure(id);
                 }
             }
         }
-        let report = self.worker.process(&items).await;
+        let report = worker.process(&items).await;
         for (id, result) in ids.into_iter().zip(report.results) {
             if let Err(e) = result {
                 tracing::warn!(message_id = %id, error = %e, "message failed; SQS will retry it");
@@ -176,6 +149,27 @@ impl LambdaApp {
         }
         response
     }
+}
+
+/// The webhook function: nothing but the `clientState` and the queue, so it starts fast and holds
+/// no Graph credential.
+pub fn webhook(
+    env: &Env,
+    secrets: &dyn SecretSource,
+    aws: &aws_config::SdkConfig,
+) -> anyhow::Result<Webhook> {
+    let config = WebhookConfig::load(env, secrets)?;
+    Ok(Webhook::new(&config, Arc::new(sqs_queue(env, aws)?)))
+}
+
+/// The cold-start preamble every function shares: logging, then its parts built (with the secret
+/// re-read after its TTL). A failure fails the function's init with `name` in the message.
+pub async fn start<T>(name: &str, build: Builder<T>) -> Result<Arc<Reloading<T>>, String> {
+    crate::telemetry::init(crate::telemetry::LogFormat::from_env());
+    Reloading::cold_start(build)
+        .await
+        .map(Arc::new)
+        .map_err(|e| format!("riskrelay {name} could not start: {e:#}"))
 }
 
 /// Builds a function's parts from the environment, its secrets and the AWS configuration.

@@ -8,25 +8,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand, ValueEnum};
-use riskrelay::app::Parts;
-use riskrelay::config::{
-    AlertsConfig, ClientStates, Env, EnvSecrets, GraphConfig, PostureConfig, WebhookConfig,
-    check_webhook_url, parse_seconds, poll_overlap, tenant_id,
-};
-use riskrelay::graph::GraphClient;
-use riskrelay::poll::Poller;
+use clap::{Parser, Subcommand};
+use riskrelay::app::{Adapters, App, Role, Settings};
+use riskrelay::checks::PostureConfig;
+use riskrelay::client_state::ClientStates;
+use riskrelay::config::{Env, EnvSecrets, check_webhook_url};
+use riskrelay::drift::DriftMode;
+use riskrelay::graph::config::GraphConfig;
 use riskrelay::queue::memory::MemoryQueue;
 use riskrelay::risk::RiskLevel;
-use riskrelay::service::{InlineQueue, PollSignal, Schedule, Service};
+use riskrelay::service::{PollSignal, Schedule, Service};
 use riskrelay::sim::{SimConfig, Simulator, scenario};
-use riskrelay::sink::{ConsoleSink, Sink};
+use riskrelay::sink::console::ConsoleSink;
+use riskrelay::source::webhook::{Webhook, WebhookConfig};
 use riskrelay::store::Store;
 use riskrelay::store::memory::MemoryStore;
 use riskrelay::store::sqlite::SqliteStore;
-use riskrelay::subscriptions::SubscriptionsConfig;
 use riskrelay::telemetry::{self, LogFormat};
-use riskrelay::webhook::Webhook;
 use secrecy::SecretString;
 
 #[derive(Parser)]
@@ -38,16 +36,11 @@ use secrecy::SecretString;
 struct Cli {
     /// Log format on stderr (default: text on a terminal, or RISKRELAY_LOG_FORMAT).
     #[arg(long, global = true, value_enum)]
-    log_format: Option<LogArg>,
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum LogArg {
-    Text,
-    Json,
-}
 
 #[derive(Subcommand)]
 enum Command {
@@ -117,12 +110,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let format = match cli.log_format {
-        Some(LogArg::Json) => LogFormat::Json,
-        Some(LogArg::Text) => LogFormat::Text,
-        None => LogFormat::from_env(),
-    };
-    telemetry::init(format);
+    telemetry::init(cli.log_format.unwrap_or_else(LogFormat::from_env));
     match run(cli.command).await {
         Ok(code) => code,
         Err(e) => {
@@ -194,6 +182,26 @@ async fn simulated() -> anyhow::Result<(Simulator, GraphConfig)> {
     Ok((sim, config))
 }
 
+/// The settings from the environment, against the simulated tenant when `simulate` is set.
+async fn settings(env: &Env, simulate: bool) -> anyhow::Result<(Option<Simulator>, Settings)> {
+    let secrets = EnvSecrets(env);
+    if simulate {
+        let (sim, graph) = simulated().await?;
+        let mut settings = Settings::load_with_graph(env, &secrets, graph)?;
+        if settings.client_states.is_none() {
+            // A throwaway secret for the simulated tenant's subscriptions and the webhook.
+            let e = Env::default().with(
+                "RISKRELAY_CLIENT_STATE",
+                &uuid::Uuid::new_v4().simple().to_string(),
+            );
+            settings.client_states = Some(ClientStates::load(&EnvSecrets(&e))?);
+        }
+        Ok((Some(sim), settings))
+    } else {
+        Ok((None, Settings::load(env, &secrets)?))
+    }
+}
+
 async fn service(
     once: bool,
     simulate: bool,
@@ -202,83 +210,29 @@ async fn service(
     console: bool,
 ) -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
-    let secrets = EnvSecrets(&env);
-    let (sim, graph_config) = if simulate {
-        let (sim, config) = simulated().await?;
-        (Some(sim), config)
-    } else {
-        (None, GraphConfig::load(&env, &secrets)?)
-    };
-    let tenant = graph_config.tenant_id;
-    let alerts = AlertsConfig::load(&env, &secrets)?;
-    let posture = PostureConfig::load(&env)?;
-    let subscriptions = SubscriptionsConfig::load(&env)?;
-    let schedule = Schedule {
-        poll: env.or(
-            "RISKRELAY_POLL_INTERVAL_SECONDS",
-            "seconds, 30 to 86400",
-            Schedule::default().poll,
-            parse_seconds(30..=86_400),
-        )?,
-        posture: env.or(
-            "RISKRELAY_POSTURE_INTERVAL_SECONDS",
-            "seconds, 60 to 86400",
-            Schedule::default().posture,
-            parse_seconds(60..=86_400),
-        )?,
-        subscriptions: Schedule::default().subscriptions,
-    };
-    let client_states = match ClientStates::load(&secrets) {
-        Ok(c) => Some(c),
-        Err(_) if simulate => {
-            // A throwaway secret for the simulated tenant's subscriptions.
-            let e = Env::default().with(
-                "RISKRELAY_CLIENT_STATE",
-                &uuid::Uuid::new_v4().simple().to_string(),
-            );
-            Some(ClientStates::load(&EnvSecrets(&e))?)
-        }
-        Err(_) => None,
-    };
+    let (sim, settings) = settings(&env, simulate).await?;
+    let schedule = Schedule::load(&env)?;
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
-    let graph = GraphClient::new(&graph_config)?;
-    let parts = Parts {
-        tenant,
-        graph: graph.clone(),
-        store: store.clone(),
-        http: riskrelay::graph::http_client(Duration::from_secs(15))?,
-    };
-    let mut local: Vec<Arc<dyn Sink>> = Vec::new();
-    if console || alerts.sinks.is_empty() {
-        if alerts.sinks.is_empty() {
+    let mut adapters = Adapters::new(store);
+    if console || settings.alerts.sinks.is_empty() {
+        if settings.alerts.sinks.is_empty() {
             tracing::warn!(
                 "no Slack or Teams destination is configured; messages are printed on stdout"
             );
         }
-        local.push(Arc::new(ConsoleSink::new(RiskLevel::Low)));
+        adapters
+            .local_sinks
+            .push(Arc::new(ConsoleSink::new(RiskLevel::Low)));
     }
-    let poll_signal = Arc::new(tokio::sync::Notify::new());
-    let upkeep = client_states.as_ref().map(|cs| {
-        Arc::new(
-            parts
-                .upkeep(subscriptions.clone(), cs.clone())
-                .with_poll_trigger(Arc::new(PollSignal(poll_signal.clone()))),
-        )
-    });
-    let worker = Arc::new(parts.worker(parts.delivery(&alerts, local), upkeep.clone()));
-    let poller = Arc::new(Poller::new(
-        tenant,
-        graph.clone(),
-        store.clone(),
-        Arc::new(InlineQueue::new(worker.clone())),
-        poll_overlap(&env)?,
-    ));
-    let webhook = client_states.map(|client_states| {
+    let poll_now = Arc::new(tokio::sync::Notify::new());
+    adapters.poll_trigger = Some(Arc::new(PollSignal(poll_now.clone())));
+    let app = App::build(&settings, Role::Service, adapters)?;
+    let webhook = settings.client_states.clone().map(|client_states| {
         (
             listen,
             WebhookConfig {
-                tenant_id: tenant,
+                tenant_id: app.tenant,
                 client_states,
             },
         )
@@ -287,15 +241,10 @@ async fn service(
         tracing::info!("webhook disabled: RISKRELAY_CLIENT_STATE is not set");
     }
     let svc = Arc::new(Service {
-        poller,
-        worker,
-        store,
-        graph,
-        tenant,
-        posture,
-        upkeep,
+        app,
         webhook,
         schedule,
+        poll_now,
     });
 
     if once {
@@ -314,7 +263,7 @@ async fn service(
         tokio::spawn(async move {
             let mut step = 0;
             loop {
-                tokio::time::sleep(Duration::from_secs(30)).await;
+                tokio::time::sleep(SIMULATED_TICK).await;
                 scenario::tick(&sim, step);
                 step += 1;
             }
@@ -330,41 +279,44 @@ async fn service(
     Ok(ExitCode::SUCCESS)
 }
 
+/// How often `run --simulate` moves its simulated tenant's story on.
+const SIMULATED_TICK: Duration = Duration::from_secs(30);
+
 async fn check(json: bool, enforce: bool, simulate: bool) -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
-    let (_sim, graph_config) = if simulate {
-        let (sim, config) = simulated().await?;
-        (Some(sim), config)
-    } else {
-        (None, GraphConfig::load(&env, &EnvSecrets(&env))?)
+    let (_sim, settings) = match simulate {
+        true => {
+            let (sim, graph) = simulated().await?;
+            (Some(sim), Settings::with_graph(graph))
+        }
+        false => (None, Settings::load(&env, &EnvSecrets(&env))?),
     };
+    let app = App::build(&settings, Role::Tool, Adapters::new(optional_store(&env)?))?;
     let mut posture = PostureConfig::load(&env)?;
     if enforce {
-        posture.drift_mode = riskrelay::drift::DriftMode::Enforce;
-    } else if posture.drift_mode == riskrelay::drift::DriftMode::Off {
+        posture.drift_mode = DriftMode::Enforce;
+    } else if posture.drift_mode == DriftMode::Off {
         // `check` always reports the setting, even when the service's guard is off.
-        posture.drift_mode = riskrelay::drift::DriftMode::Report;
+        posture.drift_mode = DriftMode::Report;
     }
-    let store = optional_store(&env)?;
-    let graph = GraphClient::new(&graph_config)?;
     let run = riskrelay::checks::run(
-        &graph,
-        store.as_ref(),
-        graph_config.tenant_id,
+        &app.graph,
+        app.store.as_ref(),
+        app.tenant,
         &posture,
         time::OffsetDateTime::now_utc(),
     )
     .await?;
-    run.commit(store.as_ref()).await?;
+    run.commit(app.store.as_ref()).await?;
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&riskrelay::checks::json(&run.report))?
+            serde_json::to_string_pretty(&riskrelay::checks::report::json(&run.report))?
         );
     } else {
         use std::io::IsTerminal as _;
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        print!("{}", riskrelay::checks::human(&run.report, color));
+        print!("{}", riskrelay::checks::report::human(&run.report, color));
     }
     Ok(ExitCode::from(run.report.exit_code()))
 }
@@ -372,19 +324,11 @@ async fn check(json: bool, enforce: bool, simulate: bool) -> anyhow::Result<Exit
 async fn subscribe() -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
     let secrets = EnvSecrets(&env);
-    let graph_config = GraphConfig::load(&env, &secrets)?;
-    let store = optional_store(&env)?;
-    let parts = Parts {
-        tenant: tenant_id(&env)?,
-        graph: GraphClient::new(&graph_config)?,
-        store,
-        http: reqwest::Client::new(),
-    };
-    let upkeep = parts.upkeep(
-        SubscriptionsConfig::load(&env)?,
-        ClientStates::load(&secrets)?,
-    );
-    let r = upkeep
+    let settings = Settings::load(&env, &secrets)?;
+    settings.require_client_states(&secrets)?;
+    let app = App::build(&settings, Role::Tool, Adapters::new(optional_store(&env)?))?;
+    let r = app
+        .upkeep()?
         .ensure(time::OffsetDateTime::now_utc())
         .await
         .map_err(anyhow::Error::msg)?;
@@ -405,15 +349,10 @@ async fn replay(file: PathBuf) -> anyhow::Result<ExitCode> {
         && !batch.records.is_empty()
     {
         let mut unreadable = 0;
-        for r in batch.records {
-            let id = r.message_id.unwrap_or_default();
-            match r
-                .body
-                .as_deref()
-                .map(serde_json::from_str::<riskrelay::observation::WorkItem>)
-            {
-                Some(Ok(item)) => println!("{id}\t{}", serde_json::to_string(&item)?),
-                _ => {
+        for r in &batch.records {
+            match riskrelay::queue::sqs::decode(r) {
+                Ok((id, item)) => println!("{id}\t{}", serde_json::to_string(&item)?),
+                Err(id) => {
                     unreadable += 1;
                     println!("{id}\tunreadable: the worker reports it as a batch item failure");
                 }
@@ -435,7 +374,7 @@ async fn replay(file: PathBuf) -> anyhow::Result<ExitCode> {
             file.display()
         )
     })?;
-    let response = app.handle(riskrelay::webhook::from_lambda(request)).await;
+    let response = app.handle(riskrelay::source::webhook::from_lambda(request)).await;
     eprintln!("HTTP {}", response.status().as_u16());
     drop(app);
     while let Some(item) = rx.recv().await {

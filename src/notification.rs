@@ -11,8 +11,8 @@ use std::fmt;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::config::ClientStates;
-use crate::ids::{NotAGuid, SubscriptionId, TenantId, UserId};
+use crate::client_state::ClientStates;
+use crate::ids::{NotAGuid, SecurityAlertId, SubscriptionId, TenantId, UserId};
 
 /// `changeType`. Graph may add members; an unknown one is kept, not a parse failure.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -58,53 +58,13 @@ impl LifecycleKind {
     }
 }
 
-/// A legacy security alert id. Graph does not document their format (seen: digits, hex, `_`, `-`),
-/// so this allows those characters only, at a bounded length.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct AlertId(String);
-
-impl AlertId {
-    pub const MAX_LEN: usize = 256;
-
-    pub fn parse(s: &str) -> Option<Self> {
-        let ok = !s.is_empty()
-            && s.len() <= Self::MAX_LEN
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| Self(s.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for AlertId {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s).ok_or_else(|| "not a security alert id".to_string())
-    }
-}
-
-impl From<AlertId> for String {
-    fn from(a: AlertId) -> Self {
-        a.0
-    }
-}
-
-impl fmt::Display for AlertId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// What a notification's `resource` points at, once checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResourceTarget {
     RiskyUser(UserId),
     User(UserId),
-    SecurityAlert(AlertId),
+    SecurityAlert(SecurityAlertId),
 }
 
 /// Why a `resource` is not something riskrelay acts on. Never carries the raw path: it is
@@ -162,7 +122,7 @@ impl ResourceTarget {
             [a, b, id]
                 if a.eq_ignore_ascii_case("security") && b.eq_ignore_ascii_case("alerts") =>
             {
-                AlertId::parse(id)
+                SecurityAlertId::parse(id)
                     .map(Self::SecurityAlert)
                     .ok_or(UnsupportedTarget::BadId)
             }
@@ -331,9 +291,7 @@ mod tests {
         );
         assert_eq!(
             ResourceTarget::parse("security/alerts/2517343765581040000_-1234aBc"),
-            Ok(ResourceTarget::SecurityAlert(AlertId(
-                "2517343765581040000_-1234aBc".into()
-            )))
+            Ok(ResourceTarget::SecurityAlert(SecurityAlertId::parse("2517343765581040000_-1234aBc").unwrap()))
         );
     }
 

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::alert::Message;
-use crate::ids::{SubscriptionId, TenantId, UserId};
-use crate::notification::{AlertId, ChangeType, LifecycleKind};
+use crate::ids::{SecurityAlertId, SubscriptionId, TenantId, UserId};
+use crate::notification::{ChangeType, LifecycleKind};
 use crate::risk::{RiskDetection, RiskyUser};
 
 /// Whom an observation is about.
@@ -26,7 +26,7 @@ pub enum Subject {
     /// user is at risk, for instance after a password change.
     User { user_id: UserId },
     /// A legacy ID Protection security alert; the worker reads its `userStates` to find the users.
-    SecurityAlert { alert_id: AlertId },
+    SecurityAlert { alert_id: SecurityAlertId },
 }
 
 /// Where an observation came from.
@@ -94,6 +94,13 @@ pub struct LifecycleEvent {
     pub subscription_expires: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
+}
+
+/// Handles lifecycle notifications (subscription upkeep). The worker receives them from the
+/// queue; the sources own what to do about them.
+#[async_trait::async_trait]
+pub trait LifecycleHandler: Send + Sync {
+    async fn handle(&self, event: &LifecycleEvent) -> Result<(), String>;
 }
 
 /// One queue message.

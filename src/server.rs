@@ -15,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::webhook::{ApiError, MAX_BODY_BYTES, Webhook};
+use crate::source::webhook::{ApiError, MAX_BODY_BYTES, Webhook};
 
 /// An application the server can host: whole request in, whole response out.
 #[async_trait::async_trait]

@@ -2,7 +2,7 @@
 //! (poll, posture, subscription upkeep), the worker, an in-process queue and the SQLite store.
 //!
 //! Durability without a queue service: the poll cycle hands its observations to the worker
-//! directly ([`InlineQueue`]) and advances the checkpoint only after every one was processed, so
+//! directly ([`crate::queue::inline::InlineQueue`]) and advances the checkpoint only after every one was processed, so
 //! a crash or a stop mid-cycle makes the next start re-read the same window; delivery records and
 //! last-seen state in SQLite make that re-read post only what had not been posted. Webhook hints
 //! go through an in-memory channel: they are wake-ups, and a lost one is caught by the next poll.
@@ -15,74 +15,10 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
-use crate::checks;
-use crate::config::PostureConfig;
-use crate::observation::WorkItem;
-use crate::poll::Poller;
+use crate::app::App;
 use crate::queue::memory::MemoryQueue;
-use crate::queue::{Queue, QueueError};
-use crate::store::Store;
-use crate::subscriptions::{PollTrigger, Upkeep};
-use crate::webhook::Webhook;
-use crate::worker::Worker;
-
-/// Attempts per item before an in-process delivery gives up for this cycle.
-const ATTEMPTS: u32 = 3;
-const RETRY_DELAY: Duration = Duration::from_secs(2);
-
-/// A queue that processes what it is given before returning: `enqueue` succeeds only when every
-/// item went through the worker (retrying failures a few times).
-pub struct InlineQueue {
-    worker: Arc<Worker>,
-    retry_delay: Duration,
-}
-
-impl InlineQueue {
-    pub fn new(worker: Arc<Worker>) -> Self {
-        Self {
-            worker,
-            retry_delay: RETRY_DELAY,
-        }
-    }
-
-    pub fn with_retry_delay(mut self, d: Duration) -> Self {
-        self.retry_delay = d;
-        self
-    }
-}
-
-#[async_trait]
-impl Queue for InlineQueue {
-    async fn enqueue(&self, items: Vec<WorkItem>) -> Result<(), QueueError> {
-        let total = items.len();
-        let mut pending = items;
-        for attempt in 1..=ATTEMPTS {
-            let report = self.worker.process(&pending).await;
-            let mut failed = Vec::new();
-            let mut reason = String::new();
-            for (item, result) in pending.into_iter().zip(report.results) {
-                if let Err(e) = result {
-                    reason = e.to_string();
-                    failed.push(item);
-                }
-            }
-            if failed.is_empty() {
-                return Ok(());
-            }
-            if attempt == ATTEMPTS {
-                return Err(QueueError::Rejected {
-                    failed: failed.len(),
-                    total,
-                    reason,
-                });
-            }
-            tracing::warn!(failed = failed.len(), attempt, error = %reason, "retrying failed items");
-            tokio::time::sleep(self.retry_delay).await;
-            pending = failed;
-        }
-        Ok(())
-    }
-}
+use crate::source::subscriptions::PollTrigger;
+use crate::source::webhook::{Webhook, WebhookConfig};
 
 /// How often each job runs.
 #[derive(Debug, Clone)]
@@ -90,6 +26,28 @@ pub struct Schedule {
     pub poll: Duration,
     pub posture: Duration,
     pub subscriptions: Duration,
+}
+
+impl Schedule {
+    /// `RISKRELAY_POLL_INTERVAL_SECONDS` and `RISKRELAY_POSTURE_INTERVAL_SECONDS`.
+    pub fn load(env: &crate::config::Env) -> Result<Self, crate::config::ConfigError> {
+        let default = Self::default();
+        Ok(Self {
+            poll: env.or(
+                "RISKRELAY_POLL_INTERVAL_SECONDS",
+                "seconds, 30 to 86400",
+                default.poll,
+                crate::config::seconds(30..=86_400),
+            )?,
+            posture: env.or(
+                "RISKRELAY_POSTURE_INTERVAL_SECONDS",
+                "seconds, 60 to 86400",
+                default.posture,
+                crate::config::seconds(60..=86_400),
+            )?,
+            subscriptions: default.subscriptions,
+        })
+    }
 }
 
 impl Default for Schedule {
@@ -102,24 +60,22 @@ impl Default for Schedule {
     }
 }
 
-/// The running service's parts.
+/// The running service: the parts ([`App`] built for [`crate::app::Role::Service`]), where the
+/// webhook listens (when a `clientState` is configured) and the schedule.
 pub struct Service {
-    pub poller: Arc<Poller>,
-    pub worker: Arc<Worker>,
-    pub store: Arc<dyn Store>,
-    pub graph: crate::graph::GraphClient,
-    pub tenant: crate::ids::TenantId,
-    pub posture: PostureConfig,
-    pub upkeep: Option<Arc<Upkeep>>,
-    pub webhook: Option<(SocketAddr, crate::config::WebhookConfig)>,
+    pub app: App,
+    /// Where the webhook listens and what it verifies with; `None`: no webhook.
+    pub webhook: Option<(SocketAddr, WebhookConfig)>,
     pub schedule: Schedule,
+    /// Woken by a `missed` lifecycle event: the scheduler polls at once.
+    pub poll_now: Arc<Notify>,
 }
 
 /// What `--once` did.
 #[derive(Debug, Default)]
 pub struct OnceReport {
     pub posture_exit: u8,
-    pub poll: Option<crate::poll::PollReport>,
+    pub poll: Option<crate::source::poll::PollReport>,
     pub failures: Vec<String>,
 }
 
@@ -128,7 +84,7 @@ pub struct PollSignal(pub Arc<Notify>);
 
 #[async_trait]
 impl PollTrigger for PollSignal {
-    async fn poll_now(&self) -> Result<(), String> {
+    async fn poll_now(&self, _reason: &str) -> Result<(), String> {
         self.0.notify_one();
         Ok(())
     }
@@ -138,17 +94,18 @@ impl Service {
     /// Runs the posture checks and hands their alerts to the worker; saves the episode state
     /// only once they went through.
     pub async fn posture_job(&self) -> Result<u8, String> {
-        let queue = InlineQueue::new(self.worker.clone());
-        checks::run_and_hand_over(
-            &self.graph,
-            self.store.as_ref(),
-            self.tenant,
-            &self.posture,
-            &queue,
-        )
-        .await
-        .map(|run| run.report.exit_code())
-        .map_err(|e| format!("{e:#}"))
+        self.app
+            .posture_job()
+            .await
+            .map(|run| run.report.exit_code())
+            .map_err(|e| format!("{e:#}"))
+    }
+
+    async fn poll(&self) -> Result<crate::source::poll::PollReport, String> {
+        match self.app.poller() {
+            Ok(p) => p.poll().await.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("{e:#}")),
+        }
     }
 
     /// One posture check and one poll cycle with their deliveries.
@@ -158,7 +115,7 @@ impl Service {
             Ok(code) => report.posture_exit = code,
             Err(e) => report.failures.push(format!("posture check: {e}")),
         }
-        match self.poller.poll().await {
+        match self.poll().await {
             Ok(p) => report.poll = Some(p),
             Err(e) => report.failures.push(format!("poll: {e}")),
         }
@@ -167,7 +124,6 @@ impl Service {
 
     /// Runs until `stop` turns true. A job in progress finishes first.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
-        let poll_now = Arc::new(Notify::new());
         let mut tasks = tokio::task::JoinSet::new();
         if let Some((addr, config)) = &self.webhook {
             let (queue, mut rx) = MemoryQueue::new();
@@ -178,7 +134,7 @@ impl Service {
             tasks.spawn(crate::server::serve(listener, app, async move {
                 stopped(&mut s).await
             }));
-            let worker = self.worker.clone();
+            let inline = self.app.queue()?.clone();
             let mut s = stop.clone();
             tasks.spawn(async move {
                 loop {
@@ -191,14 +147,14 @@ impl Service {
                     while let Ok(more) = rx.try_recv() {
                         batch.push(more);
                     }
-                    if let Err(e) = InlineQueue::new(worker.clone()).enqueue(batch).await {
+                    if let Err(e) = inline.enqueue(batch).await {
                         tracing::warn!(error = %e, "webhook hints dropped after retries; the next poll re-reads those users");
                     }
                 }
             });
         }
         let me = self.clone();
-        let trigger = poll_now.clone();
+        let trigger = self.poll_now.clone();
         let mut s = stop.clone();
         tasks.spawn(async move {
             let mut poll = tokio::time::interval(me.schedule.poll);
@@ -217,17 +173,17 @@ impl Service {
                         }
                     }
                     _ = poll.tick() => {
-                        if let Err(e) = me.poller.poll().await {
+                        if let Err(e) = me.poll().await {
                             tracing::error!(error = %e, "poll cycle failed; the next one re-reads the window");
                         }
                     }
                     _ = trigger.notified() => {
-                        if let Err(e) = me.poller.poll().await {
+                        if let Err(e) = me.poll().await {
                             tracing::error!(error = %e, "poll cycle failed");
                         }
                     }
                     _ = subs.tick() => {
-                        if let Some(u) = &me.upkeep
+                        if let Some(u) = &me.app.upkeep
                             && let Err(e) = u.ensure(OffsetDateTime::now_utc()).await
                         {
                             tracing::error!(error = %e, "subscription upkeep failed");

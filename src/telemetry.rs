@@ -10,11 +10,23 @@ pub enum LogFormat {
     Json,
 }
 
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err("expected text or json".into()),
+        }
+    }
+}
+
 impl LogFormat {
+    /// `RISKRELAY_LOG_FORMAT`, else JSON inside Lambda and text elsewhere.
     pub fn from_env() -> Self {
-        match std::env::var("RISKRELAY_LOG_FORMAT").ok().as_deref() {
-            Some("json") => Self::Json,
-            Some("text") => Self::Text,
+        match std::env::var("RISKRELAY_LOG_FORMAT").ok().map(|v| v.parse()) {
+            Some(Ok(f)) => f,
             _ if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() => Self::Json,
             _ => Self::Text,
         }

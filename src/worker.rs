@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::alert::{Change, Message, UserAlert, keys};
@@ -18,7 +17,7 @@ use crate::context::Lookup;
 use crate::deliver::{Delivery, Report};
 use crate::graph::{GraphClient, GraphError};
 use crate::ids::{TenantId, UserId};
-use crate::observation::{LifecycleEvent, Observation, Origin, Subject, WorkItem};
+use crate::observation::{LifecycleHandler, Observation, Origin, Subject, WorkItem};
 use crate::posture::PostureSnapshot;
 use crate::reconcile::{UserState, reconcile};
 use crate::risk::{RiskDetection, RiskLevel, RiskState, RiskyUser};
@@ -51,12 +50,6 @@ impl From<StoreError> for WorkError {
     fn from(e: StoreError) -> Self {
         Self::Store(e.to_string())
     }
-}
-
-/// Handles lifecycle notifications (subscription upkeep).
-#[async_trait]
-pub trait LifecycleHandler: Send + Sync {
-    async fn handle(&self, event: &LifecycleEvent) -> Result<(), String>;
 }
 
 /// What a batch did, for logs, tests and the demo.

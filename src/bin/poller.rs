@@ -2,16 +2,11 @@
 //! chosen by the schedule's input (`{"job": "poll" | "posture" | "subscriptions"}`). Wiring only.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use riskrelay::lambda::{LambdaApp, Reloading};
+use riskrelay::lambda::{PollerFunction, start};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    riskrelay::telemetry::init(riskrelay::telemetry::LogFormat::from_env());
-    let app = std::sync::Arc::new(
-        Reloading::cold_start(LambdaApp::build)
-            .await
-            .map_err(|e| format!("riskrelay poller could not start: {e:#}"))?,
-    );
+    let app = start("poller", PollerFunction::build).await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move {

@@ -20,7 +20,7 @@ use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::config::{AppSecret, GraphConfig, GraphCredential};
+use crate::graph::config::{AppSecret, GraphConfig, GraphCredential};
 use crate::graph::GraphError;
 
 /// Stands in for a loopback authority: azure_identity refuses any authority that is not https,

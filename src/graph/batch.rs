@@ -124,11 +124,8 @@ impl GraphClient {
         pending.sort();
         pending.dedup();
         let mut out = HashMap::new();
-        let retry = self.0.retry.clone();
-        for round in 1..=retry.max_attempts {
-            if pending.is_empty() {
-                break;
-            }
+        let mut attempts = self.0.retry.start(format_args!("Graph $batch for {feature}"));
+        while !pending.is_empty() {
             let mut again = Vec::new();
             let mut wait: Option<Duration> = None;
             for chunk in pending.chunks(MAX_BATCH) {
@@ -185,8 +182,7 @@ impl GraphClient {
                                 .headers
                                 .iter()
                                 .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-                                .and_then(|(_, v)| v.trim().parse::<u64>().ok())
-                                .map(Duration::from_secs);
+                                .and_then(|(_, v)| crate::http::parse_retry_after(v));
                             wait = wait.max(after);
                             again.push(id);
                             continue;
@@ -206,12 +202,12 @@ impl GraphClient {
                 );
             }
             pending = again;
-            if !pending.is_empty() && round < retry.max_attempts {
-                let delay = wait
-                    .unwrap_or_else(|| retry.backoff(round))
-                    .min(retry.max_delay);
-                tracing::info!(%feature, users = pending.len(), delay_ms = delay.as_millis() as u64, "retrying throttled $batch items");
-                tokio::time::sleep(delay).await;
+            if pending.is_empty() {
+                break;
+            }
+            let throttled = format!("Graph throttled {} of the items", pending.len());
+            if !attempts.again(&throttled, wait).await {
+                break;
             }
         }
         for id in pending {

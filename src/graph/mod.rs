@@ -2,6 +2,7 @@
 //!
 //! - [`auth`]: access tokens (client secret, certificate, static token).
 //! - [`reads`]: the typed reads and writes riskrelay makes.
+//! - [`config`]: the client's settings (cloud, endpoints, credential, budget).
 //! - [`batch`]: directory context and registration details through `$batch`.
 //!
 //! Every identity-protection and Conditional Access request sends
@@ -11,6 +12,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod config;
 pub mod reads;
 
 use std::fmt;
@@ -22,10 +24,10 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
-use tokio::time::Instant;
 use url::Url;
 
-use crate::config::GraphConfig;
+use config::GraphConfig;
+use crate::http::RetryPolicy;
 use crate::limiter::Limiter;
 use auth::TokenSource;
 
@@ -135,11 +137,21 @@ pub enum GraphError {
     ForeignNextLink { feature: Feature },
     #[error("could not get a Graph token: {0}")]
     Auth(String),
-    #[error("the HTTP client could not be set up: {0}")]
-    Setup(String),
+    #[error(transparent)]
+    Setup(#[from] crate::http::SetupError),
 }
 
 impl GraphError {
+    fn transport(feature: Feature, e: reqwest::Error) -> Self {
+        match crate::http::TransportFailure::of(e) {
+            crate::http::TransportFailure::Timeout => Self::Timeout { feature },
+            other => Self::Transport {
+                feature,
+                detail: other.to_string(),
+            },
+        }
+    }
+
     /// Whether trying again later may succeed. Throttling, server errors, timeouts and network
     /// failures may; a missing permission, a rejected request or an unreadable answer will not.
     pub fn is_retryable(&self) -> bool {
@@ -161,51 +173,6 @@ impl GraphError {
             _ => None,
         }
     }
-}
-
-/// Retries for 429, 5xx and timeouts.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-    /// First backoff; doubles per attempt, with jitter, up to `max_delay`.
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-    /// No retry starts once this much time has passed since the first attempt.
-    pub budget: Duration,
-}
-
-impl RetryPolicy {
-    /// Exponential backoff with jitter: a random delay between half and all of `base · 2ⁿ`.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-        let full = exp.min(self.max_delay);
-        let half = full / 2;
-        half + full
-            .saturating_sub(half)
-            .mul_f64(rand::random_range(0.0..=1.0))
-    }
-}
-
-/// `Retry-After` as delta-seconds or an HTTP date.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.ceil()));
-    }
-    let when = httpdate::parse_http_date(v).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
 }
 
 /// Requests actually sent, per budget (retries included). For tests, logs and the notes.
@@ -306,35 +273,9 @@ impl Call {
     }
 }
 
-/// Shared HTTP client for Graph, the token endpoint and the chat sinks: one connection pool, one
-/// TLS stack (rustls).
-pub fn http_client(timeout: Duration) -> Result<reqwest::Client, GraphError> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(10))
-        .user_agent(concat!("riskrelay/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| GraphError::Setup(e.to_string()))
-}
-
 impl GraphClient {
     pub fn new(config: &GraphConfig) -> Result<Self, GraphError> {
-        let http = http_client(config.request_timeout)?;
-        let retry = RetryPolicy {
-            max_attempts: config.max_attempts,
-            base_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(30),
-            budget: config.retry_budget,
-        };
-        Self::with_parts(config, http, retry)
-    }
-
-    /// For tests and the demo: explicit HTTP client and retry policy.
-    pub fn with_parts(
-        config: &GraphConfig,
-        http: reqwest::Client,
-        retry: RetryPolicy,
-    ) -> Result<Self, GraphError> {
+        let http = crate::http::client(config.request_timeout)?;
         Ok(Self(Arc::new(Inner {
             tokens: TokenSource::new(config, http.clone())?,
             http,
@@ -342,7 +283,7 @@ impl GraphClient {
             limiter: Limiter::with_interval(
                 Duration::from_secs_f64(1.0 / config.identity_protection_rps) + SPACING_MARGIN,
             ),
-            retry,
+            retry: config.retry.clone(),
             counts: Counts::default(),
             registration_gate: batch::FeatureGate::default(),
         })))
@@ -383,10 +324,8 @@ impl GraphClient {
         let inner = &self.0;
         let feature = call.feature;
         let budget = feature.budget();
-        let started = Instant::now();
-        let mut attempt = 0u32;
+        let mut attempts = inner.retry.start(format_args!("Graph {feature}"));
         loop {
-            attempt += 1;
             // The token first: fetching one must not eat into the spacing the limiter keeps.
             let token = inner.tokens.token().await?;
             if budget == Budget::IdentityProtection {
@@ -404,7 +343,7 @@ impl GraphClient {
             if let Some(body) = &call.body {
                 req = req.json(body);
             }
-            let (error, delay) = match req.send().await {
+            let (error, retry_after) = match req.send().await {
                 Ok(res) => {
                     let status = res.status();
                     let headers = res.headers().clone();
@@ -417,59 +356,39 @@ impl GraphClient {
                                     body,
                                 });
                             }
-                            Err(e) if e.is_timeout() => (
-                                GraphError::Timeout { feature },
-                                inner.retry.backoff(attempt),
-                            ),
-                            Err(e) => (
-                                GraphError::Transport {
-                                    feature,
-                                    detail: e.to_string(),
-                                },
-                                inner.retry.backoff(attempt),
-                            ),
+                            Err(e) => (GraphError::transport(feature, e), None),
                         }
                     } else if status == StatusCode::TOO_MANY_REQUESTS {
-                        let delay =
-                            retry_after(&headers).unwrap_or_else(|| inner.retry.backoff(attempt));
-                        if budget == Budget::IdentityProtection {
-                            // Another app may be spending the tenant's shared budget: slow
-                            // every identity-protection caller down, not only this one.
-                            inner.limiter.pause(delay).await;
-                        }
-                        (GraphError::Throttled { feature }, delay)
+                        (
+                            GraphError::Throttled { feature },
+                            crate::http::retry_after(&headers),
+                        )
                     } else if status.is_server_error() {
                         (
                             GraphError::Server {
                                 feature,
                                 status: status.as_u16(),
                             },
-                            inner.retry.backoff(attempt),
+                            None,
                         )
                     } else {
                         let body = res.bytes().await.unwrap_or_default();
                         return Err(classify(feature, status, &body));
                     }
                 }
-                Err(e) if e.is_timeout() => (
-                    GraphError::Timeout { feature },
-                    inner.retry.backoff(attempt),
-                ),
-                Err(e) => (
-                    GraphError::Transport {
-                        feature,
-                        detail: e.to_string(),
-                    },
-                    inner.retry.backoff(attempt),
-                ),
+                Err(e) => (GraphError::transport(feature, e), None),
             };
-            if attempt >= inner.retry.max_attempts || started.elapsed() + delay > inner.retry.budget
-            {
-                tracing::warn!(%feature, attempt, error = %error, "Graph request failed; giving up");
+            let throttled = matches!(error, GraphError::Throttled { .. });
+            let Some(delay) = attempts.next_delay(retry_after) else {
+                attempts.give_up(&error);
                 return Err(error);
+            };
+            if throttled && budget == Budget::IdentityProtection {
+                // Another app may be spending the tenant's shared budget: slow every
+                // identity-protection caller down, not only this one.
+                inner.limiter.pause(delay).await;
             }
-            tracing::info!(%feature, attempt, delay_ms = delay.as_millis() as u64, error = %error, "Graph request failed; retrying");
-            tokio::time::sleep(delay).await;
+            attempts.wait(delay, &error).await;
         }
     }
 
@@ -552,38 +471,6 @@ fn classify(feature: Feature, status: StatusCode, body: &[u8]) -> GraphError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_forms() {
-        let mut h = HeaderMap::new();
-        assert_eq!(retry_after(&h), None);
-        h.insert(http::header::RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(http::header::RETRY_AFTER, "1.2".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
-        h.insert(
-            http::header::RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        h.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
-        assert_eq!(retry_after(&h), None);
-    }
-
-    #[test]
-    fn backoff_grows_with_jitter_and_is_capped() {
-        let p = RetryPolicy {
-            max_attempts: 5,
-            base_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(8),
-            budget: Duration::from_secs(60),
-        };
-        for attempt in 1..=8 {
-            let d = p.backoff(attempt);
-            let full = Duration::from_secs(1 << (attempt - 1)).min(Duration::from_secs(8));
-            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
-        }
-    }
 
     #[test]
     fn errors_name_the_permission_and_classify_retries() {

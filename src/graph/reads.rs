@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::{Call, Feature, GraphClient, GraphError};
 use crate::ids::{SubscriptionId, UserId};
-use crate::notification::AlertId;
+use crate::ids::SecurityAlertId;
 use crate::posture::{
     CA_POLICY_SELECT, CaPolicy, IdentityProtectionPolicy, ORGANIZATION_SELECT, Organization,
     SETTING,
@@ -198,7 +198,7 @@ impl GraphClient {
     }
 
     /// The user ids a legacy security alert names in `userStates`.
-    pub async fn security_alert_users(&self, id: &AlertId) -> Result<Vec<UserId>, GraphError> {
+    pub async fn security_alert_users(&self, id: &SecurityAlertId) -> Result<Vec<UserId>, GraphError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct UserState {

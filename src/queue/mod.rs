@@ -1,9 +1,11 @@
 //! The queue between the sources (poller, webhook) and the worker.
 //!
 //! [`Queue`] is the port: enqueue work or fail as a whole, so a caller knows whether it may
-//! acknowledge (the webhook's 202, the poller's checkpoint). Adapters: [`memory`] for the
-//! self-hosted process and tests, [`sqs`] for AWS.
+//! acknowledge (the webhook's 202, the poller's checkpoint). Adapters: [`inline`] hands items
+//! straight to the worker (`riskrelay run`, the demo), [`memory`] is a channel (webhook hints in
+//! `riskrelay run`, `serve`, tests), [`sqs`] is AWS.
 
+pub mod inline;
 pub mod memory;
 pub mod sqs;
 

@@ -11,6 +11,21 @@ const MAX_BATCH_ENTRIES: usize = 10;
 /// SQS caps a message, and the sum of a batch, at 256 KiB; keep a margin for attributes.
 const MAX_BATCH_BYTES: usize = 250 * 1024;
 
+/// Reads one SQS record as the worker receives it: its message id and work item, or, when the
+/// body is missing or not a work item, just its id (such a message never becomes readable, so the
+/// caller lets it reach the dead-letter queue).
+pub fn decode(record: &aws_lambda_events::sqs::SqsMessage) -> Result<(String, WorkItem), String> {
+    let id = record.message_id.clone().unwrap_or_default();
+    match record
+        .body
+        .as_deref()
+        .map(serde_json::from_str::<WorkItem>)
+    {
+        Some(Ok(item)) => Ok((id, item)),
+        _ => Err(id),
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
     client: aws_sdk_sqs::Client,

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use url::Url;
 
-use crate::config::{AppSecret, GraphConfig, GraphCredential};
+use crate::graph::config::{AppSecret, GraphConfig, GraphCredential};
 use crate::context::{ManagerRef, Registration, UserContext};
 use crate::ids::{SubscriptionId, TenantId, UserId};
 use crate::posture::{CaPolicy, Organization, SETTING};
@@ -374,8 +374,14 @@ impl Simulator {
             },
             identity_protection_rps: 1.0,
             request_timeout: Duration::from_secs(10),
-            max_attempts: 5,
-            retry_budget: Duration::from_secs(60),
+            // The simulator answers at once: retry its scripted faults quickly.
+            retry: crate::http::RetryPolicy {
+                max_attempts: 5,
+                base_delay: Duration::from_millis(200),
+                max_delay: Duration::from_secs(2),
+                budget: Duration::from_secs(60),
+                max_retry_after: Duration::from_secs(60),
+            },
         }
     }
 

@@ -1,26 +1,34 @@
-//! Sinks: the destinations messages are posted to.
+//! Sinks: the destinations messages are posted to, behind one port.
 //!
+//! - [`config`]: the destinations' settings (`RISKRELAY_SINKS`, the webhook URL secrets).
 //! - [`slack`]: Slack incoming webhooks.
 //! - [`teams`]: Teams Workflows webhooks.
-//! - [`ConsoleSink`]: a terminal, for `riskrelay run` and `demo`.
+//! - [`console`]: a terminal, for `riskrelay run` and `demo`.
+//! - [`file`]: the Slack and Teams payloads written to files, for the demo.
 //!
 //! A sink classifies every failure: retryable ones (429 after its budget, 5xx, timeouts) fail the
 //! observation so the queue tries again later; permanent ones (a rejected payload, a deleted
 //! channel) fail it too, so that it ends in the dead-letter queue instead of vanishing. Neither
 //! kind of error ever carries the webhook URL.
+//!
+//! A new destination is one module here implementing [`Sink`], plus its arm in [`build`] and its
+//! kind in [`config::SinkKind`].
 
+pub mod config;
+pub mod console;
+pub mod file;
 pub mod slack;
 pub mod teams;
 
-use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::config::{SinkConfig, SinkKind};
+use crate::alert::Routing;
 use crate::render::View;
 use crate::risk::RiskLevel;
+use config::{SinkConfig, SinkKind};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SinkError {
@@ -36,6 +44,13 @@ impl SinkError {
     }
 }
 
+/// One message for one destination: how to route it, and what it says.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub routing: Routing,
+    pub view: View,
+}
+
 #[async_trait]
 pub trait Sink: Send + Sync {
     fn name(&self) -> &str;
@@ -45,7 +60,7 @@ pub trait Sink: Send + Sync {
     /// this *before* claiming a message, so no claim is held while waiting: a crash then leaves
     /// nothing in progress behind.
     async fn ready(&self) {}
-    async fn post(&self, view: &View) -> Result<(), SinkError>;
+    async fn post(&self, message: &Outgoing) -> Result<(), SinkError>;
 }
 
 /// Longest part of an error answer kept for the log.
@@ -57,18 +72,6 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// A short, single-line excerpt of an error answer.
 pub(crate) fn excerpt(body: &str) -> String {
     crate::render::escape::truncate(&crate::render::escape::single_line(body), LOGGED_BODY_MAX)
-}
-
-/// Describes a transport failure without the URL (it is a credential).
-pub(crate) fn transport_error(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    if e.is_timeout() {
-        "the request timed out".into()
-    } else if e.is_connect() {
-        "could not connect".into()
-    } else {
-        format!("the request failed: {e}")
-    }
 }
 
 /// What every webhook sink holds: its name, its URL (a credential), its minimum level, and the
@@ -106,7 +109,7 @@ impl Endpoint {
             .json(payload)
             .send()
             .await
-            .map_err(transport_error)
+            .map_err(|e| crate::http::TransportFailure::of(e).to_string())
     }
 }
 
@@ -121,35 +124,4 @@ pub fn build(configs: &[SinkConfig], http: reqwest::Client) -> Vec<Arc<dyn Sink>
             }
         })
         .collect()
-}
-
-/// Prints messages to stdout as a person would read them.
-pub struct ConsoleSink {
-    min_level: RiskLevel,
-}
-
-impl ConsoleSink {
-    pub fn new(min_level: RiskLevel) -> Self {
-        Self { min_level }
-    }
-}
-
-#[async_trait]
-impl Sink for ConsoleSink {
-    fn name(&self) -> &str {
-        "console"
-    }
-
-    fn min_level(&self) -> &RiskLevel {
-        &self.min_level
-    }
-
-    async fn post(&self, view: &View) -> Result<(), SinkError> {
-        let text = crate::render::console::text(view);
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{text}").map_err(|e| SinkError::Permanent {
-            sink: "console".into(),
-            detail: e.to_string(),
-        })
-    }
 }

@@ -10,19 +10,30 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Endpoint, MAX_RETRY_AFTER, Sink, SinkError, excerpt};
-use crate::config::SinkConfig;
+use super::config::SinkConfig;
+use super::{Endpoint, MAX_RETRY_AFTER, Outgoing, Sink, SinkError, excerpt};
+use crate::http::RetryPolicy;
 use crate::limiter::Limiter;
-use crate::render::View;
 use crate::risk::RiskLevel;
 
-const ATTEMPTS: u32 = 3;
 /// Slack's documented pace for incoming webhooks.
 const PACE: Duration = Duration::from_secs(1);
+
+/// Only 429s are retried here, after the wait Slack names (or one pace without one).
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        base_delay: PACE,
+        max_delay: PACE,
+        budget: 2 * MAX_RETRY_AFTER,
+        max_retry_after: MAX_RETRY_AFTER,
+    }
+}
 
 pub struct SlackSink {
     endpoint: Endpoint,
     pace: Limiter,
+    retry: RetryPolicy,
 }
 
 impl SlackSink {
@@ -30,6 +41,7 @@ impl SlackSink {
         Self {
             endpoint: Endpoint::new(config, http),
             pace: Limiter::with_interval(PACE),
+            retry: policy(),
         }
     }
 }
@@ -48,10 +60,13 @@ impl Sink for SlackSink {
         self.pace.acquire().await;
     }
 
-    async fn post(&self, view: &View) -> Result<(), SinkError> {
-        let payload = crate::render::slack::payload(view);
-        for attempt in 1..=ATTEMPTS {
-            if attempt > 1 {
+    async fn post(&self, message: &Outgoing) -> Result<(), SinkError> {
+        let payload = crate::render::slack::payload(&message.view);
+        let mut attempts = self
+            .retry
+            .start(format_args!("Slack sink {}", self.endpoint.name));
+        loop {
+            if attempts.number() > 1 {
                 self.pace.acquire().await;
             }
             let res = self
@@ -63,24 +78,22 @@ impl Sink for SlackSink {
             if status.is_success() {
                 return Ok(());
             }
-            let wait = crate::graph::retry_after(res.headers());
+            let wait = crate::http::retry_after(res.headers());
             let body = excerpt(&res.text().await.unwrap_or_default());
-            if status.as_u16() == 429 {
-                let wait = wait.unwrap_or(PACE);
-                if attempt < ATTEMPTS && wait <= MAX_RETRY_AFTER {
-                    tracing::info!(sink = %self.endpoint.name, wait_ms = wait.as_millis() as u64, "Slack rate limit; waiting as told");
-                    self.pace.pause(wait).await;
-                    continue;
-                }
-                return Err(self
-                    .endpoint
-                    .error(true, format!("Slack kept answering 429 ({body})")));
+            if status.as_u16() != 429 {
+                return Err(self.endpoint.error(
+                    status.is_server_error(),
+                    format!("Slack answered {}: {body}", status.as_u16()),
+                ));
             }
-            return Err(self.endpoint.error(
-                status.is_server_error(),
-                format!("Slack answered {}: {body}", status.as_u16()),
-            ));
+            let error = format!("Slack kept answering 429 ({body})");
+            let Some(delay) = attempts.next_delay(Some(wait.unwrap_or(PACE))) else {
+                attempts.give_up(&error);
+                return Err(self.endpoint.error(true, error));
+            };
+            // Hold every later post to this webhook back too, not only this one.
+            self.pace.pause(delay).await;
+            attempts.wait(delay, &"Slack rate limit").await;
         }
-        Err(self.endpoint.error(true, "Slack kept answering 429".into()))
     }
 }

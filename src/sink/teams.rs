@@ -6,22 +6,31 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Endpoint, MAX_RETRY_AFTER, Sink, SinkError, excerpt};
-use crate::config::SinkConfig;
-use crate::render::View;
+use super::config::SinkConfig;
+use super::{Endpoint, MAX_RETRY_AFTER, Outgoing, Sink, SinkError, excerpt};
+use crate::http::RetryPolicy;
 use crate::risk::RiskLevel;
 
-const ATTEMPTS: u32 = 3;
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(4),
+        budget: 2 * MAX_RETRY_AFTER,
+        max_retry_after: MAX_RETRY_AFTER,
+    }
+}
 
 pub struct TeamsSink {
     endpoint: Endpoint,
+    retry: RetryPolicy,
 }
 
 impl TeamsSink {
     pub fn new(config: &SinkConfig, http: reqwest::Client) -> Self {
         Self {
             endpoint: Endpoint::new(config, http),
+            retry: policy(),
         }
     }
 }
@@ -36,36 +45,31 @@ impl Sink for TeamsSink {
         &self.endpoint.min_level
     }
 
-    async fn post(&self, view: &View) -> Result<(), SinkError> {
-        let payload = crate::render::teams::payload(view);
-        let mut last = String::new();
-        for attempt in 1..=ATTEMPTS {
-            let res = self.endpoint.send(&payload).await;
-            let wait = match res {
-                Err(e) => {
-                    last = e;
-                    FIRST_BACKOFF * attempt
-                }
+    async fn post(&self, message: &Outgoing) -> Result<(), SinkError> {
+        let payload = crate::render::teams::payload(&message.view);
+        let mut attempts = self
+            .retry
+            .start(format_args!("Teams sink {}", self.endpoint.name));
+        loop {
+            let (error, wait) = match self.endpoint.send(&payload).await {
+                Err(e) => (e, None),
                 Ok(res) => {
                     let status = res.status();
                     if status.is_success() {
                         return Ok(());
                     }
-                    let wait = crate::graph::retry_after(res.headers());
+                    let wait = crate::http::retry_after(res.headers());
                     let body = excerpt(&res.text().await.unwrap_or_default());
-                    last = format!("Teams answered {}: {body}", status.as_u16());
+                    let error = format!("Teams answered {}: {body}", status.as_u16());
                     if status.as_u16() != 429 && !status.is_server_error() {
-                        return Err(self.endpoint.error(false, last));
+                        return Err(self.endpoint.error(false, error));
                     }
-                    wait.unwrap_or(FIRST_BACKOFF * attempt)
+                    (error, wait)
                 }
             };
-            if attempt == ATTEMPTS || wait > MAX_RETRY_AFTER {
-                break;
+            if !attempts.again(&error, wait).await {
+                return Err(self.endpoint.error(true, error));
             }
-            tracing::info!(sink = %self.endpoint.name, attempt, wait_ms = wait.as_millis() as u64, error = %last, "Teams post failed; retrying");
-            tokio::time::sleep(wait).await;
         }
-        Err(self.endpoint.error(true, last))
     }
 }

@@ -4,41 +4,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use riskrelay::alert::{AlertKind, Change, Message};
-use riskrelay::config::{SinkConfig, SinkKind};
+use riskrelay::sink::config::SinkConfig;
 use riskrelay::deliver::{DeliverError, Delivery};
 use riskrelay::risk::RiskLevel;
 use riskrelay::sink::{self, SinkError};
 use riskrelay::store::Store;
 use riskrelay::store::memory::MemoryStore;
-use secrecy::SecretString;
 use time::OffsetDateTime;
 use wiremock::{MockServer, ResponseTemplate};
 
-use crate::helpers::{LogCapture, answer, record_received, samples};
-
-pub const SLACK_PATH: &str = "/services/T000/B000/sl4ckS3cretPart";
-pub const TEAMS_PATH: &str = "/workflows/abc/triggers/manual/paths/invoke";
-
-pub fn slack_sink(server: &MockServer, min: RiskLevel) -> SinkConfig {
-    SinkConfig {
-        name: "slack".into(),
-        kind: SinkKind::Slack,
-        url: SecretString::from(format!("{}{SLACK_PATH}", server.uri())),
-        min_level: min,
-    }
-}
-
-pub fn teams_sink(server: &MockServer, min: RiskLevel) -> SinkConfig {
-    SinkConfig {
-        name: "teams".into(),
-        kind: SinkKind::Teams,
-        url: SecretString::from(format!(
-            "{}{TEAMS_PATH}?api-version=1&sig=t3amsS1gnature",
-            server.uri()
-        )),
-        min_level: min,
-    }
-}
+use crate::helpers::{
+    LogCapture, SLACK_PATH, TEAMS_PATH, answer, record_received, samples, slack_sink, teams_sink,
+};
 
 fn http(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder().timeout(timeout).build().unwrap()

@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use riskrelay::config::{AppSecret, GraphConfig, GraphCredential};
+use riskrelay::graph::config::{AppSecret, GraphConfig, GraphCredential};
 use riskrelay::context::Lookup;
-use riskrelay::graph::{Feature, GraphClient, GraphError, RetryPolicy, http_client};
+use riskrelay::graph::{Feature, GraphClient, GraphError};
+use riskrelay::http::RetryPolicy;
 use riskrelay::ids::UserId;
 use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
 use riskrelay::sim::{DetectionSpec, Fault, SimConfig, SimUser, Simulator};
@@ -20,16 +21,15 @@ pub fn fast_retry(max_attempts: u32) -> RetryPolicy {
         base_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(200),
         budget: Duration::from_secs(20),
+        max_retry_after: Duration::from_secs(20),
     }
 }
 
+/// A client for `config` that retries quickly.
 pub fn client(config: &GraphConfig) -> GraphClient {
-    GraphClient::with_parts(
-        config,
-        http_client(config.request_timeout).unwrap(),
-        fast_retry(config.max_attempts),
-    )
-    .unwrap()
+    let mut config = config.clone();
+    config.retry = fast_retry(config.retry.max_attempts);
+    GraphClient::new(&config).unwrap()
 }
 
 fn user_id(n: u128) -> UserId {
@@ -47,8 +47,7 @@ fn wiremock_config(server: &MockServer) -> GraphConfig {
         credential: GraphCredential::AccessToken(SecretString::from("static-test-token")),
         identity_protection_rps: 1.0,
         request_timeout: Duration::from_millis(500),
-        max_attempts: 4,
-        retry_budget: Duration::from_secs(20),
+        retry: fast_retry(4),
     }
 }
 
@@ -341,7 +340,7 @@ async fn a_timeout_is_a_retryable_error() {
         .mount(&server)
         .await;
     let mut config = wiremock_config(&server);
-    config.max_attempts = 2;
+    config.retry.max_attempts = 2;
     let err = client(&config)
         .risky_users_changed_since(since())
         .await

@@ -3,7 +3,19 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use riskrelay::config::{Env, EnvSecrets, WebhookConfig};
+use riskrelay::app::{Adapters, App, Role, Settings};
+use riskrelay::config::{Env, EnvSecrets};
+use riskrelay::graph::GraphClient;
+use riskrelay::posture::{Known, PasswordSync, PostureSnapshot};
+use riskrelay::risk::RiskLevel;
+use riskrelay::sim::{SimConfig, Simulator};
+use riskrelay::sink::config::{SinkConfig, SinkKind};
+use riskrelay::source::webhook::WebhookConfig;
+use riskrelay::store::memory::MemoryStore;
+use riskrelay::store::{self, Store};
+use riskrelay::worker::Worker;
+use time::OffsetDateTime;
+use wiremock::{MockServer, ResponseTemplate};
 use riskrelay::observation::WorkItem;
 use riskrelay::queue::{Queue, QueueError};
 
@@ -322,4 +334,128 @@ pub async fn answer(
         mock = mock.expect(n);
     }
     mock.mount(server).await;
+}
+
+/// Fake chat webhook URLs. Their secret-looking parts let tests check that no URL leaks.
+pub const SLACK_PATH: &str = "/services/T000/B000/sl4ckS3cretPart";
+pub const TEAMS_PATH: &str = "/workflows/abc/triggers/manual/paths/invoke";
+
+pub fn slack_sink(server: &MockServer, min: RiskLevel) -> SinkConfig {
+    SinkConfig {
+        name: "slack".into(),
+        kind: SinkKind::Slack,
+        url: secrecy::SecretString::from(format!("{}{SLACK_PATH}", server.uri())),
+        min_level: min,
+    }
+}
+
+pub fn teams_sink(server: &MockServer, min: RiskLevel) -> SinkConfig {
+    SinkConfig {
+        name: "teams".into(),
+        kind: SinkKind::Teams,
+        url: secrecy::SecretString::from(format!(
+            "{}{TEAMS_PATH}?api-version=1&sig=t3amsS1gnature",
+            server.uri()
+        )),
+        min_level: min,
+    }
+}
+
+/// The application as every entry point builds it ([`App::build`]), against the simulated
+/// tenant, an in-memory store and fake Slack and Teams servers. Tests change `settings` before
+/// building, and the simulator, store and servers as they go.
+pub struct TestApp {
+    pub sim: Simulator,
+    pub store: Arc<MemoryStore>,
+    pub slack: MockServer,
+    pub teams: MockServer,
+    pub settings: Settings,
+}
+
+impl TestApp {
+    pub async fn start() -> Self {
+        let sim = Simulator::start(SimConfig::default()).await.unwrap();
+        let slack = MockServer::start().await;
+        let teams = MockServer::start().await;
+        let mut graph = sim.graph_config();
+        graph.retry = crate::graph::fast_retry(graph.retry.max_attempts);
+        let mut settings = Settings::with_graph(graph);
+        settings.alerts.sinks = vec![
+            slack_sink(&slack, RiskLevel::Low),
+            teams_sink(&teams, RiskLevel::Low),
+        ];
+        Self {
+            sim,
+            store: Arc::new(MemoryStore::default()),
+            slack,
+            teams,
+            settings,
+        }
+    }
+
+    /// The parts for `role`, handing work to `queue` (the in-process queue when `None`).
+    pub fn build(&self, role: Role, queue: Option<Arc<dyn Queue>>) -> App {
+        let store: Arc<dyn Store> = self.store.clone();
+        let mut adapters = Adapters::new(store);
+        adapters.queue = queue;
+        adapters.inline_retry.base_delay = std::time::Duration::from_millis(20);
+        App::build(&self.settings, role, adapters).unwrap()
+    }
+
+    pub fn worker(&self) -> Arc<Worker> {
+        self.build(Role::Worker, None).worker.unwrap()
+    }
+
+    pub fn graph(&self) -> GraphClient {
+        GraphClient::new(&self.settings.graph).unwrap()
+    }
+
+    /// Both chat servers accept every post.
+    pub async fn ok_sinks(&self) {
+        answer(
+            &self.slack,
+            SLACK_PATH,
+            ResponseTemplate::new(200).set_body_string("ok"),
+            None,
+            None,
+        )
+        .await;
+        answer(
+            &self.teams,
+            TEAMS_PATH,
+            ResponseTemplate::new(202),
+            None,
+            None,
+        )
+        .await;
+    }
+
+    /// Posts received by (Slack, Teams).
+    pub async fn posts(&self) -> (usize, usize) {
+        (
+            self.slack.received_requests().await.unwrap().len(),
+            self.teams.received_requests().await.unwrap().len(),
+        )
+    }
+
+    /// A posture snapshot taken at `at`: the setting on, password sync fresh, no CA policy.
+    pub async fn save_posture(&self, at: OffsetDateTime) {
+        let snapshot = PostureSnapshot {
+            checked_at: at,
+            setting: Known::Known { value: true },
+            password_sync: Known::Known {
+                value: PasswordSync::Fresh { last: at },
+            },
+            user_risk_policies: Known::Known { value: vec![] },
+        };
+        store::save(
+            self.store.as_ref(),
+            self.sim.tenant_id(),
+            store::keys::POSTURE,
+            &snapshot,
+            None,
+        )
+        .await
+        .unwrap();
+    }
 }

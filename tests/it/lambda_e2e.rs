@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use wiremock::MockServer;
 use wiremock::ResponseTemplate;
 
-use crate::delivery::{SLACK_PATH, TEAMS_PATH};
+use crate::helpers::{SLACK_PATH, TEAMS_PATH};
 use crate::helpers::{answer, aws_config, moto_endpoint, record_received, unique};
 
 const API: &str = "/2018-06-01/runtime";

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use riskrelay::observation::{Origin, Subject, WorkItem};
-use riskrelay::poll::{Checkpoint, Poller};
+use riskrelay::source::poll::{Checkpoint, Poller};
 use riskrelay::queue::Queue;
 use riskrelay::queue::sqs::SqsQueue;
 use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
@@ -22,7 +22,7 @@ fn poller(sim: &Simulator, store: Arc<dyn Store>, queue: Arc<dyn Queue>) -> Poll
         crate::graph::client(&sim.graph_config()),
         store,
         queue,
-        riskrelay::poll::DEFAULT_OVERLAP,
+        riskrelay::source::poll::DEFAULT_OVERLAP,
     )
 }
 

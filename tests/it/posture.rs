@@ -1,18 +1,16 @@
 //! Posture checks and the drift guard against the simulated tenant.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use riskrelay::alert::Message;
-use riskrelay::checks::{self, CheckStatus, PostureRun};
-use riskrelay::config::PostureConfig;
+use riskrelay::checks::report::{self, CheckStatus};
+use riskrelay::checks::{self, PostureConfig, PostureRun};
 use riskrelay::drift::DriftMode;
 use riskrelay::posture::{
     CaConditions, CaGrantControls, CaPolicy, Known, Organization, PasswordSync,
 };
-use riskrelay::sim::{Fault, SimConfig, Simulator};
+use riskrelay::sim::Fault;
 use riskrelay::store::Store;
-use riskrelay::store::memory::MemoryStore;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -38,47 +36,39 @@ fn covering_policy(state: &str, controls: &[&str]) -> CaPolicy {
     }
 }
 
-struct Rig {
-    sim: Simulator,
-    store: Arc<MemoryStore>,
+use crate::helpers::TestApp as Rig;
+
+/// The test application with a covering user-risk policy in the simulated tenant.
+async fn rig() -> Rig {
+    let rig = Rig::start().await;
+    rig.sim.set_ca_policies(vec![covering_policy(
+        "enabled",
+        &["mfa", "riskRemediation"],
+    )]);
+    rig
 }
 
-impl Rig {
-    async fn new() -> Self {
-        let sim = Simulator::start(SimConfig::default()).await.unwrap();
-        sim.set_ca_policies(vec![covering_policy(
-            "enabled",
-            &["mfa", "riskRemediation"],
-        )]);
-        Self {
-            sim,
-            store: Arc::new(MemoryStore::default()),
-        }
-    }
+/// One scheduled check: run, hand the messages over, commit.
+async fn check(rig: &Rig, mode: DriftMode) -> PostureRun {
+    let run = checks::run(
+        &rig.graph(),
+        rig.store.as_ref() as &dyn Store,
+        rig.sim.tenant_id(),
+        &config(mode),
+        OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap();
+    run.commit(rig.store.as_ref()).await.unwrap();
+    run
+}
 
-    /// One scheduled check: run, hand the messages over, commit.
-    async fn check(&self, mode: DriftMode) -> PostureRun {
-        let graph = crate::graph::client(&self.sim.graph_config());
-        let run = checks::run(
-            &graph,
-            self.store.as_ref() as &dyn Store,
-            self.sim.tenant_id(),
-            &config(mode),
-            OffsetDateTime::now_utc(),
-        )
-        .await
-        .unwrap();
-        run.commit(self.store.as_ref()).await.unwrap();
-        run
-    }
-
-    fn patches(&self) -> Vec<riskrelay::sim::Recorded> {
-        self.sim
-            .requests()
-            .into_iter()
-            .filter(|r| r.method == "PATCH")
-            .collect()
-    }
+fn patches(rig: &Rig) -> Vec<riskrelay::sim::Recorded> {
+    rig.sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .collect()
 }
 
 fn titles(run: &PostureRun) -> Vec<String> {
@@ -102,8 +92,8 @@ fn status(run: &PostureRun, id: &str) -> CheckStatus {
 
 #[tokio::test]
 async fn all_well_exits_zero_and_says_nothing() {
-    let rig = Rig::new().await;
-    let run = rig.check(DriftMode::Report).await;
+    let rig = rig().await;
+    let run = check(&rig, DriftMode::Report).await;
     assert_eq!(run.report.exit_code(), 0, "{:#?}", run.report);
     assert!(run.messages.is_empty());
     assert_eq!(run.snapshot.setting, Known::Known { value: true });
@@ -113,15 +103,15 @@ async fn all_well_exits_zero_and_says_nothing() {
             value: PasswordSync::Fresh { .. }
         }
     ));
-    let text = checks::human(&run.report, false);
+    let text = report::human(&run.report, false);
     assert!(text.contains("All well. Exit status 0."), "{text}");
 }
 
 #[tokio::test]
 async fn report_mode_alerts_once_per_episode_and_says_back_to_normal_once() {
-    let rig = Rig::new().await;
+    let rig = rig().await;
     rig.sim.set_setting(false);
-    let first = rig.check(DriftMode::Report).await;
+    let first = check(&rig, DriftMode::Report).await;
     assert_eq!(
         titles(&first),
         vec!["On-premises password change no longer resets user risk"]
@@ -129,31 +119,31 @@ async fn report_mode_alerts_once_per_episode_and_says_back_to_normal_once() {
     assert_eq!(first.report.exit_code(), 1);
     for _ in 0..3 {
         assert!(
-            rig.check(DriftMode::Report).await.messages.is_empty(),
+            check(&rig, DriftMode::Report).await.messages.is_empty(),
             "one alert per episode, not per check"
         );
     }
     rig.sim.set_setting(true);
     assert_eq!(
-        titles(&rig.check(DriftMode::Report).await),
+        titles(&check(&rig, DriftMode::Report).await),
         vec!["On-premises password change resets user risk again"]
     );
-    assert!(rig.check(DriftMode::Report).await.messages.is_empty());
-    assert!(rig.patches().is_empty(), "report mode never writes");
+    assert!(check(&rig, DriftMode::Report).await.messages.is_empty());
+    assert!(patches(&rig).is_empty(), "report mode never writes");
 }
 
 #[tokio::test]
 async fn enforce_mode_patches_exactly_once_with_the_one_member_and_reads_back() {
-    let rig = Rig::new().await;
+    let rig = rig().await;
     rig.sim.set_setting(false);
     rig.sim
         .set_policy_member("unifiedRiskSignals", json!({"enabledFor": ["all"]}));
     rig.sim.clear_requests();
-    let run = rig.check(DriftMode::Enforce).await;
-    let patches = rig.patches();
-    assert_eq!(patches.len(), 1);
+    let run = check(&rig, DriftMode::Enforce).await;
+    let patched = patches(&rig);
+    assert_eq!(patched.len(), 1);
     assert_eq!(
-        serde_json::to_string(patches[0].body.as_ref().unwrap()).unwrap(),
+        serde_json::to_string(patched[0].body.as_ref().unwrap()).unwrap(),
         r#"{"isUserRiskClearedOnPasswordReset":true}"#
     );
     let policy_calls: Vec<String> = rig
@@ -184,71 +174,71 @@ async fn enforce_mode_patches_exactly_once_with_the_one_member_and_reads_back() 
         json!({"enabledFor": ["all"]}),
         "other members untouched"
     );
-    assert!(rig.check(DriftMode::Enforce).await.messages.is_empty());
-    assert_eq!(rig.patches().len(), 1);
+    assert!(check(&rig, DriftMode::Enforce).await.messages.is_empty());
+    assert_eq!(patches(&rig).len(), 1);
 }
 
 #[tokio::test]
 async fn a_read_back_that_still_says_off_is_reported_and_not_repeated() {
-    let rig = Rig::new().await;
+    let rig = rig().await;
     rig.sim.set_setting(false);
     // Graph accepts the PATCH but nothing changes (something else keeps it off).
     rig.sim
         .fail(Fault::status("/beta/identityProtection/policy", 204, 1).on("PATCH"));
-    let run = rig.check(DriftMode::Enforce).await;
+    let run = check(&rig, DriftMode::Enforce).await;
     assert_eq!(
         titles(&run),
         vec!["Could not keep on-premises password reset on"]
     );
     assert_eq!(run.report.exit_code(), 1);
-    let again = rig.check(DriftMode::Enforce).await;
+    let again = check(&rig, DriftMode::Enforce).await;
     assert!(again.messages.is_empty());
-    assert_eq!(rig.patches().len(), 1, "one PATCH per episode");
+    assert_eq!(patches(&rig).len(), 1, "one PATCH per episode");
 }
 
 #[tokio::test]
 async fn a_403_on_the_patch_is_said_once_and_falls_back_to_reporting() {
-    let rig = Rig::new().await;
+    let rig = rig().await;
     rig.sim.set_setting(false);
     rig.sim
         .fail(Fault::status("/beta/identityProtection/policy", 403, 1).on("PATCH"));
-    let run = rig.check(DriftMode::Enforce).await;
+    let run = check(&rig, DriftMode::Enforce).await;
     assert_eq!(
         titles(&run),
         vec!["Cannot enforce: the app needs Policy.ReadWrite.IdentityProtection"]
     );
     for _ in 0..2 {
-        assert!(rig.check(DriftMode::Enforce).await.messages.is_empty());
+        assert!(check(&rig, DriftMode::Enforce).await.messages.is_empty());
     }
-    assert_eq!(rig.patches().len(), 1);
+    assert_eq!(patches(&rig).len(), 1);
     rig.sim.set_setting(true);
     assert_eq!(
-        titles(&rig.check(DriftMode::Enforce).await),
+        titles(&check(&rig, DriftMode::Enforce).await),
         vec!["On-premises password change resets user risk again"]
     );
 }
 
 #[tokio::test]
 async fn a_404_on_the_read_means_unavailable_said_once() {
-    let rig = Rig::new().await;
+    let rig = rig().await;
     rig.sim.set_policy_available(false);
-    let run = rig.check(DriftMode::Enforce).await;
+    let run = check(&rig, DriftMode::Enforce).await;
     assert_eq!(
         titles(&run),
         vec!["The on-premises reset setting cannot be checked here"]
     );
     assert_eq!(status(&run, "onPremisesResetSetting"), CheckStatus::Finding);
     assert!(matches!(run.snapshot.setting, Known::Unknown { .. }));
-    assert!(rig.check(DriftMode::Enforce).await.messages.is_empty());
-    assert!(rig.patches().is_empty());
+    assert!(check(&rig, DriftMode::Enforce).await.messages.is_empty());
+    assert!(patches(&rig).is_empty());
 }
 
 #[tokio::test]
 async fn a_missing_read_permission_is_a_check_that_could_not_run() {
-    let rig = Rig::new().await;
+    let rig = rig().await;
     rig.sim
         .fail(Fault::status("/beta/identityProtection/policy", 403, 1).on("GET"));
-    let run = rig.check(DriftMode::Report).await;
+    let run = check(&rig, DriftMode::Report).await;
     assert_eq!(status(&run, "onPremisesResetSetting"), CheckStatus::Error);
     assert_eq!(run.report.exit_code(), 2);
     assert!(
@@ -260,7 +250,7 @@ async fn a_missing_read_permission_is_a_check_that_could_not_run() {
 
 #[tokio::test]
 async fn a_restart_or_second_container_does_not_repeat_the_alert_or_the_patch() {
-    let rig = Rig::new().await;
+    let rig = rig().await;
     rig.sim.set_setting(false);
     rig.sim
         .fail(Fault::status("/beta/identityProtection/policy", 403, 1).on("PATCH"));
@@ -290,12 +280,12 @@ async fn a_restart_or_second_container_does_not_repeat_the_alert_or_the_patch() 
     .unwrap();
     b.commit(store).await.unwrap();
     assert_eq!(a.messages.len() + b.messages.len(), 1);
-    assert_eq!(rig.patches().len(), 1);
+    assert_eq!(patches(&rig).len(), 1);
 }
 
 #[tokio::test]
 async fn password_sync_fresh_stale_and_cloud_only() {
-    let rig = Rig::new().await;
+    let rig = rig().await;
     let now = OffsetDateTime::now_utc();
     let org = |enabled: Option<bool>, last: Option<OffsetDateTime>| Organization {
         id: None,
@@ -306,13 +296,13 @@ async fn password_sync_fresh_stale_and_cloud_only() {
     rig.sim
         .set_organization(org(Some(true), Some(now - time::Duration::minutes(5))));
     assert_eq!(
-        status(&rig.check(DriftMode::Report).await, "passwordHashSync"),
+        status(&check(&rig, DriftMode::Report).await, "passwordHashSync"),
         CheckStatus::Ok
     );
 
     rig.sim
         .set_organization(org(Some(true), Some(now - time::Duration::hours(30))));
-    let stale = rig.check(DriftMode::Report).await;
+    let stale = check(&rig, DriftMode::Report).await;
     assert_eq!(status(&stale, "passwordHashSync"), CheckStatus::Finding);
     assert!(
         stale.report.checks[1]
@@ -323,12 +313,12 @@ async fn password_sync_fresh_stale_and_cloud_only() {
     );
     assert_eq!(titles(&stale), vec!["Password hash sync"]);
     assert!(
-        rig.check(DriftMode::Report).await.messages.is_empty(),
+        check(&rig, DriftMode::Report).await.messages.is_empty(),
         "said once"
     );
 
     rig.sim.set_organization(org(None, None));
-    let cloud = rig.check(DriftMode::Report).await;
+    let cloud = check(&rig, DriftMode::Report).await;
     assert_eq!(
         status(&cloud, "passwordHashSync"),
         CheckStatus::NotApplicable
@@ -346,7 +336,7 @@ async fn password_sync_fresh_stale_and_cloud_only() {
 
 #[tokio::test]
 async fn user_risk_policies_covering_not_covering_and_report_only() {
-    let rig = Rig::new().await;
+    let rig = rig().await;
     for (policies, want, words) in [
         (
             vec![covering_policy("enabled", &["mfa", "riskRemediation"])],
@@ -389,7 +379,7 @@ async fn user_risk_policies_covering_not_covering_and_report_only() {
         ),
     ] {
         rig.sim.set_ca_policies(policies);
-        let run = rig.check(DriftMode::Report).await;
+        let run = check(&rig, DriftMode::Report).await;
         let c = &run.report.checks[2];
         assert_eq!(c.status, want, "{c:?}");
         assert!(c.summary.contains(words), "{c:?}");
@@ -406,7 +396,7 @@ async fn user_risk_policies_covering_not_covering_and_report_only() {
 
 #[tokio::test]
 async fn the_human_report_and_the_json_are_stable() {
-    let rig = Rig::new().await;
+    let rig = rig().await;
     rig.sim.set_setting(false);
     rig.sim.set_ca_policies(vec![covering_policy(
         "enabledForReportingButNotEnforced",
@@ -429,9 +419,9 @@ async fn the_human_report_and_the_json_are_stable() {
     )
     .await
     .unwrap();
-    insta::assert_snapshot!("check-human", checks::human(&run.report, false));
-    insta::assert_json_snapshot!("check-json", checks::json(&run.report));
-    let colored = checks::human(&run.report, true);
+    insta::assert_snapshot!("check-human", report::human(&run.report, false));
+    insta::assert_json_snapshot!("check-json", report::json(&run.report));
+    let colored = report::human(&run.report, true);
     assert!(colored.contains("\u{1b}["), "colour on a terminal");
     for m in &run.messages {
         let view = riskrelay::render::view(m);

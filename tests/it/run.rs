@@ -10,7 +10,7 @@ use riskrelay::risk::{DetectionTimingType, RiskLevel};
 use riskrelay::sim::{DetectionSpec, SimConfig, SimUser, Simulator};
 use wiremock::{MockServer, ResponseTemplate};
 
-use crate::delivery::SLACK_PATH;
+use crate::helpers::SLACK_PATH;
 
 async fn slack() -> MockServer {
     let s = MockServer::start().await;

@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use riskrelay::config::{AlertsConfig, ClientStates, Env, GraphConfig};
+use riskrelay::client_state::ClientStates;
+use riskrelay::config::Env;
+use riskrelay::deliver::AlertsConfig;
+use riskrelay::graph::config::GraphConfig;
 use riskrelay::secrets::SecretCache;
 
 use crate::helpers::{aws_config, unique};

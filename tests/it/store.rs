@@ -154,7 +154,7 @@ async fn dynamodb_race_two_workers_deliver_the_same_alert_once() {
     let slack = MockServer::start().await;
     answer(
         &slack,
-        crate::delivery::SLACK_PATH,
+        crate::helpers::SLACK_PATH,
         ResponseTemplate::new(200)
             .set_body_string("ok")
             .set_delay(std::time::Duration::from_millis(100)),
@@ -165,7 +165,7 @@ async fn dynamodb_race_two_workers_deliver_the_same_alert_once() {
     let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
     let sinks = || {
         riskrelay::sink::build(
-            &[crate::delivery::slack_sink(
+            &[crate::helpers::slack_sink(
                 &slack,
                 riskrelay::risk::RiskLevel::Low,
             )],

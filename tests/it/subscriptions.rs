@@ -4,15 +4,16 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use riskrelay::config::{ClientStates, Env, EnvSecrets, WebhookConfig};
+use riskrelay::client_state::ClientStates;
+use riskrelay::config::{Env, EnvSecrets};
+use riskrelay::source::webhook::WebhookConfig;
 use riskrelay::ids::SubscriptionId;
 use riskrelay::notification::LifecycleKind;
 use riskrelay::observation::{LifecycleEvent, Subject, WorkItem};
-use riskrelay::sim::{SimConfig, Simulator};
-use riskrelay::store::memory::MemoryStore;
-use riskrelay::subscriptions::{PollTrigger, SubscriptionsConfig, Upkeep, Wanted};
-use riskrelay::webhook::Webhook;
-use riskrelay::worker::LifecycleHandler;
+use riskrelay::app::{Adapters, App, Role};
+use riskrelay::source::subscriptions::{PollTrigger, SubscriptionsConfig, Upkeep, Wanted};
+use riskrelay::source::webhook::Webhook;
+use riskrelay::observation::LifecycleHandler;
 use time::OffsetDateTime;
 
 use crate::helpers::RecordingQueue;
@@ -27,58 +28,78 @@ struct CountingTrigger(AtomicUsize);
 
 #[async_trait::async_trait]
 impl PollTrigger for CountingTrigger {
-    async fn poll_now(&self) -> Result<(), String> {
+    async fn poll_now(&self, _reason: &str) -> Result<(), String> {
         self.0.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 }
 
 struct Rig {
-    sim: Simulator,
+    app: crate::helpers::TestApp,
     queue: RecordingQueue,
     url: url::Url,
-    store: Arc<MemoryStore>,
     _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = crate::helpers::TestApp;
+
+    fn deref(&self) -> &Self::Target {
+        &self.app
+    }
 }
 
 impl Rig {
     /// The simulator plus our webhook on loopback, as the subscriptions' endpoint.
     async fn new(client_state: &str) -> Self {
-        let sim = Simulator::start(SimConfig::default()).await.unwrap();
+        let app = crate::helpers::TestApp::start().await;
         let queue = RecordingQueue::default();
         let config = WebhookConfig {
-            tenant_id: sim.tenant_id(),
+            tenant_id: app.sim.tenant_id(),
             client_states: states(client_state),
         };
-        let app = Arc::new(Webhook::new(&config, Arc::new(queue.clone())));
+        let webhook = Arc::new(Webhook::new(&config, Arc::new(queue.clone())));
         let listener = riskrelay::server::bind("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
         let url = url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(riskrelay::server::serve(listener, app, async {
+        tokio::spawn(riskrelay::server::serve(listener, webhook, async {
             let _ = stopped.await;
         }));
         Self {
-            sim,
+            app,
             queue,
             url,
-            store: Arc::new(MemoryStore::default()),
             _stop: stop,
         }
     }
 
-    fn upkeep(&self, wanted: Vec<Wanted>, client_state: &str) -> Upkeep {
-        Upkeep::new(
-            self.sim.tenant_id(),
-            crate::graph::client(&self.sim.graph_config()),
-            self.store.clone(),
-            SubscriptionsConfig {
-                wanted,
-                public_url: Some(self.url.clone()),
-            },
-            states(client_state),
-        )
+    /// Subscription upkeep as the composition root builds it, for `wanted` at `public_url`.
+    fn upkeep_at(
+        &self,
+        wanted: Vec<Wanted>,
+        public_url: url::Url,
+        client_state: &str,
+        trigger: Option<Arc<dyn PollTrigger>>,
+    ) -> Arc<Upkeep> {
+        let mut settings = self.settings.clone();
+        settings.subscriptions = SubscriptionsConfig {
+            wanted,
+            public_url: Some(public_url),
+        };
+        settings.client_states = Some(states(client_state));
+        let store: Arc<dyn riskrelay::store::Store> = self.store.clone();
+        let mut adapters = Adapters::new(store);
+        adapters.poll_trigger = trigger;
+        App::build(&settings, Role::Tool, adapters)
+            .unwrap()
+            .upkeep
+            .unwrap()
+    }
+
+    fn upkeep(&self, wanted: Vec<Wanted>, client_state: &str) -> Arc<Upkeep> {
+        self.upkeep_at(wanted, self.url.clone(), client_state, None)
     }
 
     fn only_subscription(&self) -> (SubscriptionId, serde_json::Value) {
@@ -184,9 +205,12 @@ async fn renews_before_expiry_and_recreates_after_a_client_state_rotation() {
 async fn lifecycle_events_reauthorize_recreate_and_poll() {
     let rig = Rig::new("state-one").await;
     let trigger = Arc::new(CountingTrigger::default());
-    let upkeep = rig
-        .upkeep(vec![Wanted::Users], "state-one")
-        .with_poll_trigger(trigger.clone());
+    let upkeep = rig.upkeep_at(
+        vec![Wanted::Users],
+        rig.url.clone(),
+        "state-one",
+        Some(trigger.clone()),
+    );
     upkeep.ensure(OffsetDateTime::now_utc()).await.unwrap();
     let (id, _) = rig.only_subscription();
     let event = |kind: LifecycleKind, id: SubscriptionId| LifecycleEvent {
@@ -247,15 +271,11 @@ async fn lifecycle_events_reauthorize_recreate_and_poll() {
 #[tokio::test]
 async fn an_unreachable_or_wrong_endpoint_fails_validation_clearly() {
     let rig = Rig::new("state-one").await;
-    let upkeep = Upkeep::new(
-        rig.sim.tenant_id(),
-        crate::graph::client(&rig.sim.graph_config()),
-        rig.store.clone(),
-        SubscriptionsConfig {
-            wanted: vec![Wanted::Users],
-            public_url: Some(url::Url::parse("http://127.0.0.1:9/").unwrap()),
-        },
-        states("state-one"),
+    let upkeep = rig.upkeep_at(
+        vec![Wanted::Users],
+        url::Url::parse("http://127.0.0.1:9/").unwrap(),
+        "state-one",
+        None,
     );
     let err = upkeep.ensure(OffsetDateTime::now_utc()).await.unwrap_err();
     assert!(err.contains("validation"), "{err}");

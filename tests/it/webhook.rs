@@ -10,7 +10,7 @@ use riskrelay::config::Env;
 use riskrelay::notification::LifecycleKind;
 use riskrelay::observation::{Subject, WorkItem};
 use riskrelay::queue::Queue;
-use riskrelay::webhook::{Webhook, from_lambda, to_lambda};
+use riskrelay::source::webhook::{Webhook, from_lambda, to_lambda};
 use serde_json::json;
 
 use crate::helpers::*;

@@ -1,129 +1,35 @@
 //! The worker pipeline against the simulated tenant and fake chat servers.
 
-use std::sync::Arc;
-
 use riskrelay::alert::{AlertKind, Change, Message};
-use riskrelay::deliver::Delivery;
 use riskrelay::ids::UserId;
 use riskrelay::observation::{Fetched, Observation, Origin, Subject, WorkItem};
-use riskrelay::posture::{Known, PasswordSync, PostureSnapshot};
 use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
-use riskrelay::sim::{DetectionSpec, SimConfig, SimUser, Simulator};
-use riskrelay::sink;
-use riskrelay::store::memory::MemoryStore;
-use riskrelay::store::{self, Store};
+use riskrelay::sim::{DetectionSpec, SimUser};
+use riskrelay::store;
 use riskrelay::verdict::Verdict;
-use riskrelay::worker::Worker;
 use time::OffsetDateTime;
-use wiremock::{MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
-use crate::delivery::{SLACK_PATH, TEAMS_PATH, slack_sink, teams_sink};
-use crate::helpers::{answer, record_received};
+use crate::helpers::{SLACK_PATH, TEAMS_PATH, answer, record_received};
 
-pub struct Rig {
-    pub sim: Simulator,
-    pub store: Arc<MemoryStore>,
-    pub slack: MockServer,
-    pub teams: MockServer,
-}
+pub use crate::helpers::TestApp as Rig;
 
-impl Rig {
-    pub async fn new() -> Self {
-        let slack = MockServer::start().await;
-        let teams = MockServer::start().await;
-        Self {
-            sim: Simulator::start(SimConfig::default()).await.unwrap(),
-            store: Arc::new(MemoryStore::default()),
-            slack,
-            teams,
-        }
-    }
+/// A webhook hint about `subject`.
+pub fn hint(rig: &Rig, subject: Subject) -> WorkItem {
 
-    pub async fn ok_sinks(&self) {
-        answer(
-            &self.slack,
-            SLACK_PATH,
-            ResponseTemplate::new(200).set_body_string("ok"),
-            None,
-            None,
-        )
-        .await;
-        answer(
-            &self.teams,
-            TEAMS_PATH,
-            ResponseTemplate::new(202),
-            None,
-            None,
-        )
-        .await;
-    }
-
-    pub fn worker(&self) -> Worker {
-        let sinks = sink::build(
-            &[
-                slack_sink(&self.slack, RiskLevel::Low),
-                teams_sink(&self.teams, RiskLevel::Low),
-            ],
-            reqwest::Client::new(),
-        );
-        let store: Arc<dyn Store> = self.store.clone();
-        let delivery = Delivery::new(
-            store.clone(),
-            sinks,
-            AlertKind::ALL.into_iter().collect(),
-            10,
-        );
-        Worker::new(
-            self.sim.tenant_id(),
-            crate::graph::client(&self.sim.graph_config()),
-            store,
-            delivery,
-        )
-    }
-
-    pub fn hint(&self, subject: Subject) -> WorkItem {
-        WorkItem::Observation(Observation {
-            tenant_id: self.sim.tenant_id(),
-            subject,
-            origin: Origin::Webhook {
-                subscription_id: riskrelay::ids::SubscriptionId::parse(
-                    crate::helpers::SUBSCRIPTION,
-                )
-                .unwrap(),
-                change_type: riskrelay::notification::ChangeType::Updated,
-            },
-            observed_at: OffsetDateTime::now_utc(),
-            fetched: None,
-        })
-    }
-
-    /// A posture snapshot taken at `at`: the setting on, password sync fresh, no CA policy.
-    pub async fn save_posture(&self, at: OffsetDateTime) {
-        let snapshot = PostureSnapshot {
-            checked_at: at,
-            setting: Known::Known { value: true },
-            password_sync: Known::Known {
-                value: PasswordSync::Fresh { last: at },
-            },
-            user_risk_policies: Known::Known { value: vec![] },
-        };
-        store::save(
-            self.store.as_ref(),
-            self.sim.tenant_id(),
-            store::keys::POSTURE,
-            &snapshot,
-            None,
-        )
-        .await
-        .unwrap();
-    }
-
-    pub async fn posts(&self) -> (usize, usize) {
-        (
-            self.slack.received_requests().await.unwrap().len(),
-            self.teams.received_requests().await.unwrap().len(),
-        )
-    }
+    WorkItem::Observation(Observation {
+        tenant_id: rig.sim.tenant_id(),
+        subject,
+        origin: Origin::Webhook {
+            subscription_id: riskrelay::ids::SubscriptionId::parse(
+                crate::helpers::SUBSCRIPTION,
+            )
+            .unwrap(),
+            change_type: riskrelay::notification::ChangeType::Updated,
+        },
+        observed_at: OffsetDateTime::now_utc(),
+        fetched: None,
+    })
 }
 
 pub fn uid(n: u128) -> UserId {
@@ -144,7 +50,7 @@ fn kinds(messages: &[Message]) -> Vec<AlertKind> {
 
 #[tokio::test]
 async fn a_webhook_hint_becomes_one_new_risk_alert_per_sink_once() {
-    let rig = Rig::new().await;
+    let rig = Rig::start().await;
     rig.ok_sinks().await;
     let id = rig.sim.add_user(
         SimUser::new(uid(1), "Adsync User 2", "adsync2")
@@ -163,7 +69,7 @@ async fn a_webhook_hint_becomes_one_new_risk_alert_per_sink_once() {
     let worker = rig.worker();
 
     let report = worker
-        .process(&[rig.hint(Subject::RiskyUser { user_id: id })])
+        .process(&[hint(&rig, Subject::RiskyUser { user_id: id })])
         .await;
     assert!(
         report.results.iter().all(Result::is_ok),
@@ -188,7 +94,7 @@ async fn a_webhook_hint_becomes_one_new_risk_alert_per_sink_once() {
 
     // The same hint again (a Graph retry) and a poll of the same state post nothing.
     let again = worker
-        .process(&[rig.hint(Subject::RiskyUser { user_id: id })])
+        .process(&[hint(&rig, Subject::RiskyUser { user_id: id })])
         .await;
     assert!(again.alerts.is_empty());
     assert_eq!(rig.posts().await, (1, 1));
@@ -198,12 +104,12 @@ async fn a_webhook_hint_becomes_one_new_risk_alert_per_sink_once() {
 
 #[tokio::test]
 async fn a_directory_hint_for_a_user_not_at_risk_costs_no_identity_protection_request() {
-    let rig = Rig::new().await;
+    let rig = Rig::start().await;
     let id = rig.sim.add_user(SimUser::new(uid(2), "Someone", "someone"));
     rig.sim.clear_requests();
     let report = rig
         .worker()
-        .process(&[rig.hint(Subject::User { user_id: id })])
+        .process(&[hint(&rig, Subject::User { user_id: id })])
         .await;
     assert!(report.results.iter().all(Result::is_ok));
     assert!(
@@ -218,7 +124,7 @@ async fn a_directory_hint_for_a_user_not_at_risk_costs_no_identity_protection_re
 
 #[tokio::test]
 async fn on_premises_password_change_is_reported_as_such_with_the_posture_verdict() {
-    let rig = Rig::new().await;
+    let rig = Rig::start().await;
     rig.ok_sinks().await;
     let id = rig
         .sim
@@ -235,7 +141,7 @@ async fn on_premises_password_change_is_reported_as_such_with_the_posture_verdic
     rig.save_posture(OffsetDateTime::now_utc()).await;
     let worker = rig.worker();
     let first = worker
-        .process(&[rig.hint(Subject::RiskyUser { user_id: id })])
+        .process(&[hint(&rig, Subject::RiskyUser { user_id: id })])
         .await;
     let Message::User(a) = &first.alerts[0] else {
         panic!()
@@ -260,7 +166,7 @@ async fn on_premises_password_change_is_reported_as_such_with_the_posture_verdic
         RiskDetail::UserChangedPasswordOnPremises,
     );
     let second = worker
-        .process(&[rig.hint(Subject::User { user_id: id })])
+        .process(&[hint(&rig, Subject::User { user_id: id })])
         .await;
     assert_eq!(kinds(&second.alerts), vec![AlertKind::Remediated]);
     let Message::User(a) = &second.alerts[0] else {
@@ -283,7 +189,7 @@ async fn on_premises_password_change_is_reported_as_such_with_the_posture_verdic
 
 #[tokio::test]
 async fn a_failed_sink_fails_the_item_keeps_the_old_state_and_the_retry_reaches_only_that_sink() {
-    let rig = Rig::new().await;
+    let rig = Rig::start().await;
     answer(
         &rig.slack,
         SLACK_PATH,
@@ -312,7 +218,7 @@ async fn a_failed_sink_fails_the_item_keeps_the_old_state_and_the_retry_reaches_
     rig.sim
         .set_risk(id, RiskLevel::Medium, RiskState::AtRisk, RiskDetail::None);
     let worker = rig.worker();
-    let item = rig.hint(Subject::RiskyUser { user_id: id });
+    let item = hint(&rig, Subject::RiskyUser { user_id: id });
 
     let first = worker.process(std::slice::from_ref(&item)).await;
     assert!(first.results[0].is_err());
@@ -340,7 +246,7 @@ async fn a_failed_sink_fails_the_item_keeps_the_old_state_and_the_retry_reaches_
 
 #[tokio::test]
 async fn a_burst_in_one_batch_becomes_a_digest() {
-    let rig = Rig::new().await;
+    let rig = Rig::start().await;
     rig.ok_sinks().await;
     let mut items = Vec::new();
     for n in 0..12 {
@@ -390,7 +296,7 @@ async fn a_burst_in_one_batch_becomes_a_digest() {
 
 #[tokio::test]
 async fn a_legacy_ipc_alert_names_the_users_to_read() {
-    let rig = Rig::new().await;
+    let rig = Rig::start().await;
     rig.ok_sinks().await;
     let id = rig
         .sim
@@ -406,26 +312,26 @@ async fn a_legacy_ipc_alert_names_the_users_to_read() {
     );
     rig.sim
         .add_security_alert("2517343765581040000_-1234", vec![id]);
-    let alert_id = riskrelay::notification::AlertId::parse("2517343765581040000_-1234").unwrap();
+    let alert_id = riskrelay::ids::SecurityAlertId::parse("2517343765581040000_-1234").unwrap();
     let report = rig
         .worker()
-        .process(&[rig.hint(Subject::SecurityAlert { alert_id })])
+        .process(&[hint(&rig, Subject::SecurityAlert { alert_id })])
         .await;
     assert!(report.results.iter().all(Result::is_ok));
     assert_eq!(kinds(&report.alerts), vec![AlertKind::NewRisk]);
 
     // An alert the retired legacy API no longer serves is acknowledged, not retried forever.
-    let gone = riskrelay::notification::AlertId::parse("gone").unwrap();
+    let gone = riskrelay::ids::SecurityAlertId::parse("gone").unwrap();
     let report = rig
         .worker()
-        .process(&[rig.hint(Subject::SecurityAlert { alert_id: gone })])
+        .process(&[hint(&rig, Subject::SecurityAlert { alert_id: gone })])
         .await;
     assert!(report.results.iter().all(Result::is_ok) && report.alerts.is_empty());
 }
 
 #[tokio::test]
 async fn a_stale_posture_snapshot_makes_the_verdict_unknown_not_wrong() {
-    let rig = Rig::new().await;
+    let rig = Rig::start().await;
     rig.ok_sinks().await;
     let old = OffsetDateTime::now_utc() - time::Duration::hours(5);
     rig.save_posture(old).await;
@@ -443,7 +349,7 @@ async fn a_stale_posture_snapshot_makes_the_verdict_unknown_not_wrong() {
     );
     let report = rig
         .worker()
-        .process(&[rig.hint(Subject::RiskyUser { user_id: id })])
+        .process(&[hint(&rig, Subject::RiskyUser { user_id: id })])
         .await;
     let Message::User(a) = &report.alerts[0] else {
         panic!()

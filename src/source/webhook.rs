@@ -11,7 +11,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use time::OffsetDateTime;
 
-use crate::config::{ClientStates, WebhookConfig};
+use crate::client_state::ClientStates;
+use crate::config::{ConfigError, Env, SecretSource, tenant_id};
 use crate::ids::TenantId;
 use crate::notification::{ItemKind, ResourceTarget, Unverified, Verified};
 use crate::observation::{LifecycleEvent, Observation, Origin, Subject, WorkItem};
@@ -24,6 +25,22 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const MAX_ITEMS: usize = 1000;
 /// Longest validation token echoed. Graph's tokens are short opaque strings.
 pub const MAX_VALIDATION_TOKEN_BYTES: usize = 4096;
+
+/// What the webhook needs: nothing else, so it starts fast and holds no Graph credential.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub tenant_id: TenantId,
+    pub client_states: ClientStates,
+}
+
+impl WebhookConfig {
+    pub fn load(env: &Env, secrets: &dyn SecretSource) -> Result<Self, ConfigError> {
+        Ok(Self {
+            tenant_id: tenant_id(env)?,
+            client_states: ClientStates::load(secrets)?,
+        })
+    }
+}
 
 /// Every way a request can fail. [`ApiError::into_response`] is the one place that maps them to
 /// HTTP; bodies carry a fixed code, never internal error text.
@@ -313,6 +330,82 @@ pub fn to_lambda(res: Response<Bytes>) -> Response<lambda_http::Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::EnvSecrets;
+
+    const TENANT: &str = "11111111-2222-3333-4444-555555555555";
+
+    fn env() -> Env {
+        Env::default()
+            .with("RISKRELAY_TENANT_ID", TENANT)
+            .with("RISKRELAY_CLIENT_STATE", "s3cret-current-value")
+            .with("RISKRELAY_CLIENT_STATE_PREVIOUS", "s3cret-previous-value")
+    }
+    #[test]
+    fn loads_and_debug_shows_no_secret() {
+        let env = env();
+        let cfg = WebhookConfig::load(&env, &EnvSecrets(&env)).unwrap();
+        assert_eq!(cfg.tenant_id.to_string(), TENANT);
+        let debug = format!("{cfg:?} {cfg:#?} {env:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("redacted"));
+    }
+
+    #[test]
+    fn missing_and_malformed_values_name_the_variable() {
+        let e = Env::default().with("RISKRELAY_CLIENT_STATE", "x");
+        let err = WebhookConfig::load(&e, &EnvSecrets(&e))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("RISKRELAY_TENANT_ID is not set"), "{err}");
+
+        let e = env().with("RISKRELAY_TENANT_ID", "contoso.onmicrosoft.com");
+        let err = WebhookConfig::load(&e, &EnvSecrets(&e))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("RISKRELAY_TENANT_ID is invalid") && err.contains("GUID"),
+            "{err}"
+        );
+
+        let e = env().with("RISKRELAY_CLIENT_STATE", "");
+        let err = WebhookConfig::load(&e, &EnvSecrets(&e))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("RISKRELAY_CLIENT_STATE is not set"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn client_state_limits_and_no_echo() {
+        let long = "k".repeat(129);
+        let e = env().with("RISKRELAY_CLIENT_STATE", &long);
+        let err = WebhookConfig::load(&e, &EnvSecrets(&e))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("RISKRELAY_CLIENT_STATE is invalid") && err.contains("129 characters"),
+            "{err}"
+        );
+        assert!(!err.contains(&long));
+
+        let e = env().with("RISKRELAY_CLIENT_STATE_PREVIOUS", "oldvalue\n");
+        let err = WebhookConfig::load(&e, &EnvSecrets(&e))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("RISKRELAY_CLIENT_STATE_PREVIOUS") && err.contains("control character"),
+            "{err}"
+        );
+        assert!(!err.contains("oldvalue"));
+
+        let ok = "é".repeat(128);
+        let e = env().with("RISKRELAY_CLIENT_STATE", &ok);
+        assert!(WebhookConfig::load(&e, &EnvSecrets(&e)).is_ok());
+    }
+
+
 
     #[test]
     fn validation_token_decoding() {

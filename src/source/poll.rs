@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::config::{ConfigError, Env, minutes};
 use crate::alert::{Baseline, Change, DigestEntry, Message};
 use crate::graph::{GraphClient, GraphError};
 use crate::ids::{TenantId, UserId};
@@ -27,6 +28,16 @@ use crate::store::{self, Store, StoreError};
 /// but visible only after it would otherwise be missed for good. 15 minutes covers that lag with
 /// room to spare, and costs no extra request (the window is read per page, not per item).
 pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(15 * 60);
+
+/// How far before the checkpoint each poll reads again (`RISKRELAY_POLL_OVERLAP_MINUTES`).
+pub fn overlap(env: &Env) -> Result<Duration, ConfigError> {
+    env.or(
+        "RISKRELAY_POLL_OVERLAP_MINUTES",
+        "minutes, 1 to 2880",
+        DEFAULT_OVERLAP,
+        minutes(1..=2880),
+    )
+}
 
 /// How many users the baseline summary names.
 const BASELINE_TOP: usize = 5;
@@ -58,10 +69,56 @@ impl PollError {
     }
 }
 
+/// A request for a poll that did not come from the schedule: Graph said notifications were
+/// missed. The worker must not poll itself (it would enqueue onto the queue it is draining, inside
+/// a queue invocation), so it records the request and the poller's next run reports it. Nothing
+/// needs to be read again for it: the poll reads from its checkpoint, so what a missed
+/// notification would have hinted at is in the next cycle's window anyway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollRequest {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub reason: String,
+}
+
+/// Records a [`PollRequest`] in the store for the poller's next run.
+pub struct StoredPollRequest {
+    pub tenant: TenantId,
+    pub store: Arc<dyn Store>,
+}
+
+#[async_trait::async_trait]
+impl crate::source::subscriptions::PollTrigger for StoredPollRequest {
+    async fn poll_now(&self, reason: &str) -> Result<(), String> {
+        let request = PollRequest {
+            at: OffsetDateTime::now_utc(),
+            reason: reason.to_string(),
+        };
+        let key = store::keys::POLL_REQUEST;
+        let current = store::load::<PollRequest>(self.store.as_ref(), self.tenant, key)
+            .await
+            .map_err(|e| e.to_string())?;
+        // Losing a race to another writer is fine: one request is as good as two.
+        store::save(
+            self.store.as_ref(),
+            self.tenant,
+            key,
+            &Some(request),
+            current.map(|c| c.version),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+}
+
 /// What one cycle did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollReport {
     pub cycle_id: String,
+    /// A request for this poll recorded since the last one (see [`PollRequest`]).
+    pub requested: Option<PollRequest>,
     pub baseline: bool,
     pub since: Option<OffsetDateTime>,
     pub users: usize,
@@ -109,7 +166,13 @@ impl Poller {
         let checkpoint =
             store::load::<Checkpoint>(self.store.as_ref(), self.tenant, store::keys::CHECKPOINT)
                 .await?;
-        let (report, items) = match &checkpoint {
+        let request = store::load::<Option<PollRequest>>(
+            self.store.as_ref(),
+            self.tenant,
+            store::keys::POLL_REQUEST,
+        )
+        .await?;
+        let (mut report, items) = match &checkpoint {
             None => self.baseline(&cycle_id, started).await?,
             Some(cp) => self.changes(&cycle_id, cp.value.at, started).await?,
         };
@@ -129,6 +192,21 @@ impl Poller {
             tracing::warn!(
                 "another poller advanced the checkpoint first; its window overlaps this one"
             );
+        }
+        if let Some(request) = request
+            && let Some(r) = request.value
+        {
+            tracing::info!(requested_at = %r.at, reason = %r.reason, "this cycle answered a poll request");
+            // A failed clear only makes the next cycle report the request again.
+            let _ = store::save(
+                self.store.as_ref(),
+                self.tenant,
+                store::keys::POLL_REQUEST,
+                &None::<PollRequest>,
+                Some(request.version),
+            )
+            .await;
+            report.requested = Some(r);
         }
         tracing::info!(cycle = %report.cycle_id, baseline = report.baseline, users = report.users, detections = report.detections, enqueued = report.enqueued, "poll cycle done");
         Ok(report)
@@ -187,6 +265,7 @@ impl Poller {
         });
         let report = PollReport {
             cycle_id: cycle_id.into(),
+            requested: None,
             baseline: true,
             since: None,
             users: users.len(),
@@ -231,6 +310,7 @@ impl Poller {
         }
         let report = PollReport {
             cycle_id: cycle_id.into(),
+            requested: None,
             baseline: false,
             since: Some(since),
             users: users.len(),

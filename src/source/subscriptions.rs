@@ -19,13 +19,14 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::config::ClientStates;
+use crate::client_state::ClientStates;
+use crate::config::{ConfigError, Env, check_webhook_url};
 use crate::graph::{GraphClient, GraphError, reads::GraphSubscription};
 use crate::ids::{SubscriptionId, TenantId};
 use crate::notification::LifecycleKind;
 use crate::observation::LifecycleEvent;
 use crate::store::{self, Store};
-use crate::worker::LifecycleHandler;
+use crate::observation::LifecycleHandler;
 
 /// A subscription riskrelay can keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,7 +72,7 @@ impl Wanted {
 /// Renew when less than this is left: the weekly upkeep run always catches it.
 pub const RENEW_BEFORE: time::Duration = time::Duration::days(10);
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SubscriptionsConfig {
     pub wanted: Vec<Wanted>,
     /// The webhook's public base URL (the Function URL, or the self-hosted server's).
@@ -92,6 +93,38 @@ impl SubscriptionsConfig {
     }
 }
 
+impl SubscriptionsConfig {
+    /// `RISKRELAY_SUBSCRIPTIONS` (none by default) and `RISKRELAY_PUBLIC_URL`.
+    pub fn load(env: &Env) -> Result<Self, ConfigError> {
+        let wanted = env.or(
+            "RISKRELAY_SUBSCRIPTIONS",
+            "a comma-separated list of users, ipc-alerts",
+            Vec::new(),
+            |v| {
+                v.split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(Wanted::parse)
+                    .collect::<Result<Vec<_>, _>>()
+            },
+        )?;
+        let public_url = env.optional(
+            "RISKRELAY_PUBLIC_URL",
+            "the webhook's public https base URL",
+            |v| {
+                check_webhook_url(v)?;
+                url::Url::parse(v).map_err(|e| e.to_string())
+            },
+        )?;
+        if !wanted.is_empty() && public_url.is_none() {
+            return Err(ConfigError::Missing {
+                var: "RISKRELAY_PUBLIC_URL".into(),
+                expected: "the webhook's public https base URL, needed because RISKRELAY_SUBSCRIPTIONS is set".into(),
+            });
+        }
+        Ok(Self { wanted, public_url })
+    }
+}
+
 /// Which clientState each subscription was created with (a fingerprint, never the secret), so a
 /// rotated clientState leads to recreating the subscription.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,10 +140,11 @@ pub struct UpkeepReport {
     pub deleted: Vec<String>,
 }
 
-/// Asks for a poll cycle now (a `missed` lifecycle event).
+/// Asks for a poll cycle soon, saying why (a `missed` lifecycle event). It only asks: the poll
+/// itself runs where polls run (the scheduler of `riskrelay run`, the poller function).
 #[async_trait]
 pub trait PollTrigger: Send + Sync {
-    async fn poll_now(&self) -> Result<(), String>;
+    async fn poll_now(&self, reason: &str) -> Result<(), String>;
 }
 
 pub struct Upkeep {
@@ -295,7 +329,8 @@ impl LifecycleHandler for Upkeep {
             LifecycleKind::SubscriptionRemoved => self.ensure(now).await.map(|_| ()),
             LifecycleKind::Missed => {
                 if let Some(p) = &self.poll {
-                    p.poll_now().await?;
+                    p.poll_now("Graph reported missed notifications")
+                        .await?;
                 }
                 Ok(())
             }

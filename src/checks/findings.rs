@@ -1,0 +1,291 @@
+//! The posture checks' conclusions, in words: pure functions from what Graph said to a
+//! [`CheckResult`], and the alerts a drift notice or a finding becomes. No I/O here.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::FindingEpisodes;
+use super::report::{CheckResult, CheckStatus};
+use crate::alert::{AlertKind, Message, PostureAlert};
+use crate::drift::Notice;
+use crate::ids::TenantId;
+use crate::posture::{
+    Known, Organization, PasswordSync, PolicyState, RiskResponse, UserRiskPolicy,
+};
+use crate::render::time_text;
+
+pub const SETTING_TITLE: &str = "Allow on-premises password change to reset user risk";
+pub const SETTING_WHY: &str = "With password hash sync, it lets a hybrid user clear their own user risk with an ordinary on-premises password change (Ctrl+Alt+Del) instead of waiting for an administrator.";
+pub const SYNC_TITLE: &str = "Password hash sync";
+pub const SYNC_WHY: &str = "An on-premises password change reaches Entra, and clears the user's risk, only through password hash sync.";
+pub const POLICY_TITLE: &str = "User-risk Conditional Access policy";
+pub const POLICY_WHY: &str = "A cloud-only or unsynced user can clear their own risk only when a Conditional Access policy asks at-risk users for a secure password change or risk remediation.";
+
+pub fn check(
+    id: &str,
+    title: &str,
+    status: CheckStatus,
+    summary: String,
+    why: &str,
+    action: Option<String>,
+) -> CheckResult {
+    CheckResult {
+        id: id.into(),
+        title: title.into(),
+        status,
+        summary,
+        why: why.into(),
+        action,
+    }
+}
+
+pub fn ago(now: OffsetDateTime, then: OffsetDateTime) -> String {
+    let mins = (now - then).whole_minutes().max(0);
+    match mins {
+        m if m < 2 => "a minute".into(),
+        m if m < 120 => format!("{m} minutes"),
+        m if m < 48 * 60 => format!("{} hours", m / 60),
+        m => format!("{} days", m / (24 * 60)),
+    }
+}
+
+pub fn notice_alert(tenant: TenantId, n: &Notice, now: OffsetDateTime) -> PostureAlert {
+    let action_enable = "Turn it on in the Microsoft Entra admin center (ID Protection > Dashboard > Settings), or let riskrelay keep it on with RISKRELAY_DRIFT_MODE=enforce (the app then needs Policy.ReadWrite.IdentityProtection).";
+    let (title, detail, action, resolved): (&str, String, Option<String>, bool) = match n {
+        Notice::Drift { since } => (
+            "On-premises password change no longer resets user risk",
+            format!("\"{SETTING_TITLE}\" was found off at {}.", time_text(*since)),
+            Some(action_enable.into()),
+            false,
+        ),
+        Notice::Restored { since } => (
+            "On-premises password change resets user risk again",
+            format!("\"{SETTING_TITLE}\" is on again; it had been off since {}.", time_text(*since)),
+            None,
+            true,
+        ),
+        Notice::Corrected { since, at } => (
+            "riskrelay turned on-premises password reset back on",
+            format!("\"{SETTING_TITLE}\" was found off at {}; riskrelay switched it on at {} and read it back to confirm.", time_text(*since), time_text(*at)),
+            Some("Find out who or what turned it off (the Entra audit log records policy changes).".into()),
+            true,
+        ),
+        Notice::CorrectionDidNotStick { since, at } => (
+            "Could not keep on-premises password reset on",
+            format!("\"{SETTING_TITLE}\" was found off at {}; riskrelay switched it on at {}, but reading it back still says off.", time_text(*since), time_text(*at)),
+            Some("Check it in the portal, and look for a process that turns it off again.".into()),
+            false,
+        ),
+        Notice::CannotEnforce { since } => (
+            "Cannot enforce: the app needs Policy.ReadWrite.IdentityProtection",
+            format!("\"{SETTING_TITLE}\" has been off since {}, and Graph refused riskrelay's change (403). riskrelay keeps reporting instead.", time_text(*since)),
+            Some("Grant the app Policy.ReadWrite.IdentityProtection (with admin consent), or turn the setting on by hand.".into()),
+            false,
+        ),
+        Notice::CorrectionDeferred { since, reason } => (
+            "On-premises password change no longer resets user risk",
+            format!("\"{SETTING_TITLE}\" was found off at {}. riskrelay's correction failed this time ({reason}) and is tried again at the next check.", time_text(*since)),
+            Some(action_enable.into()),
+            false,
+        ),
+        Notice::Unavailable { status } => (
+            "The on-premises reset setting cannot be checked here",
+            format!("Graph's beta identityProtection/policy endpoint answered {status}: it is unavailable in this tenant or cloud, so riskrelay cannot watch or enforce the setting."),
+            Some("Check the setting in the portal by hand.".into()),
+            false,
+        ),
+        Notice::ReadForbidden => (
+            "The on-premises reset setting cannot be read",
+            "Graph refused to read the identity protection policy (403): the app needs Policy.Read.IdentityProtection.".into(),
+            Some("Grant the app Policy.Read.IdentityProtection (or Policy.ReadWrite.IdentityProtection to enforce).".into()),
+            false,
+        ),
+        Notice::Missing => (
+            "The on-premises reset setting was not in Graph's answer",
+            format!("The beta identity protection policy has no {} member; the undocumented API may have changed.", crate::posture::SETTING),
+            Some("Check the setting in the portal by hand, and report this to the riskrelay maintainers.".into()),
+            false,
+        ),
+    };
+    PostureAlert {
+        key: format!("posture/{tenant}/{}", n.key()),
+        tenant_id: tenant,
+        kind: AlertKind::SettingDrift,
+        title: title.into(),
+        detail,
+        why: SETTING_WHY.into(),
+        action,
+        resolved,
+        at: now,
+    }
+}
+
+fn response_words(r: &RiskResponse) -> &'static str {
+    match r {
+        RiskResponse::PasswordChange => "a secure password change",
+        RiskResponse::RiskRemediation => "risk remediation",
+        RiskResponse::Block => "blocking access",
+        RiskResponse::Other => "a control that does not clear risk",
+    }
+}
+
+/// The password hash sync check from what the organization says.
+pub fn password_sync(
+    org: &Organization,
+    stale_after: Duration,
+    now: OffsetDateTime,
+) -> (CheckResult, Known<PasswordSync>) {
+    if org.on_premises_sync_enabled != Some(true) {
+        let r = check(
+            "passwordHashSync",
+            SYNC_TITLE,
+            CheckStatus::NotApplicable,
+            "The tenant is cloud-only (no sync from on-premises): the on-premises reset setting has no effect here.".into(),
+            SYNC_WHY,
+            None,
+        );
+        return (
+            r,
+            Known::Known {
+                value: PasswordSync::CloudOnly,
+            },
+        );
+    }
+    let last = org.on_premises_last_password_sync_date_time;
+    let stale_after = time::Duration::try_from(stale_after).unwrap_or(time::Duration::hours(3));
+    match last {
+        Some(t) if now - t <= stale_after => (
+            check(
+                "passwordHashSync",
+                SYNC_TITLE,
+                CheckStatus::Ok,
+                format!("Running: last password sync {} ago.", ago(now, t)),
+                SYNC_WHY,
+                None,
+            ),
+            Known::Known {
+                value: PasswordSync::Fresh { last: t },
+            },
+        ),
+        _ => {
+            let summary = match last {
+                Some(t) => format!(
+                    "No password sync for {} (last at {}).",
+                    ago(now, t),
+                    time_text(t)
+                ),
+                None => {
+                    "The tenant syncs from on-premises, but no password sync was ever recorded."
+                        .into()
+                }
+            };
+            (
+                check(
+                    "passwordHashSync",
+                    SYNC_TITLE,
+                    CheckStatus::Finding,
+                    summary,
+                    SYNC_WHY,
+                    Some("Check Microsoft Entra Connect (or Cloud Sync) and that password hash synchronization is enabled and running.".into()),
+                ),
+                Known::Known { value: PasswordSync::Stale { last } },
+            )
+        }
+    }
+}
+
+
+/// The user-risk policy check from the tenant's Conditional Access policies that act on user
+/// risk.
+pub fn user_risk_policy(policies: &[UserRiskPolicy]) -> CheckResult {
+    let acts = |p: &&UserRiskPolicy| {
+        p.covers("high")
+            && matches!(
+                p.response,
+                RiskResponse::PasswordChange | RiskResponse::RiskRemediation | RiskResponse::Block
+            )
+    };
+    let enabled = policies
+        .iter()
+        .filter(acts)
+        .find(|p| p.state == PolicyState::Enabled);
+    let report_only = policies
+        .iter()
+        .filter(acts)
+        .find(|p| p.state == PolicyState::ReportOnly);
+    match (enabled, report_only) {
+        (Some(p), _) => check(
+            "userRiskPolicy",
+            POLICY_TITLE,
+            CheckStatus::Ok,
+            format!("\"{}\" requires {} for high user risk.", p.name, response_words(&p.response)),
+            POLICY_WHY,
+            None,
+        ),
+        (None, Some(p)) => check(
+            "userRiskPolicy",
+            POLICY_TITLE,
+            CheckStatus::Finding,
+            format!("\"{}\" covers high user risk but is report-only: it does not enforce anything.", p.name),
+            POLICY_WHY,
+            Some("Switch the policy to On once its report-only results look right.".into()),
+        ),
+        (None, None) => check(
+            "userRiskPolicy",
+            POLICY_TITLE,
+            CheckStatus::Finding,
+            "No enabled Conditional Access policy requires a password change, risk remediation or a block for high user risk.".into(),
+            POLICY_WHY,
+            Some("Create a Conditional Access policy for all users at high user risk that requires risk remediation (or a secure password change with MFA).".into()),
+        ),
+    }
+}
+
+/// Alerts for findings that appeared or cleared since the last run.
+pub fn finding_messages(
+    tenant: TenantId,
+    prev: &FindingEpisodes,
+    checks: &[CheckResult],
+    now: OffsetDateTime,
+) -> (FindingEpisodes, Vec<Message>) {
+    let mut next = prev.clone();
+    let mut out = Vec::new();
+    for (id, kind) in [
+        ("passwordHashSync", AlertKind::PasswordSyncStale),
+        ("userRiskPolicy", AlertKind::NoUserRiskPolicy),
+    ] {
+        let Some(c) = checks.iter().find(|c| c.id == id) else {
+            continue;
+        };
+        let open = prev.0.get(id).copied();
+        let (title, resolved, since) = match (c.status, open) {
+            (CheckStatus::Finding, None) => (c.title.clone(), false, now.unix_timestamp()),
+            (CheckStatus::Ok | CheckStatus::NotApplicable, Some(since)) => {
+                (format!("{}: back to normal", c.title), true, since)
+            }
+            _ => continue,
+        };
+        if resolved {
+            next.0.remove(id);
+        } else {
+            next.0.insert(id.to_string(), since);
+        }
+        out.push(Message::Posture(PostureAlert {
+            key: format!(
+                "posture/{tenant}/{id}/{since}/{}",
+                if resolved { "resolved" } else { "found" }
+            ),
+            tenant_id: tenant,
+            kind,
+            title,
+            detail: c.summary.clone(),
+            why: c.why.clone(),
+            action: c.action.clone(),
+            resolved,
+            at: now,
+        }));
+    }
+    (next, out)
+}
+

@@ -1,0 +1,69 @@
+//! The in-process queue of `riskrelay run` and the demo: `enqueue` hands the items straight to
+//! the worker and succeeds only when every one went through, retrying the failed ones under the
+//! shared retry policy. The poll cycle therefore advances its checkpoint only after the worker
+//! has processed (and delivered) the whole window.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{Queue, QueueError};
+use crate::http::RetryPolicy;
+use crate::observation::WorkItem;
+use crate::worker::Worker;
+
+/// Three attempts, two seconds apart at first: enough to ride out a chat webhook's brief 5xx
+/// within one cycle; anything longer is the next cycle's to retry.
+pub fn default_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_secs(2),
+        max_delay: Duration::from_secs(4),
+        budget: Duration::from_secs(60),
+        max_retry_after: Duration::ZERO,
+    }
+}
+
+pub struct InlineQueue {
+    worker: Arc<Worker>,
+    retry: RetryPolicy,
+}
+
+impl InlineQueue {
+    pub fn new(worker: Arc<Worker>, retry: RetryPolicy) -> Self {
+        Self { worker, retry }
+    }
+}
+
+#[async_trait]
+impl Queue for InlineQueue {
+    async fn enqueue(&self, items: Vec<WorkItem>) -> Result<(), QueueError> {
+        let total = items.len();
+        let mut pending = items;
+        let mut attempts = self.retry.start("in-process delivery");
+        loop {
+            let report = self.worker.process(&pending).await;
+            let mut failed = Vec::new();
+            let mut reason = String::new();
+            for (item, result) in pending.into_iter().zip(report.results) {
+                if let Err(e) = result {
+                    reason = e.to_string();
+                    failed.push(item);
+                }
+            }
+            if failed.is_empty() {
+                return Ok(());
+            }
+            let error = format!("{} of {total} items failed: {reason}", failed.len());
+            if !attempts.again(&error, None).await {
+                return Err(QueueError::Rejected {
+                    failed: failed.len(),
+                    total,
+                    reason,
+                });
+            }
+            pending = failed;
+        }
+    }
+}

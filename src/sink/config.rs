@@ -1,0 +1,122 @@
+//! The destinations' settings: the `RISKRELAY_SINKS` list and each one's webhook URL secret.
+
+use std::fmt;
+
+use secrecy::SecretString;
+
+use crate::config::{
+    ConfigError, Env, SecretSource, check_webhook_url, optional_secret, required_secret,
+};
+use crate::risk::RiskLevel;
+
+/// Where chat messages go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkKind {
+    Slack,
+    Teams,
+}
+
+impl std::str::FromStr for SinkKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "slack" => Ok(Self::Slack),
+            "teams" => Ok(Self::Teams),
+            _ => Err("the kind must be slack or teams".into()),
+        }
+    }
+}
+
+/// A chat destination. Its webhook URL is a credential: whoever has it can post to the channel.
+#[derive(Clone)]
+pub struct SinkConfig {
+    pub name: String,
+    pub kind: SinkKind,
+    pub url: SecretString,
+    pub min_level: RiskLevel,
+}
+
+impl fmt::Debug for SinkConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SinkConfig")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("url", &"[redacted]")
+            .field("min_level", &self.min_level)
+            .finish()
+    }
+}
+
+/// What `RISKRELAY_SINKS` looks like.
+pub const SINKS_EXPECTED: &str = "a comma-separated list of name:kind[:minimum level], such as secops:slack:medium,soc:teams:high";
+
+/// The destinations: `RISKRELAY_SINKS` with one `<NAME>_WEBHOOK_URL` secret each, or by default
+/// one Slack and/or one Teams destination whose URL is set. `default_level` applies where a
+/// destination names no level of its own.
+pub fn load(
+    env: &Env,
+    secrets: &dyn SecretSource,
+    default_level: &RiskLevel,
+) -> Result<Vec<SinkConfig>, ConfigError> {
+    let url_expected = "an https webhook URL";
+    match env.get("RISKRELAY_SINKS") {
+        None => {
+            // Default: one Slack and/or one Teams destination, when their URL is set.
+            let mut sinks = Vec::new();
+            for (name, kind) in [("slack", SinkKind::Slack), ("teams", SinkKind::Teams)] {
+                let key = format!("{name}_webhook_url");
+                if let Some(url) =
+                    optional_secret(secrets, &key, url_expected, check_webhook_url)?
+                {
+                    sinks.push(SinkConfig {
+                        name: name.into(),
+                        kind,
+                        url,
+                        min_level: default_level.clone(),
+                    });
+                }
+            }
+            Ok(sinks)
+        }
+        Some(list) => {
+            let mut sinks: Vec<SinkConfig> = Vec::new();
+            for spec in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let parts: Vec<&str> = spec.split(':').collect();
+                let invalid = |reason: String| {
+                    ConfigError::invalid("RISKRELAY_SINKS", SINKS_EXPECTED, reason)
+                };
+                let (name, kind, level) = match parts.as_slice() {
+                    [name, kind] => (*name, *kind, None),
+                    [name, kind, level] => (*name, *kind, Some(*level)),
+                    _ => return Err(invalid(format!("\"{spec}\" is not name:kind[:level]"))),
+                };
+                if name.is_empty()
+                    || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                {
+                    return Err(invalid(format!(
+                        "the name \"{name}\" must be letters, digits and _"
+                    )));
+                }
+                if sinks.iter().any(|s| s.name.eq_ignore_ascii_case(name)) {
+                    return Err(invalid(format!("the name \"{name}\" is used twice")));
+                }
+                let kind = kind.parse::<SinkKind>().map_err(invalid)?;
+                let min_level = match level {
+                    None => default_level.clone(),
+                    Some(l) => RiskLevel::parse_minimum(l)
+                        .map_err(|e| invalid(format!("level of {name}: {e}")))?,
+                };
+                let key = format!("{}_webhook_url", name.to_ascii_lowercase());
+                let url = required_secret(secrets, &key, url_expected, check_webhook_url)?;
+                sinks.push(SinkConfig {
+                    name: name.to_ascii_lowercase(),
+                    kind,
+                    url,
+                    min_level,
+                });
+            }
+            Ok(sinks)
+        }
+    }
+}
