@@ -61,7 +61,6 @@ impl AlertKind {
             Self::Baseline => "baseline",
         }
     }
-
 }
 
 impl std::str::FromStr for AlertKind {

@@ -18,8 +18,8 @@ use crate::ids::TenantId;
 use crate::queue::Queue;
 use crate::queue::inline::InlineQueue;
 use crate::sink::{self, Sink};
-use crate::source::poll::{self, Poller, StoredPollRequest};
-use crate::source::subscriptions::{PollTrigger, SubscriptionsConfig, Upkeep};
+use crate::source::poll::{self, PollTrigger, Poller, StoredPollRequest};
+use crate::source::subscriptions::{SubscriptionsConfig, Upkeep};
 use crate::store::Store;
 use crate::worker::Worker;
 
@@ -203,8 +203,9 @@ impl App {
         };
         let queue = match (adapters.queue, &worker) {
             (Some(q), _) => Some(q),
-            (None, Some(w)) => Some(Arc::new(InlineQueue::new(w.clone(), adapters.inline_retry))
-                as Arc<dyn Queue>),
+            (None, Some(w)) => {
+                Some(Arc::new(InlineQueue::new(w.clone(), adapters.inline_retry)) as Arc<dyn Queue>)
+            }
             (None, None) => None,
         };
         let poller = match (role, &queue) {

@@ -47,12 +47,7 @@ impl ClientStates {
     pub fn load(secrets: &dyn SecretSource) -> Result<Self, ConfigError> {
         Ok(Self {
             current: required_secret(secrets, "client_state", Self::EXPECTED, check)?,
-            previous: optional_secret(
-                secrets,
-                "client_state_previous",
-                Self::EXPECTED,
-                check,
-            )?,
+            previous: optional_secret(secrets, "client_state_previous", Self::EXPECTED, check)?,
         })
     }
 

@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 
 use crate::alert::{AlertKind, Digest, DigestEntry, Message, UserAlert, keys};
 use crate::catalogue;
-use crate::render;
 use crate::config::{ConfigError, Env, SecretSource, count};
+use crate::render;
 use crate::risk::RiskLevel;
 use crate::sink::config::SinkConfig;
 use crate::sink::{self, Outgoing, Sink, SinkError};
@@ -321,7 +321,10 @@ mod tests {
     use crate::config::EnvSecrets;
 
     fn env() -> Env {
-        Env::default().with("RISKRELAY_TENANT_ID", "11111111-2222-3333-4444-555555555555")
+        Env::default().with(
+            "RISKRELAY_TENANT_ID",
+            "11111111-2222-3333-4444-555555555555",
+        )
     }
 
     #[test]
@@ -355,10 +358,7 @@ mod tests {
                 .iter()
                 .map(|s| (s.name.as_str(), s.min_level.clone()))
                 .collect::<Vec<_>>(),
-            vec![
-                ("secops", RiskLevel::Low),
-                ("soc", RiskLevel::High)
-            ]
+            vec![("secops", RiskLevel::Low), ("soc", RiskLevel::High)]
         );
         assert_eq!(c.kinds.len(), 2);
     }

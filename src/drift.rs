@@ -79,7 +79,7 @@ pub struct DriftState {
 
 /// Something to tell people.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
+pub enum DriftNotice {
     /// Found off (report mode, or enforce mode falling back).
     Drift { since: OffsetDateTime },
     /// On again after an episode riskrelay did not correct.
@@ -109,7 +109,7 @@ pub enum Notice {
     Missing,
 }
 
-impl Notice {
+impl DriftNotice {
     /// Stable part of the alert key: the same notice about the same episode is one alert.
     pub fn key(&self) -> String {
         let t = |t: &OffsetDateTime| t.unix_timestamp();
@@ -136,7 +136,7 @@ pub const IN_FLIGHT_TIMEOUT: time::Duration = time::Duration::minutes(5);
 pub struct Plan {
     /// Make the one PATCH of this episode (enforce mode).
     pub patch: bool,
-    pub notices: Vec<Notice>,
+    pub notices: Vec<DriftNotice>,
     pub next: DriftState,
 }
 
@@ -157,7 +157,7 @@ pub fn decide(
             next,
         };
     }
-    let say_once = |next: &mut DriftState, notices: &mut Vec<Notice>, n: Notice| {
+    let say_once = |next: &mut DriftState, notices: &mut Vec<DriftNotice>, n: DriftNotice| {
         if next.notice.as_deref() != Some(n.key().as_str()) {
             next.notice = Some(n.key());
             notices.push(n);
@@ -169,7 +169,7 @@ pub fn decide(
             if let Some(ep) = next.episode.take()
                 && ep.announced
             {
-                notices.push(Notice::Restored { since: ep.since });
+                notices.push(DriftNotice::Restored { since: ep.since });
             }
         }
         Observed::Off => {
@@ -192,11 +192,11 @@ pub fn decide(
                 (DriftMode::Enforce, Correction::InFlight) if !ep.announced => {
                     ep.correction = Correction::Failed;
                     ep.announced = true;
-                    notices.push(Notice::Drift { since: ep.since });
+                    notices.push(DriftNotice::Drift { since: ep.since });
                 }
                 _ if !ep.announced => {
                     ep.announced = true;
-                    notices.push(Notice::Drift { since: ep.since });
+                    notices.push(DriftNotice::Drift { since: ep.since });
                 }
                 _ => {}
             }
@@ -204,10 +204,10 @@ pub fn decide(
         Observed::Unavailable { status } => say_once(
             &mut next,
             &mut notices,
-            Notice::Unavailable { status: *status },
+            DriftNotice::Unavailable { status: *status },
         ),
-        Observed::ReadForbidden => say_once(&mut next, &mut notices, Notice::ReadForbidden),
-        Observed::Missing => say_once(&mut next, &mut notices, Notice::Missing),
+        Observed::ReadForbidden => say_once(&mut next, &mut notices, DriftNotice::ReadForbidden),
+        Observed::Missing => say_once(&mut next, &mut notices, DriftNotice::Missing),
     }
     Plan {
         patch,
@@ -238,7 +238,7 @@ pub fn after_patch(
     state: &DriftState,
     result: &PatchResult,
     now: OffsetDateTime,
-) -> (DriftState, Vec<Notice>) {
+) -> (DriftState, Vec<DriftNotice>) {
     let mut next = state.clone();
     let Some(ep) = next.episode.as_mut() else {
         return (next, Vec::new());
@@ -247,25 +247,25 @@ pub fn after_patch(
     let notices = match result {
         PatchResult::Stuck => {
             next.episode = None;
-            vec![Notice::Corrected { since, at: now }]
+            vec![DriftNotice::Corrected { since, at: now }]
         }
         PatchResult::DidNotStick => {
             ep.correction = Correction::Failed;
             ep.announced = true;
-            vec![Notice::CorrectionDidNotStick { since, at: now }]
+            vec![DriftNotice::CorrectionDidNotStick { since, at: now }]
         }
         PatchResult::Forbidden => {
             ep.correction = Correction::Failed;
             ep.announced = true;
-            vec![Notice::CannotEnforce { since }]
+            vec![DriftNotice::CannotEnforce { since }]
         }
         PatchResult::Unavailable { status } => {
             ep.correction = Correction::Failed;
             ep.announced = true;
-            next.notice = Some(Notice::Unavailable { status: *status }.key());
+            next.notice = Some(DriftNotice::Unavailable { status: *status }.key());
             vec![
-                Notice::Unavailable { status: *status },
-                Notice::Drift { since },
+                DriftNotice::Unavailable { status: *status },
+                DriftNotice::Drift { since },
             ]
         }
         PatchResult::Transient { reason } => {
@@ -273,7 +273,7 @@ pub fn after_patch(
             let first = !ep.announced;
             ep.announced = true;
             if first {
-                vec![Notice::CorrectionDeferred {
+                vec![DriftNotice::CorrectionDeferred {
                     since,
                     reason: reason.clone(),
                 }]
@@ -298,12 +298,12 @@ mod tests {
     fn report_mode_one_alert_per_episode_and_one_back_to_normal() {
         let s0 = DriftState::default();
         let p = decide(DriftMode::Report, &s0, &Observed::Off, T0);
-        assert_eq!(p.notices, vec![Notice::Drift { since: T0 }]);
+        assert_eq!(p.notices, vec![DriftNotice::Drift { since: T0 }]);
         assert!(!p.patch);
         let p2 = decide(DriftMode::Report, &p.next, &Observed::Off, T1);
         assert!(p2.notices.is_empty(), "still the same episode");
         let p3 = decide(DriftMode::Report, &p2.next, &Observed::On, T2);
-        assert_eq!(p3.notices, vec![Notice::Restored { since: T0 }]);
+        assert_eq!(p3.notices, vec![DriftNotice::Restored { since: T0 }]);
         assert_eq!(p3.next.episode, None);
         assert!(
             decide(DriftMode::Report, &p3.next, &Observed::On, T2)
@@ -322,7 +322,7 @@ mod tests {
         );
         assert!(p.patch && p.notices.is_empty());
         let (s, n) = after_patch(&p.next, &PatchResult::Stuck, T0);
-        assert_eq!(n, vec![Notice::Corrected { since: T0, at: T0 }]);
+        assert_eq!(n, vec![DriftNotice::Corrected { since: T0, at: T0 }]);
         assert_eq!(s.episode, None);
 
         let p = decide(
@@ -332,7 +332,10 @@ mod tests {
             T0,
         );
         let (s, n) = after_patch(&p.next, &PatchResult::DidNotStick, T0);
-        assert_eq!(n, vec![Notice::CorrectionDidNotStick { since: T0, at: T0 }]);
+        assert_eq!(
+            n,
+            vec![DriftNotice::CorrectionDidNotStick { since: T0, at: T0 }]
+        );
         let again = decide(DriftMode::Enforce, &s, &Observed::Off, T1);
         assert!(
             !again.patch && again.notices.is_empty(),
@@ -349,14 +352,14 @@ mod tests {
             T0,
         );
         let (s, n) = after_patch(&p.next, &PatchResult::Forbidden, T0);
-        assert_eq!(n, vec![Notice::CannotEnforce { since: T0 }]);
+        assert_eq!(n, vec![DriftNotice::CannotEnforce { since: T0 }]);
         for t in [T1, T2] {
             let p = decide(DriftMode::Enforce, &s, &Observed::Off, t);
             assert!(!p.patch && p.notices.is_empty());
         }
         assert_eq!(
             decide(DriftMode::Enforce, &s, &Observed::On, T2).notices,
-            vec![Notice::Restored { since: T0 }]
+            vec![DriftNotice::Restored { since: T0 }]
         );
     }
 
@@ -368,7 +371,7 @@ mod tests {
             &Observed::Unavailable { status: 404 },
             T0,
         );
-        assert_eq!(p.notices, vec![Notice::Unavailable { status: 404 }]);
+        assert_eq!(p.notices, vec![DriftNotice::Unavailable { status: 404 }]);
         assert!(!p.patch);
         assert!(
             decide(
@@ -381,7 +384,7 @@ mod tests {
             .is_empty()
         );
         let f = decide(DriftMode::Report, &p.next, &Observed::ReadForbidden, T1);
-        assert_eq!(f.notices, vec![Notice::ReadForbidden]);
+        assert_eq!(f.notices, vec![DriftNotice::ReadForbidden]);
         let back = decide(DriftMode::Report, &f.next, &Observed::On, T2);
         assert_eq!(back.next.notice, None);
     }
@@ -401,7 +404,7 @@ mod tests {
             },
             T0,
         );
-        assert!(matches!(n[..], [Notice::CorrectionDeferred { .. }]));
+        assert!(matches!(n[..], [DriftNotice::CorrectionDeferred { .. }]));
         let p2 = decide(DriftMode::Enforce, &s, &Observed::Off, T1);
         assert!(p2.patch && p2.notices.is_empty());
     }
@@ -425,7 +428,7 @@ mod tests {
         // The run died after claiming the PATCH: the stored state says InFlight.
         let p2 = decide(DriftMode::Enforce, &p.next, &Observed::Off, T1);
         assert!(!p2.patch);
-        assert_eq!(p2.notices, vec![Notice::Drift { since: T0 }]);
+        assert_eq!(p2.notices, vec![DriftNotice::Drift { since: T0 }]);
     }
 
     #[test]

@@ -170,7 +170,11 @@ impl Attempts<'_> {
 
     /// After a failed attempt: waits and returns true when another attempt may be made, or logs
     /// the failure and returns false.
-    pub async fn again(&mut self, error: &(dyn fmt::Display + Sync), retry_after: Option<Duration>) -> bool {
+    pub async fn again(
+        &mut self,
+        error: &(dyn fmt::Display + Sync),
+        retry_after: Option<Duration>,
+    ) -> bool {
         match self.next_delay(retry_after) {
             Some(delay) => {
                 self.wait(delay, error).await;

@@ -38,10 +38,6 @@ macro_rules! guid_id {
             pub fn from_uuid(id: Uuid) -> Self {
                 Self(id)
             }
-
-            pub fn as_uuid(&self) -> &Uuid {
-                &self.0
-            }
         }
 
         impl FromStr for $name {

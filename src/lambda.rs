@@ -29,7 +29,10 @@ fn queue_url(env: &Env) -> Result<String, ConfigError> {
 }
 
 fn sqs_queue(env: &Env, aws: &aws_config::SdkConfig) -> Result<SqsQueue, ConfigError> {
-    Ok(SqsQueue::new(aws_sdk_sqs::Client::new(aws), queue_url(env)?))
+    Ok(SqsQueue::new(
+        aws_sdk_sqs::Client::new(aws),
+        queue_url(env)?,
+    ))
 }
 
 /// A deployed function's parts: the DynamoDB store and SQS queue around [`App`].

@@ -55,6 +55,7 @@
 //! The binaries (`src/main.rs` for the CLI, `src/bin/*.rs` for the Lambda functions) hold wiring only.
 
 pub mod alert;
+pub mod api_error;
 pub mod app;
 pub mod aws;
 pub mod catalogue;

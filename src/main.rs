@@ -41,7 +41,6 @@ struct Cli {
     command: Command,
 }
 
-
 #[derive(Subcommand)]
 enum Command {
     /// Play the whole flow against a built-in simulated tenant (no account needed).
@@ -374,7 +373,9 @@ async fn replay(file: PathBuf) -> anyhow::Result<ExitCode> {
             file.display()
         )
     })?;
-    let response = app.handle(riskrelay::source::webhook::from_lambda(request)).await;
+    let response = app
+        .handle(riskrelay::source::webhook::from_lambda(request))
+        .await;
     eprintln!("HTTP {}", response.status().as_u16());
     drop(app);
     while let Some(item) = rx.recv().await {

@@ -58,7 +58,6 @@ impl LifecycleKind {
     }
 }
 
-
 /// What a notification's `resource` points at, once checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResourceTarget {
@@ -291,7 +290,9 @@ mod tests {
         );
         assert_eq!(
             ResourceTarget::parse("security/alerts/2517343765581040000_-1234aBc"),
-            Ok(ResourceTarget::SecurityAlert(SecurityAlertId::parse("2517343765581040000_-1234aBc").unwrap()))
+            Ok(ResourceTarget::SecurityAlert(
+                SecurityAlertId::parse("2517343765581040000_-1234aBc").unwrap()
+            ))
         );
     }
 

@@ -15,19 +15,12 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::source::webhook::{ApiError, MAX_BODY_BYTES, Webhook};
+use crate::api_error::{ApiError, MAX_BODY_BYTES};
 
 /// An application the server can host: whole request in, whole response out.
 #[async_trait::async_trait]
 pub trait HttpApp: Send + Sync + 'static {
     async fn handle(&self, req: http::Request<Bytes>) -> http::Response<Bytes>;
-}
-
-#[async_trait::async_trait]
-impl HttpApp for Webhook {
-    async fn handle(&self, req: http::Request<Bytes>) -> http::Response<Bytes> {
-        Webhook::handle(self, req).await
-    }
 }
 
 /// Per-connection limit on reading the request head and body, so an idle or trickling client

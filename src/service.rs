@@ -17,7 +17,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::app::App;
 use crate::queue::memory::MemoryQueue;
-use crate::source::subscriptions::PollTrigger;
+use crate::source::poll::PollTrigger;
 use crate::source::webhook::{Webhook, WebhookConfig};
 
 /// How often each job runs.

@@ -25,7 +25,10 @@ impl std::str::FromStr for LogFormat {
 impl LogFormat {
     /// `RISKRELAY_LOG_FORMAT`, else JSON inside Lambda and text elsewhere.
     pub fn from_env() -> Self {
-        match std::env::var("RISKRELAY_LOG_FORMAT").ok().map(|v| v.parse()) {
+        match std::env::var("RISKRELAY_LOG_FORMAT")
+            .ok()
+            .map(|v| v.parse())
+        {
             Some(Ok(f)) => f,
             _ if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() => Self::Json,
             _ => Self::Text,

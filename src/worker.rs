@@ -423,3 +423,15 @@ fn describe_failures(report: &Report, key: &str) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+#[async_trait::async_trait]
+impl crate::queue::Consumer for Worker {
+    async fn consume(&self, items: &[WorkItem]) -> Vec<Result<(), String>> {
+        self.process(items)
+            .await
+            .results
+            .into_iter()
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect()
+    }
+}

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::FindingEpisodes;
 use super::report::{CheckResult, CheckStatus};
 use crate::alert::{AlertKind, Message, PostureAlert};
-use crate::drift::Notice;
+use crate::drift::DriftNotice;
 use crate::ids::TenantId;
 use crate::posture::{
     Known, Organization, PasswordSync, PolicyState, RiskResponse, UserRiskPolicy,
@@ -50,58 +50,58 @@ pub fn ago(now: OffsetDateTime, then: OffsetDateTime) -> String {
     }
 }
 
-pub fn notice_alert(tenant: TenantId, n: &Notice, now: OffsetDateTime) -> PostureAlert {
+pub fn notice_alert(tenant: TenantId, n: &DriftNotice, now: OffsetDateTime) -> PostureAlert {
     let action_enable = "Turn it on in the Microsoft Entra admin center (ID Protection > Dashboard > Settings), or let riskrelay keep it on with RISKRELAY_DRIFT_MODE=enforce (the app then needs Policy.ReadWrite.IdentityProtection).";
     let (title, detail, action, resolved): (&str, String, Option<String>, bool) = match n {
-        Notice::Drift { since } => (
+        DriftNotice::Drift { since } => (
             "On-premises password change no longer resets user risk",
             format!("\"{SETTING_TITLE}\" was found off at {}.", time_text(*since)),
             Some(action_enable.into()),
             false,
         ),
-        Notice::Restored { since } => (
+        DriftNotice::Restored { since } => (
             "On-premises password change resets user risk again",
             format!("\"{SETTING_TITLE}\" is on again; it had been off since {}.", time_text(*since)),
             None,
             true,
         ),
-        Notice::Corrected { since, at } => (
+        DriftNotice::Corrected { since, at } => (
             "riskrelay turned on-premises password reset back on",
             format!("\"{SETTING_TITLE}\" was found off at {}; riskrelay switched it on at {} and read it back to confirm.", time_text(*since), time_text(*at)),
             Some("Find out who or what turned it off (the Entra audit log records policy changes).".into()),
             true,
         ),
-        Notice::CorrectionDidNotStick { since, at } => (
+        DriftNotice::CorrectionDidNotStick { since, at } => (
             "Could not keep on-premises password reset on",
             format!("\"{SETTING_TITLE}\" was found off at {}; riskrelay switched it on at {}, but reading it back still says off.", time_text(*since), time_text(*at)),
             Some("Check it in the portal, and look for a process that turns it off again.".into()),
             false,
         ),
-        Notice::CannotEnforce { since } => (
+        DriftNotice::CannotEnforce { since } => (
             "Cannot enforce: the app needs Policy.ReadWrite.IdentityProtection",
             format!("\"{SETTING_TITLE}\" has been off since {}, and Graph refused riskrelay's change (403). riskrelay keeps reporting instead.", time_text(*since)),
             Some("Grant the app Policy.ReadWrite.IdentityProtection (with admin consent), or turn the setting on by hand.".into()),
             false,
         ),
-        Notice::CorrectionDeferred { since, reason } => (
+        DriftNotice::CorrectionDeferred { since, reason } => (
             "On-premises password change no longer resets user risk",
             format!("\"{SETTING_TITLE}\" was found off at {}. riskrelay's correction failed this time ({reason}) and is tried again at the next check.", time_text(*since)),
             Some(action_enable.into()),
             false,
         ),
-        Notice::Unavailable { status } => (
+        DriftNotice::Unavailable { status } => (
             "The on-premises reset setting cannot be checked here",
             format!("Graph's beta identityProtection/policy endpoint answered {status}: it is unavailable in this tenant or cloud, so riskrelay cannot watch or enforce the setting."),
             Some("Check the setting in the portal by hand.".into()),
             false,
         ),
-        Notice::ReadForbidden => (
+        DriftNotice::ReadForbidden => (
             "The on-premises reset setting cannot be read",
             "Graph refused to read the identity protection policy (403): the app needs Policy.Read.IdentityProtection.".into(),
             Some("Grant the app Policy.Read.IdentityProtection (or Policy.ReadWrite.IdentityProtection to enforce).".into()),
             false,
         ),
-        Notice::Missing => (
+        DriftNotice::Missing => (
             "The on-premises reset setting was not in Graph's answer",
             format!("The beta identity protection policy has no {} member; the undocumented API may have changed.", crate::posture::SETTING),
             Some("Check the setting in the portal by hand, and report this to the riskrelay maintainers.".into()),
@@ -195,7 +195,6 @@ pub fn password_sync(
     }
 }
 
-
 /// The user-risk policy check from the tenant's Conditional Access policies that act on user
 /// risk.
 pub fn user_risk_policy(policies: &[UserRiskPolicy]) -> CheckResult {
@@ -288,4 +287,3 @@ pub fn finding_messages(
     }
     (next, out)
 }
-

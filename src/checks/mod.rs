@@ -409,4 +409,3 @@ pub async fn run(
         findings: (findings != prev_findings).then_some((findings, findings_version)),
     })
 }
-

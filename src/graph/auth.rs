@@ -20,8 +20,8 @@ use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::graph::config::{AppSecret, GraphConfig, GraphCredential};
 use crate::graph::GraphError;
+use crate::graph::config::{AppSecret, GraphConfig, GraphCredential};
 
 /// Stands in for a loopback authority: azure_identity refuses any authority that is not https,
 /// so a local token endpoint (the simulator, a test fake) is reached through this host name and a

@@ -124,7 +124,10 @@ impl GraphClient {
         pending.sort();
         pending.dedup();
         let mut out = HashMap::new();
-        let mut attempts = self.0.retry.start(format_args!("Graph $batch for {feature}"));
+        let mut attempts = self
+            .0
+            .retry
+            .start(format_args!("Graph $batch for {feature}"));
         while !pending.is_empty() {
             let mut again = Vec::new();
             let mut wait: Option<Duration> = None;

@@ -32,7 +32,6 @@ impl std::str::FromStr for Cloud {
 }
 
 impl Cloud {
-
     /// Token authority and Graph root per Microsoft's national cloud deployments table.
     fn defaults(self) -> (&'static str, &'static str) {
         match self {

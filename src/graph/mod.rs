@@ -26,10 +26,10 @@ use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use config::GraphConfig;
 use crate::http::RetryPolicy;
 use crate::limiter::Limiter;
 use auth::TokenSource;
+use config::GraphConfig;
 
 /// What a request serves, and so which permission a 403 means is missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,15 +7,13 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{Call, Feature, GraphClient, GraphError};
-use crate::ids::{SubscriptionId, UserId};
 use crate::ids::SecurityAlertId;
+use crate::ids::{SubscriptionId, UserId};
 use crate::posture::{
     CA_POLICY_SELECT, CaPolicy, IdentityProtectionPolicy, ORGANIZATION_SELECT, Organization,
     SETTING,
 };
-use crate::risk::{
-    RISK_DETECTION_SELECT, RISKY_USER_SELECT, RiskDetection, RiskyUser, RiskyUserHistoryItem,
-};
+use crate::risk::{RISK_DETECTION_SELECT, RISKY_USER_SELECT, RiskDetection, RiskyUser};
 
 /// Graph's largest page for riskyUsers and riskDetections.
 pub const PAGE_SIZE: u32 = 500;
@@ -129,22 +127,6 @@ impl GraphClient {
         .await
     }
 
-    /// One user's risk history.
-    pub async fn risky_user_history(
-        &self,
-        id: UserId,
-    ) -> Result<Vec<RiskyUserHistoryItem>, GraphError> {
-        self.get_all(
-            self.url(
-                "v1.0",
-                &format!("identityProtection/riskyUsers/{id}/history"),
-                None,
-            ),
-            Feature::RiskyUsers,
-        )
-        .await
-    }
-
     /// The organization's on-premises sync state. `onPremisesLastPasswordSyncDateTime` is
     /// documented on beta only, hence the beta endpoint.
     pub async fn organization(&self) -> Result<Organization, GraphError> {
@@ -198,7 +180,10 @@ impl GraphClient {
     }
 
     /// The user ids a legacy security alert names in `userStates`.
-    pub async fn security_alert_users(&self, id: &SecurityAlertId) -> Result<Vec<UserId>, GraphError> {
+    pub async fn security_alert_users(
+        &self,
+        id: &SecurityAlertId,
+    ) -> Result<Vec<UserId>, GraphError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct UserState {
@@ -258,16 +243,6 @@ impl GraphClient {
             body: Some(body),
         };
         self.send(&call).await?.json(Feature::Subscriptions)
-    }
-
-    pub async fn reauthorize_subscription(&self, id: SubscriptionId) -> Result<(), GraphError> {
-        let call = Call {
-            method: http::Method::POST,
-            url: self.url("v1.0", &format!("subscriptions/{id}/reauthorize"), None),
-            feature: Feature::Subscriptions,
-            body: None,
-        };
-        self.send(&call).await.map(|_| ())
     }
 
     pub async fn delete_subscription(&self, id: SubscriptionId) -> Result<(), GraphError> {

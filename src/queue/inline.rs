@@ -1,5 +1,5 @@
 //! The in-process queue of `riskrelay run` and the demo: `enqueue` hands the items straight to
-//! the worker and succeeds only when every one went through, retrying the failed ones under the
+//! the [`Consumer`] (the worker) and succeeds only when every one went through, retrying the failed ones under the
 //! shared retry policy. The poll cycle therefore advances its checkpoint only after the worker
 //! has processed (and delivered) the whole window.
 
@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Queue, QueueError};
+use super::{Consumer, Queue, QueueError};
 use crate::http::RetryPolicy;
 use crate::observation::WorkItem;
-use crate::worker::Worker;
 
 /// Three attempts, two seconds apart at first: enough to ride out a chat webhook's brief 5xx
 /// within one cycle; anything longer is the next cycle's to retry.
@@ -26,13 +25,13 @@ pub fn default_retry() -> RetryPolicy {
 }
 
 pub struct InlineQueue {
-    worker: Arc<Worker>,
+    consumer: Arc<dyn Consumer>,
     retry: RetryPolicy,
 }
 
 impl InlineQueue {
-    pub fn new(worker: Arc<Worker>, retry: RetryPolicy) -> Self {
-        Self { worker, retry }
+    pub fn new(consumer: Arc<dyn Consumer>, retry: RetryPolicy) -> Self {
+        Self { consumer, retry }
     }
 }
 
@@ -43,12 +42,12 @@ impl Queue for InlineQueue {
         let mut pending = items;
         let mut attempts = self.retry.start("in-process delivery");
         loop {
-            let report = self.worker.process(&pending).await;
+            let results = self.consumer.consume(&pending).await;
             let mut failed = Vec::new();
             let mut reason = String::new();
-            for (item, result) in pending.into_iter().zip(report.results) {
+            for (item, result) in pending.into_iter().zip(results) {
                 if let Err(e) = result {
-                    reason = e.to_string();
+                    reason = e;
                     failed.push(item);
                 }
             }

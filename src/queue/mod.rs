@@ -33,3 +33,10 @@ pub trait Queue: Send + Sync {
     /// already; the worker's idempotency makes a resend harmless.
     async fn enqueue(&self, items: Vec<WorkItem>) -> Result<(), QueueError>;
 }
+
+/// What takes items off a queue in this process (the worker, for [`inline`]): one result per
+/// item, in order, an error meaning "try this one again".
+#[async_trait]
+pub trait Consumer: Send + Sync {
+    async fn consume(&self, items: &[WorkItem]) -> Vec<Result<(), String>>;
+}

@@ -16,11 +16,7 @@ const MAX_BATCH_BYTES: usize = 250 * 1024;
 /// caller lets it reach the dead-letter queue).
 pub fn decode(record: &aws_lambda_events::sqs::SqsMessage) -> Result<(String, WorkItem), String> {
     let id = record.message_id.clone().unwrap_or_default();
-    match record
-        .body
-        .as_deref()
-        .map(serde_json::from_str::<WorkItem>)
-    {
+    match record.body.as_deref().map(serde_json::from_str::<WorkItem>) {
         Some(Ok(item)) => Ok((id, item)),
         _ => Err(id),
     }
@@ -38,10 +34,6 @@ impl SqsQueue {
             client,
             queue_url: queue_url.into(),
         }
-    }
-
-    pub fn queue_url(&self) -> &str {
-        &self.queue_url
     }
 
     async fn send_batch(&self, bodies: Vec<String>) -> Result<(), QueueError> {

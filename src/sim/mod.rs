@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use url::Url;
 
-use crate::graph::config::{AppSecret, GraphConfig, GraphCredential};
 use crate::context::{ManagerRef, Registration, UserContext};
+use crate::graph::config::{AppSecret, GraphConfig, GraphCredential};
 use crate::ids::{SubscriptionId, TenantId, UserId};
 use crate::posture::{CaPolicy, Organization, SETTING};
 use crate::risk::{

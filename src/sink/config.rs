@@ -66,8 +66,7 @@ pub fn load(
             let mut sinks = Vec::new();
             for (name, kind) in [("slack", SinkKind::Slack), ("teams", SinkKind::Teams)] {
                 let key = format!("{name}_webhook_url");
-                if let Some(url) =
-                    optional_secret(secrets, &key, url_expected, check_webhook_url)?
+                if let Some(url) = optional_secret(secrets, &key, url_expected, check_webhook_url)?
                 {
                     sinks.push(SinkConfig {
                         name: name.into(),
@@ -91,9 +90,7 @@ pub fn load(
                     [name, kind, level] => (*name, *kind, Some(*level)),
                     _ => return Err(invalid(format!("\"{spec}\" is not name:kind[:level]"))),
                 };
-                if name.is_empty()
-                    || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                {
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                     return Err(invalid(format!(
                         "the name \"{name}\" must be letters, digits and _"
                     )));

@@ -112,7 +112,10 @@ mod tests {
 
     #[test]
     fn slugs_are_safe_file_names() {
-        assert_eq!(slug("New risk: Adsync User 2 (high)"), "new-risk-adsync-user-2-high");
+        assert_eq!(
+            slug("New risk: Adsync User 2 (high)"),
+            "new-risk-adsync-user-2-high"
+        );
         assert_eq!(slug("../../etc/passwd"), "etc-passwd");
         assert_eq!(slug(&"x".repeat(100)).len(), 60);
     }

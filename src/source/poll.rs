@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::config::{ConfigError, Env, minutes};
 use crate::alert::{Baseline, Change, DigestEntry, Message};
+use crate::config::{ConfigError, Env, minutes};
 use crate::graph::{GraphClient, GraphError};
 use crate::ids::{TenantId, UserId};
 use crate::observation::{Fetched, Observation, Origin, Subject, WorkItem};
@@ -69,6 +69,13 @@ impl PollError {
     }
 }
 
+/// Asks for a poll cycle soon, saying why (a `missed` lifecycle event). It only asks: the poll
+/// itself runs where polls run (the scheduler of `riskrelay run`, the poller function).
+#[async_trait::async_trait]
+pub trait PollTrigger: Send + Sync {
+    async fn poll_now(&self, reason: &str) -> Result<(), String>;
+}
+
 /// A request for a poll that did not come from the schedule: Graph said notifications were
 /// missed. The worker must not poll itself (it would enqueue onto the queue it is draining, inside
 /// a queue invocation), so it records the request and the poller's next run reports it. Nothing
@@ -89,7 +96,7 @@ pub struct StoredPollRequest {
 }
 
 #[async_trait::async_trait]
-impl crate::source::subscriptions::PollTrigger for StoredPollRequest {
+impl PollTrigger for StoredPollRequest {
     async fn poll_now(&self, reason: &str) -> Result<(), String> {
         let request = PollRequest {
             at: OffsetDateTime::now_utc(),

@@ -25,8 +25,9 @@ use crate::graph::{GraphClient, GraphError, reads::GraphSubscription};
 use crate::ids::{SubscriptionId, TenantId};
 use crate::notification::LifecycleKind;
 use crate::observation::LifecycleEvent;
-use crate::store::{self, Store};
 use crate::observation::LifecycleHandler;
+use crate::source::poll::PollTrigger;
+use crate::store::{self, Store};
 
 /// A subscription riskrelay can keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,7 +130,7 @@ impl SubscriptionsConfig {
 /// rotated clientState leads to recreating the subscription.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Known(pub BTreeMap<SubscriptionId, String>);
+pub struct CreatedWith(pub BTreeMap<SubscriptionId, String>);
 
 /// What an upkeep run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -138,13 +139,6 @@ pub struct UpkeepReport {
     pub renewed: Vec<String>,
     pub recreated: Vec<String>,
     pub deleted: Vec<String>,
-}
-
-/// Asks for a poll cycle soon, saying why (a `missed` lifecycle event). It only asks: the poll
-/// itself runs where polls run (the scheduler of `riskrelay run`, the poller function).
-#[async_trait]
-pub trait PollTrigger: Send + Sync {
-    async fn poll_now(&self, reason: &str) -> Result<(), String>;
 }
 
 pub struct Upkeep {
@@ -221,10 +215,13 @@ impl Upkeep {
             .subscriptions()
             .await
             .map_err(|e| e.to_string())?;
-        let known =
-            store::load::<Known>(self.store.as_ref(), self.tenant, store::keys::SUBSCRIPTIONS)
-                .await
-                .map_err(|e| e.to_string())?;
+        let known = store::load::<CreatedWith>(
+            self.store.as_ref(),
+            self.tenant,
+            store::keys::SUBSCRIPTIONS,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         let (mut known_map, version) = known
             .map(|k| (k.value, Some(k.version)))
             .unwrap_or_default();
@@ -329,8 +326,7 @@ impl LifecycleHandler for Upkeep {
             LifecycleKind::SubscriptionRemoved => self.ensure(now).await.map(|_| ()),
             LifecycleKind::Missed => {
                 if let Some(p) = &self.poll {
-                    p.poll_now("Graph reported missed notifications")
-                        .await?;
+                    p.poll_now("Graph reported missed notifications").await?;
                 }
                 Ok(())
             }

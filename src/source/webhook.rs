@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use time::OffsetDateTime;
 
+use crate::api_error::{ApiError, MAX_BODY_BYTES};
 use crate::client_state::ClientStates;
 use crate::config::{ConfigError, Env, SecretSource, tenant_id};
 use crate::ids::TenantId;
@@ -18,9 +19,6 @@ use crate::notification::{ItemKind, ResourceTarget, Unverified, Verified};
 use crate::observation::{LifecycleEvent, Observation, Origin, Subject, WorkItem};
 use crate::queue::Queue;
 
-/// Largest request body read at all. Graph batches notifications but each is well under 1 KiB;
-/// the Lambda front end already caps buffered payloads at 6 MB.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Most items accepted in one POST (Graph documents no maximum; this bounds the work per request).
 pub const MAX_ITEMS: usize = 1000;
 /// Longest validation token echoed. Graph's tokens are short opaque strings.
@@ -42,63 +40,6 @@ impl WebhookConfig {
     }
 }
 
-/// Every way a request can fail. [`ApiError::into_response`] is the one place that maps them to
-/// HTTP; bodies carry a fixed code, never internal error text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum ApiError {
-    #[error("not found")]
-    NotFound,
-    #[error("method not allowed")]
-    MethodNotAllowed,
-    #[error("payload too large")]
-    PayloadTooLarge,
-    #[error("unsupported media type")]
-    UnsupportedMediaType,
-    #[error("bad request")]
-    BadRequest,
-    #[error("bad validation token")]
-    BadValidationToken,
-    #[error("queue unavailable")]
-    QueueUnavailable,
-}
-
-impl ApiError {
-    fn code(self) -> (StatusCode, &'static str) {
-        match self {
-            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::UnsupportedMediaType => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
-            Self::BadRequest => (StatusCode::BAD_REQUEST, "bad_request"),
-            Self::BadValidationToken => (StatusCode::BAD_REQUEST, "bad_validation_token"),
-            // 503 so that Graph retries the delivery (it does for up to 4 hours).
-            Self::QueueUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        }
-    }
-
-    pub fn into_response(self) -> Response<Bytes> {
-        let (status, code) = self.code();
-        let mut res = json_response(status, format!("{{\"error\":\"{code}\"}}"));
-        if self == Self::MethodNotAllowed {
-            res.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        }
-        res
-    }
-}
-
-fn json_response(status: StatusCode, body: String) -> Response<Bytes> {
-    let mut res = Response::new(Bytes::from(body));
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    res
-}
-
 fn text_response(status: StatusCode, body: Bytes) -> Response<Bytes> {
     let mut res = Response::new(body);
     *res.status_mut() = status;
@@ -114,9 +55,16 @@ fn text_response(status: StatusCode, body: Bytes) -> Response<Bytes> {
     res
 }
 
+#[async_trait::async_trait]
+impl crate::server::HttpApp for Webhook {
+    async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+        Webhook::handle(self, req).await
+    }
+}
+
 /// What one notification POST amounted to, for logs and tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub struct Tally {
     pub accepted: usize,
     pub rejected: usize,
     pub ignored: usize,
@@ -185,7 +133,7 @@ impl Webhook {
     }
 
     /// Parses, authenticates and enqueues a notification collection.
-    pub async fn accept(&self, body: &[u8]) -> Result<Outcome, ApiError> {
+    pub async fn accept(&self, body: &[u8]) -> Result<Tally, ApiError> {
         // serde_json stops at 128 levels of nesting, so a deeply nested body is a parse error,
         // not a stack overflow.
         let doc: serde_json::Value =
@@ -198,7 +146,7 @@ impl Webhook {
             return Err(ApiError::PayloadTooLarge);
         }
         let now = OffsetDateTime::now_utc();
-        let mut outcome = Outcome::default();
+        let mut outcome = Tally::default();
         let mut work = Vec::new();
         for (index, raw) in items.iter().enumerate() {
             let item = match Unverified::parse(raw) {
@@ -404,8 +352,6 @@ mod tests {
         let e = env().with("RISKRELAY_CLIENT_STATE", &ok);
         assert!(WebhookConfig::load(&e, &EnvSecrets(&e)).is_ok());
     }
-
-
 
     #[test]
     fn validation_token_decoding() {

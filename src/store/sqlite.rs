@@ -41,10 +41,6 @@ impl SqliteStore {
         Self::init(conn)
     }
 
-    pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory().map_err(err)?)
-    }
-
     fn init(conn: Connection) -> Result<Self, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use riskrelay::alert::{AlertKind, Change, Message};
-use riskrelay::sink::config::SinkConfig;
 use riskrelay::deliver::{DeliverError, Delivery};
 use riskrelay::risk::RiskLevel;
+use riskrelay::sink::config::SinkConfig;
 use riskrelay::sink::{self, SinkError};
 use riskrelay::store::Store;
 use riskrelay::store::memory::MemoryStore;

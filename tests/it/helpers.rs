@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use riskrelay::app::{Adapters, App, Role, Settings};
 use riskrelay::config::{Env, EnvSecrets};
 use riskrelay::graph::GraphClient;
+use riskrelay::observation::WorkItem;
 use riskrelay::posture::{Known, PasswordSync, PostureSnapshot};
+use riskrelay::queue::{Queue, QueueError};
 use riskrelay::risk::RiskLevel;
 use riskrelay::sim::{SimConfig, Simulator};
 use riskrelay::sink::config::{SinkConfig, SinkKind};
@@ -16,8 +18,6 @@ use riskrelay::store::{self, Store};
 use riskrelay::worker::Worker;
 use time::OffsetDateTime;
 use wiremock::{MockServer, ResponseTemplate};
-use riskrelay::observation::WorkItem;
-use riskrelay::queue::{Queue, QueueError};
 
 pub const TENANT: &str = "11111111-2222-3333-4444-555555555555";
 pub const CLIENT_STATE: &str = "riskrelay-test-client-state";

@@ -5,6 +5,7 @@ mod delivery;
 mod demo;
 mod graph;
 mod helpers;
+mod layering;
 mod lambda_e2e;
 mod poll;
 mod posture;

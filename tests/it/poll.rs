@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use riskrelay::observation::{Origin, Subject, WorkItem};
-use riskrelay::source::poll::{Checkpoint, Poller};
 use riskrelay::queue::Queue;
 use riskrelay::queue::sqs::SqsQueue;
 use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
 use riskrelay::sim::{DetectionSpec, SimConfig, SimUser, Simulator};
+use riskrelay::source::poll::{Checkpoint, Poller};
 use riskrelay::store::memory::MemoryStore;
 use riskrelay::store::{self, Store};
 use time::OffsetDateTime;

@@ -137,7 +137,7 @@ async fn a_missing_queue_is_an_error_and_the_webhook_answers_503() {
         .accept(ev["body"].as_str().unwrap().as_bytes())
         .await
         .unwrap_err();
-    assert_eq!(err, riskrelay::source::webhook::ApiError::QueueUnavailable);
+    assert_eq!(err, riskrelay::api_error::ApiError::QueueUnavailable);
 }
 
 #[tokio::test]

@@ -4,16 +4,17 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use riskrelay::app::{Adapters, App, Role};
 use riskrelay::client_state::ClientStates;
 use riskrelay::config::{Env, EnvSecrets};
-use riskrelay::source::webhook::WebhookConfig;
 use riskrelay::ids::SubscriptionId;
 use riskrelay::notification::LifecycleKind;
-use riskrelay::observation::{LifecycleEvent, Subject, WorkItem};
-use riskrelay::app::{Adapters, App, Role};
-use riskrelay::source::subscriptions::{PollTrigger, SubscriptionsConfig, Upkeep, Wanted};
-use riskrelay::source::webhook::Webhook;
 use riskrelay::observation::LifecycleHandler;
+use riskrelay::observation::{LifecycleEvent, Subject, WorkItem};
+use riskrelay::source::poll::PollTrigger;
+use riskrelay::source::subscriptions::{SubscriptionsConfig, Upkeep, Wanted};
+use riskrelay::source::webhook::Webhook;
+use riskrelay::source::webhook::WebhookConfig;
 use time::OffsetDateTime;
 
 use crate::helpers::RecordingQueue;

@@ -16,15 +16,12 @@ pub use crate::helpers::TestApp as Rig;
 
 /// A webhook hint about `subject`.
 pub fn hint(rig: &Rig, subject: Subject) -> WorkItem {
-
     WorkItem::Observation(Observation {
         tenant_id: rig.sim.tenant_id(),
         subject,
         origin: Origin::Webhook {
-            subscription_id: riskrelay::ids::SubscriptionId::parse(
-                crate::helpers::SUBSCRIPTION,
-            )
-            .unwrap(),
+            subscription_id: riskrelay::ids::SubscriptionId::parse(crate::helpers::SUBSCRIPTION)
+                .unwrap(),
             change_type: riskrelay::notification::ChangeType::Updated,
         },
         observed_at: OffsetDateTime::now_utc(),
