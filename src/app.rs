@@ -9,6 +9,7 @@ use anyhow::Context as _;
 
 use crate::checks::PostureConfig;
 use crate::client_state::ClientStates;
+use crate::clock::Clock;
 use crate::config::{ConfigError, Env, SecretSource};
 use crate::deliver::{AlertsConfig, Delivery};
 use crate::graph::GraphClient;
@@ -120,6 +121,8 @@ pub struct Adapters {
     pub poll_trigger: Option<Arc<dyn PollTrigger>>,
     /// The chat sinks' HTTP client; `None` builds one with [`crate::http::CHAT_TIMEOUT`].
     pub chat_http: Option<reqwest::Client>,
+    /// Where every service reads the time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Adapters {
@@ -131,6 +134,7 @@ impl Adapters {
             local_sinks: Vec::new(),
             poll_trigger: None,
             chat_http: None,
+            clock: crate::clock::system(),
         }
     }
 
@@ -143,6 +147,7 @@ impl Adapters {
 /// The running parts. Which are present depends on the [`Role`].
 #[derive(Clone)]
 pub struct App {
+    pub clock: Arc<dyn Clock>,
     pub tenant: TenantId,
     pub graph: GraphClient,
     pub store: Arc<dyn Store>,
@@ -160,10 +165,12 @@ impl App {
         let tenant = settings.tenant();
         let graph = GraphClient::new(&settings.graph).context("Graph client")?;
         let store = adapters.store;
+        let clock = adapters.clock;
         let trigger = adapters.poll_trigger.unwrap_or_else(|| {
             Arc::new(StoredPollRequest {
                 tenant,
                 store: store.clone(),
+                clock: clock.clone(),
             })
         });
         let upkeep = settings.client_states.as_ref().map(|client_states| {
@@ -193,7 +200,8 @@ impl App {
                     settings.alerts.kinds.clone(),
                     settings.alerts.digest_threshold,
                 );
-                let worker = Worker::new(tenant, graph.clone(), store.clone(), delivery);
+                let worker = Worker::new(tenant, graph.clone(), store.clone(), delivery)
+                    .with_clock(clock.clone());
                 Some(Arc::new(match &upkeep {
                     Some(u) => worker.with_lifecycle(u.clone()),
                     None => worker,
@@ -209,19 +217,23 @@ impl App {
             (None, None) => None,
         };
         let poller = match (role, &queue) {
-            (Role::Poller | Role::Service, Some(q)) => Some(Arc::new(Poller::new(
-                tenant,
-                graph.clone(),
-                store.clone(),
-                q.clone(),
-                settings.overlap,
-            ))),
+            (Role::Poller | Role::Service, Some(q)) => Some(Arc::new(
+                Poller::new(
+                    tenant,
+                    graph.clone(),
+                    store.clone(),
+                    q.clone(),
+                    settings.overlap,
+                )
+                .with_clock(clock.clone()),
+            )),
             (Role::Poller | Role::Service, None) => {
                 anyhow::bail!("the poller needs a queue to hand its work to")
             }
             _ => None,
         };
         Ok(Self {
+            clock,
             tenant,
             graph,
             store,
@@ -267,6 +279,7 @@ impl App {
             self.tenant,
             &self.posture,
             self.queue()?.as_ref(),
+            self.clock.now(),
         )
         .await
     }

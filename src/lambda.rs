@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde::Deserialize;
-use time::OffsetDateTime;
 use tokio::sync::RwLock;
 use tokio::time::Instant;
 
@@ -92,7 +91,7 @@ impl PollerFunction {
             "subscriptions" => {
                 let r = app
                     .upkeep()?
-                    .ensure(OffsetDateTime::now_utc())
+                    .ensure(app.clock.now())
                     .await
                     .map_err(anyhow::Error::msg)?;
                 Ok(

@@ -61,6 +61,7 @@ pub mod aws;
 pub mod catalogue;
 pub mod checks;
 pub mod client_state;
+pub mod clock;
 pub mod config;
 pub mod context;
 pub mod deliver;

@@ -303,7 +303,7 @@ async fn check(json: bool, enforce: bool, simulate: bool) -> anyhow::Result<Exit
         app.store.as_ref(),
         app.tenant,
         &posture,
-        time::OffsetDateTime::now_utc(),
+        app.clock.now(),
     )
     .await?;
     run.commit(app.store.as_ref()).await?;
@@ -328,7 +328,7 @@ async fn subscribe() -> anyhow::Result<ExitCode> {
     let app = App::build(&settings, Role::Tool, Adapters::new(optional_store(&env)?))?;
     let r = app
         .upkeep()?
-        .ensure(time::OffsetDateTime::now_utc())
+        .ensure(app.clock.now())
         .await
         .map_err(anyhow::Error::msg)?;
     println!(

@@ -100,7 +100,7 @@ pub struct LifecycleEvent {
 /// queue; the sources own what to do about them.
 #[async_trait::async_trait]
 pub trait LifecycleHandler: Send + Sync {
-    async fn handle(&self, event: &LifecycleEvent) -> Result<(), String>;
+    async fn handle(&self, event: &LifecycleEvent, now: OffsetDateTime) -> Result<(), String>;
 }
 
 /// One queue message.

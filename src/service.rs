@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
 use crate::app::App;
@@ -184,7 +183,7 @@ impl Service {
                     }
                     _ = subs.tick() => {
                         if let Some(u) = &me.app.upkeep
-                            && let Err(e) = u.ensure(OffsetDateTime::now_utc()).await
+                            && let Err(e) = u.ensure(me.app.clock.now()).await
                         {
                             tracing::error!(error = %e, "subscription upkeep failed");
                         }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::alert::{Change, Message, UserAlert, keys};
+use crate::clock::Clock;
 use crate::context::Lookup;
 use crate::deliver::{Delivery, Report};
 use crate::graph::{GraphClient, GraphError};
@@ -61,6 +62,7 @@ pub struct BatchReport {
 }
 
 pub struct Worker {
+    clock: Arc<dyn Clock>,
     tenant: TenantId,
     graph: GraphClient,
     store: Arc<dyn Store>,
@@ -93,6 +95,7 @@ impl Worker {
         delivery: Delivery,
     ) -> Self {
         Self {
+            clock: crate::clock::system(),
             tenant,
             graph,
             store,
@@ -101,13 +104,18 @@ impl Worker {
         }
     }
 
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     pub fn with_lifecycle(mut self, handler: Arc<dyn LifecycleHandler>) -> Self {
         self.lifecycle = Some(handler);
         self
     }
 
     pub async fn process(&self, items: &[WorkItem]) -> BatchReport {
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now();
         let mut results: Vec<Result<(), WorkError>> = vec![Ok(()); items.len()];
         let mut seen: BTreeMap<UserId, Seen> = BTreeMap::new();
         let mut notices: Vec<(usize, Message)> = Vec::new();
@@ -126,7 +134,7 @@ impl Worker {
                 }
                 WorkItem::Lifecycle(event) => {
                     if let Some(h) = &self.lifecycle {
-                        results[i] = h.handle(event).await.map_err(WorkError::Lifecycle);
+                        results[i] = h.handle(event, now).await.map_err(WorkError::Lifecycle);
                     } else {
                         tracing::info!(subscription = %event.subscription_id, event = ?event.event, "lifecycle event (no subscription upkeep configured)");
                     }

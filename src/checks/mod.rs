@@ -349,8 +349,9 @@ pub async fn run_and_hand_over(
     tenant: TenantId,
     config: &PostureConfig,
     queue: &dyn crate::queue::Queue,
+    now: OffsetDateTime,
 ) -> anyhow::Result<PostureRun> {
-    let run = run(graph, store, tenant, config, OffsetDateTime::now_utc()).await?;
+    let run = run(graph, store, tenant, config, now).await?;
     let notices: Vec<crate::observation::WorkItem> = run
         .messages
         .iter()

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::alert::{Baseline, Change, DigestEntry, Message};
+use crate::clock::Clock;
 use crate::config::{ConfigError, Env, minutes};
 use crate::graph::{GraphClient, GraphError};
 use crate::ids::{TenantId, UserId};
@@ -93,13 +94,14 @@ pub struct PollRequest {
 pub struct StoredPollRequest {
     pub tenant: TenantId,
     pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
 }
 
 #[async_trait::async_trait]
 impl PollTrigger for StoredPollRequest {
     async fn poll_now(&self, reason: &str) -> Result<(), String> {
         let request = PollRequest {
-            at: OffsetDateTime::now_utc(),
+            at: self.clock.now(),
             reason: reason.to_string(),
         };
         let key = store::keys::POLL_REQUEST;
@@ -135,6 +137,7 @@ pub struct PollReport {
 }
 
 pub struct Poller {
+    clock: Arc<dyn Clock>,
     tenant: TenantId,
     graph: GraphClient,
     store: Arc<dyn Store>,
@@ -155,6 +158,7 @@ impl Poller {
         overlap: Duration,
     ) -> Self {
         Self {
+            clock: crate::clock::system(),
             tenant,
             graph,
             store,
@@ -163,8 +167,13 @@ impl Poller {
         }
     }
 
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     pub async fn poll(&self) -> Result<PollReport, PollError> {
-        let started = OffsetDateTime::now_utc();
+        let started = self.clock.now();
         let cycle_id = format!(
             "{}-{}",
             started.unix_timestamp(),

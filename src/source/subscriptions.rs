@@ -307,8 +307,7 @@ impl Upkeep {
 
 #[async_trait]
 impl LifecycleHandler for Upkeep {
-    async fn handle(&self, event: &LifecycleEvent) -> Result<(), String> {
-        let now = OffsetDateTime::now_utc();
+    async fn handle(&self, event: &LifecycleEvent, now: OffsetDateTime) -> Result<(), String> {
         match &event.event {
             LifecycleKind::ReauthorizationRequired => {
                 // Renewing also reauthorizes, and extends the lifetime in the same request.

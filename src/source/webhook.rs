@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use crate::api_error::{ApiError, MAX_BODY_BYTES};
 use crate::client_state::ClientStates;
+use crate::clock::Clock;
 use crate::config::{ConfigError, Env, SecretSource, tenant_id};
 use crate::ids::TenantId;
 use crate::notification::{ItemKind, ResourceTarget, Unverified, Verified};
@@ -74,6 +75,7 @@ pub struct Webhook {
     tenant_id: TenantId,
     client_states: ClientStates,
     queue: Arc<dyn Queue>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Webhook {
@@ -82,7 +84,13 @@ impl Webhook {
             tenant_id: config.tenant_id,
             client_states: config.client_states.clone(),
             queue,
+            clock: crate::clock::system(),
         }
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
@@ -145,7 +153,7 @@ impl Webhook {
         if items.len() > MAX_ITEMS {
             return Err(ApiError::PayloadTooLarge);
         }
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now();
         let mut outcome = Tally::default();
         let mut work = Vec::new();
         for (index, raw) in items.iter().enumerate() {

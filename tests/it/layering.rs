@@ -27,14 +27,25 @@ const LAYERS: &[(&str, &[&str])] = &[
             "drift",
             "render",
             "client_state",
+            "clock",
             "config",
         ],
     ),
     (
         "shared",
-        &["http", "limiter", "api_error", "telemetry", "aws", "secrets"],
+        &[
+            "http",
+            "limiter",
+            "api_error",
+            "telemetry",
+            "aws",
+            "secrets",
+        ],
     ),
-    ("adapters", &["graph", "store", "queue", "sink", "server", "sim"]),
+    (
+        "adapters",
+        &["graph", "store", "queue", "sink", "server", "sim"],
+    ),
     ("pipeline", &["deliver", "worker", "source", "checks"]),
     ("wiring", &["app", "lambda", "service", "demo"]),
 ];
@@ -91,7 +102,11 @@ fn paths_after(text: &str, prefix: &str) -> Vec<Vec<String>> {
         let mut rest = rest;
         let mut at_start = true;
         loop {
-            let group = if at_start { rest.strip_prefix('{') } else { None };
+            let group = if at_start {
+                rest.strip_prefix('{')
+            } else {
+                None
+            };
             at_start = false;
             let n = ident(rest);
             if n == 0 && group.is_none() {
@@ -319,7 +334,10 @@ fn a_reverse_import_is_reported_as_a_cycle() {
     let nodes: BTreeSet<String> = found.keys().cloned().collect();
     assert!(imports.contains(&("a".into(), "b".into())), "{imports:?}");
     assert!(imports.contains(&("a".into(), "ids".into())), "{imports:?}");
-    assert!(imports.contains(&("b::inner".into(), "c".into())), "{imports:?}");
+    assert!(
+        imports.contains(&("b::inner".into(), "c".into())),
+        "{imports:?}"
+    );
     assert!(imports.contains(&("c".into(), "a".into())), "{imports:?}");
     assert!(
         !imports.iter().any(|(from, _)| from == "d"),
@@ -330,7 +348,11 @@ fn a_reverse_import_is_reported_as_a_cycle() {
         "a facade using its child is not an import: {imports:?}"
     );
     // a → b → … nothing yet: no cycle. The reverse import b → c closes a → b → c → a.
-    assert!(cycles(&nodes, &imports).is_empty(), "{:?}", cycles(&nodes, &imports));
+    assert!(
+        cycles(&nodes, &imports).is_empty(),
+        "{:?}",
+        cycles(&nodes, &imports)
+    );
     write("b/mod.rs", "pub mod inner;\nuse crate::c::C;\n");
     let imports = edges(&modules(dir.path()));
     assert_eq!(

@@ -233,7 +233,10 @@ async fn lifecycle_events_reauthorize_recreate_and_poll() {
 
     rig.sim.clear_requests();
     upkeep
-        .handle(&event(LifecycleKind::ReauthorizationRequired, id))
+        .handle(
+            &event(LifecycleKind::ReauthorizationRequired, id),
+            OffsetDateTime::now_utc(),
+        )
         .await
         .unwrap();
     assert!(
@@ -245,14 +248,20 @@ async fn lifecycle_events_reauthorize_recreate_and_poll() {
 
     rig.sim.remove_subscription(id);
     upkeep
-        .handle(&event(LifecycleKind::SubscriptionRemoved, id))
+        .handle(
+            &event(LifecycleKind::SubscriptionRemoved, id),
+            OffsetDateTime::now_utc(),
+        )
         .await
         .unwrap();
     let (recreated, _) = rig.only_subscription();
     assert_ne!(recreated, id);
 
     upkeep
-        .handle(&event(LifecycleKind::Missed, recreated))
+        .handle(
+            &event(LifecycleKind::Missed, recreated),
+            OffsetDateTime::now_utc(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -261,10 +270,10 @@ async fn lifecycle_events_reauthorize_recreate_and_poll() {
         "missed notifications trigger an immediate poll"
     );
     upkeep
-        .handle(&event(
-            LifecycleKind::Unknown("somethingNew".into()),
-            recreated,
-        ))
+        .handle(
+            &event(LifecycleKind::Unknown("somethingNew".into()), recreated),
+            OffsetDateTime::now_utc(),
+        )
         .await
         .unwrap();
 }

@@ -1,0 +1,172 @@
+//! Identity protection (risky users, detections, history), Conditional Access policies and the
+//! beta identity protection policy, with `$filter`, `$top`, `$select`, paging and `Prefer`.
+
+use super::*;
+
+/// `riskDetail` members Graph only returns with `Prefer: include-unknown-enum-members`.
+const EVOLVABLE_RISK_DETAILS: &[&str] = &[
+    "adminConfirmedServicePrincipalCompromised",
+    "adminDismissedAllRiskForServicePrincipal",
+    "m365DAdminDismissedDetection",
+    "userChangedPasswordOnPremises",
+    "adminDismissedRiskForSignIn",
+    "adminConfirmedAccountSafe",
+    "aiElevatedAccountRisk",
+];
+
+impl SimApp {
+    /// A collection with `$filter`, `$top`, `$select`, `$skiptoken` paging and the `Prefer`
+    /// behaviour for evolvable enums.
+    pub(super) fn list(&self, ctx: &Ctx, host: &str, path: &str, kind: Kind) -> Response<Bytes> {
+        let filter = match ctx.query.get("$filter").map(|f| Filter::parse(f)) {
+            Some(Err(e)) => return error(StatusCode::BAD_REQUEST, "BadRequest", &e),
+            Some(Ok(f)) => Some(f),
+            None => None,
+        };
+        let s = self.lock();
+        let all: Vec<Value> = match kind {
+            Kind::RiskyUsers => s
+                .risky
+                .values()
+                .filter_map(|u| serde_json::to_value(u).ok())
+                .collect(),
+            Kind::Detections => s
+                .detections
+                .iter()
+                .filter_map(|d| serde_json::to_value(d).ok())
+                .collect(),
+            Kind::History => {
+                let user = path.split('/').nth(2).and_then(|id| UserId::parse(id).ok());
+                s.history
+                    .iter()
+                    .filter(|h| h.user_id == user)
+                    .filter_map(|h| serde_json::to_value(h).ok())
+                    .collect()
+            }
+            Kind::CaPolicies => s.ca_policies.clone(),
+        };
+        let max_page = s.config.max_page;
+        drop(s);
+        let matching: Vec<Value> = all
+            .into_iter()
+            .filter(|v| filter.as_ref().is_none_or(|f| f.matches(v)))
+            .collect();
+        let top = ctx.query.get("$top").and_then(|t| t.parse::<usize>().ok());
+        if top.is_some_and(|t| t > crate::sim::MAX_PAGE) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Invalid page size specified: '$top' exceeds 500.",
+            );
+        }
+        let page = top.unwrap_or(20).min(max_page).max(1);
+        let skip = ctx
+            .query
+            .get("$skiptoken")
+            .and_then(|t| t.parse::<usize>().ok())
+            .unwrap_or(0);
+        let select: Option<Vec<&str>> = ctx.query.get("$select").map(|s| s.split(',').collect());
+        let items: Vec<Value> = matching
+            .iter()
+            .skip(skip)
+            .take(page)
+            .map(|v| self.present(v.clone(), ctx.prefer, select.as_deref()))
+            .collect();
+        let mut body = json!({
+            "@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#{path}"),
+            "value": items,
+        });
+        if skip + page < matching.len() {
+            let mut q: Vec<(String, String)> = ctx
+                .query
+                .iter()
+                .filter(|(k, _)| *k != "$skiptoken")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            q.sort();
+            q.push(("$skiptoken".into(), (skip + page).to_string()));
+            let query: String = q
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.replace(' ', "%20").replace('\'', "%27")))
+                .collect::<Vec<_>>()
+                .join("&");
+            body["@odata.nextLink"] = json!(format!("{}/v1.0/{path}?{query}", self.base(host)));
+        }
+        reply(StatusCode::OK, body)
+    }
+
+    /// Hides evolvable enum members unless the request opted in, and applies `$select`.
+    pub(super) fn present(&self, mut v: Value, prefer: bool, select: Option<&[&str]>) -> Value {
+        if !prefer {
+            if let Some(d) = v.get_mut("riskDetail")
+                && d.as_str()
+                    .is_some_and(|s| EVOLVABLE_RISK_DETAILS.contains(&s))
+            {
+                *d = json!("unknownFutureValue");
+            }
+            if let Some(controls) = v
+                .pointer_mut("/grantControls/builtInControls")
+                .and_then(Value::as_array_mut)
+            {
+                for c in controls.iter_mut() {
+                    if c == "riskRemediation" {
+                        *c = json!("unknownFutureValue");
+                    }
+                }
+            }
+        }
+        match (select, v) {
+            (Some(fields), Value::Object(map)) => Value::Object(
+                map.into_iter()
+                    .filter(|(k, _)| fields.contains(&k.as_str()))
+                    .collect(),
+            ),
+            (_, v) => v,
+        }
+    }
+
+    pub(super) fn risky_user(&self, ctx: &Ctx, id: &str) -> Response<Bytes> {
+        let user = UserId::parse(id)
+            .ok()
+            .and_then(|id| self.lock().risky.get(&id).cloned());
+        match user.and_then(|u| serde_json::to_value(u).ok()) {
+            Some(v) => {
+                let select: Option<Vec<&str>> =
+                    ctx.query.get("$select").map(|s| s.split(',').collect());
+                reply(
+                    StatusCode::OK,
+                    self.present(v, ctx.prefer, select.as_deref()),
+                )
+            }
+            None => error(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFound",
+                "The requested resource was not found.",
+            ),
+        }
+    }
+
+    pub(super) fn patch_policy(&self, ctx: &Ctx) -> Response<Bytes> {
+        let Ok(Value::Object(patch)) = serde_json::from_slice::<Value>(&ctx.body) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Invalid request body.",
+            );
+        };
+        let mut s = self.lock();
+        if !s.policy_available {
+            return error(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFound",
+                "Resource not found for the segment 'policy'.",
+            );
+        }
+        for (k, v) in patch {
+            s.policy.insert(k, v);
+        }
+        let mut res = Response::new(Bytes::new());
+        *res.status_mut() = StatusCode::NO_CONTENT;
+        res
+    }
+}

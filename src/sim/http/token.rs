@@ -1,0 +1,55 @@
+//! The token endpoint (client credentials) and the bearer tokens it issued.
+
+use super::*;
+
+impl SimApp {
+    pub(super) async fn token(&self, tenant: &str, body: &[u8]) -> Response<Bytes> {
+        let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
+        let s = self.lock().config.clone();
+        let invalid_client = |desc: &str| {
+            reply(
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "invalid_client", "error_description": desc, "error_codes": [7000215], "trace_id": uuid::Uuid::new_v4().to_string()}),
+            )
+        };
+        if tenant != s.tenant_id.to_string() {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "invalid_request", "error_description": "AADSTS90002: Tenant not found.", "error_codes": [90002]}),
+            );
+        }
+        if form.get("grant_type").map(String::as_str) != Some("client_credentials")
+            || form.get("client_id") != Some(&s.client_id.to_string())
+        {
+            return invalid_client("AADSTS700016: Application not found in the directory.");
+        }
+        let secret_ok = form
+            .get("client_secret")
+            .is_some_and(|v| *v == s.client_secret);
+        let assertion_ok = form
+            .get("client_assertion_type")
+            .is_some_and(|t| t == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            && form
+                .get("client_assertion")
+                .is_some_and(|a| a.split('.').count() == 3);
+        if !secret_ok && !assertion_ok {
+            return invalid_client(
+                "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+            );
+        }
+        let token = format!("sim-{}", uuid::Uuid::new_v4().simple());
+        self.lock().tokens.push(token.clone());
+        reply(
+            StatusCode::OK,
+            json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}),
+        )
+    }
+
+    pub(super) fn authorized(&self, auth: Option<&str>) -> bool {
+        let Some(token) = auth.and_then(|a| a.strip_prefix("Bearer ")) else {
+            return false;
+        };
+        let s = self.lock();
+        s.tokens.iter().any(|t| t == token) || s.static_tokens.iter().any(|t| t == token)
+    }
+}
