@@ -287,3 +287,139 @@ pub fn finding_messages(
     }
     (next, out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-26 08:00 UTC);
+    const THREE_HOURS: Duration = Duration::from_secs(3 * 3600);
+
+    fn org(synced: Option<bool>, last: Option<OffsetDateTime>) -> Organization {
+        Organization {
+            id: Some("org".into()),
+            on_premises_sync_enabled: synced,
+            on_premises_last_sync_date_time: last,
+            on_premises_last_password_sync_date_time: last,
+        }
+    }
+
+    fn policy(state: PolicyState, levels: &[&str], response: RiskResponse) -> UserRiskPolicy {
+        UserRiskPolicy {
+            name: "Risky users".into(),
+            state,
+            levels: levels.iter().map(|l| l.to_string()).collect(),
+            response,
+        }
+    }
+
+    #[test]
+    fn password_sync_cloud_only_fresh_stale_and_never() {
+        let (r, k) = password_sync(&org(None, None), THREE_HOURS, NOW);
+        assert_eq!(r.status, CheckStatus::NotApplicable);
+        assert_eq!(
+            k,
+            Known::Known {
+                value: PasswordSync::CloudOnly
+            }
+        );
+
+        let last = NOW - time::Duration::minutes(2);
+        let (r, _) = password_sync(&org(Some(true), Some(last)), THREE_HOURS, NOW);
+        assert_eq!(r.status, CheckStatus::Ok);
+        assert_eq!(r.summary, "Running: last password sync 2 minutes ago.");
+
+        let last = NOW - time::Duration::hours(5);
+        let (r, k) = password_sync(&org(Some(true), Some(last)), THREE_HOURS, NOW);
+        assert_eq!(r.status, CheckStatus::Finding);
+        assert!(
+            r.summary.starts_with("No password sync for 5 hours"),
+            "{}",
+            r.summary
+        );
+        assert!(r.action.is_some());
+        assert_eq!(
+            k,
+            Known::Known {
+                value: PasswordSync::Stale { last: Some(last) }
+            }
+        );
+
+        let (r, _) = password_sync(&org(Some(true), None), THREE_HOURS, NOW);
+        assert_eq!(r.status, CheckStatus::Finding);
+        assert!(
+            r.summary.contains("no password sync was ever recorded"),
+            "{}",
+            r.summary
+        );
+    }
+
+    #[test]
+    fn user_risk_policy_enabled_report_only_and_missing() {
+        let enabled = policy(
+            PolicyState::Enabled,
+            &["high"],
+            RiskResponse::RiskRemediation,
+        );
+        let r = user_risk_policy(std::slice::from_ref(&enabled));
+        assert_eq!(r.status, CheckStatus::Ok);
+        assert!(r.summary.contains("risk remediation"), "{}", r.summary);
+
+        let report_only = policy(
+            PolicyState::ReportOnly,
+            &["high"],
+            RiskResponse::PasswordChange,
+        );
+        let r = user_risk_policy(std::slice::from_ref(&report_only));
+        assert_eq!(r.status, CheckStatus::Finding);
+        assert!(r.summary.contains("report-only"), "{}", r.summary);
+
+        // Medium only, or a control that does not clear risk, does not count.
+        let medium = policy(
+            PolicyState::Enabled,
+            &["medium"],
+            RiskResponse::PasswordChange,
+        );
+        let mfa_only = policy(PolicyState::Enabled, &["high"], RiskResponse::Other);
+        for policies in [vec![], vec![medium], vec![mfa_only]] {
+            let r = user_risk_policy(&policies);
+            assert_eq!(r.status, CheckStatus::Finding, "{policies:?}");
+            assert!(r.summary.starts_with("No enabled"), "{}", r.summary);
+        }
+    }
+
+    #[test]
+    fn a_finding_is_said_once_and_cleared_once() {
+        let tenant = TenantId::parse("11111111-2222-3333-4444-555555555555").unwrap();
+        let stale = check(
+            "passwordHashSync",
+            SYNC_TITLE,
+            CheckStatus::Finding,
+            "No password sync for 5 hours.".into(),
+            SYNC_WHY,
+            None,
+        );
+        let (open, said) = finding_messages(
+            tenant,
+            &FindingEpisodes::default(),
+            std::slice::from_ref(&stale),
+            NOW,
+        );
+        assert_eq!(said.len(), 1);
+        let (still, again) = finding_messages(tenant, &open, std::slice::from_ref(&stale), NOW);
+        assert!(again.is_empty());
+        assert_eq!(still, open);
+        let fine = CheckResult {
+            status: CheckStatus::Ok,
+            ..stale
+        };
+        let (closed, cleared) = finding_messages(tenant, &open, &[fine], NOW);
+        assert_eq!(closed, FindingEpisodes::default());
+        let Message::Posture(p) = &cleared[0] else {
+            panic!("{cleared:?}")
+        };
+        assert!(p.resolved && p.title.ends_with("back to normal"), "{p:?}");
+        assert_eq!(p.kind, AlertKind::PasswordSyncStale);
+    }
+}
