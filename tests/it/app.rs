@@ -10,14 +10,13 @@ use riskrelay::ids::SubscriptionId;
 use riskrelay::notification::LifecycleKind;
 use riskrelay::observation::{LifecycleEvent, Subject, WorkItem};
 use riskrelay::queue::Queue;
-use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
-use riskrelay::sim::{DetectionSpec, SimUser};
+use riskrelay::risk::{RiskDetail, RiskLevel, RiskState};
 use riskrelay::sink::{Outgoing, Sink, SinkError};
 use riskrelay::source::poll::PollRequest;
 use riskrelay::store::{self, Store};
 
 use crate::helpers::{RecordingQueue, TestApp};
-use crate::worker::{hint, uid};
+use crate::worker::hint;
 
 /// Keeps every message it is given.
 #[derive(Default)]
@@ -114,18 +113,7 @@ async fn a_sink_receives_the_key_kind_level_incident_and_whether_it_resolves() {
     adapters.local_sinks.push(sink.clone());
     let app = App::build(&t.settings, Role::Worker, adapters).unwrap();
     let worker = app.worker().unwrap();
-    let id = t
-        .sim
-        .add_user(SimUser::new(uid(71), "Paged User", "paged").synced());
-    t.sim.detect(
-        id,
-        DetectionSpec::new(
-            "leakedCredentials",
-            "user",
-            RiskLevel::High,
-            DetectionTimingType::Offline,
-        ),
-    );
+    let id = t.high_risk_user(71, "Paged User", "paged");
     worker
         .process(&[hint(&t, Subject::RiskyUser { user_id: id })])
         .await;

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use riskrelay::alert::{AlertKind, Change, Message};
-use riskrelay::deliver::{DeliverError, Delivery};
+use riskrelay::deliver::{DeliverError, Delivery, Report};
 use riskrelay::risk::RiskLevel;
-use riskrelay::sink::config::SinkConfig;
+use riskrelay::sink::config::{SinkConfig, SinkKind};
 use riskrelay::sink::{self, SinkError};
 use riskrelay::store::Store;
 use riskrelay::store::memory::MemoryStore;
@@ -14,7 +14,8 @@ use time::OffsetDateTime;
 use wiremock::{MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    LogCapture, SLACK_PATH, TEAMS_PATH, answer, record_received, samples, slack_sink, teams_sink,
+    LogCapture, SLACK_PATH, TEAMS_PATH, answer, ok_teams, record_received, samples, slack_sink,
+    teams_sink,
 };
 
 fn http(timeout: Duration) -> reqwest::Client {
@@ -37,46 +38,50 @@ fn alert(n: usize, level: RiskLevel) -> Message {
     Message::User(Box::new(a))
 }
 
-async fn ok_slack(server: &MockServer) {
-    answer(
-        server,
-        SLACK_PATH,
-        ResponseTemplate::new(200).set_body_string("ok"),
-        None,
-        None,
-    )
-    .await;
+/// One high alert delivered to a fresh fake endpoint of `kind` that answers with `replies` in
+/// order (each at most `times` times; `None`: every time from then on). Returns the server, to
+/// count what it received, and delivery's report.
+async fn deliver_one(
+    kind: SinkKind,
+    replies: Vec<(ResponseTemplate, Option<u64>)>,
+) -> (MockServer, Report) {
+    let server = MockServer::start().await;
+    let (path, config) = match kind {
+        SinkKind::Slack => (SLACK_PATH, slack_sink(&server, RiskLevel::Low)),
+        SinkKind::Teams => (TEAMS_PATH, teams_sink(&server, RiskLevel::Low)),
+    };
+    for (reply, times) in replies {
+        answer(&server, path, reply, times, None).await;
+    }
+    let d = delivery(Arc::new(MemoryStore::default()), &[config], 10);
+    let report = d
+        .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
+        .await;
+    (server, report)
 }
 
-async fn ok_teams(server: &MockServer) {
-    answer(server, TEAMS_PATH, ResponseTemplate::new(202), None, None).await;
+async fn received(server: &MockServer) -> usize {
+    server.received_requests().await.unwrap().len()
 }
 
 #[tokio::test]
 async fn slack_429_honours_retry_after() {
-    let server = MockServer::start().await;
-    answer(
-        &server,
-        SLACK_PATH,
-        ResponseTemplate::new(429)
-            .insert_header("retry-after", "2")
-            .set_body_string("rate_limited"),
-        Some(1),
-        None,
+    let started = std::time::Instant::now();
+    let (server, report) = deliver_one(
+        SinkKind::Slack,
+        vec![
+            (
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", "2")
+                    .set_body_string("rate_limited"),
+                Some(1),
+            ),
+            (ResponseTemplate::new(200).set_body_string("ok"), None),
+        ],
     )
     .await;
-    ok_slack(&server).await;
-    let d = delivery(
-        Arc::new(MemoryStore::default()),
-        &[slack_sink(&server, RiskLevel::Low)],
-        10,
-    );
-    let started = std::time::Instant::now();
-    let report = d
-        .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
-        .await;
     assert!(report.failures.is_empty(), "{report:?}");
-    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    assert_eq!(received(&server).await, 2);
     assert!(
         started.elapsed() >= Duration::from_secs(2),
         "Retry-After: 2 not honoured"
@@ -87,23 +92,15 @@ async fn slack_429_honours_retry_after() {
 #[tokio::test]
 async fn slack_invalid_blocks_is_not_retried_and_logged_without_the_url() {
     let logs = LogCapture::start();
-    let server = MockServer::start().await;
-    answer(
-        &server,
-        SLACK_PATH,
-        ResponseTemplate::new(400).set_body_string("invalid_blocks"),
-        None,
-        Some(1),
+    let (server, report) = deliver_one(
+        SinkKind::Slack,
+        vec![(
+            ResponseTemplate::new(400).set_body_string("invalid_blocks"),
+            None,
+        )],
     )
     .await;
-    let d = delivery(
-        Arc::new(MemoryStore::default()),
-        &[slack_sink(&server, RiskLevel::Low)],
-        10,
-    );
-    let report = d
-        .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
-        .await;
+    assert_eq!(received(&server).await, 1);
     let f = &report.failures[0];
     assert!(
         matches!(&f.error, DeliverError::Sink(SinkError::Permanent { detail, .. }) if detail.contains("400") && detail.contains("invalid_blocks")),
@@ -124,23 +121,12 @@ async fn slack_5xx_and_channel_errors_are_classified() {
         (404, "channel_not_found", false),
         (410, "channel_is_archived", false),
     ] {
-        let server = MockServer::start().await;
-        answer(
-            &server,
-            SLACK_PATH,
-            ResponseTemplate::new(status).set_body_string(body),
-            None,
-            Some(1),
+        let (server, report) = deliver_one(
+            SinkKind::Slack,
+            vec![(ResponseTemplate::new(status).set_body_string(body), None)],
         )
         .await;
-        let d = delivery(
-            Arc::new(MemoryStore::default()),
-            &[slack_sink(&server, RiskLevel::Low)],
-            10,
-        );
-        let report = d
-            .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
-            .await;
+        assert_eq!(received(&server).await, 1, "{status} is not retried here");
         let DeliverError::Sink(e) = &report.failures[0].error else {
             panic!()
         };
@@ -182,43 +168,15 @@ async fn teams_202_is_success_and_5xx_429_are_retried_within_a_budget() {
     record_received("teams", "delivery-retried", &server).await;
 
     // Always 503: the budget runs out and the failure is retryable.
-    let server = MockServer::start().await;
-    answer(
-        &server,
-        TEAMS_PATH,
-        ResponseTemplate::new(503),
-        None,
-        Some(3),
-    )
-    .await;
-    let d = delivery(
-        Arc::new(MemoryStore::default()),
-        &[teams_sink(&server, RiskLevel::Low)],
-        10,
-    );
-    let report = d
-        .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
-        .await;
+    let (server, report) =
+        deliver_one(SinkKind::Teams, vec![(ResponseTemplate::new(503), None)]).await;
+    assert_eq!(received(&server).await, 3);
     assert!(matches!(&report.failures[0].error, DeliverError::Sink(e) if e.is_retryable()));
 
     // 413 is not retried.
-    let server = MockServer::start().await;
-    answer(
-        &server,
-        TEAMS_PATH,
-        ResponseTemplate::new(413),
-        None,
-        Some(1),
-    )
-    .await;
-    let d = delivery(
-        Arc::new(MemoryStore::default()),
-        &[teams_sink(&server, RiskLevel::Low)],
-        10,
-    );
-    let report = d
-        .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
-        .await;
+    let (server, report) =
+        deliver_one(SinkKind::Teams, vec![(ResponseTemplate::new(413), None)]).await;
+    assert_eq!(received(&server).await, 1);
     assert!(matches!(&report.failures[0].error, DeliverError::Sink(e) if !e.is_retryable()));
 }
 

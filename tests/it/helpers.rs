@@ -361,6 +361,23 @@ pub fn teams_sink(server: &MockServer, min: RiskLevel) -> SinkConfig {
     }
 }
 
+/// The fake Slack endpoint accepts every post, as Slack does: 200 "ok".
+pub async fn ok_slack(server: &MockServer) {
+    answer(
+        server,
+        SLACK_PATH,
+        ResponseTemplate::new(200).set_body_string("ok"),
+        None,
+        None,
+    )
+    .await;
+}
+
+/// The fake Teams Workflows endpoint accepts every post, as a trigger does: 202, no body.
+pub async fn ok_teams(server: &MockServer) {
+    answer(server, TEAMS_PATH, ResponseTemplate::new(202), None, None).await;
+}
+
 /// The application as every entry point builds it ([`App::build`]), against the simulated
 /// tenant, an in-memory store and fake Slack and Teams servers. Tests change `settings` before
 /// building, and the simulator, store and servers as they go.
@@ -410,24 +427,27 @@ impl TestApp {
         GraphClient::new(&self.settings.graph).unwrap()
     }
 
+    /// A synced user (`uid`-numbered) at high risk from one offline leaked-credentials detection.
+    pub fn high_risk_user(&self, n: u128, name: &str, upn: &str) -> riskrelay::ids::UserId {
+        let id = self
+            .sim
+            .add_user(riskrelay::sim::SimUser::new(crate::worker::uid(n), name, upn).synced());
+        self.sim.detect(
+            id,
+            riskrelay::sim::DetectionSpec::new(
+                "leakedCredentials",
+                "user",
+                RiskLevel::High,
+                riskrelay::risk::DetectionTimingType::Offline,
+            ),
+        );
+        id
+    }
+
     /// Both chat servers accept every post.
     pub async fn ok_sinks(&self) {
-        answer(
-            &self.slack,
-            SLACK_PATH,
-            ResponseTemplate::new(200).set_body_string("ok"),
-            None,
-            None,
-        )
-        .await;
-        answer(
-            &self.teams,
-            TEAMS_PATH,
-            ResponseTemplate::new(202),
-            None,
-            None,
-        )
-        .await;
+        ok_slack(&self.slack).await;
+        ok_teams(&self.teams).await;
     }
 
     /// Posts received by (Slack, Teams).

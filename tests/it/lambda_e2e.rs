@@ -13,10 +13,9 @@ use riskrelay::store::dynamo::DynamoStore;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 use wiremock::MockServer;
-use wiremock::ResponseTemplate;
 
 use crate::helpers::{SLACK_PATH, TEAMS_PATH};
-use crate::helpers::{answer, aws_config, moto_endpoint, record_received, unique};
+use crate::helpers::{aws_config, moto_endpoint, record_received, unique};
 
 const API: &str = "/2018-06-01/runtime";
 
@@ -319,15 +318,8 @@ fn sqs_record(id: &str, body: &str) -> Value {
 async fn chat_servers() -> (MockServer, MockServer) {
     let slack = MockServer::start().await;
     let teams = MockServer::start().await;
-    answer(
-        &slack,
-        SLACK_PATH,
-        ResponseTemplate::new(200).set_body_string("ok"),
-        None,
-        None,
-    )
-    .await;
-    answer(&teams, TEAMS_PATH, ResponseTemplate::new(202), None, None).await;
+    crate::helpers::ok_slack(&slack).await;
+    crate::helpers::ok_teams(&teams).await;
     (slack, teams)
 }
 

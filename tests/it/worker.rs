@@ -332,18 +332,7 @@ async fn a_stale_posture_snapshot_makes_the_verdict_unknown_not_wrong() {
     rig.ok_sinks().await;
     let old = OffsetDateTime::now_utc() - time::Duration::hours(5);
     rig.save_posture(old).await;
-    let id = rig
-        .sim
-        .add_user(SimUser::new(uid(8), "Stale", "stale").synced());
-    rig.sim.detect(
-        id,
-        DetectionSpec::new(
-            "leakedCredentials",
-            "user",
-            RiskLevel::High,
-            DetectionTimingType::Offline,
-        ),
-    );
+    let id = rig.high_risk_user(8, "Stale", "stale");
     let report = rig
         .worker()
         .process(&[hint(&rig, Subject::RiskyUser { user_id: id })])
