@@ -5,52 +5,54 @@
 //! # Layout
 //!
 //! Sources (the poll cycle, the webhook) produce [`observation::WorkItem`]s; a queue carries them;
-//! the worker reconciles, enriches, renders and delivers. The domain modules are pure; adapters
-//! talk to Graph, AWS and chat; entry points only wire them together.
+//! the worker reconciles, enriches, renders and delivers. The modules form layers, each importing
+//! only its own layer and those below (the integration test `layering` keeps it so):
 //!
-//! Domain (pure):
-//! - [`ids`]: GUID identifiers (tenant, user, subscription), parsed once at the edge.
+//! Core (pure, no I/O):
+//! - [`ids`]: GUID identifiers (tenant, user, subscription, legacy alert), parsed once at the edge.
 //! - [`risk`]: Graph's risk resources (`riskyUser`, `riskDetection`, …) and their evolvable enums.
 //! - [`catalogue`]: every documented `riskEventType` with its portal name, timing and tier.
 //! - [`context`]: what the directory says about a user (context, sync, MFA/SSPR registration).
 //! - [`posture`]: the tenant posture data and the snapshot the verdict reads.
-//! - [`notification`]: Graph change and lifecycle notifications, resource-path parsing, and
-//!   `clientState` verification.
-//! - [`observation`]: the queue's message types.
+//! - [`notification`]: Graph change and lifecycle notifications and resource-path parsing.
+//! - [`observation`]: the queue's message types and the lifecycle-handler port.
 //! - [`reconcile`]: last-seen state versus now, into at most one change per user.
 //! - [`verdict`]: can the user self-remediate on-premises, in the cloud, or not, and why.
-//! - [`alert`]: alerts, their kinds and stable keys.
+//! - [`alert`]: alerts, their kinds, stable keys and routing (incident, resolves).
 //! - [`drift`]: the drift guard's decisions (episodes, one PATCH, said once).
 //! - [`render`]: one view per message, drawn for Slack, Teams and a terminal, with escaping.
+//! - [`client_state`]: the `clientState` secret and its constant-time check.
+//! - [`clock`]: the one source of "now" for every service.
+//! - [`config`]: the environment and secret sources, and the shared value parsers. Each component
+//!   owns its own settings type and loader.
 //!
-//! Adapters and services:
-//! - [`config`]: typed configuration from `RISKRELAY_*` variables and a secret source.
-//! - [`graph`]: the Graph client: tokens, the identity-protection request budget, retries, paging,
+//! Shared helpers:
+//! - [`http`]: the HTTP client set-up, `Retry-After`, and the one retry policy.
+//! - [`limiter`]: evenly spaced request slots (Graph's identity-protection budget, Slack's pace).
+//! - [`api_error`]: the one mapping of request errors to HTTP responses.
+//! - [`telemetry`], [`aws`], [`secrets`]: logging, the AWS SDK set-up, the Secrets Manager secret.
+//!
+//! Adapters (one folder per port):
+//! - [`graph`]: the Graph client: settings, tokens, the identity-protection budget, paging,
 //!   `$batch`, and every read and write riskrelay makes.
-//! - [`limiter`]: evenly spaced request slots (Graph's identity-protection budget, Slack's rate).
-//! - [`queue`]: the `Queue` port with in-process and SQS adapters.
-//! - [`store`]: the `Store` port (versioned documents, delivery records) with memory, SQLite and
-//!   DynamoDB adapters.
-//! - [`sink`]: Slack, Teams and console destinations.
-//! - [`secrets`]: the Secrets Manager JSON secret, cached with a TTL.
-//! - [`aws`]: the AWS SDK configuration shared by the Lambda functions.
-//! - [`deliver`]: each message to each sink exactly once, digests for bursts.
-//! - [`worker`]: queue items in, alerts out, state recorded after delivery.
-//! - [`poll`]: the poll cycle and its checkpoint (the primary source).
-//! - [`checks`]: the posture checks, the drift guard's I/O, and the `check` report.
-//! - [`subscriptions`]: optional Graph subscriptions and their lifecycle.
-//! - [`webhook`]: the Graph webhook as one HTTP application (verify and enqueue only), with the
-//!   single mapping of errors to HTTP responses.
-//! - [`server`]: the local HTTP server (webhook outside Lambda, the simulator).
+//! - [`store`]: the `Store` port with memory, SQLite and DynamoDB adapters.
+//! - [`queue`]: the `Queue` port with in-process (inline), channel and SQS adapters.
+//! - [`sink`]: the `Sink` port with Slack, Teams, console and file destinations.
+//! - [`server`]: the local HTTP server (the webhook outside Lambda, the simulator).
 //! - [`sim`]: a simulated Entra tenant (token endpoint and Graph) on loopback, for the demo,
 //!   `run --simulate` and the tests.
 //!
-//! Entry points (wiring):
-//! - [`app`]: the parts every entry point builds.
-//! - [`lambda`]: the poller and worker functions' handlers and cold start.
+//! Pipeline:
+//! - [`source`]: where work comes from: the poll cycle, the webhook, Graph subscriptions.
+//! - [`worker`]: queue items in, alerts out, state recorded after delivery.
+//! - [`deliver`]: each message to each sink exactly once, digests for bursts.
+//! - [`checks`]: the posture checks (I/O), their findings (pure) and the `check` report.
+//!
+//! Wiring:
+//! - [`app`]: the composition root every entry point builds through.
+//! - [`lambda`]: the three Lambda functions' handlers and cold start.
 //! - [`service`]: `riskrelay run`, the self-hosted service.
 //! - [`demo`]: `riskrelay demo`.
-//! - [`telemetry`]: logging set-up for every binary.
 //!
 //! The binaries (`src/main.rs` for the CLI, `src/bin/*.rs` for the Lambda functions) hold wiring only.
 

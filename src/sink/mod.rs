@@ -4,7 +4,7 @@
 //! - [`slack`]: Slack incoming webhooks.
 //! - [`teams`]: Teams Workflows webhooks.
 //! - [`console`]: a terminal, for `riskrelay run` and `demo`.
-//! - [`file`]: the Slack and Teams payloads written to files, for the demo.
+//! - [`file`](mod@file): the Slack and Teams payloads written to files, for the demo.
 //!
 //! A sink classifies every failure: retryable ones (429 after its budget, 5xx, timeouts) fail the
 //! observation so the queue tries again later; permanent ones (a rejected payload, a deleted

@@ -8,7 +8,7 @@
 //!
 //! Upkeep makes the configured subscriptions exist with the right URLs and `clientState`, renews
 //! them before they expire, reauthorizes on `reauthorizationRequired`, recreates on
-//! `subscriptionRemoved`, and polls at once on `missed`.
+//! `subscriptionRemoved`, and asks for a poll on `missed` (through a [`crate::source::poll::PollTrigger`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

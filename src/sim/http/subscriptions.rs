@@ -8,6 +8,9 @@ const MAX_USER_SUBSCRIPTION_MINUTES: i64 = 41_760;
 /// For security alerts: 43,200 minutes.
 const MAX_ALERT_SUBSCRIPTION_MINUTES: i64 = 43_200;
 
+/// Graph gives an endpoint 10 seconds to answer the validation request.
+const VALIDATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Graph's validation handshake: POST `?validationToken=…`, expect 200 with the decoded token.
 async fn validate_endpoint(url: &str) -> bool {
     let token = format!(
@@ -17,7 +20,7 @@ async fn validate_endpoint(url: &str) -> bool {
     let encoded: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
     let sep = if url.contains('?') { '&' } else { '?' };
     let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
+        .timeout(VALIDATION_TIMEOUT)
         .build();
     let Ok(client) = client else { return false };
     match client
