@@ -34,10 +34,12 @@ pub struct UserContext {
     pub on_premises_sync_enabled: Option<bool>,
     #[serde(default)]
     pub manager: Option<ManagerRef>,
+    /// `Member` or `Guest`: Conditional Access scopes can include or exclude guests.
+    #[serde(default)]
+    pub user_type: Option<String>,
 }
 
-pub const USER_SELECT: &str =
-    "id,displayName,userPrincipalName,department,jobTitle,accountEnabled,onPremisesSyncEnabled";
+pub const USER_SELECT: &str = "id,displayName,userPrincipalName,department,jobTitle,accountEnabled,onPremisesSyncEnabled,userType";
 pub const MANAGER_EXPAND: &str = "manager($select=displayName,userPrincipalName)";
 
 /// The result of looking a user up in the directory.

@@ -46,6 +46,42 @@ pub const ORGANIZATION_SELECT: &str =
 pub struct CaConditions {
     #[serde(default, deserialize_with = "null_as_empty")]
     pub user_risk_levels: Vec<String>,
+    #[serde(default)]
+    pub users: Option<CaUsers>,
+    #[serde(default)]
+    pub applications: Option<CaApplications>,
+}
+
+/// `conditionalAccessUsers`: whom a policy applies to (Graph `conditionalaccessusers`). Exclusions
+/// win over inclusions.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaUsers {
+    /// User ids, or `All`, `None`, `GuestsOrExternalUsers`.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub include_users: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub exclude_users: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub include_groups: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub exclude_groups: Vec<String>,
+    /// Directory role template ids.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub include_roles: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub exclude_roles: Vec<String>,
+}
+
+/// `conditionalAccessApplications`: which cloud apps' sign-ins a policy applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaApplications {
+    /// App ids, or `All`, `None`, `Office365`, `MicrosoftAdminPortals`.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub include_applications: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub exclude_applications: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -147,6 +183,12 @@ pub struct UserRiskPolicy {
     pub state: PolicyState,
     pub levels: Vec<String>,
     pub response: RiskResponse,
+    /// Whom it applies to. `None` in a snapshot saved before riskrelay read the scope: then
+    /// coverage is unknown until the next posture check.
+    #[serde(default)]
+    pub users: Option<CaUsers>,
+    #[serde(default)]
+    pub applications: Option<CaApplications>,
 }
 
 impl UserRiskPolicy {
@@ -188,17 +230,195 @@ impl UserRiskPolicy {
             "disabled" => PolicyState::Disabled,
             other => PolicyState::Other(other.to_string()),
         };
+        let conditions = p.conditions.as_ref()?;
         Some(Self {
             name: p.display_name.clone().unwrap_or_else(|| p.id.clone()),
             state,
             levels,
             response,
+            users: Some(conditions.users.clone().unwrap_or_default()),
+            applications: Some(conditions.applications.clone().unwrap_or_default()),
         })
     }
 
     pub fn covers(&self, level: &str) -> bool {
         self.levels.iter().any(|l| l.eq_ignore_ascii_case(level))
     }
+
+    /// Whether the scope names groups or roles, so that a user's memberships are needed to tell
+    /// whether it applies to them.
+    pub fn needs_membership(&self) -> bool {
+        self.users.as_ref().is_some_and(|u| {
+            !(u.include_groups.is_empty()
+                && u.exclude_groups.is_empty()
+                && u.include_roles.is_empty()
+                && u.exclude_roles.is_empty())
+        })
+    }
+
+    /// Whether the policy applies to `user`; `Err` says why that cannot be told.
+    pub fn applies_to(&self, user: &Member<'_>) -> Result<bool, String> {
+        let Some(scope) = &self.users else {
+            return Err(format!(
+                "the scope of \"{}\" is not in the posture snapshot yet",
+                self.name
+            ));
+        };
+        let names = |list: &[String], v: &str| list.iter().any(|x| x.eq_ignore_ascii_case(v));
+        let guest = || {
+            user.is_guest
+                .ok_or_else(|| "whether the user is a guest could not be read".to_string())
+        };
+        let membership = || match user.membership {
+            Some(Ok(m)) => Ok(m),
+            Some(Err(reason)) => Err(format!(
+                "the user's group and role memberships could not be read ({reason})"
+            )),
+            None => Err("the user's group and role memberships were not read".to_string()),
+        };
+        let any_of = |list: &[String], set: &std::collections::BTreeSet<String>| {
+            list.iter().any(|x| set.contains(&x.to_ascii_lowercase()))
+        };
+        let id = user.id.to_string();
+        // Exclusions win, so they are settled first.
+        if names(&scope.exclude_users, &id) || (names(&scope.exclude_users, GUESTS) && guest()?) {
+            return Ok(false);
+        }
+        if !(scope.exclude_groups.is_empty() && scope.exclude_roles.is_empty()) {
+            let m = membership()?;
+            if any_of(&scope.exclude_groups, &m.groups) || any_of(&scope.exclude_roles, &m.roles) {
+                return Ok(false);
+            }
+        }
+        if names(&scope.include_users, "All") || names(&scope.include_users, &id) {
+            return Ok(true);
+        }
+        if names(&scope.include_users, GUESTS) && guest()? {
+            return Ok(true);
+        }
+        if !(scope.include_groups.is_empty() && scope.include_roles.is_empty()) {
+            let m = membership()?;
+            return Ok(
+                any_of(&scope.include_groups, &m.groups) || any_of(&scope.include_roles, &m.roles)
+            );
+        }
+        Ok(false)
+    }
+
+    /// Whether it applies to every cloud app's sign-in, or what it covers instead.
+    pub fn app_coverage(&self) -> AppCoverage {
+        let Some(apps) = &self.applications else {
+            return AppCoverage::Unknown;
+        };
+        let all = apps
+            .include_applications
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case("All"));
+        match (all, apps.exclude_applications.len()) {
+            (true, 0) => AppCoverage::All,
+            (true, n) => AppCoverage::AllExcept(n),
+            (false, _) => AppCoverage::Some(apps.include_applications.len()),
+        }
+    }
+
+    /// How much of the tenant's users the policy covers, in words, when it is not everyone:
+    /// `None` for all users without exclusions.
+    pub fn partial_scope(&self) -> Option<String> {
+        let u = self.users.as_ref()?;
+        let all = u
+            .include_users
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case("All"));
+        let count = |users: usize, groups: usize, roles: usize| {
+            let mut parts = Vec::new();
+            for (n, one, many) in [
+                (users, "user", "users"),
+                (groups, "group", "groups"),
+                (roles, "role", "roles"),
+            ] {
+                if n > 0 {
+                    parts.push(format!("{n} {}", if n == 1 { one } else { many }));
+                }
+            }
+            parts.join(", ")
+        };
+        let special = |list: &[String]| {
+            list.iter()
+                .filter(|x| x.eq_ignore_ascii_case(GUESTS))
+                .count()
+        };
+        let excluded = count(
+            u.exclude_users.len() - special(&u.exclude_users),
+            u.exclude_groups.len(),
+            u.exclude_roles.len(),
+        );
+        let guests_out = special(&u.exclude_users) > 0;
+        if all {
+            return match (excluded.is_empty(), guests_out) {
+                (true, false) => None,
+                (true, true) => Some("all users except guests and external users".into()),
+                (false, false) => Some(format!("all users except {excluded}")),
+                (false, true) => Some(format!(
+                    "all users except guests and external users and {excluded}"
+                )),
+            };
+        }
+        let users: Vec<&String> = u
+            .include_users
+            .iter()
+            .filter(|x| !x.eq_ignore_ascii_case("None"))
+            .collect();
+        let guests_in = users.iter().any(|x| x.eq_ignore_ascii_case(GUESTS));
+        let included = count(
+            users.len() - usize::from(guests_in),
+            u.include_groups.len(),
+            u.include_roles.len(),
+        );
+        let mut words = match (included.is_empty(), guests_in) {
+            (true, false) => "no users".to_string(),
+            (true, true) => "only guests and external users".into(),
+            (false, false) => format!("only {included}"),
+            (false, true) => format!("only guests and external users and {included}"),
+        };
+        if !excluded.is_empty() {
+            words.push_str(&format!(", minus {excluded}"));
+        }
+        Some(words)
+    }
+}
+
+/// `includeUsers` / `excludeUsers` value for every guest and external user.
+pub const GUESTS: &str = "GuestsOrExternalUsers";
+
+/// What a policy's scope is evaluated against: one user.
+#[derive(Debug, Clone, Copy)]
+pub struct Member<'a> {
+    pub id: crate::ids::UserId,
+    /// `userType` is `Guest`; `None` when it could not be read.
+    pub is_guest: Option<bool>,
+    /// The user's transitive groups and directory roles: `None` when not read (no policy needed
+    /// them), `Err` with the reason when the read failed.
+    pub membership: Option<Result<&'a Membership, &'a str>>,
+}
+
+/// A user's transitive group ids and directory role template ids, lower-case.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Membership {
+    pub groups: std::collections::BTreeSet<String>,
+    pub roles: std::collections::BTreeSet<String>,
+}
+
+/// Which sign-ins a policy applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppCoverage {
+    All,
+    /// Every cloud app but this many.
+    AllExcept(usize),
+    /// Only this many apps (or app groups such as Office 365).
+    Some(usize),
+    /// Not in the snapshot yet.
+    Unknown,
 }
 
 /// Everything the remediation verdict needs from the tenant, read at most once per cycle.

@@ -23,7 +23,7 @@ use crate::posture::PostureSnapshot;
 use crate::reconcile::{UserState, reconcile};
 use crate::risk::{RiskDetection, RiskLevel, RiskState, RiskyUser};
 use crate::store::{self, Store, StoreError};
-use crate::verdict::verdict;
+use crate::verdict::{Facts, verdict};
 
 /// How far back a webhook-hinted user's detections are read. Medium and high risk persist until
 /// remediated; 90 days covers what a person would still want to see.
@@ -32,6 +32,11 @@ pub const DETECTION_LOOKBACK: Duration = Duration::from_secs(90 * 24 * 3600);
 /// A posture snapshot older than this says nothing trustworthy about the tenant now: four times
 /// the default 15-minute posture schedule, so one or two missed checks do not matter.
 pub const POSTURE_MAX_AGE: time::Duration = time::Duration::hours(1);
+
+/// For a user the membership read did not answer for.
+static NOT_READ_MEMBERSHIP: Lookup<crate::posture::Membership> = Lookup::Unavailable {
+    reason: String::new(),
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WorkError {
@@ -322,12 +327,6 @@ impl Worker {
             .filter(|c| c.change.is_ongoing())
             .map(|c| c.id)
             .collect();
-        let contexts = self.graph.user_contexts(&ids).await;
-        let registrations = if ongoing.is_empty() {
-            HashMap::new()
-        } else {
-            self.graph.registrations(&ongoing).await
-        };
         let posture = match store::load::<PostureSnapshot>(
             self.store.as_ref(),
             self.tenant,
@@ -349,6 +348,22 @@ impl Worker {
                 now,
             ),
         };
+        let contexts = self.graph.user_contexts(&ids).await;
+        let registrations = if ongoing.is_empty() {
+            HashMap::new()
+        } else {
+            self.graph.registrations(&ongoing).await
+        };
+        // Memberships only when some user-risk policy is scoped to groups or roles.
+        let needs_membership = posture
+            .user_risk_policies
+            .value()
+            .is_some_and(|ps| ps.iter().any(|p| p.needs_membership()));
+        let memberships = if needs_membership && !ongoing.is_empty() {
+            self.graph.memberships(&ongoing).await
+        } else {
+            HashMap::new()
+        };
         changed
             .into_iter()
             .map(
@@ -369,9 +384,16 @@ impl Worker {
                             .unwrap_or(Lookup::Unavailable {
                                 reason: "not needed once the risk has ended".into(),
                             });
-                    let verdict = change
-                        .is_ongoing()
-                        .then(|| verdict(&posture, &user.risk_level, &context, &registration));
+                    let verdict = change.is_ongoing().then(|| {
+                        verdict(&Facts {
+                            posture: &posture,
+                            user: &user,
+                            context: &context,
+                            registration: &registration,
+                            membership: needs_membership
+                                .then(|| memberships.get(&id).unwrap_or(&NOT_READ_MEMBERSHIP)),
+                        })
+                    });
                     UserAlert {
                         key: keys::user(self.tenant, &user, &change, &detections),
                         tenant_id: self.tenant,

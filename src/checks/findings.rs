@@ -311,6 +311,14 @@ mod tests {
             state,
             levels: levels.iter().map(|l| l.to_string()).collect(),
             response,
+            users: Some(crate::posture::CaUsers {
+                include_users: vec!["All".into()],
+                ..Default::default()
+            }),
+            applications: Some(crate::posture::CaApplications {
+                include_applications: vec!["All".into()],
+                ..Default::default()
+            }),
         }
     }
 

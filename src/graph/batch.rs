@@ -12,6 +12,16 @@ use serde::de::DeserializeOwned;
 
 use super::{Call, Feature, GraphClient};
 use crate::context::{Lookup, MANAGER_EXPAND, Registration, USER_SELECT, UserContext};
+use crate::posture::Membership;
+
+/// One page of `transitiveMemberOf`.
+#[derive(Deserialize)]
+struct MemberPage {
+    #[serde(default)]
+    value: Vec<serde_json::Value>,
+    #[serde(rename = "@odata.nextLink", default)]
+    next_link: Option<String>,
+}
 use crate::ids::UserId;
 
 /// Graph's JSON batching accepts at most 20 requests per batch.
@@ -66,6 +76,38 @@ impl FeatureGate {
     }
 }
 
+/// Registration details as Graph answers them: the object itself, or — the shape of Microsoft's
+/// own example response — wrapped in `{"value": {…}}`. A body with neither is said once in the
+/// log and makes registration unknown for that user, never "not registered".
+fn registration(lookup: Lookup<serde_json::Value>) -> Lookup<Registration> {
+    const MEMBERS: [&str; 3] = ["isMfaRegistered", "isSsprRegistered", "methodsRegistered"];
+    static SAID: std::sync::Once = std::sync::Once::new();
+    let body = match lookup {
+        Lookup::Found(body) => body,
+        Lookup::NotFound => return Lookup::NotFound,
+        Lookup::Unavailable { reason } => return Lookup::Unavailable { reason },
+    };
+    let has_members = |v: &serde_json::Value| MEMBERS.iter().any(|m| v.get(m).is_some());
+    let object = match body.get("value") {
+        Some(inner) if has_members(inner) => inner.clone(),
+        _ if has_members(&body) => body,
+        _ => {
+            SAID.call_once(|| {
+                tracing::warn!("Graph answered a registration-details read with neither the object nor {{\"value\": object}}; registration is shown as unknown");
+            });
+            return Lookup::Unavailable {
+                reason: "not readable in Graph's answer".into(),
+            };
+        }
+    };
+    match serde_json::from_value(object) {
+        Ok(r) => Lookup::Found(r),
+        Err(e) => Lookup::Unavailable {
+            reason: format!("Graph's answer could not be read: {e}"),
+        },
+    }
+}
+
 fn forbidden_reason(feature: Feature) -> String {
     format!(
         "not available: the app needs the {} permission",
@@ -80,6 +122,64 @@ impl GraphClient {
             format!("/users/{id}?$select={USER_SELECT}&$expand={MANAGER_EXPAND}")
         })
         .await
+    }
+
+    /// Each user's transitive group ids and directory role template ids, for Conditional Access
+    /// scopes: `transitiveMemberOf` in the same `$batch`es as the rest of the context, further
+    /// pages read one by one (a user in more than 999 groups is rare).
+    pub async fn memberships(&self, ids: &[UserId]) -> HashMap<UserId, Lookup<Membership>> {
+        let feature = Feature::Membership;
+        let first = self
+            .batch_get::<MemberPage>(ids, feature, |id| {
+                format!("/users/{id}/transitiveMemberOf?$select=id,roleTemplateId&$top=999")
+            })
+            .await;
+        let mut out = HashMap::new();
+        for (id, lookup) in first {
+            let lookup = match lookup {
+                Lookup::Found(page) => match self.membership_pages(page, feature).await {
+                    Ok(m) => Lookup::Found(m),
+                    Err(e) => Lookup::Unavailable {
+                        reason: e.to_string(),
+                    },
+                },
+                Lookup::NotFound => Lookup::NotFound,
+                Lookup::Unavailable { reason } => Lookup::Unavailable { reason },
+            };
+            out.insert(id, lookup);
+        }
+        out
+    }
+
+    async fn membership_pages(
+        &self,
+        first: MemberPage,
+        feature: Feature,
+    ) -> Result<Membership, super::GraphError> {
+        let mut m = Membership::default();
+        let mut add = |items: Vec<serde_json::Value>| {
+            for item in items {
+                let kind = item.get("@odata.type").and_then(|v| v.as_str());
+                let text = |k: &str| {
+                    item.get(k)
+                        .and_then(|v| v.as_str())
+                        .map(str::to_ascii_lowercase)
+                };
+                match kind {
+                    Some("#microsoft.graph.directoryRole") => {
+                        m.roles.extend(text("roleTemplateId"))
+                    }
+                    Some("#microsoft.graph.group") => m.groups.extend(text("id")),
+                    _ => {}
+                }
+            }
+        };
+        add(first.value);
+        if let Some(link) = first.next_link {
+            let url = self.same_root(&link, feature)?;
+            add(self.get_all::<serde_json::Value>(url, feature).await?);
+        }
+        Ok(m)
     }
 
     /// MFA and SSPR registration. Needs AuditLog.Read.All; without it every user reads as
@@ -99,11 +199,14 @@ impl GraphClient {
                 })
                 .collect();
         }
-        let out = self
-            .batch_get(ids, feature, |id| {
+        let out: HashMap<UserId, Lookup<Registration>> = self
+            .batch_get::<serde_json::Value>(ids, feature, |id| {
                 format!("/reports/authenticationMethods/userRegistrationDetails/{id}")
             })
-            .await;
+            .await
+            .into_iter()
+            .map(|(id, l)| (id, registration(l)))
+            .collect();
         let refused = forbidden_reason(feature);
         if out
             .values()

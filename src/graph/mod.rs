@@ -37,6 +37,7 @@ pub enum Feature {
     RiskyUsers,
     RiskDetections,
     UserContext,
+    Membership,
     Registration,
     PasswordSync,
     ConditionalAccess,
@@ -52,6 +53,7 @@ impl Feature {
             Self::RiskyUsers => "IdentityRiskyUser.Read.All",
             Self::RiskDetections => "IdentityRiskEvent.Read.All",
             Self::UserContext => "User.Read.All",
+            Self::Membership => "GroupMember.Read.All",
             Self::Registration => "AuditLog.Read.All",
             Self::PasswordSync => "Organization.Read.All",
             Self::ConditionalAccess => "Policy.Read.All",
@@ -69,6 +71,9 @@ impl Feature {
             Self::RiskyUsers => "risky-user reads",
             Self::RiskDetections => "risk detection reads",
             Self::UserContext => "user context in alerts (department, job title, sync state)",
+            Self::Membership => {
+                "group and role memberships (whether a Conditional Access policy applies to a user)"
+            }
             Self::Registration => "MFA and SSPR registration in alerts",
             Self::PasswordSync => "the password hash sync check",
             Self::ConditionalAccess => "the user-risk Conditional Access check",
@@ -87,7 +92,7 @@ impl Feature {
             | Self::ConditionalAccess
             | Self::PolicyRead
             | Self::PolicyWrite => Budget::IdentityProtection,
-            Self::UserContext | Self::Registration => Budget::Directory,
+            Self::UserContext | Self::Membership | Self::Registration => Budget::Directory,
             Self::PasswordSync | Self::Subscriptions | Self::SecurityAlerts => Budget::Other,
         }
     }
@@ -303,7 +308,7 @@ impl GraphClient {
 
     /// Accepts a next-page link only when it points at the configured Graph root: a response must
     /// not be able to send riskrelay (and its bearer token) anywhere else.
-    fn same_root(&self, link: &str, feature: Feature) -> Result<Url, GraphError> {
+    pub(crate) fn same_root(&self, link: &str, feature: Feature) -> Result<Url, GraphError> {
         let url = Url::parse(link).map_err(|_| GraphError::ForeignNextLink { feature })?;
         let root = &self.0.root;
         let same = url.scheme() == root.scheme()

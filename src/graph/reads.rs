@@ -96,13 +96,10 @@ impl GraphClient {
     }
 
     /// One risky user. `None` when Graph has no riskyUser for the id: a user who was never
-    /// risky gets a 404, which is an answer, not an error.
+    /// risky gets a 404, which is an answer, not an error. Without `$select`: Graph documents no
+    /// OData query option for this request (v1.0 `riskyuser-get`).
     pub async fn risky_user(&self, id: UserId) -> Result<Option<RiskyUser>, GraphError> {
-        let url = self.url(
-            "v1.0",
-            &format!("identityProtection/riskyUsers/{id}"),
-            Some(&format!("$select={RISKY_USER_SELECT}")),
-        );
+        let url = self.url("v1.0", &format!("identityProtection/riskyUsers/{id}"), None);
         match self.get_json(url, Feature::RiskyUsers).await {
             Ok(u) => Ok(Some(u)),
             Err(GraphError::NotFound { .. }) => Ok(None),

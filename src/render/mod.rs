@@ -244,7 +244,8 @@ pub fn detection_item(d: &RiskDetection) -> Vec<Run> {
 fn verdict_callout(v: &Verdict) -> Callout {
     let tone = match v {
         Verdict::OnPremises { .. } | Verdict::Cloud { .. } => Tone::Good,
-        Verdict::NeedsAdmin { .. } => Tone::Warning,
+        Verdict::CloudIfWriteback { .. } => Tone::Neutral,
+        Verdict::NeedsAdmin { .. } | Verdict::Deleted => Tone::Warning,
         Verdict::Unknown { .. } => Tone::Neutral,
     };
     Callout {

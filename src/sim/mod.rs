@@ -64,6 +64,10 @@ impl Default for SimConfig {
 pub struct SimUser {
     pub context: UserContext,
     pub registration: Option<Registration>,
+    /// Group ids the user is a transitive member of.
+    pub groups: Vec<String>,
+    /// Directory role template ids the user holds.
+    pub roles: Vec<String>,
 }
 
 impl SimUser {
@@ -79,6 +83,7 @@ impl SimUser {
                 account_enabled: Some(true),
                 on_premises_sync_enabled: None,
                 manager: None,
+                user_type: Some("Member".into()),
             },
             registration: Some(Registration {
                 is_mfa_registered: Some(true),
@@ -86,7 +91,36 @@ impl SimUser {
                 is_sspr_enabled: Some(true),
                 methods_registered: vec!["microsoftAuthenticatorPush".into()],
             }),
+            groups: Vec::new(),
+            roles: Vec::new(),
         }
+    }
+
+    /// A guest (B2B) user.
+    pub fn guest(mut self) -> Self {
+        self.context.user_type = Some("Guest".into());
+        self
+    }
+
+    pub fn in_group(mut self, group_id: &str) -> Self {
+        self.groups.push(group_id.into());
+        self
+    }
+
+    pub fn with_role(mut self, role_template_id: &str) -> Self {
+        self.roles.push(role_template_id.into());
+        self
+    }
+
+    /// Registered for MFA and, separately, for self-service password reset.
+    pub fn registered(mut self, mfa: bool, sspr: bool) -> Self {
+        self.registration = Some(Registration {
+            is_mfa_registered: Some(mfa),
+            is_sspr_registered: Some(sspr),
+            is_sspr_enabled: Some(true),
+            methods_registered: Vec::new(),
+        });
+        self
     }
 
     pub fn synced(mut self) -> Self {
@@ -279,6 +313,8 @@ struct State {
     requests: Vec<Recorded>,
     last_ip_request: Option<std::time::Instant>,
     next_detection: u64,
+    /// Answer registration details wrapped in `{"value": …}`, as Microsoft's example does.
+    wrap_registration: bool,
 }
 
 /// The running simulator. Dropping it stops the server.
@@ -332,6 +368,7 @@ impl Simulator {
             requests: Vec::new(),
             last_ip_request: None,
             next_detection: 1,
+            wrap_registration: false,
         };
         let state = Arc::new(Mutex::new(state));
         let listener = crate::server::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
@@ -536,6 +573,11 @@ impl Simulator {
 
     pub fn detection_count(&self) -> usize {
         self.lock().detections.len()
+    }
+
+    /// Registration details come wrapped in `{"value": {…}}` (the shape of Microsoft's example).
+    pub fn wrap_registration_details(&self, wrap: bool) {
+        self.lock().wrap_registration = wrap;
     }
 
     pub fn set_setting(&self, on: bool) {

@@ -1,7 +1,7 @@
 //! Ready-made tenants for `riskrelay run --simulate`.
 
 use crate::ids::UserId;
-use crate::posture::{CaConditions, CaGrantControls, CaPolicy};
+use crate::posture::{CaApplications, CaConditions, CaGrantControls, CaPolicy, CaUsers};
 use crate::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
 
 use super::{DetectionSpec, SimUser, Simulator};
@@ -29,20 +29,39 @@ const SEEDED_AT: time::OffsetDateTime = time::macros::datetime!(2026-01-05 08:00
 /// A hybrid tenant with some risk already present, the on-premises reset setting off, and a
 /// user-risk policy that is only report-only: a first run announces a baseline and posture
 /// findings, later runs only what changed.
-pub fn seed_service(sim: &Simulator) {
-    sim.set_setting(false);
-    sim.set_ca_policies(vec![CaPolicy {
-        id: "7e1a0000-0000-4000-8000-000000000001".into(),
-        display_name: Some("Require risk remediation for high user risk".into()),
-        state: "enabledForReportingButNotEnforced".into(),
+/// A user-risk Conditional Access policy as the portal's template makes it: all users, all cloud
+/// apps, the given levels and grant controls (AND). Tests narrow its scope from here.
+pub fn user_risk_policy(name: &str, state: &str, levels: &[&str], controls: &[&str]) -> CaPolicy {
+    CaPolicy {
+        id: format!("7e1a0000-0000-4000-8000-{:012x}", name.len()),
+        display_name: Some(name.into()),
+        state: state.into(),
         conditions: Some(CaConditions {
-            user_risk_levels: vec!["high".into()],
+            user_risk_levels: levels.iter().map(|l| l.to_string()).collect(),
+            users: Some(CaUsers {
+                include_users: vec!["All".into()],
+                ..CaUsers::default()
+            }),
+            applications: Some(CaApplications {
+                include_applications: vec!["All".into()],
+                ..CaApplications::default()
+            }),
         }),
         grant_controls: Some(CaGrantControls {
             operator: Some("AND".into()),
-            built_in_controls: vec!["mfa".into(), "riskRemediation".into()],
+            built_in_controls: controls.iter().map(|c| c.to_string()).collect(),
         }),
-    }]);
+    }
+}
+
+pub fn seed_service(sim: &Simulator) {
+    sim.set_setting(false);
+    sim.set_ca_policies(vec![user_risk_policy(
+        "Require risk remediation for high user risk",
+        "enabledForReportingButNotEnforced",
+        &["high"],
+        &["mfa", "riskRemediation"],
+    )]);
     let risks = [
         RiskLevel::High,
         RiskLevel::Medium,

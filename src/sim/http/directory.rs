@@ -27,6 +27,33 @@ impl SimApp {
         }
     }
 
+    /// `transitiveMemberOf`: the user's groups and directory roles, typed as Graph types them.
+    pub(super) fn member_of(&self, id: &str) -> Response<Bytes> {
+        let user = UserId::parse(id)
+            .ok()
+            .and_then(|id| self.lock().users.get(&id).cloned());
+        let Some(u) = user else {
+            return error(
+                StatusCode::NOT_FOUND,
+                "Request_ResourceNotFound",
+                &format!("Resource '{id}' does not exist."),
+            );
+        };
+        let mut value: Vec<Value> = u
+            .groups
+            .iter()
+            .map(|g| json!({"@odata.type": "#microsoft.graph.group", "id": g}))
+            .collect();
+        value.extend(u.roles.iter().map(|r| {
+            json!({
+                "@odata.type": "#microsoft.graph.directoryRole",
+                "id": uuid::Uuid::new_v4().to_string(),
+                "roleTemplateId": r,
+            })
+        }));
+        reply(StatusCode::OK, json!({ "value": value }))
+    }
+
     pub(super) fn registration(&self, id: &str) -> Response<Bytes> {
         let user = UserId::parse(id)
             .ok()
@@ -37,6 +64,9 @@ impl SimApp {
                 v["id"] = json!(c.id.to_string());
                 v["userPrincipalName"] = json!(c.user_principal_name);
                 v["userDisplayName"] = json!(c.display_name);
+                if self.lock().wrap_registration {
+                    v = json!({ "value": v });
+                }
                 reply(StatusCode::OK, v)
             }
             None => error(

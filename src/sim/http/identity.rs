@@ -130,14 +130,7 @@ impl SimApp {
             .ok()
             .and_then(|id| self.lock().risky.get(&id).cloned());
         match user.and_then(|u| serde_json::to_value(u).ok()) {
-            Some(v) => {
-                let select: Option<Vec<&str>> =
-                    ctx.query.get("$select").map(|s| s.split(',').collect());
-                reply(
-                    StatusCode::OK,
-                    self.present(v, ctx.prefer, select.as_deref()),
-                )
-            }
+            Some(v) => reply(StatusCode::OK, self.present(v, ctx.prefer, None)),
             None => error(
                 StatusCode::NOT_FOUND,
                 "ResourceNotFound",

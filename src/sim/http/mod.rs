@@ -179,6 +179,14 @@ impl SimApp {
 
     async fn route(&self, ctx: &Ctx, host: &str) -> Response<Bytes> {
         let segments: Vec<&str> = ctx.path.trim_matches('/').split('/').collect();
+        if takes_no_query_options(&segments) && ctx.query.keys().any(|k| k.starts_with('$')) {
+            // As Graph answers a request its documentation says supports no OData query option.
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Query options are not supported for this request.",
+            );
+        }
         match (ctx.method.clone(), segments.as_slice()) {
             (Method::GET, ["v1.0", "identityProtection", "riskyUsers"]) => {
                 self.list(ctx, host, "identityProtection/riskyUsers", Kind::RiskyUsers)
@@ -200,6 +208,7 @@ impl SimApp {
                 Kind::Detections,
             ),
             (Method::GET, ["v1.0", "users", id]) => self.user(id),
+            (Method::GET, ["v1.0", "users", id, "transitiveMemberOf"]) => self.member_of(id),
             (Method::GET, ["v1.0", "security", "alerts", id]) => {
                 let users = self.lock().alerts.get(*id).cloned();
                 match users {
@@ -316,6 +325,22 @@ enum Kind {
     Detections,
     History,
     CaPolicies,
+}
+
+/// Requests for which Graph documents no OData query option: one riskyUser (v1.0 `riskyuser-get`)
+/// and one user's registration details (`userregistrationdetails-get`).
+fn takes_no_query_options(segments: &[&str]) -> bool {
+    matches!(
+        segments,
+        ["v1.0", "identityProtection", "riskyUsers", _]
+            | [
+                "v1.0" | "beta",
+                "reports",
+                "authenticationMethods",
+                "userRegistrationDetails",
+                _
+            ]
+    )
 }
 
 #[async_trait::async_trait]
