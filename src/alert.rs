@@ -225,6 +225,9 @@ pub struct Baseline {
     pub other: usize,
     /// The riskiest users first, at most a handful.
     pub top: Vec<DigestEntry>,
+    /// Deleted accounts Graph still lists as risky: not counted above (nobody can act on them).
+    #[serde(default)]
+    pub deleted: usize,
 }
 
 impl Baseline {

@@ -165,7 +165,11 @@ impl RiskDetail {
         let s = match self {
             Self::None => "no detail was given",
             Self::AdminGeneratedTemporaryPassword => "an administrator set a temporary password",
-            Self::UserPerformedSecuredPasswordChange => "the user changed their password after MFA",
+            // Microsoft also gives this detail for an admin-required reset done by an ordinary
+            // on-premises password change, where no MFA is involved: claim none.
+            Self::UserPerformedSecuredPasswordChange => {
+                "the user performed a secure password change"
+            }
             Self::UserPerformedSecuredPasswordReset => {
                 "the user reset their password with self-service password reset"
             }
@@ -209,6 +213,12 @@ impl RiskDetail {
     }
 
     /// Details that mean an administrator ended the risk without the user remediating it.
+    /// Whether the detail says what ended the risk. `none` (and a withheld detail) says
+    /// nothing: Graph documents no remediation behind them.
+    pub fn names_an_ending(&self) -> bool {
+        !matches!(self, Self::None | Self::Hidden | Self::UnknownFutureValue)
+    }
+
     pub fn is_admin_dismissal(&self) -> bool {
         matches!(
             self,

@@ -11,7 +11,7 @@ use crate::alert::{AlertKind, Message, PostureAlert};
 use crate::drift::DriftNotice;
 use crate::ids::TenantId;
 use crate::posture::{
-    Known, Organization, PasswordSync, PolicyState, RiskResponse, UserRiskPolicy,
+    AppCoverage, Known, Organization, PasswordSync, PolicyState, RiskResponse, UserRiskPolicy,
 };
 use crate::render::time_text;
 
@@ -205,23 +205,79 @@ pub fn user_risk_policy(policies: &[UserRiskPolicy]) -> CheckResult {
                 RiskResponse::PasswordChange | RiskResponse::RiskRemediation | RiskResponse::Block
             )
     };
-    let enabled = policies
+    // A policy for everyone (exclusions named, such as break-glass accounts) before one that
+    // covers only some users or some apps.
+    let narrow = |p: &UserRiskPolicy| {
+        let some_users = p
+            .partial_scope()
+            .is_some_and(|w| !w.starts_with("all users"));
+        let some_apps = matches!(p.app_coverage(), AppCoverage::Some(_));
+        some_users || some_apps
+    };
+    let mut enabled_all: Vec<&UserRiskPolicy> = policies
         .iter()
         .filter(acts)
-        .find(|p| p.state == PolicyState::Enabled);
+        .filter(|p| p.state == PolicyState::Enabled)
+        .collect();
+    enabled_all.sort_by_key(|p| narrow(p));
+    let enabled = enabled_all.first().copied();
+    if let Some(p) = enabled.filter(|p| narrow(p)) {
+        let mut limits = Vec::new();
+        if let Some(w) = p.partial_scope() {
+            limits.push(format!("it applies to {w}"));
+        }
+        if let AppCoverage::Some(n) = p.app_coverage() {
+            limits.push(format!(
+                "only to sign-ins to {n} app{}, not all cloud apps",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        return check(
+            "userRiskPolicy",
+            POLICY_TITLE,
+            CheckStatus::Finding,
+            format!(
+                "\"{}\" requires {} for high user risk, but {}: other users at high risk are not asked to remediate.",
+                p.name,
+                response_words(&p.response),
+                limits.join(", and ")
+            ),
+            POLICY_WHY,
+            Some(
+                "Target all users (excluding only emergency access accounts) and all cloud apps."
+                    .into(),
+            ),
+        );
+    }
     let report_only = policies
         .iter()
         .filter(acts)
         .find(|p| p.state == PolicyState::ReportOnly);
     match (enabled, report_only) {
-        (Some(p), _) => check(
-            "userRiskPolicy",
-            POLICY_TITLE,
-            CheckStatus::Ok,
-            format!("\"{}\" requires {} for high user risk.", p.name, response_words(&p.response)),
-            POLICY_WHY,
-            None,
-        ),
+        (Some(p), _) => {
+            let mut summary = format!(
+                "\"{}\" requires {} for high user risk",
+                p.name,
+                response_words(&p.response)
+            );
+            if let Some(w) = p.partial_scope() {
+                summary.push_str(&format!(" ({w})"));
+            }
+            if let AppCoverage::AllExcept(n) = p.app_coverage() {
+                summary.push_str(&format!(
+                    " at sign-ins to every cloud app but {n} excluded"
+                ));
+            }
+            summary.push('.');
+            check(
+                "userRiskPolicy",
+                POLICY_TITLE,
+                CheckStatus::Ok,
+                summary,
+                POLICY_WHY,
+                None,
+            )
+        }
         (None, Some(p)) => check(
             "userRiskPolicy",
             POLICY_TITLE,
@@ -395,6 +451,64 @@ mod tests {
             assert_eq!(r.status, CheckStatus::Finding, "{policies:?}");
             assert!(r.summary.starts_with("No enabled"), "{}", r.summary);
         }
+    }
+
+    #[test]
+    fn a_policy_for_part_of_the_users_is_a_finding_that_says_how_much() {
+        let mut one_group = policy(
+            PolicyState::Enabled,
+            &["high"],
+            RiskResponse::RiskRemediation,
+        );
+        one_group.users = Some(crate::posture::CaUsers {
+            include_users: vec!["11111111-0000-4000-8000-000000000001".into()],
+            include_groups: vec!["0f0f0f0f-0000-4000-8000-00000000000a".into()],
+            ..Default::default()
+        });
+        let r = user_risk_policy(std::slice::from_ref(&one_group));
+        assert_eq!(r.status, CheckStatus::Finding, "{r:?}");
+        assert!(
+            r.summary.contains("it applies to only 1 user, 1 group"),
+            "{}",
+            r.summary
+        );
+
+        // All users minus two break-glass accounts is what Microsoft recommends: fine, and said.
+        let mut all_but = policy(
+            PolicyState::Enabled,
+            &["high"],
+            RiskResponse::RiskRemediation,
+        );
+        all_but.users = Some(crate::posture::CaUsers {
+            include_users: vec!["All".into()],
+            exclude_users: vec!["a".into(), "b".into()],
+            ..Default::default()
+        });
+        let r = user_risk_policy(std::slice::from_ref(&all_but));
+        assert_eq!(r.status, CheckStatus::Ok, "{r:?}");
+        assert!(
+            r.summary.contains("(all users except 2 users)"),
+            "{}",
+            r.summary
+        );
+
+        // One app only.
+        let mut one_app = policy(
+            PolicyState::Enabled,
+            &["high"],
+            RiskResponse::RiskRemediation,
+        );
+        one_app.applications = Some(crate::posture::CaApplications {
+            include_applications: vec!["00000002-0000-0ff1-ce00-000000000000".into()],
+            ..Default::default()
+        });
+        let r = user_risk_policy(&[one_app, one_group]);
+        assert_eq!(r.status, CheckStatus::Finding, "{r:?}");
+        assert!(
+            r.summary.contains("only to sign-ins to 1 app"),
+            "{}",
+            r.summary
+        );
     }
 
     #[test]

@@ -380,10 +380,36 @@ pub async fn run(
     config: &PostureConfig,
     now: OffsetDateTime,
 ) -> Result<PostureRun, StoreError> {
-    let (setting_check, setting, mut messages, corrections, drift) =
-        drift_check(graph, store, tenant, config.drift_mode, now).await?;
     let (sync_check, password_sync) =
         password_sync_check(graph, config.password_sync_stale_after, now).await;
+    let cloud_only = matches!(
+        password_sync,
+        Known::Known {
+            value: PasswordSync::CloudOnly
+        }
+    );
+    let (setting_check, setting, mut messages, corrections, drift) = if cloud_only {
+        // The setting resets risk after an on-premises password change; a tenant that has never
+        // synced from on-premises has none, so the setting is neither watched nor corrected.
+        (
+            check(
+                "onPremisesResetSetting",
+                SETTING_TITLE,
+                CheckStatus::NotApplicable,
+                "The tenant has never synced from on-premises: the setting has no effect here, so riskrelay neither watches nor corrects it.".into(),
+                SETTING_WHY,
+                None,
+            ),
+            Known::Unknown {
+                reason: "not applicable: the tenant has never synced from on-premises".into(),
+            },
+            Vec::new(),
+            Vec::new(),
+            None,
+        )
+    } else {
+        drift_check(graph, store, tenant, config.drift_mode, now).await?
+    };
     let (policy_check, user_risk_policies) = user_risk_policy_check(graph).await;
     let checks = vec![setting_check, sync_check, policy_check];
     let prev = store::load::<FindingEpisodes>(store, tenant, FINDINGS_KEY).await?;

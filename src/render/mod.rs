@@ -149,8 +149,33 @@ fn state_words(state: &RiskState) -> String {
     }
 }
 
+/// `hidden` is no point on the low/medium/high scale: Graph withholds the level from this app.
+fn is_hidden(level: &RiskLevel) -> bool {
+    *level == RiskLevel::Hidden
+}
+
+/// A risk that ended with no detail naming how, in state `none`: Microsoft documents no
+/// remediation behind it (low-risk users age out after six months), so it is not "remediated".
+fn ended_unexplained(a: &UserAlert) -> bool {
+    matches!(&a.change, Change::Remediated { how } if !how.names_an_ending())
+        && a.user.risk_state == RiskState::None
+}
+
 fn change_title(change: &Change, level: &RiskLevel) -> (Tone, String) {
     let lw = level_word(level);
+    if is_hidden(level) {
+        let title = match change {
+            Change::NewRisk => Some("User at risk (level hidden)"),
+            Change::Escalated { .. } | Change::Lowered { .. } => {
+                Some("User risk level now hidden from this app")
+            }
+            Change::NewDetections => Some("New detections for an at-risk user (level hidden)"),
+            _ => None,
+        };
+        if let Some(t) = title {
+            return (Tone::Warning, t.into());
+        }
+    }
     match change {
         Change::NewRisk => (
             Tone::for_level(level),
@@ -261,7 +286,11 @@ fn short_ref(key: &str) -> String {
 
 fn user_view(a: &UserAlert) -> View {
     let level = &a.user.risk_level;
-    let (tone, title) = change_title(&a.change, level);
+    let (tone, title) = if ended_unexplained(a) {
+        (Tone::Good, "User no longer at risk".to_string())
+    } else {
+        change_title(&a.change, level)
+    };
     let name = escape::truncate(&escape::single_line(&a.display_name()), FIELD_MAX);
     let upn = a
         .upn()
@@ -272,7 +301,15 @@ fn user_view(a: &UserAlert) -> View {
         lead.push(Run::data(u.clone()));
         lead.push(Run::fixed(")"));
     }
-    let mut status = vec![Run::fixed("Risk "), Run::fixed(level_word(level)).bold()];
+    let mut status = if is_hidden(level) {
+        vec![
+            Run::fixed("Risk level "),
+            Run::fixed("hidden").bold(),
+            Run::fixed(" (Graph withholds it from this app)"),
+        ]
+    } else {
+        vec![Run::fixed("Risk "), Run::fixed(level_word(level)).bold()]
+    };
     if let Some((prev_level, _)) = &a.previous
         && prev_level != level
     {
@@ -283,6 +320,9 @@ fn user_view(a: &UserAlert) -> View {
         state_words(&a.user.risk_state)
     )));
     match &a.change {
+        _ if ended_unexplained(a) => status.push(Run::fixed(
+            " · no longer at risk, with no remediation named (low-risk users age out after six months)",
+        )),
         Change::Remediated { how } | Change::Dismissed { how } => {
             status.push(Run::fixed(" · how it ended: "));
             status.push(Run::data(how.plain()));
@@ -292,6 +332,16 @@ fn user_view(a: &UserAlert) -> View {
             status.push(Run::data(a.user.risk_detail.plain()));
         }
         _ => {}
+    }
+    if a.user.is_deleted {
+        status.push(Run::fixed(
+            " · the account has been deleted: an administrator cannot dismiss its risk (only a Microsoft support case can)",
+        ));
+    }
+    if a.user.is_processing {
+        status.push(Run::fixed(
+            " · Entra is still processing this user's risk state",
+        ));
     }
     let mut facts = Vec::new();
     match &a.context {
@@ -319,9 +369,10 @@ fn user_view(a: &UserAlert) -> View {
                     None => "not reported".into(),
                 },
             ));
+            // `onPremisesSyncEnabled` null means never synced (Graph `user` resource).
             facts.push((
                 "Synced from on-premises".into(),
-                yes_no(c.on_premises_sync_enabled),
+                yes_no(Some(c.on_premises_sync_enabled == Some(true))),
             ));
         }
         Lookup::NotFound => facts.push(("Directory".into(), "the user no longer exists".into())),
@@ -366,7 +417,9 @@ fn user_view(a: &UserAlert) -> View {
             escape::truncate(&escape::single_line(t), 80)
         ));
     }
-    if let Change::Remediated { how } | Change::Dismissed { how } = &a.change {
+    if let Change::Remediated { how } | Change::Dismissed { how } = &a.change
+        && !ended_unexplained(a)
+    {
         fallback.push_str(&format!(" · {}", how.plain()));
     }
     if let Some(v) = &a.verdict {
@@ -507,10 +560,20 @@ fn baseline_view(b: &Baseline) -> View {
         },
         title: title.clone(),
         lead: Vec::new(),
-        status: vec![Run::fixed(format!(
-            "High {} · medium {} · low {} · other {}",
-            b.high, b.medium, b.low, b.other
-        ))],
+        status: {
+            let mut status = vec![Run::fixed(format!(
+                "High {} · medium {} · low {} · other {}",
+                b.high, b.medium, b.low, b.other
+            ))];
+            if b.deleted > 0 {
+                status.push(Run::fixed(format!(
+                    " · {} deleted account{} still listed with risk, not counted",
+                    b.deleted,
+                    if b.deleted == 1 { "" } else { "s" }
+                )));
+            }
+            status
+        },
         facts: Vec::new(),
         lists: if b.top.is_empty() {
             Vec::new()

@@ -238,13 +238,16 @@ impl Poller {
             .iter()
             .map(|u| self.observation(cycle_id, u.clone(), Vec::new(), true, started))
             .collect();
-        let count = |l: RiskLevel| users.iter().filter(|u| u.risk_level == l).count();
+        // Deleted accounts stay in the risky-users report, but nobody can act on them (their risk
+        // cannot be dismissed by an administrator): they are recorded, not counted as at risk.
+        let active: Vec<&RiskyUser> = users.iter().filter(|u| !u.is_deleted).collect();
+        let count = |l: RiskLevel| active.iter().filter(|u| u.risk_level == l).count();
         let (high, medium, low) = (
             count(RiskLevel::High),
             count(RiskLevel::Medium),
             count(RiskLevel::Low),
         );
-        let mut top: Vec<&RiskyUser> = users.iter().collect();
+        let mut top: Vec<&RiskyUser> = active.clone();
         top.sort_by(|a, b| {
             level_order(&b.risk_level)
                 .cmp(&level_order(&a.risk_level))
@@ -259,7 +262,8 @@ impl Poller {
             high,
             medium,
             low,
-            other: users.len() - high - medium - low,
+            other: active.len() - high - medium - low,
+            deleted: users.len() - active.len(),
             top: top
                 .into_iter()
                 .take(BASELINE_TOP)

@@ -550,18 +550,12 @@ async fn policy_patch_sends_exactly_the_one_member() {
 #[tokio::test]
 async fn organization_and_conditional_access_reads() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    sim.set_ca_policies(vec![riskrelay::posture::CaPolicy {
-        id: "p1".into(),
-        display_name: Some("Require password change for high user risk".into()),
-        state: "enabled".into(),
-        conditions: Some(riskrelay::posture::CaConditions {
-            user_risk_levels: vec!["high".into()],
-        }),
-        grant_controls: Some(riskrelay::posture::CaGrantControls {
-            operator: Some("AND".into()),
-            built_in_controls: vec!["mfa".into(), "riskRemediation".into()],
-        }),
-    }]);
+    sim.set_ca_policies(vec![riskrelay::sim::scenario::user_risk_policy(
+        "Require password change for high user risk",
+        "enabled",
+        &["high"],
+        &["mfa", "riskRemediation"],
+    )]);
     let graph = client(&sim.graph_config());
     let org = graph.organization().await.unwrap();
     assert_eq!(org.on_premises_sync_enabled, Some(true));

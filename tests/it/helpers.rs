@@ -264,6 +264,7 @@ pub mod samples {
                 account_enabled: Some(true),
                 on_premises_sync_enabled: Some(true),
                 manager: Some(ManagerRef { display_name: Some("Megan Bowen".into()), user_principal_name: None }),
+                user_type: Some("Member".into()),
             }),
             registration: Lookup::Found(Registration { is_mfa_registered: Some(true), is_sspr_registered: Some(false), is_sspr_enabled: Some(true), methods_registered: vec![] }),
             verdict: ongoing.then(|| Verdict::OnPremises { how: "an ordinary password change on-premises (Ctrl+Alt+Del) reaches Entra through password hash sync and clears the risk".into() }),
@@ -310,6 +311,7 @@ pub mod samples {
                 low: 11,
                 other: 0,
                 top: vec![DigestEntry { display_name: "Alex Wilber".into(), upn: Some("alexw@contoso.com".into()), change: Change::NewRisk, level: RiskLevel::High, top_detection: Some("Leaked credentials".into()) }],
+                deleted: 0,
             })),
         ]
     }

@@ -6,9 +6,7 @@ use riskrelay::alert::Message;
 use riskrelay::checks::report::{self, CheckStatus};
 use riskrelay::checks::{self, PostureConfig, PostureRun};
 use riskrelay::drift::DriftMode;
-use riskrelay::posture::{
-    CaConditions, CaGrantControls, CaPolicy, Known, Organization, PasswordSync,
-};
+use riskrelay::posture::{CaPolicy, Known, Organization, PasswordSync};
 use riskrelay::sim::Fault;
 use riskrelay::store::Store;
 use serde_json::json;
@@ -22,18 +20,12 @@ fn config(mode: DriftMode) -> PostureConfig {
 }
 
 fn covering_policy(state: &str, controls: &[&str]) -> CaPolicy {
-    CaPolicy {
-        id: "p1".into(),
-        display_name: Some("High user risk: require remediation".into()),
-        state: state.into(),
-        conditions: Some(CaConditions {
-            user_risk_levels: vec!["high".into()],
-        }),
-        grant_controls: Some(CaGrantControls {
-            operator: Some("AND".into()),
-            built_in_controls: controls.iter().map(|c| c.to_string()).collect(),
-        }),
-    }
+    riskrelay::sim::scenario::user_risk_policy(
+        "High user risk: require remediation",
+        state,
+        &["high"],
+        controls,
+    )
 }
 
 use crate::helpers::TestApp as Rig;
@@ -364,9 +356,9 @@ async fn user_risk_policies_covering_not_covering_and_report_only() {
         (
             vec![{
                 let mut p = covering_policy("enabled", &["mfa", "passwordChange"]);
-                p.conditions = Some(CaConditions {
-                    user_risk_levels: vec!["medium".into()],
-                });
+                if let Some(c) = p.conditions.as_mut() {
+                    c.user_risk_levels = vec!["medium".into()];
+                }
                 p
             }],
             CheckStatus::Finding,
