@@ -138,6 +138,9 @@ pub struct UserAlert {
     pub registration: Lookup<Registration>,
     /// Whether the user can fix it themselves; `None` once the risk has ended.
     pub verdict: Option<Verdict>,
+    /// Why no detection is listed for an ongoing risk, when none is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detections_note: Option<String>,
 }
 
 impl UserAlert {

@@ -201,7 +201,8 @@ impl App {
                     settings.alerts.digest_threshold,
                 );
                 let worker = Worker::new(tenant, graph.clone(), store.clone(), delivery)
-                    .with_clock(clock.clone());
+                    .with_clock(clock.clone())
+                    .with_late_detection_reads(settings.alerts.late_detection_reads);
                 Some(Arc::new(match &upkeep {
                     Some(u) => worker.with_lifecycle(u.clone()),
                     None => worker,

@@ -103,7 +103,7 @@ pub const CATALOGUE: &[DetectionInfo] = &[
     entry(
         "authenticatorPhishing",
         SignIn,
-        "Suspicious MFA authenticator approval",
+        "Suspicious MFA authentication approval",
         RealTime,
         Premium,
     ),

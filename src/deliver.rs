@@ -27,6 +27,8 @@ pub struct AlertsConfig {
     pub kinds: BTreeSet<AlertKind>,
     /// More user alerts than this in one cycle become one digest per destination.
     pub digest_threshold: usize,
+    /// Reads of open detections per batch for alerts that would list none.
+    pub late_detection_reads: usize,
 }
 
 impl Default for AlertsConfig {
@@ -36,6 +38,7 @@ impl Default for AlertsConfig {
             sinks: Vec::new(),
             kinds: AlertKind::ALL.into_iter().collect(),
             digest_threshold: 10,
+            late_detection_reads: crate::worker::DEFAULT_LATE_DETECTION_READS,
         }
     }
 }
@@ -69,6 +72,12 @@ impl AlertsConfig {
             sinks: sink::config::load(env, secrets, &default_level)?,
             kinds,
             digest_threshold,
+            late_detection_reads: env.or(
+                "RISKRELAY_LATE_DETECTION_READS",
+                "a whole number from 0 to 100",
+                Self::default().late_detection_reads,
+                count(0..=100),
+            )?,
         })
     }
 }

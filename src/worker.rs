@@ -29,6 +29,10 @@ use crate::verdict::{Facts, verdict};
 /// remediated; 90 days covers what a person would still want to see.
 pub const DETECTION_LOOKBACK: Duration = Duration::from_secs(90 * 24 * 3600);
 
+/// Reads of a user's open detections per batch when an alert would list none: each costs one
+/// identity-protection request (1 per second per tenant, shared), so ten cost about ten seconds.
+pub const DEFAULT_LATE_DETECTION_READS: usize = 10;
+
 /// A posture snapshot older than this says nothing trustworthy about the tenant now: four times
 /// the default 15-minute posture schedule, so one or two missed checks do not matter.
 pub const POSTURE_MAX_AGE: time::Duration = time::Duration::hours(1);
@@ -68,6 +72,7 @@ pub struct BatchReport {
 
 pub struct Worker {
     clock: Arc<dyn Clock>,
+    late_detection_reads: usize,
     tenant: TenantId,
     graph: GraphClient,
     store: Arc<dyn Store>,
@@ -101,6 +106,7 @@ impl Worker {
     ) -> Self {
         Self {
             clock: crate::clock::system(),
+            late_detection_reads: DEFAULT_LATE_DETECTION_READS,
             tenant,
             graph,
             store,
@@ -111,6 +117,13 @@ impl Worker {
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// At most this many reads of a user's open detections per batch (see
+    /// [`Worker::late_detections`]).
+    pub fn with_late_detection_reads(mut self, n: usize) -> Self {
+        self.late_detection_reads = n;
         self
     }
 
@@ -190,7 +203,14 @@ impl Worker {
             }
         }
 
-        let alerts = self.enrich(changed, &seen, now).await;
+        let mut alerts = self.enrich(changed, &seen, now).await;
+        for (id, detections) in self.late_detections(&mut alerts).await {
+            // Remember them, so a later window that lists them does not call them new.
+            if let Some((_, next, _)) = writes.iter_mut().find(|(w, _, _)| *w == id) {
+                next.known_detections
+                    .extend(detections.into_iter().map(|d| d.id));
+            }
+        }
         let mut messages: Vec<Message> = alerts
             .iter()
             .cloned()
@@ -245,6 +265,44 @@ impl Worker {
             delivery,
             alerts: messages,
         }
+    }
+
+    /// Fills in the detections of ongoing alerts that would list none. A poll attaches only the
+    /// detections updated inside its window, and offline detections surface up to 48 hours late
+    /// with a `lastUpdatedDateTime` that may be older. Each read is one identity-protection
+    /// request, so at most `late_detection_reads` per batch; beyond that the alert says where to
+    /// look. Returns the detections read, per user.
+    async fn late_detections(&self, alerts: &mut [UserAlert]) -> Vec<(UserId, Vec<RiskDetection>)> {
+        let mut budget = self.late_detection_reads;
+        let mut read = Vec::new();
+        for a in alerts
+            .iter_mut()
+            .filter(|a| a.change.is_ongoing() && a.detections.is_empty())
+        {
+            if budget == 0 {
+                a.detections_note = Some(
+                    "detections older than the poll window; see the user in the Entra admin center"
+                        .into(),
+                );
+                continue;
+            }
+            budget -= 1;
+            match self.graph.open_detections(a.user.id).await {
+                Ok(found) if found.is_empty() => {
+                    a.detections_note = Some("Graph lists no open detection for this user".into());
+                }
+                Ok(found) => {
+                    a.detections = found.clone();
+                    read.push((a.user.id, found));
+                }
+                Err(e) => {
+                    tracing::warn!(user = %a.user.id, error = %e, "could not read the user's open detections");
+                    a.detections_note =
+                        Some(format!("the user's detections could not be read ({e})"));
+                }
+            }
+        }
+        read
     }
 
     /// Adds what an observation says about a user to `seen`, reading Graph when it came without
@@ -404,6 +462,7 @@ impl Worker {
                         context,
                         registration,
                         verdict,
+                        detections_note: None,
                     }
                 },
             )

@@ -425,10 +425,18 @@ impl GraphClient {
         while let Some(url) = next.take() {
             let page: Page = self.get_json(url, feature).await?;
             for raw in page.value {
+                // The id is taken before parsing, so the log can name the item it skipped.
+                let id = raw
+                    .get("id")
+                    .and_then(|v| v.as_str())
+                    .map(|s| {
+                        crate::render::escape::truncate(&crate::render::escape::single_line(s), 100)
+                    })
+                    .unwrap_or_else(|| "(none)".into());
                 match serde_json::from_value::<T>(raw) {
                     Ok(item) => out.push(item),
                     Err(e) => {
-                        tracing::warn!(%feature, error = %e, "skipped an item Graph returned that riskrelay could not read")
+                        tracing::warn!(%feature, item = %id, error = %e, "skipped an item Graph returned that riskrelay could not read")
                     }
                 }
             }

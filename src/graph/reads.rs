@@ -33,6 +33,17 @@ pub fn odata_time(t: OffsetDateTime) -> String {
     )
 }
 
+/// A DateTimeOffset for a request body as Graph's own examples write it: UTC, `Z`, and at most
+/// seven fractional digits (`2026-11-26T08:00:00.1234567Z`). `time`'s RFC 3339 would write nine.
+pub fn graph_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{}.{:07}Z",
+        odata_time(t).trim_end_matches('Z'),
+        t.nanosecond() / 100
+    )
+}
+
 /// A Graph change-notification subscription.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -105,6 +116,19 @@ impl GraphClient {
             Err(GraphError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// One user's detections still at risk, whenever they were updated: for a new-risk alert whose
+    /// detections surfaced before the poll window.
+    pub async fn open_detections(&self, id: UserId) -> Result<Vec<RiskDetection>, GraphError> {
+        let query = format!(
+            "$filter=userId eq '{id}' and riskState eq 'atRisk'&$top={PAGE_SIZE}&$select={RISK_DETECTION_SELECT}"
+        );
+        self.get_all(
+            self.url("v1.0", "identityProtection/riskDetections", Some(&query)),
+            Feature::RiskDetections,
+        )
+        .await
     }
 
     /// One user's detections updated at or after `since`.
@@ -232,7 +256,7 @@ impl GraphClient {
         id: SubscriptionId,
         expires: OffsetDateTime,
     ) -> Result<GraphSubscription, GraphError> {
-        let body = serde_json::json!({ "expirationDateTime": expires.format(&time::format_description::well_known::Rfc3339).unwrap_or_default() });
+        let body = serde_json::json!({ "expirationDateTime": graph_time(expires) });
         let call = Call {
             method: http::Method::PATCH,
             url: self.url("v1.0", &format!("subscriptions/{id}"), None),

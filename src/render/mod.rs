@@ -391,6 +391,9 @@ fn user_view(a: &UserAlert) -> View {
             facts.push(("MFA / SSPR".into(), escape::truncate(reason, FIELD_MAX)))
         }
     }
+    if let (true, Some(note)) = (a.detections.is_empty(), &a.detections_note) {
+        facts.push(("Detections".into(), escape::truncate(note, FIELD_MAX)));
+    }
     let mut lists = Vec::new();
     if !a.detections.is_empty() {
         lists.push(List {
@@ -436,7 +439,11 @@ fn user_view(a: &UserAlert) -> View {
         footer: format!(
             "riskrelay · tenant {} · {} · ref {}",
             a.tenant_id,
-            a.change.kind(),
+            if ended_unexplained(a) {
+                "risk ended".to_string()
+            } else {
+                a.change.kind().to_string()
+            },
             short_ref(&a.key)
         ),
         fallback,

@@ -496,6 +496,16 @@ impl Simulator {
         });
     }
 
+    /// Marks a risky user deleted (the account is gone, its risk stays listed) or still being
+    /// processed by the backend.
+    pub fn set_user_flags(&self, id: UserId, deleted: bool, processing: bool) {
+        if let Some(u) = self.lock().risky.get_mut(&id) {
+            u.is_deleted = deleted;
+            u.is_processing = processing;
+            u.risk_last_updated_date_time = Some(OffsetDateTime::now_utc());
+        }
+    }
+
     pub fn risky_user(&self, id: UserId) -> Option<RiskyUser> {
         self.lock().risky.get(&id).cloned()
     }

@@ -2,8 +2,11 @@
 //! between polls.
 //!
 //! Graph offers no subscription for risky users. Two optional ones help:
-//! - `users`: a directory update for a user (a password change shows up within a minute); the
-//!   worker looks only at users it knows to be at risk;
+//! - `users`: a directory update for a user; the worker then reads the risk of users it knows to
+//!   be at risk. Graph's subscription documentation does not list password changes among the
+//!   user updates that notify, and the risky-user read a notification triggers can still say
+//!   `atRisk` before ID Protection records the remediation: a wake-up, with no promised timing —
+//!   the poll remains the source of truth;
 //! - `ipc-alerts`: legacy security alerts from ID Protection, where a cloud still serves them.
 //!
 //! Upkeep makes the configured subscriptions exist with the right URLs and `clientState`, renews
@@ -17,7 +20,6 @@ use async_trait::async_trait;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::client_state::ClientStates;
 use crate::config::{ConfigError, Env, check_webhook_url};
@@ -183,7 +185,7 @@ impl Upkeep {
         now: OffsetDateTime,
         notification_url: &str,
     ) -> Result<GraphSubscription, GraphError> {
-        let expires = (now + w.lifetime()).format(&Rfc3339).unwrap_or_default();
+        let expires = crate::graph::reads::graph_time(now + w.lifetime());
         let mut body = serde_json::json!({
             "changeType": w.change_type(),
             "notificationUrl": notification_url,

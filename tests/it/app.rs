@@ -1,9 +1,8 @@
 //! The composition root: each role builds only its parts, a `missed` lifecycle event in the worker
 //! asks the poller instead of polling, and a sink receives what it needs to route.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use riskrelay::alert::AlertKind;
 use riskrelay::app::{Adapters, App, Role};
 use riskrelay::ids::SubscriptionId;
@@ -11,32 +10,11 @@ use riskrelay::notification::LifecycleKind;
 use riskrelay::observation::{LifecycleEvent, Subject, WorkItem};
 use riskrelay::queue::Queue;
 use riskrelay::risk::{RiskDetail, RiskLevel, RiskState};
-use riskrelay::sink::{Outgoing, Sink, SinkError};
 use riskrelay::source::poll::PollRequest;
 use riskrelay::store::{self, Store};
 
-use crate::helpers::{RecordingQueue, TestApp};
+use crate::helpers::{RecordingQueue, RecordingSink, TestApp};
 use crate::worker::hint;
-
-/// Keeps every message it is given.
-#[derive(Default)]
-struct RecordingSink(Mutex<Vec<Outgoing>>);
-
-#[async_trait]
-impl Sink for RecordingSink {
-    fn name(&self) -> &str {
-        "recording"
-    }
-
-    fn min_level(&self) -> &RiskLevel {
-        &RiskLevel::Low
-    }
-
-    async fn post(&self, message: &Outgoing) -> Result<(), SinkError> {
-        self.0.lock().unwrap().push(message.clone());
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn each_role_builds_only_what_it_needs() {
@@ -126,7 +104,7 @@ async fn a_sink_receives_the_key_kind_level_incident_and_whether_it_resolves() {
         .process(&[hint(&t, Subject::RiskyUser { user_id: id })])
         .await;
 
-    let got = sink.0.lock().unwrap().clone();
+    let got = sink.messages();
     assert_eq!(got.len(), 2, "{got:?}");
     let (opened, closed) = (&got[0].routing, &got[1].routing);
     assert_eq!(opened.kind, Some(AlertKind::NewRisk));

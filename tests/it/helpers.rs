@@ -69,6 +69,49 @@ impl Queue for FailingQueue {
     }
 }
 
+/// A destination that keeps every message it is given.
+#[derive(Default)]
+pub struct RecordingSink(Mutex<Vec<riskrelay::sink::Outgoing>>);
+
+impl RecordingSink {
+    pub fn messages(&self) -> Vec<riskrelay::sink::Outgoing> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// What a person would read, one text per user alert.
+    pub fn user_texts(&self) -> Vec<String> {
+        self.messages()
+            .iter()
+            .filter(|m| {
+                m.routing
+                    .incident
+                    .as_deref()
+                    .is_some_and(|i| i.starts_with("user/"))
+            })
+            .map(|m| riskrelay::render::console::text(&m.view))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl riskrelay::sink::Sink for RecordingSink {
+    fn name(&self) -> &str {
+        "recording"
+    }
+
+    fn min_level(&self) -> &RiskLevel {
+        &RiskLevel::Low
+    }
+
+    async fn post(
+        &self,
+        message: &riskrelay::sink::Outgoing,
+    ) -> Result<(), riskrelay::sink::SinkError> {
+        self.0.lock().unwrap().push(message.clone());
+        Ok(())
+    }
+}
+
 /// Captures tracing output of the current thread while the guard lives.
 pub struct LogCapture {
     buf: Arc<Mutex<Vec<u8>>>,
@@ -267,6 +310,7 @@ pub mod samples {
                 user_type: Some("Member".into()),
             }),
             registration: Lookup::Found(Registration { is_mfa_registered: Some(true), is_sspr_registered: Some(false), is_sspr_enabled: Some(true), methods_registered: vec![] }),
+            detections_note: None,
             verdict: ongoing.then(|| Verdict::OnPremises { how: "an ordinary password change on-premises (Ctrl+Alt+Del) reaches Entra through password hash sync and clears the risk".into() }),
         }
     }

@@ -16,5 +16,6 @@ mod run;
 mod secrets;
 mod store;
 mod subscriptions;
+mod truth;
 mod webhook;
 mod worker;

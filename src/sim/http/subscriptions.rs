@@ -8,6 +8,18 @@ const MAX_USER_SUBSCRIPTION_MINUTES: i64 = 41_760;
 /// For security alerts: 43,200 minutes.
 const MAX_ALERT_SUBSCRIPTION_MINUTES: i64 = 43_200;
 
+/// A DateTimeOffset as the simulator accepts one: RFC 3339 with at most seven fractional digits,
+/// the precision of Graph's own examples (.NET's DateTimeOffset ticks).
+fn graph_date_time(s: &str) -> Option<OffsetDateTime> {
+    let fraction = s
+        .split_once('.')
+        .map(|(_, rest)| rest.chars().take_while(char::is_ascii_digit).count())
+        .unwrap_or(0);
+    (fraction <= 7)
+        .then(|| OffsetDateTime::parse(s, &Rfc3339).ok())
+        .flatten()
+}
+
 /// Graph gives an endpoint 10 seconds to answer the validation request.
 const VALIDATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -63,7 +75,7 @@ impl SimApp {
                 "A required property is missing.",
             );
         };
-        let Ok(expires_at) = OffsetDateTime::parse(&expires, &Rfc3339) else {
+        let Some(expires_at) = graph_date_time(&expires) else {
             return error(
                 StatusCode::BAD_REQUEST,
                 "InvalidRequest",
@@ -138,7 +150,7 @@ impl SimApp {
             .and_then(|b| {
                 b.get("expirationDateTime")
                     .and_then(Value::as_str)
-                    .and_then(|e| OffsetDateTime::parse(e, &Rfc3339).ok())
+                    .and_then(graph_date_time)
             });
         let Some(expires) = expires else {
             return error(
