@@ -20,6 +20,10 @@ use crate::sink::config::SinkConfig;
 use crate::sink::{self, Outgoing, Sink, SinkError};
 use crate::store::{Claim, Store, StoreError};
 
+/// Reads of a user's open detections per batch when an alert would list none: each costs one
+/// identity-protection request (1 per second per tenant, shared), so ten cost about ten seconds.
+pub const DEFAULT_LATE_DETECTION_READS: usize = 10;
+
 /// What to alert on and where.
 #[derive(Debug, Clone)]
 pub struct AlertsConfig {
@@ -38,7 +42,7 @@ impl Default for AlertsConfig {
             sinks: Vec::new(),
             kinds: AlertKind::ALL.into_iter().collect(),
             digest_threshold: 10,
-            late_detection_reads: crate::worker::DEFAULT_LATE_DETECTION_READS,
+            late_detection_reads: DEFAULT_LATE_DETECTION_READS,
         }
     }
 }

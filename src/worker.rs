@@ -29,10 +29,6 @@ use crate::verdict::{Facts, verdict};
 /// remediated; 90 days covers what a person would still want to see.
 pub const DETECTION_LOOKBACK: Duration = Duration::from_secs(90 * 24 * 3600);
 
-/// Reads of a user's open detections per batch when an alert would list none: each costs one
-/// identity-protection request (1 per second per tenant, shared), so ten cost about ten seconds.
-pub const DEFAULT_LATE_DETECTION_READS: usize = 10;
-
 /// A posture snapshot older than this says nothing trustworthy about the tenant now: four times
 /// the default 15-minute posture schedule, so one or two missed checks do not matter.
 pub const POSTURE_MAX_AGE: time::Duration = time::Duration::hours(1);
@@ -106,7 +102,7 @@ impl Worker {
     ) -> Self {
         Self {
             clock: crate::clock::system(),
-            late_detection_reads: DEFAULT_LATE_DETECTION_READS,
+            late_detection_reads: crate::deliver::DEFAULT_LATE_DETECTION_READS,
             tenant,
             graph,
             store,

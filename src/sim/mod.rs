@@ -581,6 +581,16 @@ impl Simulator {
         }
     }
 
+    /// A user's detections as Graph would list them.
+    pub fn detections_of(&self, user: UserId) -> Vec<RiskDetection> {
+        self.lock()
+            .detections
+            .iter()
+            .filter(|d| d.user_id == user)
+            .cloned()
+            .collect()
+    }
+
     pub fn detection_count(&self) -> usize {
         self.lock().detections.len()
     }

@@ -271,7 +271,7 @@ async fn a_burst_in_one_batch_becomes_a_digest() {
             observed_at: OffsetDateTime::now_utc(),
             fetched: Some(Fetched {
                 risky_user: user,
-                detections: vec![],
+                detections: rig.sim.detections_of(id),
             }),
         }));
     }
