@@ -63,6 +63,9 @@ pub struct Episode {
     pub since: OffsetDateTime,
     pub announced: bool,
     pub correction: Correction,
+    /// Why this episode's correction failed, in words for the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 /// Stored per tenant.
@@ -178,6 +181,7 @@ pub fn decide(
                 since: now,
                 announced: false,
                 correction: Correction::NotTried,
+                failure: None,
             });
             match (mode, &ep.correction) {
                 (DriftMode::Enforce, Correction::NotTried) => {

@@ -212,6 +212,25 @@ async fn drift_check(
         };
         let (after, more) = drift::after_patch(&next, &result, now);
         next = after;
+        let failure = match &result {
+            PatchResult::Forbidden => Some(format!(
+                "Graph refused riskrelay's change (403): the app needs the {} permission (with admin consent) to correct it",
+                Feature::PolicyWrite.permission()
+            )),
+            PatchResult::DidNotStick => {
+                Some("riskrelay switched it on, but reading it back still said off".into())
+            }
+            PatchResult::Unavailable { status } => Some(format!(
+                "Graph answered {status} to riskrelay's change: the endpoint is unavailable in this tenant or cloud"
+            )),
+            PatchResult::Transient { reason } => Some(format!(
+                "riskrelay's change failed this time ({reason}); it is tried again at the next check"
+            )),
+            PatchResult::Stuck => None,
+        };
+        if let (Some(f), Some(ep)) = (failure, next.episode.as_mut()) {
+            ep.failure = Some(f);
+        }
         notices.extend(more);
         match result {
             PatchResult::Stuck => {
@@ -244,7 +263,10 @@ async fn drift_check(
             format!("Off (seen off since {}).", time_text(since)),
             SETTING_WHY,
             Some(match mode {
-                DriftMode::Enforce => "riskrelay could not switch it back on; see the alert for why.".into(),
+                DriftMode::Enforce => match next.episode.as_ref().and_then(|e| e.failure.as_deref()) {
+                    Some(why) => format!("riskrelay could not switch it back on: {why}. Switch it on in the Entra admin center (ID Protection > Dashboard > Settings)."),
+                    None => "riskrelay could not switch it back on. Switch it on in the Entra admin center (ID Protection > Dashboard > Settings).".into(),
+                },
                 _ => "Switch it on in the Entra admin center (ID Protection > Dashboard > Settings), or run with --enforce.".into(),
             }),
         ),

@@ -152,6 +152,23 @@ enum Kind {
 pub struct TokenSource {
     kind: Kind,
     scope: String,
+    /// The client secret, to scrub from error text: a token endpoint may echo the request.
+    secret: Option<SecretString>,
+}
+
+/// `text` with every form of `secret` riskrelay could have sent (as is, form-encoded,
+/// percent-encoded) replaced, so an upstream that echoes the request cannot put it into a log.
+pub fn scrub(text: &str, secret: Option<&SecretString>) -> String {
+    let Some(secret) = secret.map(|s| s.expose_secret()).filter(|s| !s.is_empty()) else {
+        return text.to_string();
+    };
+    let form: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let percent = form.replace('+', "%20");
+    let mut out = text.to_string();
+    for form in [secret.to_string(), form, percent] {
+        out = out.replace(&form, "[redacted]");
+    }
+    out
 }
 
 impl std::fmt::Debug for TokenSource {
@@ -178,6 +195,7 @@ impl TokenSource {
                 return Ok(Self {
                     kind: Kind::Static(token.clone()),
                     scope,
+                    secret: None,
                 });
             }
             GraphCredential::App { client_id, secret } => (client_id.to_string(), secret),
@@ -208,6 +226,10 @@ impl TokenSource {
             ..Default::default()
         };
         let tenant = config.tenant_id.to_string();
+        let secret = match app_secret {
+            AppSecret::ClientSecret(s) => Some(s.clone()),
+            AppSecret::Certificate(_) => None,
+        };
         let credential: Arc<dyn TokenCredential> = match app_secret {
             AppSecret::ClientSecret(secret) => ClientSecretCredential::new(
                 &tenant,
@@ -215,7 +237,7 @@ impl TokenSource {
                 Secret::new(secret.expose_secret().to_string()),
                 Some(ClientSecretCredentialOptions { client_options }),
             )
-            .map_err(|e| GraphError::Auth(e.to_string()))?,
+            .map_err(|e| GraphError::Auth(scrub(&e.to_string(), Some(secret))))?,
             AppSecret::Certificate(pem) => {
                 let audience = format!("{authority_for_azure}/{tenant}/oauth2/v2.0/token");
                 let assertion = CertificateAssertion::new(&client_id, audience, pem)?;
@@ -231,6 +253,7 @@ impl TokenSource {
         Ok(Self {
             kind: Kind::Azure(credential),
             scope,
+            secret,
         })
     }
 
@@ -243,7 +266,7 @@ impl TokenSource {
                     .get_token(&[self.scope.as_str()], None)
                     .await
                     // `{}` and not `{:?}`: azure_core's Debug prints a whole backtrace.
-                    .map_err(|e| GraphError::Auth(e.to_string()))?;
+                    .map_err(|e| GraphError::Auth(scrub(&e.to_string(), self.secret.as_ref())))?;
                 Ok(SecretString::from(token.token.secret().to_string()))
             }
         }

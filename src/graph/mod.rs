@@ -140,6 +140,8 @@ pub enum GraphError {
         "Graph sent a next-page link for {feature} outside the configured Graph root; it was not followed"
     )]
     ForeignNextLink { feature: Feature },
+    #[error("Graph's paging for {feature} was stopped: {detail}")]
+    Paging { feature: Feature, detail: String },
     #[error("could not get a Graph token: {0}")]
     Auth(String),
     #[error(transparent)]
@@ -230,6 +232,11 @@ impl Reply {
         })
     }
 }
+
+/// Pages followed in one read at most: 2,000 pages of 500 are a million changed users or
+/// detections in one poll window, far beyond any tenant's; a longer chain is a broken or hostile
+/// answer, and following it would spend the tenant's shared budget for half an hour.
+pub const MAX_PAGES: usize = 2_000;
 
 /// Added to the identity-protection spacing: Graph measures the gap between arrivals, and two
 /// requests sent exactly one second apart can arrive closer than that.
@@ -421,8 +428,22 @@ impl GraphClient {
             next_link: Option<String>,
         }
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut next = Some(first);
         while let Some(url) = next.take() {
+            // A hostile or broken answer must not spend the tenant's shared budget forever.
+            if !seen.insert(url.as_str().to_string()) {
+                return Err(GraphError::Paging {
+                    feature,
+                    detail: "a next-page link repeats an earlier page".into(),
+                });
+            }
+            if seen.len() > MAX_PAGES {
+                return Err(GraphError::Paging {
+                    feature,
+                    detail: format!("more than {MAX_PAGES} pages in one read"),
+                });
+            }
             let page: Page = self.get_json(url, feature).await?;
             for raw in page.value {
                 // The id is taken before parsing, so the log can name the item it skipped.

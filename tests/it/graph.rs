@@ -64,6 +64,49 @@ async fn client_secret_tokens_are_fetched_once_and_cached() {
     assert_eq!(sim.tokens_issued(), 1);
 }
 
+/// A token endpoint that echoes the request it refused, as some proxies and error pages do.
+struct EchoingTokenEndpoint;
+
+impl wiremock::Respond for EchoingTokenEndpoint {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        let echoed = String::from_utf8_lossy(&req.body).replace('"', "'");
+        ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_request",
+            "error_description": format!("AADSTS900144: the request could not be read: {echoed}"),
+        }))
+    }
+}
+
+#[tokio::test]
+async fn a_token_endpoint_that_echoes_the_request_leaks_no_secret() {
+    let logs = crate::helpers::LogCapture::start();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(EchoingTokenEndpoint)
+        .mount(&server)
+        .await;
+    let secret = "s3cr3t+v@lue/with=chars";
+    let mut config = wiremock_config(&server);
+    config.credential = GraphCredential::App {
+        client_id: uuid::Uuid::from_u128(7),
+        secret: AppSecret::ClientSecret(SecretString::from(secret)),
+    };
+    let err = client(&config)
+        .risky_users_changed_since(since())
+        .await
+        .unwrap_err();
+    let text = format!("{err} {err:?} {}", logs.text());
+    assert!(
+        text.contains("AADSTS900144"),
+        "the upstream's words stay: {text}"
+    );
+    assert!(text.contains("[redacted]"), "{text}");
+    let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    for form in [secret, encoded.as_str(), "s3cr3t"] {
+        assert!(!text.contains(form), "{form} leaked: {text}");
+    }
+}
+
 #[tokio::test]
 async fn invalid_client_surfaces_as_a_clear_message() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
@@ -264,6 +307,78 @@ async fn a_foreign_next_link_is_refused() {
             }
         ),
         "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_next_link_that_comes_back_is_stopped_after_one_repeat() {
+    let server = MockServer::start().await;
+    let looping = format!(
+        "{}/v1.0/identityProtection/riskyUsers?$skiptoken=loop",
+        server.uri()
+    );
+    Mock::given(method("GET"))
+        .and(path("/v1.0/identityProtection/riskyUsers"))
+        .and(wiremock::matchers::query_param("$skiptoken", "loop"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"value": [], "@odata.nextLink": looping.clone()})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/identityProtection/riskyUsers"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"value": [], "@odata.nextLink": looping})),
+        )
+        .mount(&server)
+        .await;
+    let err = client(&wiremock_config(&server))
+        .risky_users_changed_since(since())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, GraphError::Paging { detail, .. } if detail.contains("repeats")),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        2,
+        "the first page and the looping one, then stop"
+    );
+}
+
+#[tokio::test]
+async fn a_huge_retry_after_fails_the_request_at_once_and_holds_nobody_back() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/identityProtection/riskyUsers"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "100000"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/identityProtection/riskyUsers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
+        .mount(&server)
+        .await;
+    let graph = client(&wiremock_config(&server));
+    let started = std::time::Instant::now();
+    let err = graph.risky_users_changed_since(since()).await.unwrap_err();
+    assert!(matches!(err, GraphError::Throttled { .. }), "{err:?}");
+    // The next identity-protection request is not held back by the refused wait.
+    graph.risky_users_changed_since(since()).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    // In production riskrelay honours at most two minutes.
+    assert_eq!(
+        riskrelay::graph::config::retry_policy(5).max_retry_after,
+        Duration::from_secs(120)
     );
 }
 

@@ -199,8 +199,21 @@ async fn a_403_on_the_patch_is_said_once_and_falls_back_to_reporting() {
         titles(&run),
         vec!["Cannot enforce: the app needs Policy.ReadWrite.IdentityProtection"]
     );
+    // The report says why itself (`check --enforce` shows no alert), on this run and later ones.
+    let said = |run: &riskrelay::checks::PostureRun| {
+        run.report.checks[0].action.clone().unwrap_or_default()
+    };
+    assert!(
+        said(&run).contains("refused riskrelay's change (403)")
+            && said(&run).contains("Policy.ReadWrite.IdentityProtection"),
+        "{}",
+        said(&run)
+    );
+    assert!(!report::human(&run.report, false).contains("see the alert"));
     for _ in 0..2 {
-        assert!(check(&rig, DriftMode::Enforce).await.messages.is_empty());
+        let again = check(&rig, DriftMode::Enforce).await;
+        assert!(again.messages.is_empty());
+        assert!(said(&again).contains("Policy.ReadWrite.IdentityProtection"));
     }
     assert_eq!(patches(&rig).len(), 1);
     rig.sim.set_setting(true);
