@@ -231,10 +231,25 @@ impl GraphClient {
             .0
             .retry
             .start(format_args!("Graph $batch for {feature}"));
+        // Once one `$batch` request has failed after its retries, the rest of this read treats
+        // the feature as unavailable instead of retrying chunk after chunk: an outage of one
+        // feature must not cost a cycle minutes.
+        let mut outage: Option<String> = None;
         while !pending.is_empty() {
             let mut again = Vec::new();
             let mut wait: Option<Duration> = None;
             for chunk in pending.chunks(MAX_BATCH) {
+                if let Some(reason) = &outage {
+                    for id in chunk {
+                        out.insert(
+                            *id,
+                            Lookup::Unavailable {
+                                reason: reason.clone(),
+                            },
+                        );
+                    }
+                    continue;
+                }
                 let requests: Vec<serde_json::Value> = chunk
                     .iter()
                     .enumerate()
@@ -253,7 +268,7 @@ impl GraphClient {
                 {
                     Ok(r) => r,
                     Err(e) => {
-                        tracing::warn!(%feature, error = %e, "a $batch request failed");
+                        tracing::warn!(%feature, error = %e, "a $batch request failed; the feature is unavailable for the rest of this read");
                         for id in chunk {
                             out.insert(
                                 *id,
@@ -262,6 +277,7 @@ impl GraphClient {
                                 },
                             );
                         }
+                        outage = Some(e.to_string());
                         continue;
                     }
                 };

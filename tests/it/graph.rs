@@ -581,6 +581,33 @@ async fn detections_without_risk_reasons_and_unknown_enum_values() {
 }
 
 #[tokio::test]
+async fn an_enrichment_outage_gives_up_once_not_once_per_batch() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let ids: Vec<UserId> = (0..60)
+        .map(|n| sim.add_user(SimUser::new(user_id(500 + n), &format!("U{n}"), &format!("u{n}"))))
+        .collect();
+    sim.fail(Fault::status("$batch", 503, 1_000));
+    let config = sim.graph_config();
+    let contexts = client(&config).user_contexts(&ids).await;
+    assert_eq!(contexts.len(), 60);
+    assert!(
+        contexts
+            .values()
+            .all(|l| matches!(l, Lookup::Unavailable { reason } if reason.contains("503"))),
+        "{contexts:?}"
+    );
+    let batches = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("$batch") && !r.inner)
+        .count();
+    assert_eq!(
+        batches as u32, config.retry.max_attempts,
+        "one chunk's attempts, then the other two chunks are not sent"
+    );
+}
+
+#[tokio::test]
 async fn batch_handles_mixed_inner_statuses() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let ids: Vec<UserId> = (0..25)
