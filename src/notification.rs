@@ -397,4 +397,70 @@ mod tests {
         .unwrap();
         assert!(!format!("{n:?}").contains("the-real-secret"));
     }
+
+    mod properties {
+        //! Untrusted input: arbitrary text and structured mutations of valid input never panic,
+        //! and only the three well-formed shapes are accepted. `PROPTEST_CASES` sets the depth
+        //! (the default in the test command; far more in `scripts/fuzz-parsers.sh`).
+        use super::super::*;
+        use proptest::prelude::*;
+
+        const ID: &str = "6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b";
+
+        fn well_formed(t: &ResourceTarget) -> String {
+            match t {
+                ResourceTarget::RiskyUser(u) => format!("identityProtection/riskyUsers/{u}"),
+                ResourceTarget::User(u) => format!("users/{u}"),
+                ResourceTarget::SecurityAlert(a) => format!("security/alerts/{a}"),
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_is_refused_or_one_of_three_safe_shapes(s in any::<String>()) {
+                if let Ok(t) = ResourceTarget::parse(&s) {
+                    let path = well_formed(&t);
+                    prop_assert!(path.chars().all(|c| c.is_ascii_alphanumeric() || "-_/".contains(c)));
+                    prop_assert!(s.trim_start_matches('/').eq_ignore_ascii_case(&path));
+                }
+            }
+
+            #[test]
+            fn a_mutated_resource_never_smuggles_anything(
+                base in prop::sample::select(vec![
+                    format!("Users/{ID}"),
+                    format!("identityProtection/riskyUsers/{ID}"),
+                    "security/alerts/2517343765581040000_-1234".to_string(),
+                ]),
+                at in 0usize..60,
+                insert in prop::sample::select(vec!["..", "/", "?x=1", "%2e", "@evil", ":", "#", " ", "\\", "\u{202e}", "//h"]),
+            ) {
+                let at = at.min(base.len());
+                let mutated = format!("{}{insert}{}", &base[..at], &base[at..]);
+                if let Ok(t) = ResourceTarget::parse(&mutated) {
+                    prop_assert!(mutated.trim_start_matches('/').eq_ignore_ascii_case(&well_formed(&t)), "{mutated}");
+                }
+            }
+
+            #[test]
+            fn any_json_item_parses_or_is_rejected_without_panicking(
+                sub in prop::option::of(any::<String>()),
+                state in prop::option::of(any::<String>()),
+                resource in prop::option::of(any::<String>()),
+                change in prop::option::of(any::<String>()),
+                lifecycle in prop::option::of(any::<String>()),
+                tenant in prop::option::of(any::<String>()),
+                expires in prop::option::of(any::<String>()),
+            ) {
+                let item = serde_json::json!({
+                    "subscriptionId": sub, "clientState": state, "resource": resource,
+                    "changeType": change, "lifecycleEvent": lifecycle, "tenantId": tenant,
+                    "subscriptionExpirationDateTime": expires,
+                });
+                if let Ok(u) = Unverified::parse(&item) {
+                    prop_assert_eq!(Some(u.subscription_id.to_string()), sub.map(|s| s.to_ascii_lowercase()));
+                }
+            }
+        }
+    }
 }

@@ -539,4 +539,57 @@ mod tests {
         assert_eq!(e.status(), Some(400));
         assert!(e.to_string().contains("BadRequest"));
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+        use secrecy::SecretString;
+
+        fn client() -> GraphClient {
+            let root = url::Url::parse("https://graph.microsoft.com").unwrap();
+            GraphClient::new(&GraphConfig {
+                tenant_id: crate::ids::TenantId::parse("11111111-2222-3333-4444-555555555555")
+                    .unwrap(),
+                authority_host: root.clone(),
+                graph_root: root,
+                credential: config::GraphCredential::AccessToken(SecretString::from("t")),
+                identity_protection_rps: 1.0,
+                request_timeout: Duration::from_secs(1),
+                retry: config::retry_policy(1),
+            })
+            .unwrap()
+        }
+
+        proptest! {
+            #[test]
+            fn a_next_link_is_followed_only_on_the_configured_root(link in any::<String>()) {
+                if let Ok(url) = client().same_root(&link, Feature::RiskyUsers) {
+                    prop_assert_eq!(url.scheme(), "https");
+                    prop_assert_eq!(url.host_str(), Some("graph.microsoft.com"));
+                    prop_assert_eq!(url.port_or_known_default(), Some(443));
+                    prop_assert!(url.username().is_empty() && url.password().is_none());
+                }
+            }
+
+            #[test]
+            fn a_mutated_next_link_never_leaves_the_root(
+                prefix in prop::sample::select(vec![
+                    "https://graph.microsoft.com",
+                    "https://graph.microsoft.com.evil.example",
+                    "https://evil.example",
+                    "http://graph.microsoft.com",
+                    "https://graph.microsoft.com:8443",
+                    "https://user:pw@graph.microsoft.com",
+                    "https://graph.microsoft.com@evil.example",
+                    "//evil.example",
+                    "https:/\\evil.example",
+                ]),
+                rest in "[a-zA-Z0-9/?=&$%._-]{0,40}",
+            ) {
+                let link = format!("{prefix}/v1.0/{rest}");
+                let ok = client().same_root(&link, Feature::RiskyUsers).is_ok();
+                prop_assert_eq!(ok, prefix == "https://graph.microsoft.com", "{}", link);
+            }
+        }
+    }
 }

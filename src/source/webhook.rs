@@ -399,4 +399,35 @@ mod tests {
             assert!(!is_json(Some(&HeaderValue::from_static(bad))), "{bad}");
         }
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_query_gives_a_bounded_non_empty_token_or_an_error(q in any::<String>()) {
+                match validation_token(Some(&q)) {
+                    Ok(Some(t)) => prop_assert!(!t.is_empty() && t.len() <= MAX_VALIDATION_TOKEN_BYTES),
+                    Ok(None) | Err(ApiError::BadValidationToken) => {}
+                    Err(other) => prop_assert!(false, "unexpected {other:?}"),
+                }
+            }
+
+            #[test]
+            fn any_body_is_answered_without_panicking(body in prop::collection::vec(any::<u8>(), 0..512)) {
+                let (queue, _rx) = crate::queue::memory::MemoryQueue::new();
+                let env = crate::config::Env::default().with("RISKRELAY_CLIENT_STATE", "state");
+                let config = WebhookConfig {
+                    tenant_id: TenantId::parse("11111111-2222-3333-4444-555555555555").unwrap(),
+                    client_states: ClientStates::load(&crate::config::EnvSecrets(&env)).unwrap(),
+                };
+                let hook = Webhook::new(&config, Arc::new(queue));
+                let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                if let Ok(tally) = rt.block_on(hook.accept(&body)) {
+                    prop_assert_eq!(tally.accepted, 0, "no item can carry the right clientState by chance");
+                }
+            }
+        }
+    }
 }

@@ -584,7 +584,13 @@ async fn detections_without_risk_reasons_and_unknown_enum_values() {
 async fn an_enrichment_outage_gives_up_once_not_once_per_batch() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let ids: Vec<UserId> = (0..60)
-        .map(|n| sim.add_user(SimUser::new(user_id(500 + n), &format!("U{n}"), &format!("u{n}"))))
+        .map(|n| {
+            sim.add_user(SimUser::new(
+                user_id(500 + n),
+                &format!("U{n}"),
+                &format!("u{n}"),
+            ))
+        })
         .collect();
     sim.fail(Fault::status("$batch", 503, 1_000));
     let config = sim.graph_config();
