@@ -23,6 +23,10 @@ pub trait HttpApp: Send + Sync + 'static {
     async fn handle(&self, req: http::Request<Bytes>) -> http::Response<Bytes>;
 }
 
+/// How long a stop waits for requests in flight (Graph wants an answer within a few seconds
+/// anyway); connections still open then are closed.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Per-connection limit on reading the request head and body, so an idle or trickling client
 /// cannot hold a connection open forever.
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -55,6 +59,42 @@ async fn handle<A: HttpApp>(
     Ok(res.map(Full::new))
 }
 
+/// Connections served at once at most; each holds a file descriptor and a small buffer.
+const MAX_CONNECTIONS: usize = 512;
+/// The longest pause after failed accepts, and how often their log line is written at most.
+const ACCEPT_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Consecutive accept failures: a pause that doubles from 10 ms to [`ACCEPT_BACKOFF_MAX`], and one
+/// log line per [`ACCEPT_BACKOFF_MAX`] with how many failed since the last one.
+#[derive(Default)]
+struct AcceptFailures {
+    consecutive: u32,
+    unlogged: u64,
+    last_logged: Option<tokio::time::Instant>,
+}
+
+impl AcceptFailures {
+    fn record(&mut self, e: &std::io::Error) -> std::time::Duration {
+        self.consecutive = self.consecutive.saturating_add(1);
+        self.unlogged += 1;
+        let now = tokio::time::Instant::now();
+        if self
+            .last_logged
+            .is_none_or(|t| now.duration_since(t) >= ACCEPT_BACKOFF_MAX)
+        {
+            tracing::warn!(error = %e, failures = self.unlogged, "accept failed; backing off");
+            self.unlogged = 0;
+            self.last_logged = Some(now);
+        }
+        (std::time::Duration::from_millis(10) * 2u32.saturating_pow(self.consecutive.min(7)))
+            .min(ACCEPT_BACKOFF_MAX)
+    }
+
+    fn reset(&mut self) {
+        self.consecutive = 0;
+    }
+}
+
 /// Binds `addr`. Separate from [`serve`] so a caller learns the real port (for `:0`) first.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     use anyhow::Context as _;
@@ -70,26 +110,55 @@ pub async fn serve<A: HttpApp>(
     shutdown: impl Future<Output = ()>,
 ) {
     let mut connections = JoinSet::new();
+    let mut failures = AcceptFailures::default();
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(());
     tokio::pin!(shutdown);
     loop {
+        // At the cap, finish a connection before accepting another: the backlog waits in the
+        // kernel instead of in memory.
+        if connections.len() >= MAX_CONNECTIONS {
+            tokio::select! {
+                () = &mut shutdown => break,
+                _ = connections.join_next() => continue,
+            }
+        }
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => {
                 let (stream, _) = match accepted {
-                    Ok(a) => a,
+                    Ok(a) => {
+                        failures.reset();
+                        a
+                    }
                     Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
+                        // Out of file descriptors, most often: retrying at once only spins.
+                        let pause = failures.record(&e);
+                        tokio::select! {
+                            () = &mut shutdown => break,
+                            () = tokio::time::sleep(pause) => {}
+                        }
                         continue;
                     }
                 };
                 let app = app.clone();
+                let mut stopping = stopping_rx.clone();
                 connections.spawn(async move {
                     let service = service_fn(move |req| handle(app.clone(), req));
                     let conn = http1::Builder::new()
                         .header_read_timeout(READ_TIMEOUT)
                         .timer(hyper_util::rt::TokioTimer::new())
                         .serve_connection(TokioIo::new(stream), service);
-                    if let Err(e) = conn.await {
+                    tokio::pin!(conn);
+                    // On a stop, an idle keep-alive connection closes at once and a busy one
+                    // after its response.
+                    let result = tokio::select! {
+                        r = conn.as_mut() => r,
+                        _ = stopping.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    };
+                    if let Err(e) = result {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                 });
@@ -97,5 +166,36 @@ pub async fn serve<A: HttpApp>(
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
-    while connections.join_next().await.is_some() {}
+    // In-flight requests get a moment to finish; idle keep-alive connections close at once.
+    let _ = stopping_tx.send(());
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::info!(
+            open = connections.len(),
+            "closing connections still open after the grace period"
+        );
+        connections.abort_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_accepts_back_off_and_log_once_a_second() {
+        let mut f = AcceptFailures::default();
+        let e = std::io::Error::other("Too many open files");
+        let pauses: Vec<u64> = (0..10).map(|_| f.record(&e).as_millis() as u64).collect();
+        assert_eq!(pauses, [20, 40, 80, 160, 320, 640, 1000, 1000, 1000, 1000]);
+        assert_eq!(f.unlogged, 9, "one line for the first failure, the rest counted");
+        tokio::time::advance(ACCEPT_BACKOFF_MAX).await;
+        f.record(&e);
+        assert_eq!(f.unlogged, 0, "a second later the count is logged");
+        f.reset();
+        assert_eq!(f.record(&e).as_millis(), 20);
+    }
 }

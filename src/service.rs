@@ -15,9 +15,12 @@ use async_trait::async_trait;
 use tokio::sync::{Notify, watch};
 
 use crate::app::App;
-use crate::queue::memory::MemoryQueue;
+use crate::queue::hints::{self, HintQueue};
 use crate::source::poll::PollTrigger;
 use crate::source::webhook::{Webhook, WebhookConfig};
+
+/// Webhook hints handed to the worker at a time.
+const HINT_BATCH: usize = 20;
 
 /// How often each job runs.
 #[derive(Debug, Clone)]
@@ -125,8 +128,10 @@ impl Service {
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
         if let Some((addr, config)) = &self.webhook {
-            let (queue, mut rx) = MemoryQueue::new();
-            let app = Arc::new(Webhook::new(config, Arc::new(queue)));
+            let hints = HintQueue::new(hints::DEFAULT_CAPACITY);
+            let app = Arc::new(
+                Webhook::new(config, Arc::new(hints.clone())).with_clock(self.app.clock.clone()),
+            );
             let listener = crate::server::bind(*addr).await?;
             tracing::info!(address = %listener.local_addr()?, "webhook listening");
             let mut s = stop.clone();
@@ -137,19 +142,24 @@ impl Service {
             let mut s = stop.clone();
             tasks.spawn(async move {
                 loop {
-                    let first = tokio::select! {
-                        item = rx.recv() => item,
+                    let batch = tokio::select! {
+                        b = hints.next_batch(HINT_BATCH) => b,
                         () = stopped(&mut s) => None,
                     };
-                    let Some(first) = first else { break };
-                    let mut batch = vec![first];
-                    while let Ok(more) = rx.try_recv() {
-                        batch.push(more);
-                    }
-                    if let Err(e) = inline.enqueue(batch).await {
-                        tracing::warn!(error = %e, "webhook hints dropped after retries; the next poll re-reads those users");
+                    let Some(batch) = batch else { break };
+                    // Hints are wake-ups: a stop does not wait for them (each costs up to two
+                    // identity-protection reads, a second apart); the next poll re-reads the users.
+                    tokio::select! {
+                        r = inline.enqueue(batch) => if let Err(e) = r {
+                            tracing::warn!(error = %e, "webhook hints dropped after retries; the next poll re-reads those users");
+                        },
+                        () = stopped(&mut s) => {
+                            tracing::info!(waiting = hints.len(), "stopping: webhook hints in progress are left to the next poll");
+                            break;
+                        }
                     }
                 }
+                hints.close();
             });
         }
         let me = self.clone();

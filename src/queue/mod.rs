@@ -2,9 +2,11 @@
 //!
 //! [`Queue`] is the port: enqueue work or fail as a whole, so a caller knows whether it may
 //! acknowledge (the webhook's 202, the poller's checkpoint). Adapters: [`inline`] hands items
-//! straight to the worker (`riskrelay run`, the demo), [`memory`] is a channel (webhook hints in
+//! straight to the worker (`riskrelay run`, the demo), [`hints`] holds the self-hosted webhook's
+//! hints (bounded, coalescing per user), [`memory`] is a channel (webhook hints in
 //! `riskrelay run`, `serve`, tests), [`sqs`] is AWS.
 
+pub mod hints;
 pub mod inline;
 pub mod memory;
 pub mod sqs;
@@ -23,6 +25,8 @@ pub enum QueueError {
     },
     #[error("the queue is closed")]
     Closed,
+    #[error("the queue is full ({capacity} items waiting)")]
+    Full { capacity: usize },
     #[error("a message could not be encoded: {0}")]
     Encode(#[from] serde_json::Error),
 }

@@ -36,7 +36,7 @@ fn command(db: &Path, slack: &MockServer) -> tokio::process::Command {
         .env("RISKRELAY_LOG_FORMAT", "json")
         .args(["run", "--db"])
         .arg(db)
-        .args(["--listen", "127.0.0.1:0"])
+        .env("RISKRELAY_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(log(db))
         .kill_on_drop(true);
@@ -305,4 +305,156 @@ async fn replay_decodes_an_sqs_batch_as_the_worker_would() {
             .contains("reauthorizationRequired"),
         "{text}"
     );
+}
+
+/// A free loopback port for a process to listen on.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_notification_flood_is_bounded_and_coalesced_and_a_stop_is_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("riskrelay.sqlite");
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let slack = slack().await;
+    let mut baseline = command(&db, &slack);
+    baseline.arg("--once");
+    against(&mut baseline, &sim);
+    assert!(baseline.status().await.unwrap().success());
+    risky(&sim, 3);
+    let users: Vec<String> = (0..3)
+        .map(|i| riskrelay::sim::scenario::user_id(500 + i).to_string())
+        .collect();
+
+    let port = free_port();
+    let mut service = command(&db, &slack);
+    against(&mut service, &sim);
+    service
+        .env("RISKRELAY_CLIENT_STATE", "flood-state")
+        .env("RISKRELAY_LISTEN", format!("127.0.0.1:{port}"));
+    let mut child = service.spawn().unwrap();
+    let pid = child.id().unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let up = std::time::Instant::now() + Duration::from_secs(30);
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(std::time::Instant::now() < up, "{}", logs(&db));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Several clients post batches of valid notifications about the same three users.
+    let body = serde_json::json!({
+        "value": (0..50).map(|n| serde_json::json!({
+            "subscriptionId": crate::helpers::SUBSCRIPTION,
+            "changeType": "updated",
+            "clientState": "flood-state",
+            "tenantId": sim.tenant_id().to_string(),
+            "resource": format!("identityProtection/riskyUsers/{}", users[n % 3]),
+        })).collect::<Vec<_>>()
+    })
+    .to_string();
+    let until = std::time::Instant::now() + Duration::from_secs(3);
+    let mut flooders = Vec::new();
+    for _ in 0..6 {
+        let (http, url, body) = (
+            http.clone(),
+            format!("{base}/notifications"),
+            body.clone(),
+        );
+        flooders.push(tokio::spawn(async move {
+            let mut sent = 0u64;
+            while std::time::Instant::now() < until {
+                let res = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
+                if res.is_ok_and(|r| r.status().as_u16() == 202) {
+                    sent += 50;
+                }
+            }
+            sent
+        }));
+    }
+    let mut accepted = 0;
+    for f in flooders {
+        accepted += f.await.unwrap();
+    }
+    let reads = || {
+        sim.requests()
+            .iter()
+            .filter(|r| r.path.contains("/identityProtection/riskyUsers/"))
+            .count() as u64
+    };
+    // Coalesced, the hints left after the flood are a handful and are soon read; uncoalesced,
+    // hundreds of thousands would keep the worker reading for days.
+    let quiet_by = std::time::Instant::now() + Duration::from_secs(45);
+    let mut last = reads();
+    loop {
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let now = reads();
+        if now == last {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < quiet_by,
+            "still reading hinted users ({now} reads)"
+        );
+        last = now;
+    }
+    let hinted_reads = last;
+    assert!(accepted > 3_000, "the flood reached the webhook: {accepted}");
+    assert!(
+        hinted_reads <= 30,
+        "{accepted} notifications about 3 users cost {hinted_reads} risky-user reads"
+    );
+    let peak = peak_rss_kib(pid);
+    assert!(
+        peak < 64 * 1024,
+        "peak memory {peak} KiB after {accepted} notifications"
+    );
+
+    // A poll cycle in progress is allowed to finish (see the test above): wait for the start-up
+    // cycle, so that what is measured is how fast the webhook's hints let go.
+    let settled = std::time::Instant::now() + Duration::from_secs(60);
+    while !logs(&db)
+        .split("run-1.log")
+        .nth(1)
+        .is_some_and(|l| l.contains("poll cycle done"))
+    {
+        assert!(std::time::Instant::now() < settled, "{}", logs(&db));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stop = std::time::Instant::now();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("no exit 5 s after SIGTERM\n{}", logs(&db)))
+        .unwrap();
+    assert!(status.success(), "{status:?}\n{}", logs(&db));
+    println!(
+        "{accepted} notifications accepted, {hinted_reads} risky-user reads, peak {peak} KiB, stopped in {:?}",
+        stop.elapsed()
+    );
+    if std::env::var_os("RISKRELAY_TEST_SHOW_LOGS").is_some() {
+        println!("{}", logs(&db));
+    }
 }
