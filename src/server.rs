@@ -191,7 +191,10 @@ mod tests {
         let e = std::io::Error::other("Too many open files");
         let pauses: Vec<u64> = (0..10).map(|_| f.record(&e).as_millis() as u64).collect();
         assert_eq!(pauses, [20, 40, 80, 160, 320, 640, 1000, 1000, 1000, 1000]);
-        assert_eq!(f.unlogged, 9, "one line for the first failure, the rest counted");
+        assert_eq!(
+            f.unlogged, 9,
+            "one line for the first failure, the rest counted"
+        );
         tokio::time::advance(ACCEPT_BACKOFF_MAX).await;
         f.record(&e);
         assert_eq!(f.unlogged, 0, "a second later the count is logged");

@@ -19,6 +19,13 @@ use crate::queue::hints::{self, HintQueue};
 use crate::source::poll::PollTrigger;
 use crate::source::webhook::{Webhook, WebhookConfig};
 
+/// The longest a poll cycle or posture check may run: well above a large tenant's cycle at the
+/// identity-protection budget, well below "stuck".
+pub const JOB_DEADLINE: Duration = Duration::from_secs(15 * 60);
+/// How long a stop waits for the job in progress before abandoning it (systemd and container
+/// runtimes send SIGKILL after 30 s or so by default anyway).
+pub const STOP_GRACE: Duration = Duration::from_secs(25);
+
 /// Webhook hints handed to the worker at a time.
 const HINT_BATCH: usize = 20;
 
@@ -96,17 +103,27 @@ impl Service {
     /// Runs the posture checks and hands their alerts to the worker; saves the episode state
     /// only once they went through.
     pub async fn posture_job(&self) -> Result<u8, String> {
-        self.app
-            .posture_job()
-            .await
-            .map(|run| run.report.exit_code())
-            .map_err(|e| format!("{e:#}"))
+        match tokio::time::timeout(JOB_DEADLINE, self.app.posture_job()).await {
+            Ok(r) => r
+                .map(|run| run.report.exit_code())
+                .map_err(|e| format!("{e:#}")),
+            Err(_) => Err(format!(
+                "the posture check passed its {} minute deadline and was stopped",
+                JOB_DEADLINE.as_secs() / 60
+            )),
+        }
     }
 
     async fn poll(&self) -> Result<crate::source::poll::PollReport, String> {
-        match self.app.poller() {
-            Ok(p) => p.poll().await.map_err(|e| e.to_string()),
-            Err(e) => Err(format!("{e:#}")),
+        let poller = self.app.poller().map_err(|e| format!("{e:#}"))?;
+        // Past the deadline the cycle is dropped as a crash would drop it: the checkpoint has
+        // not moved, so the next cycle re-reads the window and delivery records post nothing twice.
+        match tokio::time::timeout(JOB_DEADLINE, poller.poll()).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "the poll cycle passed its {} minute deadline and was stopped",
+                JOB_DEADLINE.as_secs() / 60
+            )),
         }
     }
 
@@ -203,7 +220,17 @@ impl Service {
         });
         stopped(&mut stop).await;
         tracing::info!("stopping: letting the job in progress finish");
-        while tasks.join_next().await.is_some() {}
+        let finished = tokio::time::timeout(STOP_GRACE, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!(
+                "the job in progress did not finish within {} s of the stop; it is abandoned and the next start redoes it",
+                STOP_GRACE.as_secs()
+            );
+            tasks.abort_all();
+        }
         tracing::info!("stopped");
         Ok(())
     }

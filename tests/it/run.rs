@@ -370,11 +370,7 @@ async fn a_notification_flood_is_bounded_and_coalesced_and_a_stop_is_prompt() {
     let until = std::time::Instant::now() + Duration::from_secs(3);
     let mut flooders = Vec::new();
     for _ in 0..6 {
-        let (http, url, body) = (
-            http.clone(),
-            format!("{base}/notifications"),
-            body.clone(),
-        );
+        let (http, url, body) = (http.clone(), format!("{base}/notifications"), body.clone());
         flooders.push(tokio::spawn(async move {
             let mut sent = 0u64;
             while std::time::Instant::now() < until {
@@ -418,7 +414,10 @@ async fn a_notification_flood_is_bounded_and_coalesced_and_a_stop_is_prompt() {
         last = now;
     }
     let hinted_reads = last;
-    assert!(accepted > 3_000, "the flood reached the webhook: {accepted}");
+    assert!(
+        accepted > 3_000,
+        "the flood reached the webhook: {accepted}"
+    );
     assert!(
         hinted_reads <= 30,
         "{accepted} notifications about 3 users cost {hinted_reads} risky-user reads"
