@@ -41,7 +41,16 @@ async fn handle<A: HttpApp>(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let res = if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        ApiError::PayloadTooLarge.into_response()
+        // Answer at once, but keep reading (and discarding) what the client is still sending for
+        // a moment: closing on unread data makes the kernel reset the connection, and the client
+        // would see a reset instead of the 413.
+        tokio::spawn(linger(req.into_body()));
+        let mut res = ApiError::PayloadTooLarge.into_response();
+        res.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        res
     } else {
         let (parts, body) = req.into_parts();
         match tokio::time::timeout(READ_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect()).await
@@ -93,6 +102,24 @@ impl AcceptFailures {
     fn reset(&mut self) {
         self.consecutive = 0;
     }
+}
+
+/// How much of a refused body is read and discarded, and for how long, before the connection
+/// closes.
+const LINGER_BYTES: usize = 16 * 1024 * 1024;
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn linger(mut body: Incoming) {
+    let _ = tokio::time::timeout(LINGER_TIME, async {
+        let mut read = 0usize;
+        while read < LINGER_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
+                _ => break,
+            }
+        }
+    })
+    .await;
 }
 
 /// Binds `addr`. Separate from [`serve`] so a caller learns the real port (for `:0`) first.

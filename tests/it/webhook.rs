@@ -604,6 +604,45 @@ async fn routes_methods_and_health() {
 }
 
 #[tokio::test]
+async fn a_client_still_sending_an_oversized_body_receives_the_413_not_a_reset() {
+    let (app, _) = recording();
+    let listener = riskrelay::server::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(riskrelay::server::serve(listener, app, async {
+        let _ = stopped.await;
+    }));
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut rd, mut wr) = s.into_split();
+    // More than loopback socket buffers hold, less than the server lingers for.
+    let size = 12 * 1024 * 1024;
+    let writer = tokio::spawn(async move {
+        wr.write_all(format!("POST /notifications HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {size}\r\n\r\n").as_bytes())
+            .await?;
+        wr.write_all(&vec![b' '; size]).await?;
+        wr.shutdown().await
+    });
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        rd.read_to_end(&mut answer),
+    )
+    .await
+    .unwrap()
+    .expect("the connection ends cleanly, not with a reset");
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 413"));
+    writer
+        .await
+        .unwrap()
+        .expect("the whole body was taken, not refused with a reset");
+    let _ = stop.send(());
+    server.await.unwrap();
+}
+
+#[tokio::test]
 async fn http_server_rejects_a_declared_oversized_body_without_reading_it() {
     let (app, _) = recording();
     let listener = riskrelay::server::bind("127.0.0.1:0".parse().unwrap())
