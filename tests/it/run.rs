@@ -245,10 +245,7 @@ async fn sigterm_lets_the_cycle_in_progress_finish() {
     let db = dir.path().join("riskrelay.sqlite");
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let slack = slack().await;
-    let mut baseline = command(&db, &slack);
-    baseline.arg("--once");
-    against(&mut baseline, &sim);
-    assert!(baseline.status().await.unwrap().success());
+    run_once(&db, &sim, &slack).await;
     risky(&sim, 4);
 
     let mut service = command(&db, &slack);
@@ -307,6 +304,14 @@ async fn replay_decodes_an_sqs_batch_as_the_worker_would() {
     );
 }
 
+/// One `run --once` against the simulator: the baseline for what follows.
+async fn run_once(db: &Path, sim: &Simulator, slack: &MockServer) {
+    let mut once = command(db, slack);
+    once.arg("--once");
+    against(&mut once, sim);
+    assert!(once.status().await.unwrap().success(), "{}", logs(db));
+}
+
 /// A free loopback port for a process to listen on.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -331,10 +336,7 @@ async fn a_notification_flood_is_bounded_and_coalesced_and_a_stop_is_prompt() {
     let db = dir.path().join("riskrelay.sqlite");
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let slack = slack().await;
-    let mut baseline = command(&db, &slack);
-    baseline.arg("--once");
-    against(&mut baseline, &sim);
-    assert!(baseline.status().await.unwrap().success());
+    run_once(&db, &sim, &slack).await;
     risky(&sim, 3);
     let users: Vec<String> = (0..3)
         .map(|i| riskrelay::sim::scenario::user_id(500 + i).to_string())

@@ -44,6 +44,13 @@ impl Case {
         Self::build(t).await
     }
 
+    /// [`Case::new`] with the setting on and a policy for all users, its posture checked.
+    async fn ready() -> Self {
+        let case = Self::new(true, None).await;
+        case.posture().await;
+        case
+    }
+
     async fn build(t: TestApp) -> Self {
         t.ok_sinks().await;
         let sink = Arc::new(RecordingSink::default());
@@ -73,6 +80,15 @@ impl Case {
             ),
         );
         self.said_after_hint(id).await
+    }
+
+    /// A user at `level`, at risk with no detection.
+    fn at_risk(&self, user: SimUser, level: RiskLevel) -> UserId {
+        let id = self.t.sim.add_user(user);
+        self.t
+            .sim
+            .set_risk(id, level, RiskState::AtRisk, RiskDetail::None);
+        id
     }
 
     async fn said_after_hint(&self, id: UserId) -> String {
@@ -169,8 +185,7 @@ async fn a_policy_scoped_to_a_group_applies_to_its_members_and_is_unknown_when_u
 
 #[tokio::test]
 async fn mfa_without_sspr_is_enough_in_the_cloud_and_a_never_synced_user_reads_synced_no() {
-    let case = Case::new(true, None).await;
-    case.posture().await;
+    let case = Case::ready().await;
     let said = case
         .high_risk(cloud_only(920, "Mfa Only").registered(true, false))
         .await;
@@ -195,8 +210,7 @@ async fn a_synced_user_with_the_on_premises_path_closed_depends_on_writeback() {
 
 #[tokio::test]
 async fn a_confirmed_compromise_needs_an_administrator_with_the_documented_steps() {
-    let case = Case::new(true, None).await;
-    case.posture().await;
+    let case = Case::ready().await;
     let id = case.t.sim.add_user(cloud_only(940, "Confirmed").synced());
     case.t.sim.set_risk(
         id,
@@ -258,12 +272,8 @@ async fn a_cloud_only_tenant_has_no_setting_to_guard() {
 
 #[tokio::test]
 async fn a_hidden_level_is_said_to_be_withheld_not_compared() {
-    let case = Case::new(true, None).await;
-    case.posture().await;
-    let id = case.t.sim.add_user(cloud_only(950, "Hidden Level"));
-    case.t
-        .sim
-        .set_risk(id, RiskLevel::Hidden, RiskState::AtRisk, RiskDetail::None);
+    let case = Case::ready().await;
+    let id = case.at_risk(cloud_only(950, "Hidden Level"), RiskLevel::Hidden);
     let said = case.said_after_hint(id).await;
     assert!(said.contains("User at risk (level hidden)"), "{said}");
     assert!(said.contains("Graph withholds it from this app"), "{said}");
@@ -274,12 +284,8 @@ async fn a_hidden_level_is_said_to_be_withheld_not_compared() {
 
 #[tokio::test]
 async fn risk_that_ends_with_no_named_remediation_is_no_longer_at_risk() {
-    let case = Case::new(true, None).await;
-    case.posture().await;
-    let id = case.t.sim.add_user(cloud_only(960, "Aged Out"));
-    case.t
-        .sim
-        .set_risk(id, RiskLevel::Low, RiskState::AtRisk, RiskDetail::None);
+    let case = Case::ready().await;
+    let id = case.at_risk(cloud_only(960, "Aged Out"), RiskLevel::Low);
     case.said_after_hint(id).await;
     case.t
         .sim
@@ -292,12 +298,8 @@ async fn risk_that_ends_with_no_named_remediation_is_no_longer_at_risk() {
 
 #[tokio::test]
 async fn a_secure_password_change_is_not_said_to_involve_mfa() {
-    let case = Case::new(true, None).await;
-    case.posture().await;
-    let id = case.t.sim.add_user(cloud_only(970, "Changed Password"));
-    case.t
-        .sim
-        .set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
+    let case = Case::ready().await;
+    let id = case.at_risk(cloud_only(970, "Changed Password"), RiskLevel::High);
     case.said_after_hint(id).await;
     case.t.sim.end_risk(
         id,
@@ -314,17 +316,10 @@ async fn a_secure_password_change_is_not_said_to_involve_mfa() {
 
 #[tokio::test]
 async fn a_deleted_user_is_said_to_be_gone_and_left_out_of_the_baseline() {
-    let case = Case::new(true, None).await;
-    case.posture().await;
-    let gone = case.t.sim.add_user(cloud_only(980, "Deleted User"));
-    case.t
-        .sim
-        .set_risk(gone, RiskLevel::Medium, RiskState::AtRisk, RiskDetail::None);
+    let case = Case::ready().await;
+    let gone = case.at_risk(cloud_only(980, "Deleted User"), RiskLevel::Medium);
     case.t.sim.set_user_flags(gone, true, false);
-    let live = case.t.sim.add_user(cloud_only(981, "Live User"));
-    case.t
-        .sim
-        .set_risk(live, RiskLevel::Medium, RiskState::AtRisk, RiskDetail::None);
+    let live = case.at_risk(cloud_only(981, "Live User"), RiskLevel::Medium);
     case.t.sim.set_user_flags(live, false, true);
 
     case.app.poller().unwrap().poll().await.unwrap();
@@ -415,8 +410,7 @@ async fn a_detection_that_surfaced_before_the_poll_window_is_still_listed() {
 
 #[tokio::test]
 async fn registration_details_wrapped_in_value_are_read() {
-    let case = Case::new(true, None).await;
-    case.posture().await;
+    let case = Case::ready().await;
     case.t.sim.wrap_registration_details(true);
     let said = case
         .high_risk(cloud_only(995, "Wrapped").registered(true, false))
@@ -428,8 +422,7 @@ async fn registration_details_wrapped_in_value_are_read() {
 
 #[tokio::test]
 async fn one_risky_user_is_read_without_query_options_which_graph_refuses() {
-    let case = Case::new(true, None).await;
-    case.posture().await;
+    let case = Case::ready().await;
     case.high_risk(cloud_only(996, "Plain Read")).await;
     let reads: Vec<_> = case
         .t
