@@ -473,11 +473,9 @@ impl TestApp {
         GraphClient::new(&self.settings.graph).unwrap()
     }
 
-    /// A synced user (`uid`-numbered) at high risk from one offline leaked-credentials detection.
-    pub fn high_risk_user(&self, n: u128, name: &str, upn: &str) -> riskrelay::ids::UserId {
-        let id = self
-            .sim
-            .add_user(riskrelay::sim::SimUser::new(crate::worker::uid(n), name, upn).synced());
+    /// `user` added at high risk from one offline leaked-credentials detection.
+    pub fn high_risk(&self, user: riskrelay::sim::SimUser) -> riskrelay::ids::UserId {
+        let id = self.sim.add_user(user);
         self.sim.detect(
             id,
             riskrelay::sim::DetectionSpec::new(
@@ -488,6 +486,11 @@ impl TestApp {
             ),
         );
         id
+    }
+
+    /// A synced user (`uid`-numbered) at high risk from one offline leaked-credentials detection.
+    pub fn high_risk_user(&self, n: u128, name: &str, upn: &str) -> riskrelay::ids::UserId {
+        self.high_risk(riskrelay::sim::SimUser::new(crate::worker::uid(n), name, upn).synced())
     }
 
     /// Both chat servers accept every post.

@@ -69,16 +69,7 @@ impl Case {
     /// A user at high risk from one offline detection, announced by a webhook hint; returns what
     /// riskrelay said about them.
     async fn high_risk(&self, user: SimUser) -> String {
-        let id = self.t.sim.add_user(user);
-        self.t.sim.detect(
-            id,
-            DetectionSpec::new(
-                "leakedCredentials",
-                "user",
-                RiskLevel::High,
-                DetectionTimingType::Offline,
-            ),
-        );
+        let id = self.t.high_risk(user);
         self.said_after_hint(id).await
     }
 

@@ -603,17 +603,37 @@ async fn routes_methods_and_health() {
     }
 }
 
+/// The webhook on the local HTTP server, on a loopback port.
+struct LocalServer {
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LocalServer {
+    async fn start() -> Self {
+        let (app, _) = recording();
+        let listener = riskrelay::server::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(riskrelay::server::serve(listener, app, async {
+            let _ = stopped.await;
+        }));
+        Self { addr, stop, task }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_client_still_sending_an_oversized_body_receives_the_413_not_a_reset() {
-    let (app, _) = recording();
-    let listener = riskrelay::server::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(riskrelay::server::serve(listener, app, async {
-        let _ = stopped.await;
-    }));
+    let server = LocalServer::start().await;
+    let addr = server.addr;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut rd, mut wr) = s.into_split();
@@ -638,21 +658,13 @@ async fn a_client_still_sending_an_oversized_body_receives_the_413_not_a_reset()
         .await
         .unwrap()
         .expect("the whole body was taken, not refused with a reset");
-    let _ = stop.send(());
-    server.await.unwrap();
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn http_server_rejects_a_declared_oversized_body_without_reading_it() {
-    let (app, _) = recording();
-    let listener = riskrelay::server::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(riskrelay::server::serve(listener, app, async {
-        let _ = stopped.await;
-    }));
+    let server = LocalServer::start().await;
+    let addr = server.addr;
     // Declares 2 MiB and sends a few bytes: answered at once with 413, not after a read timeout.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -665,7 +677,6 @@ async fn http_server_rejects_a_declared_oversized_body_without_reading_it() {
         .unwrap()
         .unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 413"));
-    let _ = stop.send(());
-    server.await.unwrap();
+    server.stop().await;
     let _ = Bytes::new();
 }
