@@ -33,11 +33,6 @@ pub const DETECTION_LOOKBACK: Duration = Duration::from_secs(90 * 24 * 3600);
 /// the default 15-minute posture schedule, so one or two missed checks do not matter.
 pub const POSTURE_MAX_AGE: time::Duration = time::Duration::hours(1);
 
-/// For a user the membership read did not answer for.
-static NOT_READ_MEMBERSHIP: Lookup<crate::posture::Membership> = Lookup::Unavailable {
-    reason: String::new(),
-};
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WorkError {
     #[error("Graph: {0}")]
@@ -438,14 +433,21 @@ impl Worker {
                             .unwrap_or(Lookup::Unavailable {
                                 reason: "not needed once the risk has ended".into(),
                             });
+                    let membership = needs_membership.then(|| {
+                        memberships
+                            .get(&id)
+                            .cloned()
+                            .unwrap_or(Lookup::Unavailable {
+                                reason: "not read".into(),
+                            })
+                    });
                     let verdict = change.is_ongoing().then(|| {
                         verdict(&Facts {
                             posture: &posture,
                             user: &user,
                             context: &context,
                             registration: &registration,
-                            membership: needs_membership
-                                .then(|| memberships.get(&id).unwrap_or(&NOT_READ_MEMBERSHIP)),
+                            membership: membership.as_ref(),
                         })
                     });
                     UserAlert {
