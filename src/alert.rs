@@ -239,6 +239,23 @@ impl Baseline {
     }
 }
 
+/// Something about riskrelay itself the team must act on (messages it had to set aside). Always
+/// posted, whatever kinds are configured: it is about alerts the team did not get.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationsNotice {
+    pub key: String,
+    pub tenant_id: TenantId,
+    /// Fixed text.
+    pub title: String,
+    /// One line each; may quote upstream error text.
+    pub lines: Vec<String>,
+    /// What to do, fixed text.
+    pub action: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
 /// Anything a sink can post.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
@@ -247,6 +264,7 @@ pub enum Message {
     Posture(PostureAlert),
     Digest(Digest),
     Baseline(Baseline),
+    Operations(OperationsNotice),
 }
 
 /// What a destination may route on besides the rendered text: a paging or SIEM sink opens one
@@ -257,7 +275,8 @@ pub struct Routing {
     /// The alert's own stable key (one per change; a retry has the same key).
     pub key: String,
     pub tenant_id: TenantId,
-    /// `None` for a digest, which carries alerts of several kinds.
+    /// `None` for a digest, which carries alerts of several kinds, and for an operations notice,
+    /// which is always posted.
     pub kind: Option<AlertKind>,
     /// The level a user alert is routed at (see [`UserAlert::routing_level`]).
     pub level: Option<RiskLevel>,
@@ -285,6 +304,7 @@ impl Message {
             ),
             Self::Baseline(_) => (Some(AlertKind::Baseline), None, None, false),
             Self::Digest(_) => (None, None, None, false),
+            Self::Operations(_) => (None, None, None, false),
         };
         Routing {
             key: self.key().to_string(),
@@ -302,6 +322,7 @@ impl Message {
             Self::Posture(p) => p.tenant_id,
             Self::Digest(d) => d.tenant_id,
             Self::Baseline(b) => b.tenant_id,
+            Self::Operations(o) => o.tenant_id,
         }
     }
 
@@ -311,6 +332,7 @@ impl Message {
             Self::Posture(p) => &p.key,
             Self::Digest(d) => &d.key,
             Self::Baseline(b) => &b.key,
+            Self::Operations(o) => &o.key,
         }
     }
 }

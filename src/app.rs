@@ -203,6 +203,11 @@ impl App {
                 let worker = Worker::new(tenant, graph.clone(), store.clone(), delivery)
                     .with_clock(clock.clone())
                     .with_late_detection_reads(settings.alerts.late_detection_reads);
+                // One process has no dead-letter queue: it parks what a destination refuses.
+                let worker = match role {
+                    Role::Service => worker.with_parking(),
+                    _ => worker,
+                };
                 Some(Arc::new(match &upkeep {
                     Some(u) => worker.with_lifecycle(u.clone()),
                     None => worker,

@@ -187,6 +187,21 @@ impl Delivery {
         report
     }
 
+    /// The same, to one destination only (a replay of what it once refused). `None` when no
+    /// destination has that name.
+    pub async fn deliver_only(
+        &self,
+        sink: &str,
+        messages: &[Message],
+        now: OffsetDateTime,
+    ) -> Option<Report> {
+        let sink = self.sinks.iter().find(|s| s.name() == sink)?;
+        let mut report = Report::default();
+        let all: Vec<&Message> = messages.iter().collect();
+        self.deliver_to(sink.as_ref(), &all, now, &mut report).await;
+        Some(report)
+    }
+
     async fn deliver_to(
         &self,
         sink: &dyn Sink,
@@ -310,7 +325,7 @@ impl Delivery {
                 if e.is_retryable() {
                     tracing::warn!(sink, error = %e, "delivery failed");
                 } else {
-                    tracing::error!(sink, error = %e, "delivery failed permanently; the message goes to the dead-letter queue after its retries");
+                    tracing::error!(sink, error = %e, "delivery failed permanently; the message is retried no more than its queue allows, then dead-lettered or parked");
                 }
                 for k in keys {
                     if let Err(e) = self.store.release_delivery(k, sink).await {

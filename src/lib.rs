@@ -46,6 +46,7 @@
 //! - [`source`]: where work comes from: the poll cycle, the webhook, Graph subscriptions.
 //! - [`worker`]: queue items in, alerts out, state recorded after delivery.
 //! - [`deliver`]: each message to each sink exactly once, digests for bursts.
+//! - [`parking`]: messages a destination will not take, set aside (self-hosted) so the rest moves on.
 //! - [`checks`]: the posture checks (I/O), their findings (pure) and the `check` report.
 //!
 //! Wiring:
@@ -76,6 +77,7 @@ pub mod lambda;
 pub mod limiter;
 pub mod notification;
 pub mod observation;
+pub mod parking;
 pub mod posture;
 pub mod queue;
 pub mod reconcile;

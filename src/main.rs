@@ -93,6 +93,20 @@ enum Command {
         #[arg(long)]
         simulate: bool,
     },
+    /// List the messages `riskrelay run` set aside because a destination would not take them, or
+    /// post them to that destination again. Uses the service's settings and database.
+    Parked {
+        /// Post them again: `all`, or one id from the list. Each one that arrives leaves the list.
+        #[arg(long, value_name = "ID|all")]
+        replay: Option<String>,
+        /// The service's SQLite database file.
+        #[arg(
+            long,
+            env = "RISKRELAY_SQLITE_PATH",
+            default_value = "riskrelay.sqlite"
+        )]
+        db: PathBuf,
+    },
     /// Create, renew or remove the Graph subscriptions RISKRELAY_SUBSCRIPTIONS lists.
     Subscribe,
     /// Replay a Lambda event file from events/: a Function URL request through the webhook, or an
@@ -139,6 +153,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             enforce,
             simulate,
         } => check(json, enforce, simulate).await,
+        Command::Parked { replay, db } => parked(replay, db).await,
         Command::Subscribe => subscribe().await,
         Command::Replay { file } => replay(file).await,
         Command::Serve { listen } => serve(listen).await,
@@ -318,6 +333,60 @@ async fn check(json: bool, enforce: bool, simulate: bool) -> anyhow::Result<Exit
         print!("{}", riskrelay::checks::report::human(&run.report, color));
     }
     Ok(ExitCode::from(run.report.exit_code()))
+}
+
+async fn parked(replay: Option<String>, db: PathBuf) -> anyhow::Result<ExitCode> {
+    use riskrelay::parking::{self, Selection};
+    if !db.exists() {
+        anyhow::bail!(
+            "there is no database at {} (set --db or RISKRELAY_SQLITE_PATH to the service's)",
+            db.display()
+        );
+    }
+    let env = Env::from_process();
+    let settings = Settings::load(&env, &EnvSecrets(&env))?;
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
+    let Some(which) = replay else {
+        let list = parking::list(store.as_ref(), settings.tenant()).await?;
+        if list.is_empty() {
+            println!("nothing is parked");
+        }
+        for p in list {
+            println!(
+                "{}\t{}\t{}\t{} attempt{}\t{}\t{}",
+                p.id,
+                p.sink,
+                p.parked_at
+                    .format(&time::format_description::well_known::Rfc3339)?,
+                p.attempts,
+                if p.attempts == 1 { "" } else { "s" },
+                parking::summary(&p.message),
+                p.error
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let which = match which.as_str() {
+        "all" => Selection::All,
+        id => Selection::One(id.to_string()),
+    };
+    let app = App::build(&settings, Role::Worker, Adapters::new(store))?;
+    let outcomes = app.worker()?.replay_parked(&which).await?;
+    let mut failed = 0;
+    for (id, outcome) in &outcomes {
+        match outcome {
+            Ok(()) => println!("{id}\tdelivered"),
+            Err(e) => {
+                failed += 1;
+                println!("{id}\tstill parked: {e}");
+            }
+        }
+    }
+    if outcomes.is_empty() {
+        println!("nothing is parked");
+    }
+    Ok(ExitCode::from(u8::from(failed > 0)))
 }
 
 async fn subscribe() -> anyhow::Result<ExitCode> {

@@ -6,7 +6,7 @@
 //! alert did not reach every sink keeps its old state and its item fails, so the queue retries it
 //! and delivery records make the retry post only what is missing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use crate::deliver::{Delivery, Report};
 use crate::graph::{GraphClient, GraphError};
 use crate::ids::{TenantId, UserId};
 use crate::observation::{LifecycleHandler, Observation, Origin, Subject, WorkItem};
+use crate::parking;
 use crate::posture::PostureSnapshot;
 use crate::reconcile::{UserState, reconcile};
 use crate::risk::{RiskDetection, RiskLevel, RiskState, RiskyUser};
@@ -59,6 +60,8 @@ pub struct BatchReport {
     pub results: Vec<Result<(), WorkError>>,
     pub delivery: Report,
     pub alerts: Vec<Message>,
+    /// (message key, destination) set aside in this batch (see [`crate::parking`]).
+    pub parked: Vec<(String, String)>,
 }
 
 pub struct Worker {
@@ -69,6 +72,7 @@ pub struct Worker {
     store: Arc<dyn Store>,
     delivery: Delivery,
     lifecycle: Option<Arc<dyn LifecycleHandler>>,
+    parking: bool,
 }
 
 /// A user whose risk changed, before enrichment.
@@ -103,7 +107,30 @@ impl Worker {
             store,
             delivery,
             lifecycle: None,
+            parking: false,
         }
+    }
+
+    /// Sets aside what a destination will not take instead of failing its item again and again
+    /// (`riskrelay run`, which has no dead-letter queue).
+    pub fn with_parking(mut self) -> Self {
+        self.parking = true;
+        self
+    }
+
+    /// Posts parked messages to their destination again (`riskrelay parked --replay`).
+    pub async fn replay_parked(
+        &self,
+        which: &crate::parking::Selection,
+    ) -> anyhow::Result<Vec<(String, Result<(), String>)>> {
+        crate::parking::replay(
+            self.store.as_ref(),
+            self.tenant,
+            &self.delivery,
+            which,
+            self.clock.now(),
+        )
+        .await
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -213,7 +240,11 @@ impl Worker {
         } else {
             self.delivery.deliver(&messages, now).await
         };
-        let failed = delivery.failed_keys();
+        let (failed, parked) = if self.parking {
+            self.park(&delivery, &messages, now).await
+        } else {
+            (delivery.failed_keys(), Vec::new())
+        };
 
         for (i, m) in &notices {
             if failed.contains(m.key()) {
@@ -255,7 +286,75 @@ impl Worker {
             results,
             delivery,
             alerts: messages,
+            parked,
         }
+    }
+
+    /// Parks what failed for good or too often; returns the keys still failed, and what was
+    /// parked. When the store cannot say, nothing is parked and every failure stands.
+    async fn park(
+        &self,
+        report: &Report,
+        messages: &[Message],
+        now: OffsetDateTime,
+    ) -> (HashSet<String>, Vec<(String, String)>) {
+        let failed: Vec<parking::Failed<'_>> = report
+            .failures
+            .iter()
+            .flat_map(|f| {
+                f.keys.iter().filter_map(move |k| {
+                    messages
+                        .iter()
+                        .find(|m| m.key() == k)
+                        .map(|message| parking::Failed {
+                            message,
+                            sink: &f.sink,
+                            error: &f.error,
+                        })
+                })
+            })
+            .collect();
+        let settled = match parking::settle(
+            self.store.as_ref(),
+            self.tenant,
+            &failed,
+            &report.posted,
+            now,
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not update the parked messages; the failures stand");
+                return (report.failed_keys(), Vec::new());
+            }
+        };
+        if let Some(notice) = &settled.notice {
+            let r = self
+                .delivery
+                .deliver(std::slice::from_ref(notice), now)
+                .await;
+            for f in r.failures {
+                tracing::error!(sink = %f.sink, error = %f.error, "the notice about parked messages did not reach this destination");
+            }
+        }
+        let still: HashSet<String> = report
+            .failures
+            .iter()
+            .flat_map(|f| {
+                f.keys
+                    .iter()
+                    .filter(|k| {
+                        !settled
+                            .parked
+                            .iter()
+                            .any(|(pk, ps)| pk == *k && *ps == f.sink)
+                    })
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        (still, settled.parked)
     }
 
     /// Fills in the detections of ongoing alerts that would list none. A poll attaches only the

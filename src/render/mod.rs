@@ -17,7 +17,9 @@ pub mod teams;
 
 use time::OffsetDateTime;
 
-use crate::alert::{Baseline, Change, Digest, DigestEntry, Message, PostureAlert, UserAlert};
+use crate::alert::{
+    Baseline, Change, Digest, DigestEntry, Message, OperationsNotice, PostureAlert, UserAlert,
+};
 use crate::catalogue;
 use crate::context::Lookup;
 use crate::risk::{RiskDetection, RiskLevel, RiskState};
@@ -607,12 +609,44 @@ fn baseline_view(b: &Baseline) -> View {
     }
 }
 
+fn operations_view(o: &OperationsNotice) -> View {
+    View {
+        tone: Tone::Warning,
+        title: o.title.clone(),
+        lead: Vec::new(),
+        status: Vec::new(),
+        facts: Vec::new(),
+        lists: vec![List {
+            heading: "Set aside".into(),
+            noun: "messages",
+            items: o
+                .lines
+                .iter()
+                .map(|l| vec![Run::data(escape::truncate(&escape::single_line(l), 300))])
+                .collect(),
+        }],
+        callout: Some(Callout {
+            tone: Tone::Warning,
+            headline: "What to do".into(),
+            text: vec![Run::fixed(o.action.clone())],
+        }),
+        footer: format!(
+            "riskrelay · tenant {} · operations · {} · ref {}",
+            o.tenant_id,
+            time_text(o.at),
+            short_ref(&o.key)
+        ),
+        fallback: format!("{} {}", Tone::Warning.emoji(), o.title),
+    }
+}
+
 pub fn view(message: &Message) -> View {
     match message {
         Message::User(a) => user_view(a),
         Message::Posture(p) => posture_view(p),
         Message::Digest(d) => digest_view(d),
         Message::Baseline(b) => baseline_view(b),
+        Message::Operations(o) => operations_view(o),
     }
 }
 

@@ -127,6 +127,7 @@ pub mod keys {
     pub const DRIFT: &str = "drift";
     pub const SUBSCRIPTIONS: &str = "subscriptions";
     pub const POLL_REQUEST: &str = "poll-request";
+    pub const PARKED: &str = "parked";
 
     pub fn user(id: UserId) -> String {
         format!("user/{id}")

@@ -46,7 +46,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "adapters",
         &["graph", "store", "queue", "sink", "server", "sim"],
     ),
-    ("pipeline", &["deliver", "worker", "source", "checks"]),
+    (
+        "pipeline",
+        &["deliver", "parking", "worker", "source", "checks"],
+    ),
     ("wiring", &["app", "lambda", "service", "demo"]),
 ];
 

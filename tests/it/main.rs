@@ -8,6 +8,7 @@ mod graph;
 mod helpers;
 mod lambda_e2e;
 mod layering;
+mod parking;
 mod poll;
 mod posture;
 mod queue_sqs;

@@ -25,7 +25,8 @@ async fn slack() -> MockServer {
     s
 }
 
-fn command(db: &Path, slack: &MockServer) -> tokio::process::Command {
+/// `riskrelay` with the service's environment (a Slack sink, the database), no arguments yet.
+fn cli(db: &Path, slack: &MockServer) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_riskrelay"));
     cmd.env_clear()
         .env(
@@ -34,12 +35,16 @@ fn command(db: &Path, slack: &MockServer) -> tokio::process::Command {
         )
         .env("RISKRELAY_MIN_RISK_LEVEL", "low")
         .env("RISKRELAY_LOG_FORMAT", "json")
-        .args(["run", "--db"])
-        .arg(db)
+        .env("RISKRELAY_SQLITE_PATH", db)
         .env("RISKRELAY_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::null())
         .stderr(log(db))
         .kill_on_drop(true);
+    cmd
+}
+
+fn command(db: &Path, slack: &MockServer) -> tokio::process::Command {
+    let mut cmd = cli(db, slack);
+    cmd.arg("run").stdout(Stdio::null());
     cmd
 }
 
@@ -458,4 +463,79 @@ async fn a_notification_flood_is_bounded_and_coalesced_and_a_stop_is_prompt() {
     if std::env::var_os("RISKRELAY_TEST_SHOW_LOGS").is_some() {
         println!("{}", logs(&db));
     }
+}
+
+#[tokio::test]
+async fn riskrelay_parked_lists_what_run_set_aside_and_replays_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("riskrelay.sqlite");
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let slack = slack().await;
+    run_once(&db, &sim, &slack).await;
+    risky(&sim, 2);
+    slack.reset().await;
+    // Slack refuses the alert about kill0 for good; the cycle still succeeds.
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::body_string_contains("kill0"))
+        .respond_with(ResponseTemplate::new(400).set_body_string("invalid_blocks"))
+        .mount(&slack)
+        .await;
+    answer(
+        &slack,
+        SLACK_PATH,
+        ResponseTemplate::new(200).set_body_string("ok"),
+        None,
+        None,
+    )
+    .await;
+    run_once(&db, &sim, &slack).await;
+
+    let parked = |args: &[&str]| {
+        let mut c = cli(&db, &slack);
+        c.arg("parked").args(args);
+        against(&mut c, &sim);
+        c.output()
+    };
+    let list = parked(&[]).await.unwrap();
+    let text = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(list.status.success(), "{}", logs(&db));
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("slack") && text.contains("Kill Test 0") && text.contains("invalid_blocks"),
+        "{text}"
+    );
+
+    slack.reset().await;
+    answer(
+        &slack,
+        SLACK_PATH,
+        ResponseTemplate::new(200).set_body_string("ok"),
+        None,
+        None,
+    )
+    .await;
+    let replay = parked(&["--replay", "all"]).await.unwrap();
+    let text = String::from_utf8_lossy(&replay.stdout).into_owned();
+    assert!(
+        replay.status.success() && text.contains("delivered"),
+        "{text}{}",
+        logs(&db)
+    );
+    let posted = slack.received_requests().await.unwrap();
+    assert_eq!(posted.len(), 1);
+    assert!(String::from_utf8_lossy(&posted[0].body).contains("kill0"));
+    let after = parked(&[]).await.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&after.stdout).trim(),
+        "nothing is parked"
+    );
+
+    let missing = cli(&dir.path().join("absent.sqlite"), &slack)
+        .args(["parked", "--db"])
+        .arg(dir.path().join("absent.sqlite"))
+        .output()
+        .await
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("there is no database at"));
 }
