@@ -18,6 +18,7 @@ use crate::checks;
 use crate::config::{ConfigError, Env, EnvSecrets, SecretSource};
 use crate::queue::sqs::{self, SqsQueue};
 use crate::secrets::SecretCache;
+use crate::source::subscriptions::KnownSubscriptions;
 use crate::source::webhook::{Webhook, WebhookConfig};
 use crate::store::dynamo::DynamoStore;
 
@@ -34,6 +35,13 @@ fn sqs_queue(env: &Env, aws: &aws_config::SdkConfig) -> Result<SqsQueue, ConfigE
     ))
 }
 
+fn dynamo_store(env: &Env, aws: &aws_config::SdkConfig) -> Result<DynamoStore, ConfigError> {
+    let table = env.required("RISKRELAY_TABLE_NAME", "the DynamoDB table name", |v| {
+        Ok::<_, String>(v.to_string())
+    })?;
+    Ok(DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), table))
+}
+
 /// A deployed function's parts: the DynamoDB store and SQS queue around [`App`].
 fn build_app(
     role: Role,
@@ -43,10 +51,7 @@ fn build_app(
 ) -> anyhow::Result<App> {
     let settings = Settings::load(env, secrets)?;
     settings.require_client_states(secrets)?;
-    let table = env.required("RISKRELAY_TABLE_NAME", "the DynamoDB table name", |v| {
-        Ok::<_, String>(v.to_string())
-    })?;
-    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), table));
+    let store = Arc::new(dynamo_store(env, aws)?);
     let adapters = Adapters::new(store).with_queue(Arc::new(sqs_queue(env, aws)?));
     App::build(&settings, role, adapters)
 }
@@ -153,15 +158,17 @@ impl WorkerFunction {
     }
 }
 
-/// The webhook function: nothing but the `clientState` and the queue, so it starts fast and holds
-/// no Graph credential.
+/// The webhook function: the `clientState`, the queue and a read of the subscription ids upkeep
+/// created, so it starts fast and holds no Graph credential.
 pub fn webhook(
     env: &Env,
     secrets: &dyn SecretSource,
     aws: &aws_config::SdkConfig,
 ) -> anyhow::Result<Webhook> {
     let config = WebhookConfig::load(env, secrets)?;
-    Ok(Webhook::new(&config, Arc::new(sqs_queue(env, aws)?)))
+    let known = KnownSubscriptions::new(config.tenant_id, Arc::new(dynamo_store(env, aws)?));
+    Ok(Webhook::new(&config, Arc::new(sqs_queue(env, aws)?))
+        .with_known_subscriptions(Arc::new(known)))
 }
 
 /// The cold-start preamble every function shares: logging, then its parts built (with the secret

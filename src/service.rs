@@ -17,6 +17,7 @@ use tokio::sync::{Notify, watch};
 use crate::app::App;
 use crate::queue::hints::{self, HintQueue};
 use crate::source::poll::PollTrigger;
+use crate::source::subscriptions::KnownSubscriptions;
 use crate::source::webhook::{Webhook, WebhookConfig};
 
 /// The longest a poll cycle or posture check may run: well above a large tenant's cycle at the
@@ -147,7 +148,12 @@ impl Service {
         if let Some((addr, config)) = &self.webhook {
             let hints = HintQueue::new(hints::DEFAULT_CAPACITY);
             let app = Arc::new(
-                Webhook::new(config, Arc::new(hints.clone())).with_clock(self.app.clock.clone()),
+                Webhook::new(config, Arc::new(hints.clone()))
+                    .with_clock(self.app.clock.clone())
+                    .with_known_subscriptions(Arc::new(KnownSubscriptions::new(
+                        self.app.tenant,
+                        self.app.store.clone(),
+                    ))),
             );
             let listener = crate::server::bind(*addr).await?;
             tracing::info!(address = %listener.local_addr()?, "webhook listening");

@@ -12,6 +12,10 @@
 //! Upkeep makes the configured subscriptions exist with the right URLs and `clientState`, renews
 //! them before they expire, reauthorizes on `reauthorizationRequired`, recreates on
 //! `subscriptionRemoved`, and asks for a poll on `missed` (through a [`crate::source::poll::PollTrigger`]).
+//!
+//! [`KnownSubscriptions`] lets the webhook accept notifications only for subscriptions upkeep
+//! created (a leaked `clientState` alone then gets nothing in), and still accept them while a
+//! creation is in flight, before its id is saved.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -134,6 +138,92 @@ impl SubscriptionsConfig {
 #[serde(rename_all = "camelCase")]
 pub struct CreatedWith(pub BTreeMap<SubscriptionId, String>);
 
+/// Until when a subscription creation may be in flight. Graph validates the notification URL
+/// within 10 s of the create request and may notify right after; upkeep saves the new id once
+/// every subscription is done, well within this.
+pub const CREATING_WINDOW: time::Duration = time::Duration::minutes(2);
+
+/// How long the webhook trusts its copy of the ids: short enough that a removed subscription stops
+/// being accepted soon, long enough that a busy webhook reads the store rarely.
+pub const KNOWN_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// An unknown id makes the webhook re-read the ids at most this often, so a flood of forged ids
+/// costs at most one store read every few seconds.
+pub const MISS_REREAD: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The subscription ids upkeep created, as the webhook sees them (a cached store read).
+pub struct KnownSubscriptions {
+    tenant: TenantId,
+    store: Arc<dyn Store>,
+    cache: tokio::sync::Mutex<Option<KnownCopy>>,
+}
+
+struct KnownCopy {
+    ids: BTreeSet<SubscriptionId>,
+    creating_until: Option<OffsetDateTime>,
+    read_at: std::time::Instant,
+}
+
+impl KnownSubscriptions {
+    pub fn new(tenant: TenantId, store: Arc<dyn Store>) -> Self {
+        Self {
+            tenant,
+            store,
+            cache: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    async fn read(&self) -> Result<KnownCopy, store::StoreError> {
+        let ids = store::load::<CreatedWith>(
+            self.store.as_ref(),
+            self.tenant,
+            store::keys::SUBSCRIPTIONS,
+        )
+        .await?
+        .map(|c| c.value.0.into_keys().collect())
+        .unwrap_or_default();
+        let creating_until = store::load::<Option<OffsetDateTime>>(
+            self.store.as_ref(),
+            self.tenant,
+            store::keys::SUBSCRIPTIONS_CREATING,
+        )
+        .await?
+        .and_then(|c| c.value);
+        Ok(KnownCopy {
+            ids,
+            creating_until,
+            read_at: std::time::Instant::now(),
+        })
+    }
+
+    /// Whether a notification from `id` is one of ours. When the store cannot be read the answer
+    /// is yes: the `clientState` already authenticated the item, and refusing would lose real
+    /// notifications during a store outage.
+    pub async fn admits(&self, id: SubscriptionId, now: OffsetDateTime) -> bool {
+        let mut cache = self.cache.lock().await;
+        let fresh = |c: &KnownCopy, max: std::time::Duration| c.read_at.elapsed() < max;
+        let admitted =
+            |c: &KnownCopy| c.ids.contains(&id) || c.creating_until.is_some_and(|t| now < t);
+        if let Some(c) = cache.as_ref()
+            && fresh(c, KNOWN_TTL)
+            && (admitted(c) || fresh(c, MISS_REREAD))
+        {
+            return admitted(c);
+        }
+        match self.read().await {
+            Ok(c) => {
+                let yes = admitted(&c);
+                *cache = Some(c);
+                yes
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the subscription ids could not be read; the notification is accepted on its clientState alone");
+                true
+            }
+        }
+    }
+}
+
 /// What an upkeep run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct UpkeepReport {
@@ -179,12 +269,38 @@ impl Upkeep {
         self
     }
 
+    /// Records that a creation is in flight until `until` (`None`: none), so the webhook accepts
+    /// the new subscription's notifications before its id is saved.
+    async fn mark_creating(&self, until: Option<OffsetDateTime>) -> Result<(), String> {
+        let key = store::keys::SUBSCRIPTIONS_CREATING;
+        let current = store::load::<Option<OffsetDateTime>>(self.store.as_ref(), self.tenant, key)
+            .await
+            .map_err(|e| e.to_string())?;
+        if current.as_ref().map(|c| c.value) == Some(until) {
+            return Ok(());
+        }
+        // A lost race means another upkeep run wrote its own marker: either is fine.
+        store::save(
+            self.store.as_ref(),
+            self.tenant,
+            key,
+            &until,
+            current.map(|c| c.version),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+
     async fn create(
         &self,
         w: Wanted,
         now: OffsetDateTime,
         notification_url: &str,
     ) -> Result<GraphSubscription, GraphError> {
+        if let Err(e) = self.mark_creating(Some(now + CREATING_WINDOW)).await {
+            tracing::warn!(error = %e, "could not record the subscription creation; the webhook may refuse its first notifications");
+        }
         let expires = crate::graph::reads::graph_time(now + w.lifetime());
         let mut body = serde_json::json!({
             "changeType": w.change_type(),
@@ -301,6 +417,11 @@ impl Upkeep {
         .map_err(|e| e.to_string())?
         {
             tracing::info!("subscription records were saved by another run first");
+        }
+        if !(report.created.is_empty() && report.recreated.is_empty())
+            && let Err(e) = self.mark_creating(None).await
+        {
+            tracing::warn!(error = %e, "could not clear the subscription creation marker; it lapses on its own");
         }
         tracing::info!(created = ?report.created, renewed = ?report.renewed, recreated = ?report.recreated, deleted = ?report.deleted, "subscription upkeep done");
         Ok(report)

@@ -2,8 +2,9 @@
 //! server (`riskrelay serve` / `run`).
 //!
 //! It only verifies and enqueues. Graph wants the validation echo within 10 s and notifications
-//! acknowledged well under 3 s, and marks slow endpoints "drop"; so no Graph call, no chat post and
-//! no store read happens on this path.
+//! acknowledged well under 3 s, and marks slow endpoints "drop"; so no Graph call and no chat post
+//! happens on this path, and the one store read (the subscription ids riskrelay created, see
+//! [`KnownSubscriptions`]) is cached.
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use crate::ids::TenantId;
 use crate::notification::{ItemKind, ResourceTarget, Unverified, Verified};
 use crate::observation::{LifecycleEvent, Observation, Origin, Subject, WorkItem};
 use crate::queue::Queue;
+use crate::source::subscriptions::KnownSubscriptions;
 
 /// Most items accepted in one POST (Graph documents no maximum; this bounds the work per request).
 pub const MAX_ITEMS: usize = 1000;
@@ -76,6 +78,7 @@ pub struct Webhook {
     client_states: ClientStates,
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
+    known: Option<Arc<KnownSubscriptions>>,
 }
 
 impl Webhook {
@@ -85,7 +88,15 @@ impl Webhook {
             client_states: config.client_states.clone(),
             queue,
             clock: crate::clock::system(),
+            known: None,
         }
+    }
+
+    /// Accepts notifications only from the subscriptions upkeep created. Without it (`serve`,
+    /// `replay`) the `clientState` alone authenticates.
+    pub fn with_known_subscriptions(mut self, known: Arc<KnownSubscriptions>) -> Self {
+        self.known = Some(known);
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -174,6 +185,13 @@ impl Webhook {
                     continue;
                 }
             };
+            if let Some(known) = &self.known
+                && !known.admits(subscription_id, now).await
+            {
+                tracing::warn!(%subscription_id, "notification rejected: riskrelay did not create this subscription");
+                outcome.rejected += 1;
+                continue;
+            }
             match into_work(item, now) {
                 Some(w) => {
                     outcome.accepted += 1;

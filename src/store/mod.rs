@@ -126,6 +126,7 @@ pub mod keys {
     pub const POSTURE: &str = "posture";
     pub const DRIFT: &str = "drift";
     pub const SUBSCRIPTIONS: &str = "subscriptions";
+    pub const SUBSCRIPTIONS_CREATING: &str = "subscriptions-creating";
     pub const POLL_REQUEST: &str = "poll-request";
     pub const PARKED: &str = "parked";
 

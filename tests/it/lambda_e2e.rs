@@ -510,10 +510,30 @@ async fn webhook_binary_answers_graph_and_enqueues_to_sqs() {
         ("RISKRELAY_TENANT_ID", crate::helpers::TENANT.to_string()),
         ("RISKRELAY_SECRET_ID", id),
         ("RISKRELAY_QUEUE_URL", aws.queue_url.clone()),
+        ("RISKRELAY_TABLE_NAME", aws.table.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    // The fixtures' subscription, as upkeep records it in DynamoDB.
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), aws.table.clone());
+    let tenant = riskrelay::ids::TenantId::parse(crate::helpers::TENANT).unwrap();
+    let known = riskrelay::source::subscriptions::CreatedWith(
+        [(
+            riskrelay::ids::SubscriptionId::parse(crate::helpers::SUBSCRIPTION).unwrap(),
+            "fingerprint".to_string(),
+        )]
+        .into(),
+    );
+    riskrelay::store::save(
+        &store,
+        tenant,
+        riskrelay::store::keys::SUBSCRIPTIONS,
+        &known,
+        None,
+    )
+    .await
+    .unwrap();
     let webhook = Function::start(env!("CARGO_BIN_EXE_webhook"), &env).await;
 
     let r = webhook.invoke(fixture("furl-validation")).await.unwrap();
@@ -534,6 +554,23 @@ async fn webhook_binary_answers_graph_and_enqueues_to_sqs() {
         batch["Records"].as_array().unwrap().len(),
         2,
         "both notifications reached SQS"
+    );
+
+    // The same notifications from a subscription riskrelay did not create: refused (still a 202,
+    // so a sender learns nothing).
+    let mut forged = fixture("furl-notifications");
+    let body = forged["body"].as_str().unwrap().replace(
+        crate::helpers::SUBSCRIPTION,
+        "00000000-1111-4222-8333-444444444444",
+    );
+    forged["body"] = json!(body);
+    let r = webhook.invoke(forged).await.unwrap();
+    assert_eq!(r["statusCode"], 202, "{r}");
+    assert!(
+        drain(&aws).await["Records"]
+            .as_array()
+            .is_none_or(|r| r.is_empty()),
+        "nothing from an unknown subscription reached SQS"
     );
 
     let r = webhook.invoke(fixture("furl-malformed")).await.unwrap();

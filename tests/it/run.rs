@@ -346,6 +346,20 @@ async fn a_notification_flood_is_bounded_and_coalesced_and_a_stop_is_prompt() {
     let users: Vec<String> = (0..3)
         .map(|i| riskrelay::sim::scenario::user_id(500 + i).to_string())
         .collect();
+    // The subscription the notifications come from, as upkeep would have recorded it.
+    {
+        let store = riskrelay::store::sqlite::SqliteStore::open(&db).unwrap();
+        let id = riskrelay::ids::SubscriptionId::parse(crate::helpers::SUBSCRIPTION).unwrap();
+        riskrelay::store::save(
+            &store,
+            sim.tenant_id(),
+            riskrelay::store::keys::SUBSCRIPTIONS,
+            &riskrelay::source::subscriptions::CreatedWith([(id, "fp".to_string())].into()),
+            None,
+        )
+        .await
+        .unwrap();
+    }
 
     let port = free_port();
     let mut service = command(&db, &slack);

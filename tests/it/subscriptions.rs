@@ -12,7 +12,7 @@ use riskrelay::notification::LifecycleKind;
 use riskrelay::observation::LifecycleHandler;
 use riskrelay::observation::{LifecycleEvent, Subject, WorkItem};
 use riskrelay::source::poll::PollTrigger;
-use riskrelay::source::subscriptions::{SubscriptionsConfig, Upkeep, Wanted};
+use riskrelay::source::subscriptions::{KnownSubscriptions, SubscriptionsConfig, Upkeep, Wanted};
 use riskrelay::source::webhook::Webhook;
 use riskrelay::source::webhook::WebhookConfig;
 use time::OffsetDateTime;
@@ -59,7 +59,12 @@ impl Rig {
             tenant_id: app.sim.tenant_id(),
             client_states: states(client_state),
         };
-        let webhook = Arc::new(Webhook::new(&config, Arc::new(queue.clone())));
+        // As deployed: only subscriptions upkeep recorded are accepted.
+        let known = KnownSubscriptions::new(app.sim.tenant_id(), app.store.clone());
+        let webhook = Arc::new(
+            Webhook::new(&config, Arc::new(queue.clone()))
+                .with_known_subscriptions(Arc::new(known)),
+        );
         let listener = riskrelay::server::bind("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
@@ -126,6 +131,19 @@ async fn creates_validates_and_receives_with_the_right_client_state() {
         format!("{}lifecycle", rig.url)
     );
     assert_eq!(sub["changeType"], "updated");
+
+    let marker = riskrelay::store::load::<Option<OffsetDateTime>>(
+        rig.store.as_ref(),
+        rig.sim.tenant_id(),
+        riskrelay::store::keys::SUBSCRIPTIONS_CREATING,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        marker.value, None,
+        "the creation marker is cleared once the id is saved"
+    );
 
     // Nothing to do the second time.
     assert_eq!(

@@ -680,3 +680,115 @@ async fn http_server_rejects_a_declared_oversized_body_without_reading_it() {
     server.stop().await;
     let _ = Bytes::new();
 }
+
+/// A store that cannot be reached.
+struct Unreachable;
+
+#[async_trait::async_trait]
+impl riskrelay::store::Store for Unreachable {
+    async fn get(
+        &self,
+        _: riskrelay::ids::TenantId,
+        _: &str,
+    ) -> Result<Option<(serde_json::Value, u64)>, riskrelay::store::StoreError> {
+        Err(riskrelay::store::StoreError::Unavailable("down".into()))
+    }
+    async fn put(
+        &self,
+        _: riskrelay::ids::TenantId,
+        _: &str,
+        _: &serde_json::Value,
+        _: Option<u64>,
+    ) -> Result<bool, riskrelay::store::StoreError> {
+        Err(riskrelay::store::StoreError::Unavailable("down".into()))
+    }
+    async fn claim_delivery(
+        &self,
+        _: &str,
+        _: &str,
+        _: time::OffsetDateTime,
+    ) -> Result<riskrelay::store::Claim, riskrelay::store::StoreError> {
+        Err(riskrelay::store::StoreError::Unavailable("down".into()))
+    }
+    async fn complete_delivery(
+        &self,
+        _: &str,
+        _: &str,
+        _: time::OffsetDateTime,
+    ) -> Result<(), riskrelay::store::StoreError> {
+        Err(riskrelay::store::StoreError::Unavailable("down".into()))
+    }
+    async fn release_delivery(&self, _: &str, _: &str) -> Result<(), riskrelay::store::StoreError> {
+        Err(riskrelay::store::StoreError::Unavailable("down".into()))
+    }
+}
+
+#[tokio::test]
+async fn only_subscriptions_riskrelay_created_are_accepted_and_a_creation_in_flight_is() {
+    use riskrelay::source::subscriptions::{CreatedWith, KnownSubscriptions};
+    use riskrelay::store::{self, Store, keys, memory::MemoryStore};
+    let tenant = riskrelay::ids::TenantId::parse(TENANT).unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let ours = riskrelay::ids::SubscriptionId::parse(SUBSCRIPTION).unwrap();
+    store::save(
+        store.as_ref(),
+        tenant,
+        keys::SUBSCRIPTIONS,
+        &CreatedWith([(ours, "fingerprint".to_string())].into()),
+        None,
+    )
+    .await
+    .unwrap();
+    let webhook = |store: Arc<dyn Store>| {
+        let q = RecordingQueue::default();
+        let known = KnownSubscriptions::new(tenant, store);
+        let app = Webhook::new(&webhook_config(&webhook_env()), Arc::new(q.clone()))
+            .with_known_subscriptions(Arc::new(known));
+        (Arc::new(app), q)
+    };
+    let genuine = item(&format!("Users/{USER_1}"), Some(CLIENT_STATE), TENANT);
+    let mut forged = item(&format!("Users/{USER_2}"), Some(CLIENT_STATE), TENANT);
+    forged["subscriptionId"] = json!("00000000-1111-4222-8333-444444444444");
+    let both = Req::notifications(json!({ "value": [genuine, forged.clone()] }));
+    let only_forged = Req::notifications(json!({ "value": [forged] }));
+
+    for via in BOTH {
+        let (app, q) = webhook(store.clone());
+        let res = call(via, app, &both).await;
+        assert_eq!(res.status, 202, "{via:?}");
+        assert_eq!(users(&q.items()), vec![USER_1.to_string()], "{via:?}");
+    }
+
+    // While upkeep is creating a subscription its id is not saved yet: accepted until the
+    // marker lapses.
+    let now = time::OffsetDateTime::now_utc();
+    store::save(
+        store.as_ref(),
+        tenant,
+        keys::SUBSCRIPTIONS_CREATING,
+        &Some(now + time::Duration::minutes(2)),
+        None,
+    )
+    .await
+    .unwrap();
+    let (app, q) = webhook(store.clone());
+    call(Via::Http, app, &only_forged).await;
+    assert_eq!(users(&q.items()), vec![USER_2.to_string()]);
+    store::save(
+        store.as_ref(),
+        tenant,
+        keys::SUBSCRIPTIONS_CREATING,
+        &Some(now - time::Duration::seconds(1)),
+        Some(1),
+    )
+    .await
+    .unwrap();
+    let (app, q) = webhook(store.clone());
+    call(Via::Http, app, &only_forged).await;
+    assert!(q.items().is_empty(), "the lapsed marker admits nothing");
+
+    // When the ids cannot be read, the clientState alone decides: nothing real is lost.
+    let (app, q) = webhook(Arc::new(Unreachable));
+    call(Via::Http, app, &only_forged).await;
+    assert_eq!(q.items().len(), 1);
+}
