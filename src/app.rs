@@ -22,6 +22,7 @@ use crate::sink::{self, Sink};
 use crate::source::poll::{self, PollTrigger, Poller, StoredPollRequest};
 use crate::source::subscriptions::{SubscriptionsConfig, Upkeep};
 use crate::store::Store;
+use crate::store::slots::StoredSlots;
 use crate::worker::Worker;
 
 /// Every setting riskrelay reads, parsed and checked once.
@@ -163,8 +164,16 @@ pub struct App {
 impl App {
     pub fn build(settings: &Settings, role: Role, adapters: Adapters) -> anyhow::Result<Self> {
         let tenant = settings.tenant();
-        let graph = GraphClient::new(&settings.graph).context("Graph client")?;
         let store = adapters.store;
+        // The poller and worker functions are separate processes spending one tenant budget.
+        let graph = match role {
+            Role::Poller | Role::Worker => GraphClient::with_shared_slots(
+                &settings.graph,
+                Arc::new(StoredSlots::new(tenant, store.clone())),
+            ),
+            Role::Service | Role::Tool => GraphClient::new(&settings.graph),
+        }
+        .context("Graph client")?;
         let clock = adapters.clock;
         let trigger = adapters.poll_trigger.unwrap_or_else(|| {
             Arc::new(StoredPollRequest {

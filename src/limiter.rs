@@ -7,8 +7,27 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
+use time::OffsetDateTime;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
+
+/// Slots shared with other processes: the poller and worker functions of one tenant each hold a
+/// [`Limiter`], and this keeps their requests apart too. Wall-clock times, as processes on
+/// different hosts share no monotonic clock.
+#[async_trait]
+pub trait SharedSlots: Send + Sync {
+    /// Reserves the first slot at or after `earliest` that is `interval` after every slot
+    /// reserved before, and returns it.
+    async fn reserve(
+        &self,
+        earliest: OffsetDateTime,
+        interval: Duration,
+    ) -> Result<OffsetDateTime, String>;
+
+    /// Holds every process back until `until` (a throttled answer).
+    async fn hold(&self, until: OffsetDateTime) -> Result<(), String>;
+}
 
 #[derive(Debug)]
 pub struct Limiter {

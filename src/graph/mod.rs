@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::http::RetryPolicy;
-use crate::limiter::Limiter;
+use crate::limiter::{Limiter, SharedSlots};
 use auth::TokenSource;
 use config::GraphConfig;
 
@@ -238,6 +238,33 @@ impl Reply {
 /// answer, and following it would spend the tenant's shared budget for half an hour.
 pub const MAX_PAGES: usize = 2_000;
 
+/// Longest wait for a shared slot that is believed. The longest hold anyone sets is a capped
+/// `Retry-After` (see [`config::retry_policy`]); a slot further out comes from a skewed clock or
+/// a damaged record, and waiting for it would stall the cycle.
+const MAX_SHARED_WAIT: Duration = Duration::from_secs(150);
+
+/// Waits for this request's slot in the budget shared with other processes. If the store cannot
+/// say, the local spacing alone holds (Graph's 429s then slow everyone down).
+async fn shared_slot(shared: &dyn SharedSlots, interval: Duration) {
+    let now = time::OffsetDateTime::now_utc();
+    match shared.reserve(now, interval).await {
+        Ok(slot) => {
+            let wait = slot - time::OffsetDateTime::now_utc();
+            match Duration::try_from(wait) {
+                Ok(w) if w <= MAX_SHARED_WAIT => tokio::time::sleep(w).await,
+                Ok(w) => tracing::warn!(
+                    wait_seconds = w.as_secs(),
+                    "the shared identity-protection slot is implausibly far out; not waiting for it"
+                ),
+                Err(_) => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not reserve a shared identity-protection slot; spacing this process only")
+        }
+    }
+}
+
 /// Added to the identity-protection spacing: Graph measures the gap between arrivals, and two
 /// requests sent exactly one second apart can arrive closer than that.
 const SPACING_MARGIN: Duration = Duration::from_millis(50);
@@ -247,6 +274,8 @@ struct Inner {
     root: Url,
     tokens: TokenSource,
     limiter: Limiter,
+    /// The budget other processes of this tenant spend too (the poller and worker functions).
+    shared: Option<Arc<dyn SharedSlots>>,
     retry: RetryPolicy,
     counts: Counts,
     registration_gate: batch::FeatureGate,
@@ -287,6 +316,22 @@ impl Call {
 
 impl GraphClient {
     pub fn new(config: &GraphConfig) -> Result<Self, GraphError> {
+        Self::build(config, None)
+    }
+
+    /// A client whose identity-protection requests also take their slots from `shared`, so
+    /// that several processes of one tenant together stay within its budget.
+    pub fn with_shared_slots(
+        config: &GraphConfig,
+        shared: Arc<dyn SharedSlots>,
+    ) -> Result<Self, GraphError> {
+        Self::build(config, Some(shared))
+    }
+
+    fn build(
+        config: &GraphConfig,
+        shared: Option<Arc<dyn SharedSlots>>,
+    ) -> Result<Self, GraphError> {
         let http = crate::http::client(config.request_timeout)?;
         Ok(Self(Arc::new(Inner {
             tokens: TokenSource::new(config, http.clone())?,
@@ -295,6 +340,7 @@ impl GraphClient {
             limiter: Limiter::with_interval(
                 Duration::from_secs_f64(1.0 / config.identity_protection_rps) + SPACING_MARGIN,
             ),
+            shared,
             retry: config.retry.clone(),
             counts: Counts::default(),
             registration_gate: batch::FeatureGate::default(),
@@ -342,6 +388,9 @@ impl GraphClient {
             let token = inner.tokens.token().await?;
             if budget == Budget::IdentityProtection {
                 inner.limiter.acquire().await;
+                if let Some(shared) = &inner.shared {
+                    shared_slot(shared.as_ref(), inner.limiter.interval()).await;
+                }
             }
             inner.counts.record(budget);
             let mut req = inner
@@ -399,6 +448,11 @@ impl GraphClient {
                 // Another app may be spending the tenant's shared budget: slow every
                 // identity-protection caller down, not only this one.
                 inner.limiter.pause(delay).await;
+                if let Some(shared) = &inner.shared
+                    && let Err(e) = shared.hold(time::OffsetDateTime::now_utc() + delay).await
+                {
+                    tracing::warn!(error = %e, "could not hold the other processes back after a 429");
+                }
             }
             attempts.wait(delay, &error).await;
         }

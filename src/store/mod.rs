@@ -9,10 +9,12 @@
 //!   when it failed, so that a retry re-sends only what did not arrive and two workers racing on
 //!   the same alert post it once.
 //!
-//! Adapters: [`memory`], [`sqlite`], [`dynamo`].
+//! Adapters: [`memory`], [`sqlite`], [`dynamo`]. [`slots`] shares the identity-protection budget
+//! between processes through any of them.
 
 pub mod dynamo;
 pub mod memory;
+pub mod slots;
 pub mod sqlite;
 
 use std::time::Duration;
@@ -129,6 +131,7 @@ pub mod keys {
     pub const SUBSCRIPTIONS_CREATING: &str = "subscriptions-creating";
     pub const POLL_REQUEST: &str = "poll-request";
     pub const PARKED: &str = "parked";
+    pub const IP_SLOTS: &str = "identity-protection-slots";
 
     pub fn user(id: UserId) -> String {
         format!("user/{id}")

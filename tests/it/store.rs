@@ -201,3 +201,59 @@ async fn dynamodb_unavailable_is_an_error_not_a_panic() {
         "{err}"
     );
 }
+
+/// The poller and the worker functions are separate processes of one tenant: built as the
+/// composition root builds them, over one DynamoDB table, their identity-protection requests
+/// together stay a second apart (the simulator answers 429 to any closer pair, as Graph does).
+#[tokio::test]
+async fn the_poller_and_worker_functions_share_one_identity_protection_budget() {
+    use riskrelay::app::{Adapters, App, Role, Settings};
+    use riskrelay::sim::{SimConfig, SimUser, Simulator};
+    let sim = Simulator::start(SimConfig {
+        enforce_rate_limit: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let users: Vec<_> = (0..3u128)
+        .map(|n| sim.add_user(SimUser::new(crate::worker::uid(n), "Budget", "budget")))
+        .collect();
+    let mut graph = sim.graph_config();
+    graph.identity_protection_rps = 1.0;
+    // No retries: a 429 would fail the read.
+    graph.retry = crate::graph::fast_retry(1);
+    let settings = Settings::with_graph(graph);
+    let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
+    let queue: Arc<dyn riskrelay::queue::Queue> =
+        Arc::new(crate::helpers::RecordingQueue::default());
+    let build = |role| {
+        App::build(
+            &settings,
+            role,
+            Adapters::new(store.clone()).with_queue(queue.clone()),
+        )
+        .unwrap()
+        .graph
+    };
+    let (poller, worker) = (build(Role::Poller), build(Role::Worker));
+    let reads = |g: riskrelay::graph::GraphClient| {
+        let users = users.clone();
+        async move {
+            for u in users {
+                g.risky_user(u).await.unwrap();
+            }
+        }
+    };
+    tokio::join!(reads(poller), reads(worker));
+    let statuses: Vec<u16> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/identityProtection/"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses.len(), 6);
+    assert!(
+        !statuses.contains(&429),
+        "no two requests less than a second apart: {statuses:?}"
+    );
+}
