@@ -145,6 +145,19 @@ fn outgoing(m: &Message) -> Outgoing {
     }
 }
 
+/// When the process is stopping, a post is not started (a wait for the destination's pace may
+/// have been cut short): the message fails as retryable and the next start sends it.
+fn stopping(sink: &str, keys: &[String]) -> Option<Failure> {
+    crate::http::stopping().then(|| Failure {
+        sink: sink.to_string(),
+        keys: keys.to_vec(),
+        error: DeliverError::Sink(SinkError::Retryable {
+            sink: sink.to_string(),
+            detail: "riskrelay is stopping; not posted".into(),
+        }),
+    })
+}
+
 /// A digest line for an alert.
 pub fn digest_entry(a: &UserAlert) -> DigestEntry {
     DigestEntry {
@@ -260,6 +273,15 @@ impl Delivery {
             entries: claimed.iter().map(|a| digest_entry(a)).collect(),
         });
         sink.ready().await;
+        if let Some(failure) = stopping(&name, &keys_of) {
+            for k in &keys_of {
+                if let Err(e) = self.store.release_delivery(k, &name).await {
+                    tracing::warn!(sink = %name, key = %k, error = %e, "could not release a delivery claim; it lapses on its own");
+                }
+            }
+            report.failures.push(failure);
+            return;
+        }
         let result = sink.post(&outgoing(&digest)).await;
         if self.settle(&name, &keys_of, result, now, report).await {
             report.digests += 1;
@@ -277,6 +299,10 @@ impl Delivery {
         let name = sink.name().to_string();
         let key = m.key().to_string();
         sink.ready().await;
+        if let Some(failure) = stopping(&name, std::slice::from_ref(&key)) {
+            report.failures.push(failure);
+            return;
+        }
         match self.store.claim_delivery(&key, &name, now).await {
             Ok(Claim::Claimed) => {
                 let result = sink.post(&outgoing(m)).await;

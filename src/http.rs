@@ -6,12 +6,43 @@
 //! need to act *between* deciding on a wait and sleeping it (the identity-protection limiter holds
 //! every caller back for the same wait; Slack's pacer does too), and a loop with an [`Attempts`]
 //! value keeps that visible at the call site without wrapping each attempt in a closure.
+//!
+//! A job run under [`stoppable`] has every retry wait cut short when the process is asked to
+//! stop: the operation then gives up (nothing half-done: a wait is always *between* attempts), so
+//! a SIGTERM during a long `Retry-After` ends the job in moments and the next start redoes it.
 
 use std::fmt;
 use std::time::Duration;
 
 use http::HeaderMap;
+use tokio::sync::watch;
 use tokio::time::Instant;
+
+tokio::task_local! {
+    static STOP: watch::Receiver<bool>;
+}
+
+/// Runs `job` so that its retry waits end early once `stop` turns true.
+pub async fn stoppable<F: std::future::Future>(stop: watch::Receiver<bool>, job: F) -> F::Output {
+    STOP.scope(stop, job).await
+}
+
+/// Whether the job running this code is being stopped (see [`stoppable`]).
+pub fn stopping() -> bool {
+    STOP.try_with(|s| *s.borrow()).unwrap_or(false)
+}
+
+/// Sleeps `delay`, or less when the job is being stopped. Returns false when it was stopped.
+pub async fn sleep_unless_stopped(delay: Duration) -> bool {
+    let Ok(mut stop) = STOP.try_with(watch::Receiver::clone) else {
+        tokio::time::sleep(delay).await;
+        return true;
+    };
+    tokio::select! {
+        () = tokio::time::sleep(delay) => true,
+        r = stop.wait_for(|v| *v) => r.is_err(),
+    }
+}
 
 /// Longest wait for a TCP and TLS connection to any upstream.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -156,11 +187,17 @@ impl Attempts<'_> {
         (self.started.elapsed() + delay <= self.policy.budget).then_some(delay)
     }
 
-    /// Logs the failure and sleeps `delay` before the next attempt.
-    pub async fn wait(&mut self, delay: Duration, error: &(dyn fmt::Display + Sync)) {
+    /// Logs the failure and sleeps `delay` before the next attempt. Returns false, having logged
+    /// that it gives up, when the process is stopping (see [`stoppable`]).
+    #[must_use]
+    pub async fn wait(&mut self, delay: Duration, error: &(dyn fmt::Display + Sync)) -> bool {
         tracing::info!(what = %self.what, attempt = self.attempt, delay_ms = delay.as_millis() as u64, error = %error, "failed; retrying");
-        tokio::time::sleep(delay).await;
+        if !sleep_unless_stopped(delay).await {
+            tracing::warn!(what = %self.what, attempt = self.attempt, error = %error, "stopping; not retrying");
+            return false;
+        }
         self.attempt += 1;
+        true
     }
 
     /// Logs that the operation failed for good.
@@ -176,10 +213,7 @@ impl Attempts<'_> {
         retry_after: Option<Duration>,
     ) -> bool {
         match self.next_delay(retry_after) {
-            Some(delay) => {
-                self.wait(delay, error).await;
-                true
-            }
+            Some(delay) => self.wait(delay, error).await,
             None => {
                 self.give_up(error);
                 false

@@ -51,7 +51,9 @@ impl Limiter {
         self.interval
     }
 
-    /// Waits for this caller's slot. Slots are handed out in order, one per interval.
+    /// Waits for this caller's slot. Slots are handed out in order, one per interval. A stop
+    /// (see [`crate::http::stoppable`]) ends the wait early; the caller checks
+    /// [`crate::http::stopping`] before sending.
     pub async fn acquire(&self) {
         let slot = {
             let mut next = self.next.lock().await;
@@ -60,7 +62,7 @@ impl Limiter {
             *next = Some(slot + self.interval);
             slot
         };
-        tokio::time::sleep_until(slot).await;
+        crate::http::sleep_unless_stopped(slot.saturating_duration_since(Instant::now())).await;
     }
 
     /// Pushes the next slot at least `delay` into the future, for every caller.

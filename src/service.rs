@@ -195,28 +195,31 @@ impl Service {
             for i in [&mut poll, &mut posture, &mut subs] {
                 i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             }
+            // Each job runs stoppable: a stop cuts its waits short and starts no new request, so
+            // it ends in moments with nothing half-done.
+            use crate::http::stoppable;
             loop {
                 tokio::select! {
                     biased;
                     () = stopped(&mut s) => break,
                     _ = posture.tick() => {
-                        if let Err(e) = me.posture_job().await {
+                        if let Err(e) = stoppable(s.clone(), me.posture_job()).await {
                             tracing::error!(error = %e, "posture check failed");
                         }
                     }
                     _ = poll.tick() => {
-                        if let Err(e) = me.poll().await {
+                        if let Err(e) = stoppable(s.clone(), me.poll()).await {
                             tracing::error!(error = %e, "poll cycle failed; the next one re-reads the window");
                         }
                     }
                     _ = trigger.notified() => {
-                        if let Err(e) = me.poll().await {
+                        if let Err(e) = stoppable(s.clone(), me.poll()).await {
                             tracing::error!(error = %e, "poll cycle failed");
                         }
                     }
                     _ = subs.tick() => {
                         if let Some(u) = &me.app.upkeep
-                            && let Err(e) = u.ensure(me.app.clock.now()).await
+                            && let Err(e) = stoppable(s.clone(), u.ensure(me.app.clock.now())).await
                         {
                             tracing::error!(error = %e, "subscription upkeep failed");
                         }

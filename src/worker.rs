@@ -240,7 +240,8 @@ impl Worker {
         } else {
             self.delivery.deliver(&messages, now).await
         };
-        let (failed, parked) = if self.parking {
+        // A stop fails what it interrupted; that says nothing about the message.
+        let (failed, parked) = if self.parking && !crate::http::stopping() {
             self.park(&delivery, &messages, now).await
         } else {
             (delivery.failed_keys(), Vec::new())

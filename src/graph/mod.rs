@@ -144,6 +144,8 @@ pub enum GraphError {
     Paging { feature: Feature, detail: String },
     #[error("could not get a Graph token: {0}")]
     Auth(String),
+    #[error("riskrelay is stopping; the request for {feature} was not sent")]
+    Stopping { feature: Feature },
     #[error(transparent)]
     Setup(#[from] crate::http::SetupError),
 }
@@ -168,6 +170,7 @@ impl GraphError {
                 | Self::Server { .. }
                 | Self::Timeout { .. }
                 | Self::Transport { .. }
+                | Self::Stopping { .. }
         )
     }
 
@@ -251,7 +254,9 @@ async fn shared_slot(shared: &dyn SharedSlots, interval: Duration) {
         Ok(slot) => {
             let wait = slot - time::OffsetDateTime::now_utc();
             match Duration::try_from(wait) {
-                Ok(w) if w <= MAX_SHARED_WAIT => tokio::time::sleep(w).await,
+                Ok(w) if w <= MAX_SHARED_WAIT => {
+                    crate::http::sleep_unless_stopped(w).await;
+                }
                 Ok(w) => tracing::warn!(
                     wait_seconds = w.as_secs(),
                     "the shared identity-protection slot is implausibly far out; not waiting for it"
@@ -392,6 +397,10 @@ impl GraphClient {
                     shared_slot(shared.as_ref(), inner.limiter.interval()).await;
                 }
             }
+            // Waits above end early on a stop; no new request starts after one.
+            if crate::http::stopping() {
+                return Err(GraphError::Stopping { feature });
+            }
             inner.counts.record(budget);
             let mut req = inner
                 .http
@@ -454,7 +463,9 @@ impl GraphClient {
                     tracing::warn!(error = %e, "could not hold the other processes back after a 429");
                 }
             }
-            attempts.wait(delay, &error).await;
+            if !attempts.wait(delay, &error).await {
+                return Err(error);
+            }
         }
     }
 

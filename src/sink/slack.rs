@@ -93,7 +93,9 @@ impl Sink for SlackSink {
             };
             // Hold every later post to this webhook back too, not only this one.
             self.pace.pause(delay).await;
-            attempts.wait(delay, &"Slack rate limit").await;
+            if !attempts.wait(delay, &"Slack rate limit").await {
+                return Err(self.endpoint.error(true, error));
+            }
         }
     }
 }

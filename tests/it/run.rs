@@ -245,26 +245,57 @@ async fn a_kill_mid_cycle_loses_nothing_and_posts_nothing_twice() {
 }
 
 #[tokio::test]
-async fn sigterm_lets_the_cycle_in_progress_finish() {
+async fn sigterm_during_a_long_retry_after_stops_in_moments_and_the_next_start_posts_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("riskrelay.sqlite");
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let slack = slack().await;
     run_once(&db, &sim, &slack).await;
     risky(&sim, 4);
+    // Slack takes the first alert, then asks for a 50-second pause once.
+    slack.reset().await;
+    answer(
+        &slack,
+        SLACK_PATH,
+        ResponseTemplate::new(200).set_body_string("ok"),
+        Some(1),
+        None,
+    )
+    .await;
+    answer(
+        &slack,
+        SLACK_PATH,
+        ResponseTemplate::new(429)
+            .insert_header("retry-after", "50")
+            .set_body_string("rate_limited"),
+        Some(1),
+        None,
+    )
+    .await;
+    answer(
+        &slack,
+        SLACK_PATH,
+        ResponseTemplate::new(200).set_body_string("ok"),
+        None,
+        None,
+    )
+    .await;
 
     let mut service = command(&db, &slack);
     against(&mut service, &sim);
     let mut child = service.spawn().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while user_alerts(&bodies(&slack).await).is_empty() {
+    while slack.received_requests().await.unwrap().len() < 2 {
         assert!(
             std::time::Instant::now() < deadline,
-            "the service posted nothing"
+            "the service posted too little: {}",
+            logs(&db)
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = child.id().unwrap();
+    let asked = std::time::Instant::now();
     std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()
@@ -273,12 +304,24 @@ async fn sigterm_lets_the_cycle_in_progress_finish() {
         .await
         .unwrap()
         .unwrap();
+    let took = asked.elapsed();
     assert!(status.success(), "{status:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "stopped {took:?} after SIGTERM, inside a 50 s Retry-After"
+    );
     assert_eq!(
         user_alerts(&bodies(&slack).await).len(),
-        4,
-        "the cycle in progress finished before the stop"
+        2,
+        "one posted, one refused"
     );
+
+    run_once(&db, &sim, &slack).await;
+    let expected: Vec<String> = (0..4).map(|i| format!("Kill Test {i}")).collect();
+    // Every post but the second (the one Slack refused) was accepted: each alert exactly once.
+    let mut accepted = bodies(&slack).await;
+    accepted.remove(1);
+    assert_eq!(user_alerts(&accepted), expected, "{}", logs(&db));
 }
 
 #[tokio::test]
