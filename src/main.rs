@@ -226,8 +226,7 @@ async fn service(
     let env = Env::from_process();
     let (sim, settings) = settings(&env, simulate).await?;
     let schedule = Schedule::load(&env)?;
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
+    let store: Arc<dyn Store> = Arc::new(sqlite(&env, &db)?);
     let mut adapters = Adapters::new(store);
     if console || settings.alerts.sinks.is_empty() {
         if settings.alerts.sinks.is_empty() {
@@ -345,8 +344,7 @@ async fn parked(replay: Option<String>, db: PathBuf) -> anyhow::Result<ExitCode>
     }
     let env = Env::from_process();
     let settings = Settings::load(&env, &EnvSecrets(&env))?;
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
+    let store: Arc<dyn Store> = Arc::new(sqlite(&env, &db)?);
     let Some(which) = replay else {
         let list = parking::list(store.as_ref(), settings.tenant()).await?;
         if list.is_empty() {
@@ -475,6 +473,18 @@ async fn serve(listen: SocketAddr) -> anyhow::Result<ExitCode> {
     riskrelay::server::serve(listener, app, shutdown_signal()).await;
     printer.abort();
     Ok(ExitCode::SUCCESS)
+}
+
+/// The service's SQLite database, with `RISKRELAY_CLAIM_LEASE_SECONDS` when set.
+fn sqlite(env: &Env, db: &std::path::Path) -> anyhow::Result<SqliteStore> {
+    let store = SqliteStore::open(db).with_context(|| format!("opening {}", db.display()))?;
+    let lease = env.or(
+        "RISKRELAY_CLAIM_LEASE_SECONDS",
+        "seconds, 5 to 3600",
+        riskrelay::store::CLAIM_LEASE,
+        riskrelay::config::seconds(5..=3600),
+    )?;
+    Ok(store.with_claim_lease(lease))
 }
 
 /// The SQLite store when `RISKRELAY_SQLITE_PATH` is set (so `check` and `subscribe` share the

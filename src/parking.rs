@@ -81,6 +81,12 @@ impl Failed<'_> {
     fn permanent(&self) -> bool {
         matches!(self.error, DeliverError::Sink(SinkError::Permanent { .. }))
     }
+
+    /// Only what the destination answered counts: a claim held by a crashed run, or a store
+    /// error, says nothing about the message.
+    fn counts(&self) -> bool {
+        matches!(self.error, DeliverError::Sink(_))
+    }
 }
 
 /// What [`settle`] decided.
@@ -108,7 +114,7 @@ pub async fn settle(
     // Optimistic concurrency: a concurrent writer (a replay) makes us read again.
     for _ in 0..3 {
         let stored = store::load::<Book>(store, tenant, store::keys::PARKED).await?;
-        if stored.is_none() && failed.is_empty() {
+        if stored.is_none() && !failed.iter().any(Failed::counts) {
             return Ok(Settled::default());
         }
         let version = stored.as_ref().map(|s| s.version);
@@ -120,7 +126,7 @@ pub async fn settle(
                 && !posted.iter().any(|(s, k)| *s == a.sink && *k == a.key)
         });
         let mut settled = Settled::default();
-        for f in failed {
+        for f in failed.iter().filter(|f| f.counts()) {
             let key = f.message.key();
             let count = match book
                 .attempts

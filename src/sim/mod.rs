@@ -212,6 +212,34 @@ pub struct Fault {
     pub reply: FaultReply,
 }
 
+/// Random faults on every Graph request, for soaks: a share of them throttled (with and without
+/// `Retry-After`) or failing with 503, and every `$batch` slowed down.
+#[derive(Debug, Clone)]
+pub struct Chaos {
+    /// Share of requests that fail, 0 to 1.
+    pub rate: f64,
+    pub batch_delay: Duration,
+}
+
+impl Chaos {
+    fn pick(&self, path: &str) -> Option<FaultReply> {
+        if rand::random_range(0.0..1.0) < self.rate {
+            let (status, retry_after) = match rand::random_range(0..3u8) {
+                0 => (429, Some(1)),
+                1 => (429, None),
+                _ => (503, None),
+            };
+            return Some(FaultReply::Status {
+                status,
+                retry_after,
+                body: r#"{"error":{"code":"chaos","message":"injected by the soak"}}"#.into(),
+            });
+        }
+        (path.ends_with("/$batch") && !self.batch_delay.is_zero())
+            .then_some(FaultReply::Delay(self.batch_delay))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum FaultReply {
     Status {
@@ -310,6 +338,7 @@ struct State {
     tokens: Vec<String>,
     static_tokens: Vec<String>,
     faults: Vec<Fault>,
+    chaos: Option<Chaos>,
     requests: Vec<Recorded>,
     last_ip_request: Option<std::time::Instant>,
     next_detection: u64,
@@ -365,6 +394,7 @@ impl Simulator {
             tokens: Vec::new(),
             static_tokens: Vec::new(),
             faults: Vec::new(),
+            chaos: None,
             requests: Vec::new(),
             last_ip_request: None,
             next_detection: 1,
@@ -635,6 +665,11 @@ impl Simulator {
 
     pub fn fail(&self, fault: Fault) {
         self.lock().faults.push(fault);
+    }
+
+    /// Random faults from now on (`None`: none).
+    pub fn set_chaos(&self, chaos: Option<Chaos>) {
+        self.lock().chaos = chaos;
     }
 
     pub fn enforce_rate_limit(&self, on: bool) {

@@ -16,6 +16,7 @@ use crate::ids::TenantId;
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    lease: std::time::Duration,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -64,7 +65,17 @@ impl SqliteStore {
         .map_err(err)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            lease: super::CLAIM_LEASE,
         })
+    }
+
+    /// How long a claim blocks a retry of its post (default [`super::CLAIM_LEASE`]). One process
+    /// owns the database in `riskrelay run`, so a claim found on start is a crashed run's: a
+    /// shorter lease lets its alert go out sooner after a restart, at the risk of posting it twice
+    /// if the crash came between the post and its record.
+    pub fn with_claim_lease(mut self, lease: std::time::Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     /// Runs blocking SQLite work off the async threads.
@@ -146,6 +157,7 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Claim, StoreError> {
         let (alert_key, sink) = (alert_key.to_string(), sink.to_string());
+        let until = (now + self.lease).unix_timestamp();
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
             let row: Option<(String, i64)> = tx
@@ -163,7 +175,7 @@ impl Store for SqliteStore {
                 tx.execute(
                     "INSERT INTO deliveries (alert_key, sink, status, until) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (alert_key, sink) DO UPDATE SET status = excluded.status, until = excluded.until",
-                    params![alert_key, sink, status_text(Status::InProgress), delivery::lease_end(now).unix_timestamp()],
+                    params![alert_key, sink, status_text(Status::InProgress), until],
                 )
                 .map_err(err)?;
             }

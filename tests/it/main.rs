@@ -15,6 +15,7 @@ mod queue_sqs;
 mod render;
 mod run;
 mod secrets;
+mod soak;
 mod store;
 mod subscriptions;
 mod truth;

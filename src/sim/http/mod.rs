@@ -89,13 +89,18 @@ impl SimApp {
                     && f.method
                         .as_deref()
                         .is_none_or(|m| m.eq_ignore_ascii_case(ctx.method.as_str()))
-            })?;
-            s.faults[i].times -= 1;
-            let r = s.faults[i].reply.clone();
-            if s.faults[i].times == 0 {
-                s.faults.remove(i);
+            });
+            match i {
+                Some(i) => {
+                    s.faults[i].times -= 1;
+                    let r = s.faults[i].reply.clone();
+                    if s.faults[i].times == 0 {
+                        s.faults.remove(i);
+                    }
+                    r
+                }
+                None => s.chaos.as_ref()?.pick(&ctx.path)?,
             }
-            r
         };
         match reply_kind {
             FaultReply::Status {
