@@ -304,6 +304,8 @@ pub struct Recorded {
     /// Part of a `$batch`.
     pub inner: bool,
     pub status: u16,
+    /// When it was answered (for benchmarks: the tail after the last read).
+    pub at: std::time::Instant,
 }
 
 impl Recorded {

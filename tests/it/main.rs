@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod app;
+mod bench_cycle;
 mod delivery;
 mod demo;
 mod graph;

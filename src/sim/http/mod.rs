@@ -146,6 +146,7 @@ impl SimApp {
             body,
             inner: ctx.inner,
             status,
+            at: std::time::Instant::now(),
         });
     }
 

@@ -1,0 +1,169 @@
+//! The cycle benchmark (not a test: `#[ignore]`, run by `scripts/cycle-bench.sh`): one
+//! `riskrelay run --once` over N changed users with 3 detections each, against the simulated
+//! tenant with Graph's 1 request per second identity-protection rule on and a settable `$batch`
+//! latency. Prints wall time, the Graph floor (identity-protection requests × the spacing), their
+//! ratio, the tail after the last identity-protection read, peak memory, `$batch` count and posts
+//! per destination.
+//!
+//! `RISKRELAY_BENCH_USERS` (default 1000), `RISKRELAY_BENCH_BATCH_MS` (150),
+//! `RISKRELAY_BENCH_BIN` (the riskrelay binary to measure; default the test build's).
+
+use std::time::{Duration, Instant};
+
+use riskrelay::risk::{DetectionTimingType, RiskLevel};
+use riskrelay::sim::{Chaos, DetectionSpec, SimConfig, SimUser, Simulator};
+use wiremock::{MockServer, ResponseTemplate};
+
+use crate::helpers::{SLACK_PATH, TEAMS_PATH, answer};
+
+/// riskrelay's spacing of identity-protection requests at 1 per second (1 s plus its margin).
+const SPACING: Duration = Duration::from_millis(1050);
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::test]
+#[ignore = "a benchmark: scripts/cycle-bench.sh"]
+async fn cycle_benchmark() {
+    let users = env_or("RISKRELAY_BENCH_USERS", 1000) as u32;
+    let batch_ms = env_or("RISKRELAY_BENCH_BATCH_MS", 150);
+    let bin = std::env::var("RISKRELAY_BENCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_riskrelay").to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("riskrelay.sqlite");
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let slack = MockServer::start().await;
+    answer(
+        &slack,
+        SLACK_PATH,
+        ResponseTemplate::new(200).set_body_string("ok"),
+        None,
+        None,
+    )
+    .await;
+    let teams = MockServer::start().await;
+    answer(&teams, TEAMS_PATH, ResponseTemplate::new(202), None, None).await;
+
+    let run = || {
+        let mut cmd = tokio::process::Command::new(&bin);
+        cmd.env_clear()
+            .env("RISKRELAY_TENANT_ID", sim.tenant_id().to_string())
+            .env(
+                "RISKRELAY_CLIENT_ID",
+                SimConfig::default().client_id.to_string(),
+            )
+            .env(
+                "RISKRELAY_GRAPH_CLIENT_SECRET",
+                SimConfig::default().client_secret,
+            )
+            .env("RISKRELAY_AUTHORITY_HOST", sim.url().to_string())
+            .env("RISKRELAY_GRAPH_ROOT", sim.url().to_string())
+            .env(
+                "RISKRELAY_SLACK_WEBHOOK_URL",
+                format!("{}{SLACK_PATH}", slack.uri()),
+            )
+            .env(
+                "RISKRELAY_TEAMS_WEBHOOK_URL",
+                format!("{}{TEAMS_PATH}?sig=bench", teams.uri()),
+            )
+            .env("RISKRELAY_MIN_RISK_LEVEL", "low")
+            .env("RISKRELAY_LOG", "warn")
+            .args(["run", "--once", "--db"])
+            .arg(&db)
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    };
+    assert!(run().status().await.unwrap().success(), "baseline run");
+
+    for n in 0..users {
+        let id = sim.add_user(
+            SimUser::new(
+                riskrelay::sim::scenario::user_id(100_000 + n),
+                &format!("Bench User {n}"),
+                &format!("bench{n}@contoso.com"),
+            )
+            .synced(),
+        );
+        for kind in [
+            "unfamiliarFeatures",
+            "anonymizedIPAddress",
+            "leakedCredentials",
+        ] {
+            sim.add_detection(
+                id,
+                DetectionSpec::new(
+                    kind,
+                    "signin",
+                    RiskLevel::Medium,
+                    DetectionTimingType::Realtime,
+                ),
+            );
+        }
+        sim.set_risk(
+            id,
+            RiskLevel::High,
+            riskrelay::risk::RiskState::AtRisk,
+            riskrelay::risk::RiskDetail::None,
+        );
+    }
+    sim.enforce_rate_limit(true);
+    sim.set_chaos(Some(Chaos {
+        rate: 0.0,
+        batch_delay: Duration::from_millis(batch_ms),
+    }));
+    sim.clear_requests();
+
+    let started = Instant::now();
+    let mut child = run().spawn().unwrap();
+    let pid = child.id().unwrap();
+    let mut peak = 0;
+    let status = loop {
+        peak = peak.max(crate::run::peak_rss_kib(pid));
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let wall = started.elapsed();
+    let ended = Instant::now();
+    assert!(status.success(), "the measured run failed");
+
+    let requests = sim.requests();
+    let ip: Vec<_> = requests
+        .iter()
+        .filter(|r| {
+            !r.inner
+                && (r.path.contains("/identityProtection/")
+                    || r.path.contains("/identity/conditionalAccess/"))
+        })
+        .collect();
+    let throttled = ip.iter().filter(|r| r.status == 429).count();
+    let floor = SPACING * ip.len() as u32;
+    let tail = ip
+        .iter()
+        .map(|r| r.at)
+        .max()
+        .map_or(Duration::ZERO, |last| ended - last);
+    let batches = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/$batch"))
+        .count();
+    let slack_posts = slack.received_requests().await.unwrap().len();
+    let teams_posts = teams.received_requests().await.unwrap().len();
+    println!(
+        "cycle-bench: users {users}, $batch latency {batch_ms} ms: wall {:.1} s, floor {:.1} s ({} identity-protection requests, {throttled} throttled), wall/floor {:.2}, tail after the last identity-protection read {:.1} s, peak RSS {:.1} MiB, $batch requests {batches}, posts slack {} teams {}",
+        wall.as_secs_f64(),
+        floor.as_secs_f64(),
+        ip.len(),
+        wall.as_secs_f64() / floor.as_secs_f64(),
+        tail.as_secs_f64(),
+        peak as f64 / 1024.0,
+        slack_posts,
+        teams_posts,
+    );
+}
