@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -23,6 +24,13 @@ struct MemberPage {
     next_link: Option<String>,
 }
 use crate::ids::UserId;
+
+/// What one `$batch` settled, and what it leaves for the next round.
+struct Chunk<T> {
+    done: Vec<(UserId, Lookup<T>)>,
+    again: Vec<UserId>,
+    wait: Option<Duration>,
+}
 
 /// Graph's JSON batching accepts at most 20 requests per batch.
 pub const MAX_BATCH: usize = 20;
@@ -217,6 +225,9 @@ impl GraphClient {
         out
     }
 
+    /// Reads `path` for every id in `$batch`es of [`MAX_BATCH`], up to the configured number in
+    /// flight at once. Inner 429s and 5xx are read again in a later round, after the longest
+    /// `Retry-After` any of them carried.
     async fn batch_get<T: DeserializeOwned>(
         &self,
         ids: &[UserId],
@@ -234,94 +245,29 @@ impl GraphClient {
         // Once one `$batch` request has failed after its retries, the rest of this read treats
         // the feature as unavailable instead of retrying chunk after chunk: an outage of one
         // feature must not cost a cycle minutes.
-        let mut outage: Option<String> = None;
+        let outage: Mutex<Option<String>> = Mutex::new(None);
         while !pending.is_empty() {
+            // Owned chunks: futures borrowing from `pending` would not be `Send` across the
+            // async-trait boundary of the worker.
+            let mut owned: Vec<Vec<UserId>> =
+                pending.chunks(MAX_BATCH).map(<[UserId]>::to_vec).collect();
+            // The first `$batch` goes alone: if the feature is down, it alone spends its retries
+            // and the rest are not sent.
+            let first = owned.remove(0);
+            let mut chunks = vec![self.one_batch(first, feature, &path, &outage).await];
+            chunks.extend(
+                futures_util::stream::iter(owned)
+                    .map(|chunk| self.one_batch(chunk, feature, &path, &outage))
+                    .buffer_unordered(self.0.batch_concurrency)
+                    .collect::<Vec<Chunk<T>>>()
+                    .await,
+            );
             let mut again = Vec::new();
             let mut wait: Option<Duration> = None;
-            for chunk in pending.chunks(MAX_BATCH) {
-                if let Some(reason) = &outage {
-                    for id in chunk {
-                        out.insert(
-                            *id,
-                            Lookup::Unavailable {
-                                reason: reason.clone(),
-                            },
-                        );
-                    }
-                    continue;
-                }
-                let requests: Vec<serde_json::Value> = chunk
-                    .iter()
-                    .enumerate()
-                    .map(|(i, id)| serde_json::json!({"id": i.to_string(), "method": "GET", "url": path(*id)}))
-                    .collect();
-                let call = Call {
-                    method: http::Method::POST,
-                    url: self.url("v1.0", "$batch", None),
-                    feature,
-                    body: Some(serde_json::json!({ "requests": requests })),
-                };
-                let reply = match self
-                    .send(&call)
-                    .await
-                    .and_then(|r| r.json::<BatchReply>(feature))
-                {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::warn!(%feature, error = %e, "a $batch request failed; the feature is unavailable for the rest of this read");
-                        for id in chunk {
-                            out.insert(
-                                *id,
-                                Lookup::Unavailable {
-                                    reason: e.to_string(),
-                                },
-                            );
-                        }
-                        outage = Some(e.to_string());
-                        continue;
-                    }
-                };
-                let mut answered = vec![false; chunk.len()];
-                for r in reply.responses {
-                    let Some(i) = r.id.parse::<usize>().ok().filter(|i| *i < chunk.len()) else {
-                        continue;
-                    };
-                    answered[i] = true;
-                    let id = chunk[i];
-                    let lookup = match r.status {
-                        200 => match serde_json::from_value::<T>(r.body) {
-                            Ok(v) => Lookup::Found(v),
-                            Err(e) => Lookup::Unavailable {
-                                reason: format!("Graph's answer could not be read: {e}"),
-                            },
-                        },
-                        404 => Lookup::NotFound,
-                        403 => Lookup::Unavailable {
-                            reason: forbidden_reason(feature),
-                        },
-                        429 | 500..=599 => {
-                            let after = r
-                                .headers
-                                .iter()
-                                .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-                                .and_then(|(_, v)| crate::http::parse_retry_after(v));
-                            wait = wait.max(after);
-                            again.push(id);
-                            continue;
-                        }
-                        status => Lookup::Unavailable {
-                            reason: format!("Graph answered {status}"),
-                        },
-                    };
-                    out.insert(id, lookup);
-                }
-                again.extend(
-                    chunk
-                        .iter()
-                        .zip(answered)
-                        .filter(|(_, a)| !a)
-                        .map(|(id, _)| *id),
-                );
+            for c in chunks {
+                out.extend(c.done);
+                again.extend(c.again);
+                wait = wait.max(c.wait);
             }
             pending = again;
             if pending.is_empty() {
@@ -341,5 +287,106 @@ impl GraphClient {
             );
         }
         out
+    }
+
+    /// One `$batch` of at most [`MAX_BATCH`] reads.
+    async fn one_batch<T: DeserializeOwned>(
+        &self,
+        chunk: Vec<UserId>,
+        feature: Feature,
+        path: &impl Fn(UserId) -> String,
+        outage: &Mutex<Option<String>>,
+    ) -> Chunk<T> {
+        let unavailable = |reason: &str| Chunk {
+            done: chunk
+                .iter()
+                .map(|id| {
+                    (
+                        *id,
+                        Lookup::Unavailable {
+                            reason: reason.to_string(),
+                        },
+                    )
+                })
+                .collect(),
+            again: Vec::new(),
+            wait: None,
+        };
+        let known_outage = outage.lock().ok().and_then(|o| o.clone());
+        if let Some(reason) = known_outage {
+            return unavailable(&reason);
+        }
+        let requests: Vec<serde_json::Value> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, id)| serde_json::json!({"id": i.to_string(), "method": "GET", "url": path(*id)}))
+            .collect();
+        let call = Call {
+            method: http::Method::POST,
+            url: self.url("v1.0", "$batch", None),
+            feature,
+            body: Some(serde_json::json!({ "requests": requests })),
+        };
+        let reply = match self
+            .send(&call)
+            .await
+            .and_then(|r| r.json::<BatchReply>(feature))
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(%feature, error = %e, "a $batch request failed; the feature is unavailable for the rest of this read");
+                if let Ok(mut o) = outage.lock() {
+                    *o = Some(e.to_string());
+                }
+                return unavailable(&e.to_string());
+            }
+        };
+        let mut result = Chunk {
+            done: Vec::with_capacity(chunk.len()),
+            again: Vec::new(),
+            wait: None,
+        };
+        let mut answered = vec![false; chunk.len()];
+        for r in reply.responses {
+            let Some(i) = r.id.parse::<usize>().ok().filter(|i| *i < chunk.len()) else {
+                continue;
+            };
+            answered[i] = true;
+            let id = chunk[i];
+            let lookup = match r.status {
+                200 => match serde_json::from_value::<T>(r.body) {
+                    Ok(v) => Lookup::Found(v),
+                    Err(e) => Lookup::Unavailable {
+                        reason: format!("Graph's answer could not be read: {e}"),
+                    },
+                },
+                404 => Lookup::NotFound,
+                403 => Lookup::Unavailable {
+                    reason: forbidden_reason(feature),
+                },
+                429 | 500..=599 => {
+                    let after = r
+                        .headers
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+                        .and_then(|(_, v)| crate::http::parse_retry_after(v));
+                    result.wait = result.wait.max(after);
+                    result.again.push(id);
+                    continue;
+                }
+                status => Lookup::Unavailable {
+                    reason: format!("Graph answered {status}"),
+                },
+            };
+            result.done.push((id, lookup));
+        }
+        result.again.extend(
+            chunk
+                .iter()
+                .zip(answered)
+                .filter(|(_, a)| !a)
+                .map(|(id, _)| *id),
+        );
+        result
     }
 }

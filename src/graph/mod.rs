@@ -279,6 +279,10 @@ struct Inner {
     root: Url,
     tokens: TokenSource,
     limiter: Limiter,
+    /// Holds every directory request back after one was throttled: concurrent `$batch`es share
+    /// the directory budget, so a `Retry-After` applies to all of them.
+    directory_hold: Limiter,
+    batch_concurrency: usize,
     /// The budget other processes of this tenant spend too (the poller and worker functions).
     shared: Option<Arc<dyn SharedSlots>>,
     retry: RetryPolicy,
@@ -345,6 +349,8 @@ impl GraphClient {
             limiter: Limiter::with_interval(
                 Duration::from_secs_f64(1.0 / config.identity_protection_rps) + SPACING_MARGIN,
             ),
+            directory_hold: Limiter::with_interval(Duration::ZERO),
+            batch_concurrency: config.batch_concurrency.max(1),
             shared,
             retry: config.retry.clone(),
             counts: Counts::default(),
@@ -391,6 +397,9 @@ impl GraphClient {
         loop {
             // The token first: fetching one must not eat into the spacing the limiter keeps.
             let token = inner.tokens.token().await?;
+            if budget == Budget::Directory {
+                inner.directory_hold.acquire().await;
+            }
             if budget == Budget::IdentityProtection {
                 inner.limiter.acquire().await;
                 if let Some(shared) = &inner.shared {
@@ -453,6 +462,9 @@ impl GraphClient {
                 attempts.give_up(&error);
                 return Err(error);
             };
+            if throttled && budget == Budget::Directory {
+                inner.directory_hold.pause(delay).await;
+            }
             if throttled && budget == Budget::IdentityProtection {
                 // Another app may be spending the tenant's shared budget: slow every
                 // identity-protection caller down, not only this one.
@@ -621,6 +633,7 @@ mod tests {
                 identity_protection_rps: 1.0,
                 request_timeout: Duration::from_secs(1),
                 retry: config::retry_policy(1),
+                batch_concurrency: 1,
             })
             .unwrap()
         }

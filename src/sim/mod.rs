@@ -341,6 +341,8 @@ struct State {
     static_tokens: Vec<String>,
     faults: Vec<Fault>,
     chaos: Option<Chaos>,
+    batches_in_flight: usize,
+    most_batches_in_flight: usize,
     requests: Vec<Recorded>,
     last_ip_request: Option<std::time::Instant>,
     next_detection: u64,
@@ -397,6 +399,8 @@ impl Simulator {
             static_tokens: Vec::new(),
             faults: Vec::new(),
             chaos: None,
+            batches_in_flight: 0,
+            most_batches_in_flight: 0,
             requests: Vec::new(),
             last_ip_request: None,
             next_detection: 1,
@@ -451,6 +455,7 @@ impl Simulator {
                 budget: Duration::from_secs(60),
                 max_retry_after: Duration::from_secs(60),
             },
+            batch_concurrency: crate::graph::config::DEFAULT_BATCH_CONCURRENCY,
         }
     }
 
@@ -667,6 +672,11 @@ impl Simulator {
 
     pub fn fail(&self, fault: Fault) {
         self.lock().faults.push(fault);
+    }
+
+    /// The most `$batch` requests it has answered at the same time.
+    pub fn most_batches_in_flight(&self) -> usize {
+        self.lock().most_batches_in_flight
     }
 
     /// Random faults from now on (`None`: none).

@@ -48,6 +48,7 @@ fn wiremock_config(server: &MockServer) -> GraphConfig {
         identity_protection_rps: 1.0,
         request_timeout: Duration::from_millis(500),
         retry: fast_retry(4),
+        batch_concurrency: 1,
     }
 }
 
@@ -717,4 +718,31 @@ async fn organization_and_conditional_access_reads() {
             .built_in_controls,
         vec!["mfa", "riskRemediation"]
     );
+}
+
+#[tokio::test]
+async fn directory_batches_run_concurrently_up_to_the_configured_number() {
+    for concurrency in [1, 3] {
+        let sim = Simulator::start(SimConfig::default()).await.unwrap();
+        let ids: Vec<UserId> = (0..200u128)
+            .map(|n| sim.add_user(riskrelay::sim::SimUser::new(user_id(n), "Batch", "batch")))
+            .collect();
+        sim.set_chaos(Some(riskrelay::sim::Chaos {
+            rate: 0.0,
+            batch_delay: Duration::from_millis(100),
+        }));
+        let mut config = sim.graph_config();
+        config.batch_concurrency = concurrency;
+        let contexts = client(&config).user_contexts(&ids).await;
+        assert_eq!(contexts.len(), 200);
+        assert!(
+            contexts.values().all(|l| matches!(l, Lookup::Found(_))),
+            "every user read"
+        );
+        assert_eq!(
+            sim.most_batches_in_flight(),
+            concurrency,
+            "ten batches, at most {concurrency} at a time"
+        );
+    }
 }

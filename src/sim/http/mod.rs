@@ -152,6 +152,20 @@ impl SimApp {
 
     /// One Graph request (outer or inside a `$batch`).
     async fn graph(&self, ctx: Ctx, host: &str) -> Response<Bytes> {
+        let batch = !ctx.inner && ctx.path.ends_with("/$batch");
+        if batch {
+            let mut s = self.lock();
+            s.batches_in_flight += 1;
+            s.most_batches_in_flight = s.most_batches_in_flight.max(s.batches_in_flight);
+        }
+        let res = self.graph_request(ctx, host).await;
+        if batch {
+            self.lock().batches_in_flight -= 1;
+        }
+        res
+    }
+
+    async fn graph_request(&self, ctx: Ctx, host: &str) -> Response<Bytes> {
         if let Some(res) = self.fault(&ctx).await {
             self.record(&ctx, res.status().as_u16());
             return res;
