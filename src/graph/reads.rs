@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Call, Feature, GraphClient, GraphError};
+use super::{Call, Feature, GraphClient, GraphError, Pages};
 use crate::ids::SecurityAlertId;
 use crate::ids::{SubscriptionId, UserId};
 use crate::posture::{
@@ -67,27 +67,35 @@ impl GraphClient {
         &self,
         since: OffsetDateTime,
     ) -> Result<Vec<RiskyUser>, GraphError> {
+        self.risky_users_changed_since_pages(since).all().await
+    }
+
+    /// The same, a page at a time.
+    pub fn risky_users_changed_since_pages(&self, since: OffsetDateTime) -> Pages<RiskyUser> {
         let query = format!(
             "$filter=riskLastUpdatedDateTime ge {}&$top={PAGE_SIZE}&$select={RISKY_USER_SELECT}",
             odata_time(since)
         );
-        self.get_all(
+        self.pages(
             self.url("v1.0", "identityProtection/riskyUsers", Some(&query)),
             Feature::RiskyUsers,
         )
-        .await
     }
 
     /// Every user currently at risk or confirmed compromised: the baseline on a first run.
     pub async fn risky_users_at_risk(&self) -> Result<Vec<RiskyUser>, GraphError> {
+        self.risky_users_at_risk_pages().all().await
+    }
+
+    /// The same, a page at a time.
+    pub fn risky_users_at_risk_pages(&self) -> Pages<RiskyUser> {
         let query = format!(
             "$filter=riskState eq 'atRisk' or riskState eq 'confirmedCompromised'&$top={PAGE_SIZE}&$select={RISKY_USER_SELECT}"
         );
-        self.get_all(
+        self.pages(
             self.url("v1.0", "identityProtection/riskyUsers", Some(&query)),
             Feature::RiskyUsers,
         )
-        .await
     }
 
     /// Risk detections updated at or after `since`.
@@ -95,15 +103,22 @@ impl GraphClient {
         &self,
         since: OffsetDateTime,
     ) -> Result<Vec<RiskDetection>, GraphError> {
+        self.risk_detections_changed_since_pages(since).all().await
+    }
+
+    /// The same, a page at a time.
+    pub fn risk_detections_changed_since_pages(
+        &self,
+        since: OffsetDateTime,
+    ) -> Pages<RiskDetection> {
         let query = format!(
             "$filter=lastUpdatedDateTime ge {}&$top={PAGE_SIZE}&$select={RISK_DETECTION_SELECT}",
             odata_time(since)
         );
-        self.get_all(
+        self.pages(
             self.url("v1.0", "identityProtection/riskDetections", Some(&query)),
             Feature::RiskDetections,
         )
-        .await
     }
 
     /// One risky user. `None` when Graph has no riskyUser for the id: a user who was never

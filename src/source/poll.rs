@@ -1,13 +1,19 @@
 //! The poll cycle: Graph cannot push risky-user changes, so this is the primary source.
 //!
 //! Read the checkpoint, read risky users and detections changed since (checkpoint − overlap) —
-//! one request per page of 500, never one per user — group detections by user, enqueue one
-//! Observation per changed user, and only then advance the checkpoint. A cycle that fails part-way
-//! leaves the checkpoint where it was, so the next one reads the same window again; reconcile
-//! removes the duplicates. The very first cycle against a tenant records the risk that already
-//! exists as a baseline, announced once as a summary instead of one alert per user.
+//! one request per page of 500, never one per user — and enqueue one Observation per changed
+//! user, and only then advance the checkpoint. A cycle that fails part-way leaves the checkpoint
+//! where it was, so the next one reads the same window again; reconcile removes the duplicates.
+//! The very first cycle against a tenant records the risk that already exists as a baseline,
+//! announced once as a summary instead of one alert per user.
+//!
+//! The cycle streams: the window's detections are set aside on disk
+//! ([`crate::store::spill::DetectionSpill`]), then each page of users is handed on with its
+//! detections while the next page is read — one page in flight. Memory stays flat however many
+//! users changed, and the worker's enrichment overlaps Graph's identity-protection pacing.
 
-use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,10 +24,11 @@ use crate::alert::{Baseline, Change, DigestEntry, Message};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Env, minutes};
 use crate::graph::{GraphClient, GraphError};
-use crate::ids::{TenantId, UserId};
+use crate::ids::TenantId;
 use crate::observation::{Fetched, Observation, Origin, Subject, WorkItem};
 use crate::queue::{Queue, QueueError};
 use crate::risk::{RiskDetection, RiskLevel, RiskyUser};
+use crate::store::spill::DetectionSpill;
 use crate::store::{self, Store, StoreError};
 
 /// How far before the checkpoint each cycle reads again. Real-time detections take 5 to 10
@@ -59,6 +66,63 @@ pub enum PollError {
     Queue(#[from] QueueError),
     #[error("the store failed: {0}")]
     Store(#[from] StoreError),
+}
+
+/// Hands a cycle's pages to the queue one at a time, the next page being read while the last
+/// is enqueued (and, in one process, processed): at most one page in flight.
+struct Handoff<'q> {
+    queue: &'q dyn Queue,
+    in_flight: Option<Pin<Box<dyn Future<Output = Result<(), QueueError>> + Send + 'q>>>,
+    enqueued: usize,
+}
+
+impl<'q> Handoff<'q> {
+    fn new(queue: &'q dyn Queue) -> Self {
+        Self {
+            queue,
+            in_flight: None,
+            enqueued: 0,
+        }
+    }
+
+    /// Reads the next page while the page in flight is enqueued; fails if either failed.
+    async fn next<T>(
+        &mut self,
+        read: impl Future<Output = Result<Option<T>, GraphError>>,
+    ) -> Result<Option<T>, PollError> {
+        let pending = self.in_flight.take();
+        let (page, sent) = tokio::join!(read, async {
+            match pending {
+                Some(f) => f.await,
+                None => Ok(()),
+            }
+        });
+        sent?;
+        Ok(page?)
+    }
+
+    /// Puts a page in flight, once the page before it went through.
+    async fn send(&mut self, items: Vec<WorkItem>) -> Result<(), PollError> {
+        self.flush().await?;
+        if !items.is_empty() {
+            self.enqueued += items.len();
+            self.in_flight = Some(self.queue.enqueue(items));
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), PollError> {
+        if let Some(f) = self.in_flight.take() {
+            f.await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the last page; returns how many items were enqueued.
+    async fn finish(mut self) -> Result<usize, PollError> {
+        self.flush().await?;
+        Ok(self.enqueued)
+    }
 }
 
 impl PollError {
@@ -188,14 +252,11 @@ impl Poller {
             store::keys::POLL_REQUEST,
         )
         .await?;
-        let (mut report, items) = match &checkpoint {
+        // Each page is enqueued as it is read; the checkpoint moves only after the last.
+        let mut report = match &checkpoint {
             None => self.baseline(&cycle_id, started).await?,
             Some(cp) => self.changes(&cycle_id, cp.value.at, started).await?,
         };
-        // Enqueue first, checkpoint second: a crash between the two re-reads the window.
-        if !items.is_empty() {
-            self.queue.enqueue(items).await?;
-        }
         let saved = store::save(
             self.store.as_ref(),
             self.tenant,
@@ -232,41 +293,52 @@ impl Poller {
         &self,
         cycle_id: &str,
         started: OffsetDateTime,
-    ) -> Result<(PollReport, Vec<WorkItem>), PollError> {
-        let users = self.graph.risky_users_at_risk().await?;
-        let mut items: Vec<WorkItem> = users
-            .iter()
-            .map(|u| self.observation(cycle_id, u.clone(), Vec::new(), true, started))
-            .collect();
+    ) -> Result<PollReport, PollError> {
+        let mut handoff = Handoff::new(self.queue.as_ref());
+        let mut pages = self.graph.risky_users_at_risk_pages();
         // Deleted accounts stay in the risky-users report, but nobody can act on them (their risk
         // cannot be dismissed by an administrator): they are recorded, not counted as at risk.
-        let active: Vec<&RiskyUser> = users.iter().filter(|u| !u.is_deleted).collect();
-        let count = |l: RiskLevel| active.iter().filter(|u| u.risk_level == l).count();
-        let (high, medium, low) = (
-            count(RiskLevel::High),
-            count(RiskLevel::Medium),
-            count(RiskLevel::Low),
-        );
-        let mut top: Vec<&RiskyUser> = active.clone();
-        top.sort_by(|a, b| {
-            level_order(&b.risk_level)
-                .cmp(&level_order(&a.risk_level))
-                .then(
-                    b.risk_last_updated_date_time
-                        .cmp(&a.risk_last_updated_date_time),
-                )
-        });
+        let (mut high, mut medium, mut low, mut other, mut deleted) = (0, 0, 0, 0, 0);
+        let mut top: Vec<RiskyUser> = Vec::new();
+        let mut users = 0;
+        while let Some(page) = handoff.next(pages.next_page()).await? {
+            users += page.len();
+            for u in page.iter() {
+                match (&u.risk_level, u.is_deleted) {
+                    (_, true) => deleted += 1,
+                    (RiskLevel::High, _) => high += 1,
+                    (RiskLevel::Medium, _) => medium += 1,
+                    (RiskLevel::Low, _) => low += 1,
+                    _ => other += 1,
+                }
+            }
+            // The riskiest and most recent first; only a handful is kept.
+            top.extend(page.iter().filter(|u| !u.is_deleted).cloned());
+            top.sort_by(|a, b| {
+                level_order(&b.risk_level)
+                    .cmp(&level_order(&a.risk_level))
+                    .then(
+                        b.risk_last_updated_date_time
+                            .cmp(&a.risk_last_updated_date_time),
+                    )
+            });
+            top.truncate(BASELINE_TOP);
+            let items = page
+                .into_iter()
+                .map(|u| self.observation(cycle_id, u, Vec::new(), true, started))
+                .collect();
+            handoff.send(items).await?;
+        }
         let baseline = Baseline {
             key: format!("baseline/{}/{cycle_id}", self.tenant),
             tenant_id: self.tenant,
             high,
             medium,
             low,
-            other: active.len() - high - medium - low,
-            deleted: users.len() - active.len(),
+            other,
+            deleted,
             top: top
                 .into_iter()
-                .take(BASELINE_TOP)
                 .map(|u| DigestEntry {
                     display_name: u
                         .user_display_name
@@ -279,21 +351,23 @@ impl Poller {
                 })
                 .collect(),
         };
-        items.push(WorkItem::Notice {
-            tenant_id: self.tenant,
-            message: Message::Baseline(baseline),
-        });
-        let report = PollReport {
+        handoff
+            .send(vec![WorkItem::Notice {
+                tenant_id: self.tenant,
+                message: Message::Baseline(baseline),
+            }])
+            .await?;
+        let enqueued = handoff.finish().await?;
+        Ok(PollReport {
             cycle_id: cycle_id.into(),
             requested: None,
             baseline: true,
             since: None,
-            users: users.len(),
+            users,
             detections: 0,
-            enqueued: items.len(),
+            enqueued,
             checkpoint: started,
-        };
-        Ok((report, items))
+        })
     }
 
     async fn changes(
@@ -301,44 +375,63 @@ impl Poller {
         cycle_id: &str,
         checkpoint: OffsetDateTime,
         started: OffsetDateTime,
-    ) -> Result<(PollReport, Vec<WorkItem>), PollError> {
+    ) -> Result<PollReport, PollError> {
         let since = checkpoint - self.overlap;
-        let users = self.graph.risky_users_changed_since(since).await?;
-        let detections = self.graph.risk_detections_changed_since(since).await?;
-        let detection_count = detections.len();
-        let mut by_user: BTreeMap<UserId, Vec<RiskDetection>> = BTreeMap::new();
-        for d in detections {
-            by_user.entry(d.user_id).or_default().push(d);
+        let mut spill = DetectionSpill::new()?;
+        let mut detections = self.graph.risk_detections_changed_since_pages(since);
+        while let Some(page) = detections.next_page().await? {
+            spill.add(&page)?;
         }
-        let mut items = Vec::with_capacity(users.len());
-        for u in &users {
-            let dets = by_user.remove(&u.id).unwrap_or_default();
-            items.push(self.observation(cycle_id, u.clone(), dets, false, started));
+        let mut handoff = Handoff::new(self.queue.as_ref());
+        let mut pages = self.graph.risky_users_changed_since_pages(since);
+        let mut users = 0;
+        while let Some(page) = handoff.next(pages.next_page()).await? {
+            users += page.len();
+            let ids: Vec<_> = page.iter().map(|u| u.id).collect();
+            let mut by_user = spill.take(&ids)?;
+            let items = page
+                .into_iter()
+                .map(|u| {
+                    let dets = by_user.remove(&u.id).unwrap_or_default();
+                    self.observation(cycle_id, u, dets, false, started)
+                })
+                .collect();
+            handoff.send(items).await?;
         }
         // Detections whose user's risk record did not change in the window (a late offline
         // detection at an unchanged level): the worker reads that user itself.
-        for user_id in by_user.into_keys() {
-            items.push(WorkItem::Observation(Observation {
-                tenant_id: self.tenant,
-                subject: Subject::RiskyUser { user_id },
-                origin: Origin::Poll {
-                    cycle_id: cycle_id.into(),
-                },
-                observed_at: started,
-                fetched: None,
-            }));
+        loop {
+            let left = spill.take_any(crate::graph::reads::PAGE_SIZE as usize)?;
+            if left.is_empty() {
+                break;
+            }
+            let items = left
+                .into_iter()
+                .map(|user_id| {
+                    WorkItem::Observation(Observation {
+                        tenant_id: self.tenant,
+                        subject: Subject::RiskyUser { user_id },
+                        origin: Origin::Poll {
+                            cycle_id: cycle_id.into(),
+                        },
+                        observed_at: started,
+                        fetched: None,
+                    })
+                })
+                .collect();
+            handoff.send(items).await?;
         }
-        let report = PollReport {
+        let enqueued = handoff.finish().await?;
+        Ok(PollReport {
             cycle_id: cycle_id.into(),
             requested: None,
             baseline: false,
             since: Some(since),
-            users: users.len(),
-            detections: detection_count,
-            enqueued: items.len(),
+            users,
+            detections: spill.len(),
+            enqueued,
             checkpoint: started,
-        };
-        Ok((report, items))
+        })
     }
 
     fn observation(

@@ -15,6 +15,7 @@
 pub mod dynamo;
 pub mod memory;
 pub mod slots;
+pub mod spill;
 pub mod sqlite;
 
 use std::time::Duration;
