@@ -3,15 +3,17 @@
 # detections each, against the simulated tenant with Graph's 1 request/s identity-protection rule
 # and a settable $batch latency. Prints wall time, the Graph floor and their ratio, the tail after
 # the last identity-protection read, peak memory, $batch count and posts per destination.
-# Usage: scripts/cycle-bench.sh [USERS...]   (default 1000 10000; BATCH_MS=150)
+# Usage: scripts/cycle-bench.sh [USERS...]   (default 1000 10000; BATCH_MS=150,
+#        CONCURRENCY=$batches in flight, riskrelay's default when unset)
 # A benchmark, not a test: run by hand on a quiet machine. 100,000 users takes about 15 minutes
 # (its floor is about 800 identity-protection requests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bin riskrelay
 for n in "${@:-1000 10000}"; do
-  for users in $n; do
-    RISKRELAY_BENCH_USERS=$users RISKRELAY_BENCH_BATCH_MS=${BATCH_MS:-150} \
+  for users in $n; do  # "1000 10000" as one default word, split here
+    env RISKRELAY_BENCH_USERS="$users" RISKRELAY_BENCH_BATCH_MS=${BATCH_MS:-150} \
+      ${CONCURRENCY:+RISKRELAY_BENCH_CONCURRENCY=$CONCURRENCY} \
       RISKRELAY_BENCH_BIN="$PWD/target/release/riskrelay" \
       cargo test --test it cycle_benchmark -- --ignored --nocapture 2>&1 | grep -E '^cycle-bench:|panicked'
   done

@@ -120,8 +120,6 @@ pub struct Adapters {
     /// How a `missed` lifecycle event asks for a poll. `None`: a request recorded in the store,
     /// which the poller's next run answers.
     pub poll_trigger: Option<Arc<dyn PollTrigger>>,
-    /// The chat sinks' HTTP client; `None` builds one with [`crate::http::CHAT_TIMEOUT`].
-    pub chat_http: Option<reqwest::Client>,
     /// Where every service reads the time.
     pub clock: Arc<dyn Clock>,
 }
@@ -134,7 +132,6 @@ impl Adapters {
             inline_retry: crate::queue::inline::default_retry(),
             local_sinks: Vec::new(),
             poll_trigger: None,
-            chat_http: None,
             clock: crate::clock::system(),
         }
     }
@@ -165,15 +162,17 @@ impl App {
     pub fn build(settings: &Settings, role: Role, adapters: Adapters) -> anyhow::Result<Self> {
         let tenant = settings.tenant();
         let store = adapters.store;
+        // One HTTP client for Graph and the destinations: one pool, and one load of the root
+        // certificates (a cold start's largest cost after the secret read). Each caller sets its
+        // own per-request timeout.
+        let http = crate::http::client(settings.graph.request_timeout).context("HTTP client")?;
         // The poller and worker functions are separate processes spending one tenant budget.
-        let graph = match role {
-            Role::Poller | Role::Worker => GraphClient::with_shared_slots(
-                &settings.graph,
-                Arc::new(StoredSlots::new(tenant, store.clone())),
-            ),
-            Role::Service | Role::Tool => GraphClient::new(&settings.graph),
-        }
-        .context("Graph client")?;
+        let shared: Option<Arc<dyn crate::limiter::SharedSlots>> = match role {
+            Role::Poller | Role::Worker => Some(Arc::new(StoredSlots::new(tenant, store.clone()))),
+            Role::Service | Role::Tool => None,
+        };
+        let graph =
+            GraphClient::build(&settings.graph, http.clone(), shared).context("Graph client")?;
         let clock = adapters.clock;
         let trigger = adapters.poll_trigger.unwrap_or_else(|| {
             Arc::new(StoredPollRequest {
@@ -196,12 +195,13 @@ impl App {
         });
         let worker = match role {
             Role::Worker | Role::Service => {
-                let http = match adapters.chat_http {
-                    Some(h) => h,
-                    None => crate::http::client(crate::http::CHAT_TIMEOUT)
-                        .context("chat HTTP client")?,
-                };
-                let mut sinks = sink::build(&settings.alerts.sinks, http);
+                let mut sinks = sink::build(
+                    &settings.alerts.sinks,
+                    sink::Http {
+                        client: http,
+                        timeout: crate::http::CHAT_TIMEOUT,
+                    },
+                );
                 sinks.extend(adapters.local_sinks);
                 let delivery = Delivery::new(
                     store.clone(),

@@ -46,15 +46,16 @@ pub async fn sleep_unless_stopped(delay: Duration) -> bool {
 
 /// Longest wait for a TCP and TLS connection to any upstream.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Whole-request timeout of the chat sinks' client: a webhook that has not answered by then is
-/// failed and retried later by the queue.
+/// Whole-request timeout of a chat post (set per request: the client is shared with Graph): a
+/// webhook that has not answered by then is failed and retried later by the queue.
 pub const CHAT_TIMEOUT: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the HTTP client could not be set up: {0}")]
 pub struct SetupError(String);
 
-/// The HTTP client every adapter uses, with a whole-request `timeout`.
+/// The HTTP client every adapter uses, with a default whole-request `timeout` (a caller sharing
+/// it sets its own per request).
 pub fn client(timeout: Duration) -> Result<reqwest::Client, SetupError> {
     reqwest::Client::builder()
         .timeout(timeout)

@@ -277,6 +277,8 @@ const SPACING_MARGIN: Duration = Duration::from_millis(50);
 struct Inner {
     http: reqwest::Client,
     root: Url,
+    /// Per request: the HTTP client may be shared with destinations that want another.
+    request_timeout: Duration,
     tokens: TokenSource,
     limiter: Limiter,
     /// Holds every directory request back after one was throttled: concurrent `$batch`es share
@@ -325,27 +327,22 @@ impl Call {
 
 impl GraphClient {
     pub fn new(config: &GraphConfig) -> Result<Self, GraphError> {
-        Self::build(config, None)
+        Self::build(config, crate::http::client(config.request_timeout)?, None)
     }
 
-    /// A client whose identity-protection requests also take their slots from `shared`, so
-    /// that several processes of one tenant together stay within its budget.
-    pub fn with_shared_slots(
+    /// A client on an HTTP client shared with the rest of the process (one connection pool, one
+    /// root-certificate load), whose identity-protection requests also take their slots from
+    /// `shared` when given, so that several processes of one tenant stay within its budget.
+    pub fn build(
         config: &GraphConfig,
-        shared: Arc<dyn SharedSlots>,
-    ) -> Result<Self, GraphError> {
-        Self::build(config, Some(shared))
-    }
-
-    fn build(
-        config: &GraphConfig,
+        http: reqwest::Client,
         shared: Option<Arc<dyn SharedSlots>>,
     ) -> Result<Self, GraphError> {
-        let http = crate::http::client(config.request_timeout)?;
         Ok(Self(Arc::new(Inner {
             tokens: TokenSource::new(config, http.clone())?,
             http,
             root: config.graph_root.clone(),
+            request_timeout: config.request_timeout,
             limiter: Limiter::with_interval(
                 Duration::from_secs_f64(1.0 / config.identity_protection_rps) + SPACING_MARGIN,
             ),
@@ -414,6 +411,7 @@ impl GraphClient {
             let mut req = inner
                 .http
                 .request(call.method.clone(), call.url.clone())
+                .timeout(inner.request_timeout)
                 .bearer_auth(token.expose_secret())
                 .header(http::header::ACCEPT, "application/json");
             if budget == Budget::IdentityProtection {

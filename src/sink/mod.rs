@@ -80,11 +80,19 @@ pub(crate) struct Endpoint {
     pub name: String,
     url: secrecy::SecretString,
     pub min_level: RiskLevel,
-    http: reqwest::Client,
+    http: Http,
+}
+
+/// The HTTP client the destinations post through (shared with the rest of the process), and the
+/// whole-request timeout of one post.
+#[derive(Clone)]
+pub struct Http {
+    pub client: reqwest::Client,
+    pub timeout: std::time::Duration,
 }
 
 impl Endpoint {
-    pub fn new(config: &SinkConfig, http: reqwest::Client) -> Self {
+    pub fn new(config: &SinkConfig, http: Http) -> Self {
         Self {
             name: config.name.clone(),
             url: config.url.clone(),
@@ -105,7 +113,9 @@ impl Endpoint {
     /// POSTs the payload; a transport failure is described without the URL.
     pub async fn send(&self, payload: &serde_json::Value) -> Result<reqwest::Response, String> {
         self.http
+            .client
             .post(secrecy::ExposeSecret::expose_secret(&self.url))
+            .timeout(self.http.timeout)
             .json(payload)
             .send()
             .await
@@ -114,7 +124,7 @@ impl Endpoint {
 }
 
 /// Builds the configured sinks on one shared HTTP client.
-pub fn build(configs: &[SinkConfig], http: reqwest::Client) -> Vec<Arc<dyn Sink>> {
+pub fn build(configs: &[SinkConfig], http: Http) -> Vec<Arc<dyn Sink>> {
     configs
         .iter()
         .map(|c| -> Arc<dyn Sink> {

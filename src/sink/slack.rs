@@ -37,7 +37,7 @@ pub struct SlackSink {
 }
 
 impl SlackSink {
-    pub fn new(config: &SinkConfig, http: reqwest::Client) -> Self {
+    pub fn new(config: &SinkConfig, http: super::Http) -> Self {
         Self {
             endpoint: Endpoint::new(config, http),
             pace: Limiter::with_interval(PACE),

@@ -27,7 +27,7 @@ pub struct TeamsSink {
 }
 
 impl TeamsSink {
-    pub fn new(config: &SinkConfig, http: reqwest::Client) -> Self {
+    pub fn new(config: &SinkConfig, http: super::Http) -> Self {
         Self {
             endpoint: Endpoint::new(config, http),
             retry: policy(),

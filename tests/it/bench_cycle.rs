@@ -6,6 +6,7 @@
 //! per destination.
 //!
 //! `RISKRELAY_BENCH_USERS` (default 1000), `RISKRELAY_BENCH_BATCH_MS` (150),
+//! `RISKRELAY_BENCH_CONCURRENCY` (`$batch`es in flight; riskrelay's default),
 //! `RISKRELAY_BENCH_BIN` (the riskrelay binary to measure; default the test build's).
 
 use std::time::{Duration, Instant};
@@ -72,6 +73,14 @@ async fn cycle_benchmark() {
             )
             .env("RISKRELAY_MIN_RISK_LEVEL", "low")
             .env("RISKRELAY_LOG", "warn")
+            .env(
+                "RISKRELAY_GRAPH_BATCH_CONCURRENCY",
+                env_or(
+                    "RISKRELAY_BENCH_CONCURRENCY",
+                    riskrelay::graph::config::DEFAULT_BATCH_CONCURRENCY as u64,
+                )
+                .to_string(),
+            )
             .args(["run", "--once", "--db"])
             .arg(&db)
             .stdout(std::process::Stdio::null())
@@ -117,6 +126,8 @@ async fn cycle_benchmark() {
         batch_delay: Duration::from_millis(batch_ms),
     }));
     sim.clear_requests();
+    // The baseline run's last identity-protection request must not count against this one.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
 
     let started = Instant::now();
     let mut child = run().spawn().unwrap();
@@ -143,6 +154,14 @@ async fn cycle_benchmark() {
         })
         .collect();
     let throttled = ip.iter().filter(|r| r.status == 429).count();
+    for (i, r) in ip.iter().enumerate() {
+        if r.status == 429 {
+            let before = i
+                .checked_sub(1)
+                .map(|j| (ip[j].path.clone(), r.at - ip[j].at));
+            println!("throttled: {} (after {before:?})", r.path);
+        }
+    }
     let floor = SPACING * ip.len() as u32;
     let tail = ip
         .iter()
@@ -156,7 +175,11 @@ async fn cycle_benchmark() {
     let slack_posts = slack.received_requests().await.unwrap().len();
     let teams_posts = teams.received_requests().await.unwrap().len();
     println!(
-        "cycle-bench: users {users}, $batch latency {batch_ms} ms: wall {:.1} s, floor {:.1} s ({} identity-protection requests, {throttled} throttled), wall/floor {:.2}, tail after the last identity-protection read {:.1} s, peak RSS {:.1} MiB, $batch requests {batches}, posts slack {} teams {}",
+        "cycle-bench: users {users}, $batch latency {batch_ms} ms, concurrency {}: wall {:.1} s, floor {:.1} s ({} identity-protection requests, {throttled} throttled), wall/floor {:.2}, tail after the last identity-protection read {:.1} s, peak RSS {:.1} MiB, $batch requests {batches}, posts slack {} teams {}",
+        env_or(
+            "RISKRELAY_BENCH_CONCURRENCY",
+            riskrelay::graph::config::DEFAULT_BATCH_CONCURRENCY as u64
+        ),
         wall.as_secs_f64(),
         floor.as_secs_f64(),
         ip.len(),

@@ -18,8 +18,11 @@ use crate::helpers::{
     teams_sink,
 };
 
-fn http(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder().timeout(timeout).build().unwrap()
+fn http(timeout: Duration) -> sink::Http {
+    sink::Http {
+        client: reqwest::Client::new(),
+        timeout,
+    }
 }
 
 fn delivery(store: Arc<dyn Store>, sinks: &[SinkConfig], threshold: usize) -> Delivery {

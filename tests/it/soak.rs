@@ -95,15 +95,17 @@ struct Run {
     peak_rss_kib: u64,
 }
 
-/// One `run --once`, SIGKILLed after `kill_after` when given.
+/// One `run --once`, SIGKILLed after `kill_after` when given. Its log goes to `log`.
 async fn run_once(
     db: &Path,
     sim: &Simulator,
-    slack: &str,
-    teams: &str,
+    (slack, teams): (&str, &str),
     kill_after: Option<Duration>,
+    log: &Path,
 ) -> Run {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_riskrelay"));
+    let bin = std::env::var("RISKRELAY_SOAK_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_riskrelay").to_string());
+    let mut cmd = tokio::process::Command::new(bin);
     cmd.env_clear()
         .env("RISKRELAY_TENANT_ID", sim.tenant_id().to_string())
         .env(
@@ -126,7 +128,7 @@ async fn run_once(
         .args(["run", "--once", "--db"])
         .arg(db)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
         .kill_on_drop(true);
     let mut child = cmd.spawn().unwrap();
     let pid = child.id().unwrap();
@@ -150,7 +152,14 @@ async fn run_once(
         }
         assert!(
             started.elapsed() < Duration::from_secs(600),
-            "a run took over 10 minutes"
+            "a run took over 10 minutes; its log ends: {}",
+            std::fs::read_to_string(log)
+                .unwrap_or_default()
+                .lines()
+                .rev()
+                .take(30)
+                .collect::<Vec<_>>()
+                .join("\n")
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -173,7 +182,8 @@ async fn soak_every_change_reaches_every_destination_once_through_faults_and_kil
     let (teams, teams_posts) = flaky(TEAMS_PATH, ResponseTemplate::new(202), 0.1).await;
     let slack_url = format!("{}{SLACK_PATH}", slack.uri());
     let teams_url = format!("{}{TEAMS_PATH}?sig=soak", teams.uri());
-    let once = |kill: Option<Duration>| run_once(&db, &sim, &slack_url, &teams_url, kill);
+    let log = dir.path().join("run.log");
+    let once = |kill: Option<Duration>| run_once(&db, &sim, (&slack_url, &teams_url), kill, &log);
 
     // The baseline of an empty tenant, without faults.
     assert!(once(None).await.status.unwrap().success());

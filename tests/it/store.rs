@@ -169,7 +169,10 @@ async fn dynamodb_race_two_workers_deliver_the_same_alert_once() {
                 &slack,
                 riskrelay::risk::RiskLevel::Low,
             )],
-            reqwest::Client::new(),
+            riskrelay::sink::Http {
+                client: reqwest::Client::new(),
+                timeout: riskrelay::http::CHAT_TIMEOUT,
+            },
         )
     };
     let kinds = || riskrelay::alert::AlertKind::ALL.into_iter().collect();
