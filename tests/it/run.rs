@@ -206,7 +206,13 @@ fn user_alerts(texts: &[String]) -> Vec<String> {
 async fn a_kill_mid_cycle_loses_nothing_and_posts_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("riskrelay.sqlite");
-    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    // Pages of two: the cycle streams three pages of users, and the kill lands in the second.
+    let sim = Simulator::start(SimConfig {
+        max_page: 2,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     let slack = slack().await;
     let once = || {
         let mut c = command(&db, &slack);
@@ -215,13 +221,13 @@ async fn a_kill_mid_cycle_loses_nothing_and_posts_nothing_twice() {
         c
     };
     assert!(once().status().await.unwrap().success(), "baseline run");
-    risky(&sim, 5);
+    risky(&sim, 6);
     let before = bodies(&slack).await.len();
 
     let mut child = once().spawn().unwrap();
-    // Slack is paced at one post a second: kill between the second and the third.
+    // Slack is paced at one post a second: kill between the third and the fourth.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while user_alerts(&bodies(&slack).await).len() < 2 {
+    while user_alerts(&bodies(&slack).await).len() < 3 {
         assert!(
             std::time::Instant::now() < deadline,
             "the run posted too little"
@@ -232,7 +238,7 @@ async fn a_kill_mid_cycle_loses_nothing_and_posts_nothing_twice() {
     child.start_kill().unwrap();
     child.wait().await.unwrap();
     let killed_at = user_alerts(&bodies(&slack).await);
-    assert!(killed_at.len() < 5, "killed mid-cycle: {killed_at:?}");
+    assert!(killed_at.len() < 6, "killed mid-cycle: {killed_at:?}");
 
     assert!(
         once().status().await.unwrap().success(),
@@ -240,7 +246,7 @@ async fn a_kill_mid_cycle_loses_nothing_and_posts_nothing_twice() {
         logs(&db)
     );
     let all = user_alerts(&bodies(&slack).await[before..]);
-    let expected: Vec<String> = (0..5).map(|i| format!("Kill Test {i}")).collect();
+    let expected: Vec<String> = (0..6).map(|i| format!("Kill Test {i}")).collect();
     assert_eq!(all, expected, "every alert exactly once");
 }
 
