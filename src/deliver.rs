@@ -243,21 +243,26 @@ impl Delivery {
         // A burst: claim everything first, so that what an earlier attempt already delivered
         // drops out of the digest.
         let mut claimed = Vec::new();
-        for a in users {
-            match self.store.claim_delivery(&a.key, &name, now).await {
-                Ok(Claim::Claimed) => claimed.push(a),
-                Ok(Claim::Done) => report.duplicates += 1,
-                Ok(Claim::InProgress) => report.failures.push(Failure {
-                    sink: name.clone(),
-                    keys: vec![a.key.clone()],
-                    error: DeliverError::InProgress,
-                }),
-                Err(e) => report.failures.push(Failure {
-                    sink: name.clone(),
-                    keys: vec![a.key.clone()],
-                    error: e.into(),
-                }),
+        let keys: Vec<String> = users.iter().map(|a| a.key.clone()).collect();
+        match self.store.claim_deliveries(&keys, &name, now).await {
+            Ok(claims) => {
+                for (a, claim) in users.into_iter().zip(claims) {
+                    match claim {
+                        Claim::Claimed => claimed.push(a),
+                        Claim::Done => report.duplicates += 1,
+                        Claim::InProgress => report.failures.push(Failure {
+                            sink: name.clone(),
+                            keys: vec![a.key.clone()],
+                            error: DeliverError::InProgress,
+                        }),
+                    }
+                }
             }
+            Err(e) => report.failures.push(Failure {
+                sink: name.clone(),
+                keys,
+                error: e.into(),
+            }),
         }
         if claimed.is_empty() {
             return;
@@ -339,11 +344,9 @@ impl Delivery {
     ) -> bool {
         match result {
             Ok(()) => {
-                for k in keys {
-                    if let Err(e) = self.store.complete_delivery(k, sink, now).await {
-                        // Posted but not recorded: a retry may post again. Say so loudly.
-                        tracing::error!(sink, key = %k, error = %e, "posted, but the delivery record could not be completed");
-                    }
+                if let Err(e) = self.store.complete_deliveries(keys, sink, now).await {
+                    // Posted but not recorded: a retry may post again. Say so loudly.
+                    tracing::error!(sink, keys = keys.len(), error = %e, "posted, but the delivery records could not be completed");
                 }
                 true
             }

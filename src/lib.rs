@@ -36,7 +36,7 @@
 //! - [`graph`]: the Graph client: settings, tokens, the identity-protection budget, paging,
 //!   `$batch`, and every read and write riskrelay makes.
 //! - [`store`]: the `Store` port with memory, SQLite and DynamoDB adapters, and the
-//!   identity-protection slots processes share through it.
+//!   identity-protection slots processes share through it, and the poll window's detection spill.
 //! - [`queue`]: the `Queue` port with in-process (inline), channel and SQS adapters.
 //! - [`sink`]: the `Sink` port with Slack, Teams, console and file destinations.
 //! - [`server`]: the local HTTP server (the webhook outside Lambda, the simulator).

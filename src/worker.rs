@@ -254,6 +254,10 @@ impl Worker {
         }
         let alert_key: HashMap<UserId, &str> =
             alerts.iter().map(|a| (a.user.id, a.key.as_str())).collect();
+        // A user whose alert did not reach every sink keeps its old state; the rest are saved in
+        // one grouped write, each still conditional on the version read.
+        let mut saving: Vec<UserId> = Vec::new();
+        let mut docs: Vec<(String, serde_json::Value, Option<u64>)> = Vec::new();
         for (id, next, version) in writes {
             let items = &seen[&id].items;
             if let Some(key) = alert_key.get(&id)
@@ -264,23 +268,31 @@ impl Worker {
                 }
                 continue;
             }
-            let outcome = match store::save(
-                self.store.as_ref(),
-                self.tenant,
-                &store::keys::user(id),
-                &next,
-                version,
-            )
-            .await
-            {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(WorkError::Conflict),
-                Err(e) => Err(e.into()),
-            };
-            if let Err(e) = outcome {
-                for i in items {
-                    results[*i] = Err(e.clone());
+            match serde_json::to_value(&next) {
+                Ok(v) => {
+                    saving.push(id);
+                    docs.push((store::keys::user(id), v, version));
                 }
+                Err(e) => {
+                    for i in items {
+                        results[*i] = Err(WorkError::Store(e.to_string()));
+                    }
+                }
+            }
+        }
+        let saved = if docs.is_empty() {
+            Ok(Vec::new())
+        } else {
+            self.store.put_many(self.tenant, &docs).await
+        };
+        for (n, id) in saving.iter().enumerate() {
+            let outcome = match &saved {
+                Ok(s) if s.get(n) == Some(&true) => continue,
+                Ok(_) => WorkError::Conflict,
+                Err(e) => WorkError::Store(e.to_string()),
+            };
+            for i in &seen[id].items {
+                results[*i] = Err(outcome.clone());
             }
         }
         BatchReport {

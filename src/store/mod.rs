@@ -88,6 +88,49 @@ pub trait Store: Send + Sync {
 
     /// Drops an unfinished claim so that a retry can post.
     async fn release_delivery(&self, alert_key: &str, sink: &str) -> Result<(), StoreError>;
+
+    /// Several conditional writes, each as [`Store::put`] decides it; an adapter that can groups
+    /// them into one durable write (a cycle saves hundreds of users' states at once).
+    async fn put_many(
+        &self,
+        tenant: TenantId,
+        docs: &[(String, serde_json::Value, Option<u64>)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(docs.len());
+        for (key, value, expected) in docs {
+            out.push(self.put(tenant, key, value, *expected).await?);
+        }
+        Ok(out)
+    }
+
+    /// Claims for several alerts to one sink (the alerts one digest carries), grouped where the
+    /// adapter can.
+    async fn claim_deliveries(
+        &self,
+        alert_keys: &[String],
+        sink: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Claim>, StoreError> {
+        let mut out = Vec::with_capacity(alert_keys.len());
+        for k in alert_keys {
+            out.push(self.claim_delivery(k, sink, now).await?);
+        }
+        Ok(out)
+    }
+
+    /// Completes several claims to one sink (after one digest went out), grouped where the
+    /// adapter can.
+    async fn complete_deliveries(
+        &self,
+        alert_keys: &[String],
+        sink: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        for k in alert_keys {
+            self.complete_delivery(k, sink, now).await?;
+        }
+        Ok(())
+    }
 }
 
 /// A typed document with the version it was read at.

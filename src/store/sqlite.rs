@@ -95,6 +95,70 @@ impl SqliteStore {
     }
 }
 
+/// A conditional write (see [`Store::put`]), inside whatever transaction `c` is.
+fn put_one(
+    c: &Connection,
+    tenant: TenantId,
+    key: &str,
+    value: &str,
+    expected: Option<u64>,
+) -> Result<bool, StoreError> {
+    let changed = match expected {
+        None => c
+            .execute(
+                "INSERT INTO docs (tenant, key, value, version) VALUES (?1, ?2, ?3, 1) ON CONFLICT DO NOTHING",
+                params![tenant.to_string(), key, value],
+            )
+            .map_err(err)?,
+        Some(v) => c
+            .execute(
+                "UPDATE docs SET value = ?3, version = version + 1 WHERE tenant = ?1 AND key = ?2 AND version = ?4",
+                params![tenant.to_string(), key, value, v as i64],
+            )
+            .map_err(err)?,
+    };
+    Ok(changed == 1)
+}
+
+/// A claim (see [`Store::claim_delivery`]), inside an immediate transaction.
+fn claim_one(
+    tx: &rusqlite::Transaction<'_>,
+    alert_key: &str,
+    sink: &str,
+    now: OffsetDateTime,
+    until: i64,
+) -> Result<Claim, StoreError> {
+    let row: Option<(String, i64)> = tx
+        .query_row(
+            "SELECT status, until FROM deliveries WHERE alert_key = ?1 AND sink = ?2",
+            params![alert_key, sink],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(err)?;
+    let existing = row.map(|(s, until)| {
+        let status = if s == "done" {
+            Status::Done
+        } else {
+            Status::InProgress
+        };
+        (
+            status,
+            OffsetDateTime::from_unix_timestamp(until).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        )
+    });
+    let claim = delivery::decide(existing, now);
+    if claim == Claim::Claimed {
+        tx.execute(
+            "INSERT INTO deliveries (alert_key, sink, status, until) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (alert_key, sink) DO UPDATE SET status = excluded.status, until = excluded.until",
+            params![alert_key, sink, status_text(Status::InProgress), until],
+        )
+        .map_err(err)?;
+    }
+    Ok(claim)
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn get(
@@ -130,22 +194,30 @@ impl Store for SqliteStore {
         expected: Option<u64>,
     ) -> Result<bool, StoreError> {
         let (key, value) = (key.to_string(), value.to_string());
+        self.with(move |c| put_one(c, tenant, &key, &value, expected))
+            .await
+    }
+
+    /// One transaction (one `fsync`) for the lot; each write keeps its own condition.
+    async fn put_many(
+        &self,
+        tenant: TenantId,
+        docs: &[(String, serde_json::Value, Option<u64>)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let docs: Vec<(String, String, Option<u64>)> = docs
+            .iter()
+            .map(|(k, v, e)| (k.clone(), v.to_string(), *e))
+            .collect();
         self.with(move |c| {
-            let changed = match expected {
-                None => c
-                    .execute(
-                        "INSERT INTO docs (tenant, key, value, version) VALUES (?1, ?2, ?3, 1) ON CONFLICT DO NOTHING",
-                        params![tenant.to_string(), key, value],
-                    )
-                    .map_err(err)?,
-                Some(v) => c
-                    .execute(
-                        "UPDATE docs SET value = ?3, version = version + 1 WHERE tenant = ?1 AND key = ?2 AND version = ?4",
-                        params![tenant.to_string(), key, value, v as i64],
-                    )
-                    .map_err(err)?,
-            };
-            Ok(changed == 1)
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(err)?;
+            let out = docs
+                .iter()
+                .map(|(k, v, e)| put_one(&tx, tenant, k, v, *e))
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.commit().map_err(err)?;
+            Ok(out)
         })
         .await
     }
@@ -156,31 +228,33 @@ impl Store for SqliteStore {
         sink: &str,
         now: OffsetDateTime,
     ) -> Result<Claim, StoreError> {
-        let (alert_key, sink) = (alert_key.to_string(), sink.to_string());
+        let claims = self
+            .claim_deliveries(&[alert_key.to_string()], sink, now)
+            .await?;
+        claims
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Unavailable("sqlite: no claim was made".into()))
+    }
+
+    async fn claim_deliveries(
+        &self,
+        alert_keys: &[String],
+        sink: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Claim>, StoreError> {
+        let (keys, sink) = (alert_keys.to_vec(), sink.to_string());
         let until = (now + self.lease).unix_timestamp();
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-            let row: Option<(String, i64)> = tx
-                .query_row("SELECT status, until FROM deliveries WHERE alert_key = ?1 AND sink = ?2", params![alert_key, sink], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(err)?;
-            let existing = row.map(|(s, until)| {
-                let status = if s == "done" { Status::Done } else { Status::InProgress };
-                (status, OffsetDateTime::from_unix_timestamp(until).unwrap_or(OffsetDateTime::UNIX_EPOCH))
-            });
-            let claim = delivery::decide(existing, now);
-            if claim == Claim::Claimed {
-                tx.execute(
-                    "INSERT INTO deliveries (alert_key, sink, status, until) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (alert_key, sink) DO UPDATE SET status = excluded.status, until = excluded.until",
-                    params![alert_key, sink, status_text(Status::InProgress), until],
-                )
-                .map_err(err)?;
-            }
+            let out = keys
+                .iter()
+                .map(|k| claim_one(&tx, k, &sink, now, until))
+                .collect::<Result<Vec<_>, _>>()?;
             tx.commit().map_err(err)?;
-            Ok(claim)
+            Ok(out)
         })
         .await
     }
@@ -191,14 +265,31 @@ impl Store for SqliteStore {
         sink: &str,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let (alert_key, sink) = (alert_key.to_string(), sink.to_string());
+        self.complete_deliveries(&[alert_key.to_string()], sink, now)
+            .await
+    }
+
+    async fn complete_deliveries(
+        &self,
+        alert_keys: &[String],
+        sink: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (keys, sink) = (alert_keys.to_vec(), sink.to_string());
+        let until = delivery::retention_end(now).unix_timestamp();
         self.with(move |c| {
-            c.execute(
-                "INSERT INTO deliveries (alert_key, sink, status, until) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (alert_key, sink) DO UPDATE SET status = excluded.status, until = excluded.until",
-                params![alert_key, sink, status_text(Status::Done), delivery::retention_end(now).unix_timestamp()],
-            )
-            .map_err(err)?;
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(err)?;
+            for k in &keys {
+                tx.execute(
+                    "INSERT INTO deliveries (alert_key, sink, status, until) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (alert_key, sink) DO UPDATE SET status = excluded.status, until = excluded.until",
+                    params![k, sink, status_text(Status::Done), until],
+                )
+                .map_err(err)?;
+            }
+            tx.commit().map_err(err)?;
             Ok(())
         })
         .await

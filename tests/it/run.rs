@@ -602,3 +602,75 @@ async fn riskrelay_parked_lists_what_run_set_aside_and_replays_it() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("there is no database at"));
 }
+
+/// A digest's claims and records are each one grouped write. A kill while the digest is being
+/// posted leaves its claims unfinished (nothing recorded as delivered), so after the lease the
+/// restart posts it again: nothing is lost, and the one message in flight at the kill is the only
+/// one that can arrive twice.
+#[tokio::test]
+async fn a_kill_during_a_digest_loses_nothing_and_repeats_at_most_that_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("riskrelay.sqlite");
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let slack = slack().await;
+    run_once(&db, &sim, &slack).await;
+    risky(&sim, 12);
+    slack.reset().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::body_string_contains(
+            "Many users changed at once",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("ok")
+                .set_delay(Duration::from_secs(5)),
+        )
+        .up_to_n_times(1)
+        .mount(&slack)
+        .await;
+    answer(
+        &slack,
+        SLACK_PATH,
+        ResponseTemplate::new(200).set_body_string("ok"),
+        None,
+        None,
+    )
+    .await;
+
+    let once = || {
+        let mut c = command(&db, &slack);
+        c.arg("--once").env("RISKRELAY_CLAIM_LEASE_SECONDS", "5");
+        against(&mut c, &sim);
+        c
+    };
+    let mut child = once().spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while slack.received_requests().await.unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "{}", logs(&db));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(once().status().await.unwrap().success(), "{}", logs(&db));
+    assert!(once().status().await.unwrap().success(), "{}", logs(&db));
+    let posts = slack.received_requests().await.unwrap();
+    let texts: Vec<String> = posts
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    let with_digest = texts
+        .iter()
+        .filter(|t| t.contains("Many users changed at once"))
+        .count();
+    assert_eq!(
+        with_digest, 2,
+        "the digest in flight at the kill, and its one repeat"
+    );
+    assert_eq!(
+        texts.len(),
+        2,
+        "nothing else was posted, and nothing one at a time: {texts:?}"
+    );
+}
