@@ -68,11 +68,14 @@ pub enum PollError {
     Store(#[from] StoreError),
 }
 
+/// An enqueue in progress.
+type Enqueueing<'q> = Pin<Box<dyn Future<Output = Result<(), QueueError>> + Send + 'q>>;
+
 /// Hands a cycle's pages to the queue one at a time, the next page being read while the last
 /// is enqueued (and, in one process, processed): at most one page in flight.
 struct Handoff<'q> {
     queue: &'q dyn Queue,
-    in_flight: Option<Pin<Box<dyn Future<Output = Result<(), QueueError>> + Send + 'q>>>,
+    in_flight: Option<Enqueueing<'q>>,
     enqueued: usize,
 }
 
