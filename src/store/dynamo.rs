@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
 };
 use time::OffsetDateTime;
 
@@ -153,6 +153,41 @@ impl DynamoStore {
     }
 }
 
+/// DynamoDB's limit of items in one `TransactWriteItems` call.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// A document write: the item, and the condition that makes it optimistic.
+struct DocWrite {
+    item: HashMap<String, AttributeValue>,
+    condition: &'static str,
+    values: Option<HashMap<String, AttributeValue>>,
+}
+
+impl DocWrite {
+    fn new(tenant: TenantId, key: &str, value: &serde_json::Value, expected: Option<u64>) -> Self {
+        let (pk, sk) = DynamoStore::doc_key(tenant, key);
+        let next = expected.map_or(1, |v| v + 1) as i64;
+        let item = HashMap::from([
+            ("pk".to_string(), pk),
+            ("sk".to_string(), sk),
+            ("value".to_string(), s(value.to_string())),
+            ("version".to_string(), n(next)),
+        ]);
+        match expected {
+            None => Self {
+                item,
+                condition: "attribute_not_exists(pk)",
+                values: None,
+            },
+            Some(v) => Self {
+                item,
+                condition: "version = :v",
+                values: Some(HashMap::from([(":v".to_string(), n(v as i64))])),
+            },
+        }
+    }
+}
+
 fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
     e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException")
 }
@@ -186,27 +221,70 @@ impl Store for DynamoStore {
         value: &serde_json::Value,
         expected: Option<u64>,
     ) -> Result<bool, StoreError> {
-        let (pk, sk) = Self::doc_key(tenant, key);
-        let next = expected.map_or(1, |v| v + 1) as i64;
-        let mut req = self
+        let w = DocWrite::new(tenant, key, value, expected);
+        let req = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", pk)
-            .item("sk", sk)
-            .item("value", s(value.to_string()))
-            .item("version", n(next));
-        req = match expected {
-            None => req.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => req
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(v as i64)),
-        };
+            .set_item(Some(w.item))
+            .condition_expression(w.condition)
+            .set_expression_attribute_values(w.values);
         match req.send().await {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    /// Up to 100 conditional writes per `TransactWriteItems` call (one round trip instead of
+    /// one each). The transaction is all or nothing: when a condition fails, nothing of it was
+    /// written, and its writes are made one by one to learn which lost their race.
+    async fn put_many(
+        &self,
+        tenant: TenantId,
+        docs: &[(String, serde_json::Value, Option<u64>)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(docs.len());
+        for chunk in docs.chunks(MAX_TRANSACTION_ITEMS) {
+            if let [(key, value, expected)] = chunk {
+                out.push(self.put(tenant, key, value, *expected).await?);
+                continue;
+            }
+            let items = chunk
+                .iter()
+                .map(|(key, value, expected)| {
+                    let w = DocWrite::new(tenant, key, value, *expected);
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(w.item))
+                        .condition_expression(w.condition)
+                        .set_expression_attribute_values(w.values)
+                        .build()
+                        .map(|put| TransactWriteItem::builder().put(put).build())
+                        .map_err(|e| StoreError::Unavailable(format!("dynamodb: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
+                Ok(_) => out.extend(std::iter::repeat_n(true, chunk.len())),
+                Err(e)
+                    if e.as_service_error()
+                        .and_then(aws_sdk_dynamodb::error::ProvideErrorMetadata::code)
+                        == Some("TransactionCanceledException") =>
+                {
+                    for (key, value, expected) in chunk {
+                        out.push(self.put(tenant, key, value, *expected).await?);
+                    }
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Ok(out)
     }
 
     async fn claim_delivery(

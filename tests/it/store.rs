@@ -46,6 +46,39 @@ async fn conformance(store: Arc<dyn Store>) {
         "documents are per tenant"
     );
 
+    // Grouped writes keep each write's own condition: one stale write loses alone.
+    let fresh = unique("doc");
+    let written = store
+        .put_many(
+            t,
+            &[
+                (fresh.clone(), json!({"n": 10}), None),
+                (key.clone(), json!({"n": 98}), Some(1)),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(written, [true, false]);
+    let written = store
+        .put_many(
+            t,
+            &[
+                (fresh.clone(), json!({"n": 11}), Some(1)),
+                (key.clone(), json!({"n": 3}), Some(2)),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(written, [true, true]);
+    assert_eq!(
+        store.get(t, &fresh).await.unwrap(),
+        Some((json!({"n": 11}), 2))
+    );
+    assert_eq!(
+        store.get(t, &key).await.unwrap(),
+        Some((json!({"n": 3}), 3))
+    );
+
     // Deliveries: claim, complete, release, lease expiry.
     let now = OffsetDateTime::now_utc();
     let alert = unique("alert");
@@ -103,6 +136,27 @@ async fn conformance(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(claimed, 1);
+
+    // Grouped claims and records (a digest's alerts) decide each alert as one claim would.
+    let (a, b) = (unique("alert"), unique("alert"));
+    store.complete_delivery(&b, "slack", now).await.unwrap();
+    let keys = [a.clone(), b.clone()];
+    assert_eq!(
+        store.claim_deliveries(&keys, "slack", now).await.unwrap(),
+        [Claim::Claimed, Claim::Done]
+    );
+    assert_eq!(
+        store.claim_deliveries(&keys, "slack", now).await.unwrap(),
+        [Claim::InProgress, Claim::Done]
+    );
+    store
+        .complete_deliveries(&keys, "slack", now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim_deliveries(&keys, "slack", now).await.unwrap(),
+        [Claim::Done, Claim::Done]
+    );
 }
 
 #[tokio::test]
