@@ -15,6 +15,6 @@ for n in "${@:-1000 10000}"; do
     env RISKRELAY_BENCH_USERS="$users" RISKRELAY_BENCH_BATCH_MS=${BATCH_MS:-150} \
       ${CONCURRENCY:+RISKRELAY_BENCH_CONCURRENCY=$CONCURRENCY} \
       RISKRELAY_BENCH_BIN="$PWD/target/release/riskrelay" \
-      cargo test --test it cycle_benchmark -- --ignored --nocapture 2>&1 | grep -E '^cycle-bench:|panicked'
+      cargo test --test it cycle_benchmark -- --ignored --nocapture 2>&1 | grep -E 'cycle-bench: |throttled: |panicked'
   done
 done

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use riskrelay::risk::{DetectionTimingType, RiskLevel};
 use riskrelay::sim::{Chaos, DetectionSpec, SimConfig, SimUser, Simulator};
-use wiremock::{MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
-use crate::helpers::{SLACK_PATH, TEAMS_PATH, answer};
+use crate::helpers::{SLACK_PATH, TEAMS_PATH};
 
 /// riskrelay's spacing of identity-protection requests at 1 per second (1 s plus its margin).
 const SPACING: Duration = Duration::from_millis(1050);
@@ -38,53 +38,36 @@ async fn cycle_benchmark() {
     let db = dir.path().join("riskrelay.sqlite");
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let slack = MockServer::start().await;
-    answer(
-        &slack,
-        SLACK_PATH,
-        ResponseTemplate::new(200).set_body_string("ok"),
-        None,
-        None,
-    )
-    .await;
+    crate::helpers::ok_slack(&slack).await;
     let teams = MockServer::start().await;
-    answer(&teams, TEAMS_PATH, ResponseTemplate::new(202), None, None).await;
+    crate::helpers::ok_teams(&teams).await;
 
     let run = || {
         let mut cmd = tokio::process::Command::new(&bin);
-        cmd.env_clear()
-            .env("RISKRELAY_TENANT_ID", sim.tenant_id().to_string())
-            .env(
-                "RISKRELAY_CLIENT_ID",
-                SimConfig::default().client_id.to_string(),
+        cmd.env_clear();
+        crate::run::against(&mut cmd, &sim);
+        cmd.env(
+            "RISKRELAY_SLACK_WEBHOOK_URL",
+            format!("{}{SLACK_PATH}", slack.uri()),
+        )
+        .env(
+            "RISKRELAY_TEAMS_WEBHOOK_URL",
+            format!("{}{TEAMS_PATH}?sig=bench", teams.uri()),
+        )
+        .env("RISKRELAY_MIN_RISK_LEVEL", "low")
+        .env("RISKRELAY_LOG", "warn")
+        .env(
+            "RISKRELAY_GRAPH_BATCH_CONCURRENCY",
+            env_or(
+                "RISKRELAY_BENCH_CONCURRENCY",
+                riskrelay::graph::config::DEFAULT_BATCH_CONCURRENCY as u64,
             )
-            .env(
-                "RISKRELAY_GRAPH_CLIENT_SECRET",
-                SimConfig::default().client_secret,
-            )
-            .env("RISKRELAY_AUTHORITY_HOST", sim.url().to_string())
-            .env("RISKRELAY_GRAPH_ROOT", sim.url().to_string())
-            .env(
-                "RISKRELAY_SLACK_WEBHOOK_URL",
-                format!("{}{SLACK_PATH}", slack.uri()),
-            )
-            .env(
-                "RISKRELAY_TEAMS_WEBHOOK_URL",
-                format!("{}{TEAMS_PATH}?sig=bench", teams.uri()),
-            )
-            .env("RISKRELAY_MIN_RISK_LEVEL", "low")
-            .env("RISKRELAY_LOG", "warn")
-            .env(
-                "RISKRELAY_GRAPH_BATCH_CONCURRENCY",
-                env_or(
-                    "RISKRELAY_BENCH_CONCURRENCY",
-                    riskrelay::graph::config::DEFAULT_BATCH_CONCURRENCY as u64,
-                )
-                .to_string(),
-            )
-            .args(["run", "--once", "--db"])
-            .arg(&db)
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true);
+            .to_string(),
+        )
+        .args(["run", "--once", "--db"])
+        .arg(&db)
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true);
         cmd
     };
     assert!(run().status().await.unwrap().success(), "baseline run");
@@ -175,7 +158,7 @@ async fn cycle_benchmark() {
     let slack_posts = slack.received_requests().await.unwrap().len();
     let teams_posts = teams.received_requests().await.unwrap().len();
     println!(
-        "cycle-bench: users {users}, $batch latency {batch_ms} ms, concurrency {}: wall {:.1} s, floor {:.1} s ({} identity-protection requests, {throttled} throttled), wall/floor {:.2}, tail after the last identity-protection read {:.1} s, peak RSS {:.1} MiB, $batch requests {batches}, posts slack {} teams {}",
+        "\ncycle-bench: users {users}, $batch latency {batch_ms} ms, concurrency {}: wall {:.1} s, floor {:.1} s ({} identity-protection requests, {throttled} throttled), wall/floor {:.2}, tail after the last identity-protection read {:.1} s, peak RSS {:.1} MiB, $batch requests {batches}, posts slack {} teams {}",
         env_or(
             "RISKRELAY_BENCH_CONCURRENCY",
             riskrelay::graph::config::DEFAULT_BATCH_CONCURRENCY as u64

@@ -407,6 +407,21 @@ pub fn teams_sink(server: &MockServer, min: RiskLevel) -> SinkConfig {
     }
 }
 
+/// `user` added to `sim` at high risk from one offline leaked-credentials detection.
+pub fn high_risk(sim: &Simulator, user: riskrelay::sim::SimUser) -> riskrelay::ids::UserId {
+    let id = sim.add_user(user);
+    sim.detect(
+        id,
+        riskrelay::sim::DetectionSpec::new(
+            "leakedCredentials",
+            "user",
+            RiskLevel::High,
+            riskrelay::risk::DetectionTimingType::Offline,
+        ),
+    );
+    id
+}
+
 /// The fake Slack endpoint accepts every post, as Slack does: 200 "ok".
 pub async fn ok_slack(server: &MockServer) {
     answer(
@@ -475,17 +490,7 @@ impl TestApp {
 
     /// `user` added at high risk from one offline leaked-credentials detection.
     pub fn high_risk(&self, user: riskrelay::sim::SimUser) -> riskrelay::ids::UserId {
-        let id = self.sim.add_user(user);
-        self.sim.detect(
-            id,
-            riskrelay::sim::DetectionSpec::new(
-                "leakedCredentials",
-                "user",
-                RiskLevel::High,
-                riskrelay::risk::DetectionTimingType::Offline,
-            ),
-        );
-        id
+        high_risk(&self.sim, user)
     }
 
     /// A synced user (`uid`-numbered) at high risk from one offline leaked-credentials detection.

@@ -6,22 +6,14 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use riskrelay::risk::{DetectionTimingType, RiskLevel};
-use riskrelay::sim::{DetectionSpec, SimConfig, SimUser, Simulator};
+use riskrelay::sim::{SimConfig, SimUser, Simulator};
 use wiremock::{MockServer, ResponseTemplate};
 
 use crate::helpers::SLACK_PATH;
 
 async fn slack() -> MockServer {
     let s = MockServer::start().await;
-    answer(
-        &s,
-        SLACK_PATH,
-        ResponseTemplate::new(200).set_body_string("ok"),
-        None,
-        None,
-    )
-    .await;
+    crate::helpers::ok_slack(&s).await;
     s
 }
 
@@ -84,8 +76,33 @@ fn logs(db: &Path) -> String {
         .collect()
 }
 
+/// A tenant watched from a fresh database: a baseline run done, then `users` users at risk
+/// (Kill Test 0…), and Slack taking every post until the test says otherwise.
+struct Watched {
+    // Held for the database's lifetime.
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    sim: Simulator,
+    slack: MockServer,
+}
+
+async fn watched(config: SimConfig, users: u32) -> Watched {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("riskrelay.sqlite");
+    let sim = Simulator::start(config).await.unwrap();
+    let slack = slack().await;
+    run_once(&db, &sim, &slack).await;
+    risky(&sim, users);
+    Watched {
+        _dir: dir,
+        db,
+        sim,
+        slack,
+    }
+}
+
 /// Against a simulator owned by the test, so it outlives the process.
-fn against(cmd: &mut tokio::process::Command, sim: &Simulator) {
+pub fn against(cmd: &mut tokio::process::Command, sim: &Simulator) {
     cmd.env("RISKRELAY_TENANT_ID", sim.tenant_id().to_string())
         .env(
             "RISKRELAY_CLIENT_ID",
@@ -167,18 +184,12 @@ async fn run_once_simulate_twice_posts_once_and_a_fresh_database_announces_a_bas
 
 fn risky(sim: &Simulator, n: u32) {
     for i in 0..n {
-        let id = sim.add_user(SimUser::new(
-            riskrelay::sim::scenario::user_id(500 + i),
-            &format!("Kill Test {i}"),
-            &format!("kill{i}"),
-        ));
-        sim.detect(
-            id,
-            DetectionSpec::new(
-                "leakedCredentials",
-                "user",
-                RiskLevel::High,
-                DetectionTimingType::Offline,
+        crate::helpers::high_risk(
+            sim,
+            SimUser::new(
+                riskrelay::sim::scenario::user_id(500 + i),
+                &format!("Kill Test {i}"),
+                &format!("kill{i}"),
             ),
         );
     }
@@ -204,24 +215,23 @@ fn user_alerts(texts: &[String]) -> Vec<String> {
 
 #[tokio::test]
 async fn a_kill_mid_cycle_loses_nothing_and_posts_nothing_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("riskrelay.sqlite");
     // Pages of two: the cycle streams three pages of users, and the kill lands in the second.
-    let sim = Simulator::start(SimConfig {
+    let config = SimConfig {
         max_page: 2,
         ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let slack = slack().await;
+    };
+    let Watched {
+        _dir,
+        db,
+        sim,
+        slack,
+    } = watched(config, 6).await;
     let once = || {
         let mut c = command(&db, &slack);
         c.arg("--once");
         against(&mut c, &sim);
         c
     };
-    assert!(once().status().await.unwrap().success(), "baseline run");
-    risky(&sim, 6);
     let before = bodies(&slack).await.len();
 
     let mut child = once().spawn().unwrap();
@@ -252,12 +262,12 @@ async fn a_kill_mid_cycle_loses_nothing_and_posts_nothing_twice() {
 
 #[tokio::test]
 async fn sigterm_during_a_long_retry_after_stops_in_moments_and_the_next_start_posts_the_rest() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("riskrelay.sqlite");
-    let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let slack = slack().await;
-    run_once(&db, &sim, &slack).await;
-    risky(&sim, 4);
+    let Watched {
+        _dir,
+        db,
+        sim,
+        slack,
+    } = watched(SimConfig::default(), 4).await;
     // Slack takes the first alert, then asks for a 50-second pause once.
     slack.reset().await;
     answer(
@@ -278,14 +288,7 @@ async fn sigterm_during_a_long_retry_after_stops_in_moments_and_the_next_start_p
         None,
     )
     .await;
-    answer(
-        &slack,
-        SLACK_PATH,
-        ResponseTemplate::new(200).set_body_string("ok"),
-        None,
-        None,
-    )
-    .await;
+    crate::helpers::ok_slack(&slack).await;
 
     let mut service = command(&db, &slack);
     against(&mut service, &sim);
@@ -386,12 +389,12 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
 
 #[tokio::test]
 async fn a_notification_flood_is_bounded_and_coalesced_and_a_stop_is_prompt() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("riskrelay.sqlite");
-    let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let slack = slack().await;
-    run_once(&db, &sim, &slack).await;
-    risky(&sim, 3);
+    let Watched {
+        _dir,
+        db,
+        sim,
+        slack,
+    } = watched(SimConfig::default(), 3).await;
     let users: Vec<String> = (0..3)
         .map(|i| riskrelay::sim::scenario::user_id(500 + i).to_string())
         .collect();
@@ -530,12 +533,12 @@ async fn a_notification_flood_is_bounded_and_coalesced_and_a_stop_is_prompt() {
 
 #[tokio::test]
 async fn riskrelay_parked_lists_what_run_set_aside_and_replays_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("riskrelay.sqlite");
-    let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let slack = slack().await;
-    run_once(&db, &sim, &slack).await;
-    risky(&sim, 2);
+    let Watched {
+        _dir,
+        db,
+        sim,
+        slack,
+    } = watched(SimConfig::default(), 2).await;
     slack.reset().await;
     // Slack refuses the alert about kill0 for good; the cycle still succeeds.
     wiremock::Mock::given(wiremock::matchers::method("POST"))
@@ -543,14 +546,7 @@ async fn riskrelay_parked_lists_what_run_set_aside_and_replays_it() {
         .respond_with(ResponseTemplate::new(400).set_body_string("invalid_blocks"))
         .mount(&slack)
         .await;
-    answer(
-        &slack,
-        SLACK_PATH,
-        ResponseTemplate::new(200).set_body_string("ok"),
-        None,
-        None,
-    )
-    .await;
+    crate::helpers::ok_slack(&slack).await;
     run_once(&db, &sim, &slack).await;
 
     let parked = |args: &[&str]| {
@@ -569,14 +565,7 @@ async fn riskrelay_parked_lists_what_run_set_aside_and_replays_it() {
     );
 
     slack.reset().await;
-    answer(
-        &slack,
-        SLACK_PATH,
-        ResponseTemplate::new(200).set_body_string("ok"),
-        None,
-        None,
-    )
-    .await;
+    crate::helpers::ok_slack(&slack).await;
     let replay = parked(&["--replay", "all"]).await.unwrap();
     let text = String::from_utf8_lossy(&replay.stdout).into_owned();
     assert!(
@@ -593,9 +582,10 @@ async fn riskrelay_parked_lists_what_run_set_aside_and_replays_it() {
         "nothing is parked"
     );
 
-    let missing = cli(&dir.path().join("absent.sqlite"), &slack)
+    let absent = db.with_file_name("absent.sqlite");
+    let missing = cli(&absent, &slack)
         .args(["parked", "--db"])
-        .arg(dir.path().join("absent.sqlite"))
+        .arg(&absent)
         .output()
         .await
         .unwrap();
@@ -609,12 +599,12 @@ async fn riskrelay_parked_lists_what_run_set_aside_and_replays_it() {
 /// one that can arrive twice.
 #[tokio::test]
 async fn a_kill_during_a_digest_loses_nothing_and_repeats_at_most_that_digest() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("riskrelay.sqlite");
-    let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let slack = slack().await;
-    run_once(&db, &sim, &slack).await;
-    risky(&sim, 12);
+    let Watched {
+        _dir,
+        db,
+        sim,
+        slack,
+    } = watched(SimConfig::default(), 12).await;
     slack.reset().await;
     wiremock::Mock::given(wiremock::matchers::method("POST"))
         .and(wiremock::matchers::body_string_contains(
@@ -628,14 +618,7 @@ async fn a_kill_during_a_digest_loses_nothing_and_repeats_at_most_that_digest() 
         .up_to_n_times(1)
         .mount(&slack)
         .await;
-    answer(
-        &slack,
-        SLACK_PATH,
-        ResponseTemplate::new(200).set_body_string("ok"),
-        None,
-        None,
-    )
-    .await;
+    crate::helpers::ok_slack(&slack).await;
 
     let once = || {
         let mut c = command(&db, &slack);

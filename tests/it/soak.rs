@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use riskrelay::ids::UserId;
-use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
-use riskrelay::sim::{Chaos, DetectionSpec, SimConfig, SimUser, Simulator};
+use riskrelay::risk::{RiskDetail, RiskLevel, RiskState};
+use riskrelay::sim::{Chaos, SimConfig, SimUser, Simulator};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::helpers::{SLACK_PATH, TEAMS_PATH};
@@ -106,19 +106,9 @@ async fn run_once(
     let bin = std::env::var("RISKRELAY_SOAK_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_riskrelay").to_string());
     let mut cmd = tokio::process::Command::new(bin);
-    cmd.env_clear()
-        .env("RISKRELAY_TENANT_ID", sim.tenant_id().to_string())
-        .env(
-            "RISKRELAY_CLIENT_ID",
-            SimConfig::default().client_id.to_string(),
-        )
-        .env(
-            "RISKRELAY_GRAPH_CLIENT_SECRET",
-            SimConfig::default().client_secret,
-        )
-        .env("RISKRELAY_AUTHORITY_HOST", sim.url().to_string())
-        .env("RISKRELAY_GRAPH_ROOT", sim.url().to_string())
-        .env("RISKRELAY_SLACK_WEBHOOK_URL", slack)
+    cmd.env_clear();
+    crate::run::against(&mut cmd, sim);
+    cmd.env("RISKRELAY_SLACK_WEBHOOK_URL", slack)
         .env("RISKRELAY_TEAMS_WEBHOOK_URL", teams)
         .env("RISKRELAY_MIN_RISK_LEVEL", "low")
         .env("RISKRELAY_DIGEST_THRESHOLD", "1000")
@@ -214,18 +204,12 @@ async fn soak_every_change_reaches_every_destination_once_through_faults_and_kil
             } else {
                 let n = next_user;
                 next_user += 1;
-                let id = sim.add_user(SimUser::new(
-                    user(n),
-                    &format!("Soak {n}"),
-                    &format!("soak{n}@contoso.com"),
-                ));
-                sim.detect(
-                    id,
-                    DetectionSpec::new(
-                        "leakedCredentials",
-                        "user",
-                        RiskLevel::High,
-                        DetectionTimingType::Offline,
+                crate::helpers::high_risk(
+                    &sim,
+                    SimUser::new(
+                        user(n),
+                        &format!("Soak {n}"),
+                        &format!("soak{n}@contoso.com"),
                     ),
                 );
                 pending.push(n);
@@ -294,7 +278,7 @@ async fn soak_every_change_reaches_every_destination_once_through_faults_and_kil
         .filter(|r| r.status == 429 || r.status == 503)
         .count();
     println!(
-        "soak: {} changes, {runs} runs ({killed} killed, {failed} failed), {graph_faults} Graph faults injected, peak RSS {} KiB, parked {}; {report:?}",
+        "\nsoak: {} changes, {runs} runs ({killed} killed, {failed} failed), {graph_faults} Graph faults injected, peak RSS {} KiB, parked {}; {report:?}",
         expected.len(),
         peak,
         parked.len()
