@@ -56,6 +56,19 @@ fn build_app(
     App::build(&settings, role, adapters)
 }
 
+/// How long before the invocation's deadline a poll cycle stops reading: time to hand on the page
+/// in flight (SQS) and answer, with room to spare.
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The moment to stop, from a deadline in milliseconds since the epoch.
+fn stop_by(deadline_ms: u64) -> tokio::time::Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let left = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    tokio::time::Instant::now() + left.saturating_sub(DEADLINE_MARGIN)
+}
+
 /// The poller function: the poll cycle, the posture checks and subscription upkeep.
 pub struct PollerFunction(App);
 
@@ -70,7 +83,14 @@ impl PollerFunction {
 
     /// Runs one scheduled job: `{"job": "poll" | "posture" | "subscriptions"}` (default `poll`, so
     /// a plain scheduled event polls).
-    pub async fn scheduled(&self, event: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    /// `deadline_ms` is the invocation's deadline (milliseconds since the epoch, as the runtime
+    /// gives it): a poll cycle stops [`DEADLINE_MARGIN`] before it (see
+    /// [`crate::source::poll::Poller::poll_until`]).
+    pub async fn scheduled(
+        &self,
+        event: &serde_json::Value,
+        deadline_ms: Option<u64>,
+    ) -> anyhow::Result<serde_json::Value> {
         #[derive(Deserialize, Default)]
         struct Input {
             #[serde(default)]
@@ -80,7 +100,7 @@ impl PollerFunction {
         let input: Input = serde_json::from_value(event.clone()).unwrap_or_default();
         match input.job.as_deref().unwrap_or("poll") {
             "poll" => {
-                let r = app.poller()?.poll().await?;
+                let r = app.poller()?.poll_until(deadline_ms.map(stop_by)).await?;
                 Ok(serde_json::json!({
                     "job": "poll", "cycleId": r.cycle_id, "baseline": r.baseline, "users": r.users,
                     "detections": r.detections, "enqueued": r.enqueued,

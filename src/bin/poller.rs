@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
         let app = app.clone();
         async move {
             let app = app.current().await;
-            app.scheduled(&event.payload)
+            app.scheduled(&event.payload, Some(event.context.deadline))
                 .await
                 .map_err(|e| Error::from(format!("{e:#}")))
         }

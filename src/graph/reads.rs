@@ -20,6 +20,18 @@ pub const PAGE_SIZE: u32 = 500;
 
 /// `2026-11-25T10:00:00Z`, the form `$filter` compares DateTimeOffset values with. Sub-second
 /// precision is dropped (rounding down), which only widens the window.
+/// `field ge since`, and `le until` when given (a window cut short, see the poll cycle).
+fn between(field: &str, since: OffsetDateTime, until: Option<OffsetDateTime>) -> String {
+    match until {
+        None => format!("{field} ge {}", odata_time(since)),
+        Some(u) => format!(
+            "{field} ge {} and {field} le {}",
+            odata_time(since),
+            odata_time(u)
+        ),
+    }
+}
+
 pub fn odata_time(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     format!(
@@ -67,14 +79,18 @@ impl GraphClient {
         &self,
         since: OffsetDateTime,
     ) -> Result<Vec<RiskyUser>, GraphError> {
-        self.risky_users_changed_since_pages(since).all().await
+        self.risky_users_changed_pages(since, None).all().await
     }
 
-    /// The same, a page at a time.
-    pub fn risky_users_changed_since_pages(&self, since: OffsetDateTime) -> Pages<RiskyUser> {
+    /// The same, a page at a time, and up to `until` when given.
+    pub fn risky_users_changed_pages(
+        &self,
+        since: OffsetDateTime,
+        until: Option<OffsetDateTime>,
+    ) -> Pages<RiskyUser> {
         let query = format!(
-            "$filter=riskLastUpdatedDateTime ge {}&$top={PAGE_SIZE}&$select={RISKY_USER_SELECT}",
-            odata_time(since)
+            "$filter={}&$top={PAGE_SIZE}&$select={RISKY_USER_SELECT}",
+            between("riskLastUpdatedDateTime", since, until)
         );
         self.pages(
             self.url("v1.0", "identityProtection/riskyUsers", Some(&query)),
@@ -103,17 +119,18 @@ impl GraphClient {
         &self,
         since: OffsetDateTime,
     ) -> Result<Vec<RiskDetection>, GraphError> {
-        self.risk_detections_changed_since_pages(since).all().await
+        self.risk_detections_changed_pages(since, None).all().await
     }
 
-    /// The same, a page at a time.
-    pub fn risk_detections_changed_since_pages(
+    /// The same, a page at a time, and up to `until` when given.
+    pub fn risk_detections_changed_pages(
         &self,
         since: OffsetDateTime,
+        until: Option<OffsetDateTime>,
     ) -> Pages<RiskDetection> {
         let query = format!(
-            "$filter=lastUpdatedDateTime ge {}&$top={PAGE_SIZE}&$select={RISK_DETECTION_SELECT}",
-            odata_time(since)
+            "$filter={}&$top={PAGE_SIZE}&$select={RISK_DETECTION_SELECT}",
+            between("lastUpdatedDateTime", since, until)
         );
         self.pages(
             self.url("v1.0", "identityProtection/riskDetections", Some(&query)),

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use tokio::time::Instant;
 
 use crate::alert::{Baseline, Change, DigestEntry, Message};
 use crate::clock::Clock;
@@ -66,6 +67,10 @@ pub enum PollError {
     Queue(#[from] QueueError),
     #[error("the store failed: {0}")]
     Store(#[from] StoreError),
+    #[error(
+        "the cycle ran out of time before its window was read; the checkpoint stays, and the next cycle takes on the first {minutes} minutes of it"
+    )]
+    OutOfTime { minutes: i64 },
 }
 
 /// An enqueue in progress.
@@ -77,22 +82,35 @@ struct Handoff<'q> {
     queue: &'q dyn Queue,
     in_flight: Option<Enqueueing<'q>>,
     enqueued: usize,
+    /// No page is read after this; the cycle then fails as [`PollError::OutOfTime`].
+    deadline: Option<Instant>,
+    /// What that error says the next cycle takes on.
+    minutes: i64,
 }
 
 impl<'q> Handoff<'q> {
-    fn new(queue: &'q dyn Queue) -> Self {
+    fn new(queue: &'q dyn Queue, deadline: Option<Instant>, minutes: i64) -> Self {
         Self {
             queue,
             in_flight: None,
             enqueued: 0,
+            deadline,
+            minutes,
         }
     }
 
-    /// Reads the next page while the page in flight is enqueued; fails if either failed.
+    /// Reads the next page while the page in flight is enqueued; fails if either failed, or
+    /// when the deadline has passed.
     async fn next<T>(
         &mut self,
         read: impl Future<Output = Result<Option<T>, GraphError>>,
     ) -> Result<Option<T>, PollError> {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            self.flush().await?;
+            return Err(PollError::OutOfTime {
+                minutes: self.minutes,
+            });
+        }
         let pending = self.in_flight.take();
         let (page, sent) = tokio::join!(read, async {
             match pending {
@@ -128,11 +146,14 @@ impl<'q> Handoff<'q> {
     }
 }
 
+/// The smallest part of a window a cycle takes on after running out of time.
+const MIN_SPAN: time::Duration = time::Duration::minutes(1);
+
 impl PollError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Graph(e) => e.is_retryable(),
-            Self::Queue(_) | Self::Store(_) => true,
+            Self::Queue(_) | Self::Store(_) | Self::OutOfTime { .. } => true,
         }
     }
 }
@@ -240,6 +261,16 @@ impl Poller {
     }
 
     pub async fn poll(&self) -> Result<PollReport, PollError> {
+        self.poll_until(None).await
+    }
+
+    /// A cycle that must end by `deadline` (a Lambda invocation's time limit). A window too large
+    /// to read by then is cut: the cycle stops before the deadline with its checkpoint where it
+    /// was, and the next one takes on the first half of the window (halving again if needed);
+    /// each cycle that finishes advances the checkpoint to the end of what it read and doubles
+    /// the part it takes on, until one reaches the present. So a window of any size is caught
+    /// up, invocation by invocation, with the checkpoint's meaning unchanged.
+    pub async fn poll_until(&self, deadline: Option<Instant>) -> Result<PollReport, PollError> {
         let started = self.clock.now();
         let cycle_id = format!(
             "{}-{}",
@@ -257,14 +288,19 @@ impl Poller {
         .await?;
         // Each page is enqueued as it is read; the checkpoint moves only after the last.
         let mut report = match &checkpoint {
-            None => self.baseline(&cycle_id, started).await?,
-            Some(cp) => self.changes(&cycle_id, cp.value.at, started).await?,
+            None => self.baseline(&cycle_id, started, deadline).await?,
+            Some(cp) => {
+                self.changes(&cycle_id, cp.value.at, started, deadline)
+                    .await?
+            }
         };
         let saved = store::save(
             self.store.as_ref(),
             self.tenant,
             store::keys::CHECKPOINT,
-            &Checkpoint { at: started },
+            &Checkpoint {
+                at: report.checkpoint,
+            },
             checkpoint.as_ref().map(|c| c.version),
         )
         .await?;
@@ -296,8 +332,10 @@ impl Poller {
         &self,
         cycle_id: &str,
         started: OffsetDateTime,
+        deadline: Option<Instant>,
     ) -> Result<PollReport, PollError> {
-        let mut handoff = Handoff::new(self.queue.as_ref());
+        // A baseline is not cut (it is a state, not a window): out of time, it starts over.
+        let mut handoff = Handoff::new(self.queue.as_ref(), deadline, 0);
         let mut pages = self.graph.risky_users_at_risk_pages();
         // Deleted accounts stay in the risky-users report, but nobody can act on them (their risk
         // cannot be dismissed by an administrator): they are recorded, not counted as at risk.
@@ -378,15 +416,71 @@ impl Poller {
         cycle_id: &str,
         checkpoint: OffsetDateTime,
         started: OffsetDateTime,
+        deadline: Option<Instant>,
     ) -> Result<PollReport, PollError> {
+        let span =
+            store::load::<Option<i64>>(self.store.as_ref(), self.tenant, store::keys::POLL_SPAN)
+                .await?;
+        let taken = span
+            .as_ref()
+            .and_then(|s| s.value)
+            .map(time::Duration::seconds);
+        let end = taken.map_or(started, |t| (checkpoint + t).min(started));
+        let until = (end < started).then_some(end);
         let since = checkpoint - self.overlap;
+        let width: time::Duration = end - checkpoint;
+        let half = std::cmp::max(width / 2_i32, MIN_SPAN);
+        let result = self
+            .read_window(cycle_id, since, until, started, deadline, half)
+            .await;
+        // What the next cycle takes on: half after running out of time, twice as much after a
+        // cut window that went through, all of it once a cycle reached the present.
+        let next = match &result {
+            Err(PollError::OutOfTime { .. }) => Some(half.whole_seconds()),
+            Ok(_) => taken
+                .filter(|_| until.is_some())
+                .map(|t: time::Duration| (t * 2_i32).whole_seconds()),
+            Err(_) => taken.map(|t| t.whole_seconds()),
+        };
+        if next != taken.map(|t| t.whole_seconds()) {
+            // A lost race only means another cycle decided first.
+            let _ = store::save(
+                self.store.as_ref(),
+                self.tenant,
+                store::keys::POLL_SPAN,
+                &next,
+                span.map(|s| s.version),
+            )
+            .await;
+        }
+        let mut report = result?;
+        report.checkpoint = end;
+        Ok(report)
+    }
+
+    async fn read_window(
+        &self,
+        cycle_id: &str,
+        since: OffsetDateTime,
+        until: Option<OffsetDateTime>,
+        started: OffsetDateTime,
+        deadline: Option<Instant>,
+        half: time::Duration,
+    ) -> Result<PollReport, PollError> {
+        let minutes = half.whole_minutes();
         let mut spill = DetectionSpill::new()?;
-        let mut detections = self.graph.risk_detections_changed_since_pages(since);
-        while let Some(page) = detections.next_page().await? {
+        let mut detections = self.graph.risk_detections_changed_pages(since, until);
+        loop {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(PollError::OutOfTime { minutes });
+            }
+            let Some(page) = detections.next_page().await? else {
+                break;
+            };
             spill.add(&page)?;
         }
-        let mut handoff = Handoff::new(self.queue.as_ref());
-        let mut pages = self.graph.risky_users_changed_since_pages(since);
+        let mut handoff = Handoff::new(self.queue.as_ref(), deadline, minutes);
+        let mut pages = self.graph.risky_users_changed_pages(since, until);
         let mut users = 0;
         while let Some(page) = handoff.next(pages.next_page()).await? {
             users += page.len();

@@ -174,6 +174,7 @@ pub mod keys {
     pub const SUBSCRIPTIONS: &str = "subscriptions";
     pub const SUBSCRIPTIONS_CREATING: &str = "subscriptions-creating";
     pub const POLL_REQUEST: &str = "poll-request";
+    pub const POLL_SPAN: &str = "poll-span";
     pub const PARKED: &str = "parked";
     pub const IP_SLOTS: &str = "identity-protection-slots";
 

@@ -199,3 +199,80 @@ async fn a_graph_failure_leaves_the_checkpoint_too() {
     assert!(err.is_retryable(), "{err}");
     assert_eq!(checkpoint(store.as_ref(), &sim).await.unwrap(), before);
 }
+
+/// A window too large for one invocation is caught up across several: out of time, a cycle keeps
+/// its checkpoint and the next takes on half the window; each that finishes moves the checkpoint
+/// to the end of what it read, until one reaches the present. Every change is handed on once.
+#[tokio::test]
+async fn a_window_too_large_for_one_invocation_is_caught_up_across_several() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    for (n, minutes_ago) in [55, 45, 35, 25, 15, 5].into_iter().enumerate() {
+        let id = sim.add_user(SimUser::new(uid(700 + n as u128), "Span", "span"));
+        sim.set_risk_at(
+            id,
+            RiskLevel::High,
+            RiskState::AtRisk,
+            RiskDetail::None,
+            now - time::Duration::minutes(minutes_ago),
+        );
+    }
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let start = now - time::Duration::minutes(60);
+    store::save(
+        store.as_ref(),
+        sim.tenant_id(),
+        store::keys::CHECKPOINT,
+        &Checkpoint { at: start },
+        None,
+    )
+    .await
+    .unwrap();
+    let q = RecordingQueue::default();
+    let p = Poller::new(
+        sim.tenant_id(),
+        crate::graph::client(&sim.graph_config()),
+        store.clone(),
+        Arc::new(q.clone()),
+        std::time::Duration::ZERO,
+    );
+
+    // An invocation already at its limit reads nothing and keeps the checkpoint.
+    let err = p
+        .poll_until(Some(tokio::time::Instant::now()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            riskrelay::source::poll::PollError::OutOfTime { minutes: 30 }
+        ),
+        "{err}"
+    );
+    assert_eq!(checkpoint(store.as_ref(), &sim).await, Some(start));
+    assert!(q.items().is_empty());
+
+    // The next takes on the first half hour, the one after the rest.
+    let first = p.poll().await.unwrap();
+    assert_eq!(first.users, 3, "the three changes of the first half hour");
+    let cut = checkpoint(store.as_ref(), &sim).await.unwrap();
+    assert_eq!(cut, start + time::Duration::minutes(30));
+    let second = p.poll().await.unwrap();
+    assert_eq!(second.users, 3);
+    assert!(checkpoint(store.as_ref(), &sim).await.unwrap() > now);
+    let mut seen: Vec<String> = q
+        .items()
+        .iter()
+        .filter_map(|i| match i {
+            WorkItem::Observation(o) => Some(format!("{:?}", o.subject)),
+            _ => None,
+        })
+        .collect();
+    seen.sort();
+    let before = seen.len();
+    seen.dedup();
+    assert_eq!((before, seen.len()), (6, 6), "each change handed on once");
+    // Caught up: the next cycle reads from the present again.
+    let third = p.poll().await.unwrap();
+    assert_eq!(third.users, 0);
+}
