@@ -211,7 +211,8 @@ impl App {
                 );
                 let worker = Worker::new(tenant, graph.clone(), store.clone(), delivery)
                     .with_clock(clock.clone())
-                    .with_late_detection_reads(settings.alerts.late_detection_reads);
+                    .with_late_detection_reads(settings.alerts.late_detection_reads)
+                    .with_exclusions(settings.alerts.exclude.clone());
                 // One process has no dead-letter queue: it parks what a destination refuses.
                 let worker = match role {
                     Role::Service => worker.with_parking(),
@@ -240,7 +241,8 @@ impl App {
                     q.clone(),
                     settings.overlap,
                 )
-                .with_clock(clock.clone()),
+                .with_clock(clock.clone())
+                .with_exclusions(settings.alerts.exclude.clone()),
             )),
             (Role::Poller | Role::Service, None) => {
                 anyhow::bail!("the poller needs a queue to hand its work to")

@@ -33,6 +33,8 @@ pub struct AlertsConfig {
     pub digest_threshold: usize,
     /// Reads of open detections per batch for alerts that would list none.
     pub late_detection_reads: usize,
+    /// Users who get no user alert (`RISKRELAY_EXCLUDE`).
+    pub exclude: crate::exclusions::Exclusions,
 }
 
 impl Default for AlertsConfig {
@@ -43,6 +45,7 @@ impl Default for AlertsConfig {
             kinds: AlertKind::ALL.into_iter().collect(),
             digest_threshold: 10,
             late_detection_reads: DEFAULT_LATE_DETECTION_READS,
+            exclude: Default::default(),
         }
     }
 }
@@ -82,6 +85,7 @@ impl AlertsConfig {
                 Self::default().late_detection_reads,
                 count(0..=100),
             )?,
+            exclude: crate::exclusions::Exclusions::load(env)?,
         })
     }
 }

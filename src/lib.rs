@@ -19,6 +19,7 @@
 //! - [`reconcile`]: last-seen state versus now, into at most one change per user.
 //! - [`verdict`]: can the user self-remediate on-premises, in the cloud, or not, and why.
 //! - [`alert`]: alerts, their kinds, stable keys and routing (incident, resolves).
+//! - [`exclusions`]: who never gets a user alert (break-glass, test and service accounts).
 //! - [`drift`]: the drift guard's decisions (episodes, one PATCH, said once).
 //! - [`render`]: one view per message, drawn for Slack, Teams and a terminal, with escaping.
 //! - [`client_state`]: the `clientState` secret and its constant-time check.
@@ -71,6 +72,7 @@ pub mod context;
 pub mod deliver;
 pub mod demo;
 pub mod drift;
+pub mod exclusions;
 pub mod graph;
 pub mod http;
 pub mod ids;

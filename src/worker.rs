@@ -16,6 +16,7 @@ use crate::alert::{Change, Message, UserAlert, keys};
 use crate::clock::Clock;
 use crate::context::Lookup;
 use crate::deliver::{Delivery, Report};
+use crate::exclusions::Exclusions;
 use crate::graph::{GraphClient, GraphError};
 use crate::ids::{TenantId, UserId};
 use crate::observation::{LifecycleHandler, Observation, Origin, Subject, WorkItem};
@@ -73,6 +74,7 @@ pub struct Worker {
     delivery: Delivery,
     lifecycle: Option<Arc<dyn LifecycleHandler>>,
     parking: bool,
+    exclusions: Exclusions,
 }
 
 /// A user whose risk changed, before enrichment.
@@ -108,7 +110,14 @@ impl Worker {
             delivery,
             lifecycle: None,
             parking: false,
+            exclusions: Exclusions::default(),
         }
+    }
+
+    /// Users who get no user alert; their state is still recorded.
+    pub fn with_exclusions(mut self, exclusions: Exclusions) -> Self {
+        self.exclusions = exclusions;
+        self
     }
 
     /// Sets aside what a destination will not take instead of failing its item again and again
@@ -475,10 +484,19 @@ impl Worker {
     /// details only where a verdict is needed, the posture snapshot once.
     async fn enrich(
         &self,
-        changed: Vec<Changed>,
+        mut changed: Vec<Changed>,
         seen: &BTreeMap<UserId, Seen>,
         now: OffsetDateTime,
     ) -> Vec<UserAlert> {
+        // Excluded by id or name: not even enriched (no directory read spent on them).
+        changed.retain(|c| {
+            let upn = seen[&c.id].user.user_principal_name.as_deref();
+            let named = self.exclusions.names(c.id, upn);
+            if named {
+                tracing::info!(user = %c.id, "user excluded by RISKRELAY_EXCLUDE: no alert, state recorded");
+            }
+            !named
+        });
         if changed.is_empty() {
             return Vec::new();
         }
@@ -520,10 +538,19 @@ impl Worker {
             .user_risk_policies
             .value()
             .is_some_and(|ps| ps.iter().any(|p| p.needs_membership()));
-        let memberships = if needs_membership && !ongoing.is_empty() {
-            self.graph.memberships(&ongoing).await
+        // Group exclusions need every changed user's groups (an ended risk is not said either);
+        // Conditional Access scopes only those still at risk.
+        let membership_of: &[UserId] = if self.exclusions.needs_membership() {
+            &ids
+        } else if needs_membership {
+            &ongoing
         } else {
+            &[]
+        };
+        let memberships = if membership_of.is_empty() {
             HashMap::new()
+        } else {
+            self.graph.memberships(membership_of).await
         };
         changed
             .into_iter()
@@ -576,6 +603,16 @@ impl Worker {
                     }
                 },
             )
+            .filter(|a: &UserAlert| {
+                let groups = memberships.get(&a.user.id).and_then(Lookup::found);
+                let excluded = self
+                    .exclusions
+                    .excludes(a.user.id, a.upn().as_deref(), groups);
+                if excluded {
+                    tracing::info!(user = %a.user.id, "user excluded by RISKRELAY_EXCLUDE: no alert, state recorded");
+                }
+                !excluded
+            })
             .collect()
     }
 }

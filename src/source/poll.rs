@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use crate::alert::{Baseline, Change, DigestEntry, Message};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Env, minutes};
+use crate::exclusions::Exclusions;
 use crate::graph::{GraphClient, GraphError};
 use crate::ids::TenantId;
 use crate::observation::{Fetched, Observation, Origin, Subject, WorkItem};
@@ -231,6 +232,7 @@ pub struct Poller {
     store: Arc<dyn Store>,
     queue: Arc<dyn Queue>,
     overlap: Duration,
+    exclusions: Exclusions,
 }
 
 fn level_order(l: &RiskLevel) -> u8 {
@@ -252,7 +254,14 @@ impl Poller {
             store,
             queue,
             overlap,
+            exclusions: Exclusions::default(),
         }
+    }
+
+    /// Users left out of the baseline summary (their state is still recorded).
+    pub fn with_exclusions(mut self, exclusions: Exclusions) -> Self {
+        self.exclusions = exclusions;
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -343,8 +352,14 @@ impl Poller {
         let mut top: Vec<RiskyUser> = Vec::new();
         let mut users = 0;
         while let Some(page) = handoff.next(pages.next_page()).await? {
-            users += page.len();
-            for u in page.iter() {
+            // Excluded users are recorded, not counted (group exclusions are not read here: a
+            // baseline may list thousands of users).
+            let counted = page.iter().filter(|u| {
+                !self
+                    .exclusions
+                    .names(u.id, u.user_principal_name.as_deref())
+            });
+            for u in counted.clone() {
                 match (&u.risk_level, u.is_deleted) {
                     (_, true) => deleted += 1,
                     (RiskLevel::High, _) => high += 1,
@@ -354,7 +369,7 @@ impl Poller {
                 }
             }
             // The riskiest and most recent first; only a handful is kept.
-            top.extend(page.iter().filter(|u| !u.is_deleted).cloned());
+            top.extend(counted.filter(|u| !u.is_deleted).cloned());
             top.sort_by(|a, b| {
                 level_order(&b.risk_level)
                     .cmp(&level_order(&a.risk_level))
@@ -364,6 +379,7 @@ impl Poller {
                     )
             });
             top.truncate(BASELINE_TOP);
+            users += page.len();
             let items = page
                 .into_iter()
                 .map(|u| self.observation(cycle_id, u, Vec::new(), true, started))

@@ -24,6 +24,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "reconcile",
             "verdict",
             "alert",
+            "exclusions",
             "drift",
             "render",
             "client_state",

@@ -5,6 +5,7 @@ mod app;
 mod bench_cycle;
 mod delivery;
 mod demo;
+mod exclusions;
 mod graph;
 mod helpers;
 mod lambda_e2e;
