@@ -123,7 +123,12 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format.unwrap_or_else(LogFormat::from_env));
+    let format = cli.log_format.unwrap_or_else(LogFormat::from_env);
+    match cli.command {
+        // The demo's story is on stdout; its log only says what went wrong.
+        Command::Demo { .. } => telemetry::init_at(format, "warn"),
+        _ => telemetry::init(format),
+    }
     match run(cli.command).await {
         Ok(code) => code,
         Err(e) => {

@@ -39,8 +39,14 @@ impl LogFormat {
 /// Installs the global subscriber. The filter comes from `RISKRELAY_LOG` (same syntax as
 /// `RUST_LOG`), default `info`. Calling it twice is harmless.
 pub fn init(format: LogFormat) {
+    init_at(format, "info");
+}
+
+/// The same with another default level (the demo tells its story on stdout and keeps stderr
+/// for warnings unless `RISKRELAY_LOG` asks for more).
+pub fn init_at(format: LogFormat, default: &str) {
     let filter =
-        EnvFilter::try_from_env("RISKRELAY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+        EnvFilter::try_from_env("RISKRELAY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

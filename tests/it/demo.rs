@@ -144,3 +144,29 @@ async fn with_enforce_riskrelay_corrects_the_setting_itself() {
         }
     }
 }
+
+/// The demo tells its story on stdout; its log (stderr) stays quiet unless something is wrong or
+/// `RISKRELAY_LOG` asks for more.
+#[tokio::test]
+async fn the_demo_prints_the_story_without_log_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |log: Option<&str>| {
+        let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_riskrelay"));
+        c.env_clear().arg("demo").arg("--out").arg(dir.path());
+        if let Some(l) = log {
+            c.env("RISKRELAY_LOG", l);
+        }
+        c.output()
+    };
+    let quiet = run(None).await.unwrap();
+    assert!(quiet.status.success());
+    let story = String::from_utf8_lossy(&quiet.stdout);
+    assert!(story.contains("riskrelay starts watching"), "{story}");
+    let log = String::from_utf8_lossy(&quiet.stderr);
+    assert!(
+        !log.contains("INFO") && !log.contains("poll cycle done"),
+        "no info lines by default: {log}"
+    );
+    let chatty = run(Some("info")).await.unwrap();
+    assert!(String::from_utf8_lossy(&chatty.stderr).contains("poll cycle done"));
+}

@@ -47,7 +47,11 @@ async fn excluded_users_get_no_alert_and_no_digest_line_but_their_state_is_kept(
         assert!(new[0].contains(name), "{name} in the digest");
     }
     for name in ["Break Glass", "Excluded By Id", "Service Account"] {
-        assert!(!new[0].contains(name), "{name} must not be named: {}", new[0]);
+        assert!(
+            !new[0].contains(name),
+            "{name} must not be named: {}",
+            new[0]
+        );
     }
     let state = store::load::<UserState>(
         t.store.as_ref() as &dyn Store,
