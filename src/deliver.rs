@@ -235,7 +235,7 @@ impl Delivery {
                 other => self.post_one(sink, other, now, report).await,
             }
         }
-        if users.len() <= self.digest_threshold {
+        if users.len() <= self.digest_threshold || !sink.digests() {
             // One at a time, each claimed just before its post: a crash between two posts leaves
             // no claim behind, so the next attempt delivers the rest at once.
             for a in users {
@@ -422,6 +422,43 @@ mod tests {
             vec![("secops", RiskLevel::Low), ("soc", RiskLevel::High)]
         );
         assert_eq!(c.kinds.len(), 2);
+    }
+
+    #[test]
+    fn a_pagerduty_destination_needs_its_routing_key_and_takes_a_region_url() {
+        let e = env().with("RISKRELAY_SINKS", "oncall:pagerduty:high");
+        let err = AlertsConfig::load(&e, &EnvSecrets(&e))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RISKRELAY_ONCALL_ROUTING_KEY"), "{err}");
+        let e = e.clone().with("RISKRELAY_ONCALL_ROUTING_KEY", "short");
+        let err = AlertsConfig::load(&e, &EnvSecrets(&e))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("32 letters and digits") && !err.contains("short"),
+            "{err}"
+        );
+        let key = "R0ut1ngK3yR0ut1ngK3yR0ut1ngK3y12";
+        let e = e.clone().with("RISKRELAY_ONCALL_ROUTING_KEY", key);
+        let c = AlertsConfig::load(&e, &EnvSecrets(&e)).unwrap();
+        assert_eq!(c.sinks[0].kind, sink::config::SinkKind::PagerDuty);
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(&c.sinks[0].url),
+            sink::config::PAGERDUTY_EVENTS_URL
+        );
+        assert!(!format!("{c:?}").contains(key));
+        let eu = e.clone().with(
+            "RISKRELAY_ONCALL_EVENTS_URL",
+            "https://events.eu.pagerduty.com/v2/enqueue",
+        );
+        let c = AlertsConfig::load(&eu, &EnvSecrets(&eu)).unwrap();
+        assert!(secrecy::ExposeSecret::expose_secret(&c.sinks[0].url).contains(".eu."));
+        let plain = e.with("RISKRELAY_ONCALL_EVENTS_URL", "http://events.example.com/x");
+        let err = AlertsConfig::load(&plain, &EnvSecrets(&plain))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RISKRELAY_ONCALL_EVENTS_URL"), "{err}");
     }
 
     #[test]

@@ -130,6 +130,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
                 kind,
                 url: url.clone(),
                 min_level: RiskLevel::Low,
+                key: None,
             });
         }
     }

@@ -1,4 +1,5 @@
-//! The destinations' settings: the `RISKRELAY_SINKS` list and each one's webhook URL secret.
+//! The destinations' settings: the `RISKRELAY_SINKS` list and each one's secret (a chat webhook
+//! URL, a PagerDuty routing key).
 
 use std::fmt;
 
@@ -14,6 +15,7 @@ use crate::risk::RiskLevel;
 pub enum SinkKind {
     Slack,
     Teams,
+    PagerDuty,
 }
 
 impl std::str::FromStr for SinkKind {
@@ -23,18 +25,26 @@ impl std::str::FromStr for SinkKind {
         match s.to_ascii_lowercase().as_str() {
             "slack" => Ok(Self::Slack),
             "teams" => Ok(Self::Teams),
-            _ => Err("the kind must be slack or teams".into()),
+            "pagerduty" => Ok(Self::PagerDuty),
+            _ => Err("the kind must be slack, teams or pagerduty".into()),
         }
     }
 }
 
-/// A chat destination. Its webhook URL is a credential: whoever has it can post to the channel.
+/// PagerDuty's Events API v2 (the US service region; `RISKRELAY_<NAME>_EVENTS_URL` names the EU
+/// one, `https://events.eu.pagerduty.com/v2/enqueue`).
+pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+/// A destination. Its webhook URL is a credential: whoever has it can post to the channel. For
+/// PagerDuty, `url` is the Events API endpoint and `key` the integration's routing key (the
+/// credential).
 #[derive(Clone)]
 pub struct SinkConfig {
     pub name: String,
     pub kind: SinkKind,
     pub url: SecretString,
     pub min_level: RiskLevel,
+    pub key: Option<SecretString>,
 }
 
 impl fmt::Debug for SinkConfig {
@@ -44,12 +54,13 @@ impl fmt::Debug for SinkConfig {
             .field("kind", &self.kind)
             .field("url", &"[redacted]")
             .field("min_level", &self.min_level)
+            .field("key", &self.key.as_ref().map(|_| "[redacted]"))
             .finish()
     }
 }
 
 /// What `RISKRELAY_SINKS` looks like.
-pub const SINKS_EXPECTED: &str = "a comma-separated list of name:kind[:minimum level], such as secops:slack:medium,soc:teams:high";
+pub const SINKS_EXPECTED: &str = "a comma-separated list of name:kind[:minimum level] (kinds slack, teams, pagerduty), such as secops:slack:medium,soc:teams:high,oncall:pagerduty:high";
 
 /// The destinations: `RISKRELAY_SINKS` with one `<NAME>_WEBHOOK_URL` secret each, or by default
 /// one Slack and/or one Teams destination whose URL is set. `default_level` applies where a
@@ -73,6 +84,7 @@ pub fn load(
                         kind,
                         url,
                         min_level: default_level.clone(),
+                        key: None,
                     });
                 }
             }
@@ -104,13 +116,41 @@ pub fn load(
                     Some(l) => RiskLevel::parse_minimum(l)
                         .map_err(|e| invalid(format!("level of {name}: {e}")))?,
                 };
-                let key = format!("{}_webhook_url", name.to_ascii_lowercase());
-                let url = required_secret(secrets, &key, url_expected, check_webhook_url)?;
+                let lower = name.to_ascii_lowercase();
+                let (url, key) = match kind {
+                    SinkKind::PagerDuty => {
+                        let var = format!("RISKRELAY_{}_EVENTS_URL", name.to_ascii_uppercase());
+                        let url = env.or(
+                            &var,
+                            "an https URL of PagerDuty's Events API v2",
+                            PAGERDUTY_EVENTS_URL.to_string(),
+                            |v| check_webhook_url(v).map(|()| v.to_string()),
+                        )?;
+                        let key = required_secret(
+                            secrets,
+                            &format!("{lower}_routing_key"),
+                            "the PagerDuty integration's routing key (32 characters)",
+                            |v| {
+                                (v.len() == 32 && v.chars().all(|c| c.is_ascii_alphanumeric()))
+                                    .then_some(())
+                                    .ok_or_else(|| "it must be 32 letters and digits".to_string())
+                            },
+                        )?;
+                        (SecretString::from(url), Some(key))
+                    }
+                    SinkKind::Slack | SinkKind::Teams => {
+                        let secret = format!("{lower}_webhook_url");
+                        let url =
+                            required_secret(secrets, &secret, url_expected, check_webhook_url)?;
+                        (url, None)
+                    }
+                };
                 sinks.push(SinkConfig {
-                    name: name.to_ascii_lowercase(),
+                    name: lower,
                     kind,
                     url,
                     min_level,
+                    key,
                 });
             }
             Ok(sinks)

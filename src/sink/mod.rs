@@ -5,6 +5,7 @@
 //! - [`teams`]: Teams Workflows webhooks.
 //! - [`console`]: a terminal, for `riskrelay run` and `demo`.
 //! - [`file`](mod@file): the Slack and Teams payloads written to files, for the demo.
+//! - [`pagerduty`]: PagerDuty's Events API v2, a page per user that resolves itself.
 //!
 //! A sink classifies every failure: retryable ones (429 after its budget, 5xx, timeouts) fail the
 //! observation so the queue tries again later; permanent ones (a rejected payload, a deleted
@@ -17,6 +18,7 @@
 pub mod config;
 pub mod console;
 pub mod file;
+pub mod pagerduty;
 pub mod slack;
 pub mod teams;
 
@@ -60,6 +62,11 @@ pub trait Sink: Send + Sync {
     /// this *before* claiming a message, so no claim is held while waiting: a crash then leaves
     /// nothing in progress behind.
     async fn ready(&self) {}
+    /// Whether a burst of user alerts is better one digest here (a channel) than one message each
+    /// (a pager, where every user is an incident of their own).
+    fn digests(&self) -> bool {
+        true
+    }
     async fn post(&self, message: &Outgoing) -> Result<(), SinkError>;
 }
 
@@ -131,6 +138,7 @@ pub fn build(configs: &[SinkConfig], http: Http) -> Vec<Arc<dyn Sink>> {
             match c.kind {
                 SinkKind::Slack => Arc::new(slack::SlackSink::new(c, http.clone())),
                 SinkKind::Teams => Arc::new(teams::TeamsSink::new(c, http.clone())),
+                SinkKind::PagerDuty => Arc::new(pagerduty::PagerDutySink::new(c, http.clone())),
             }
         })
         .collect()

@@ -14,8 +14,8 @@ use time::OffsetDateTime;
 use wiremock::{MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    LogCapture, SLACK_PATH, TEAMS_PATH, answer, ok_teams, record_received, samples, slack_sink,
-    teams_sink,
+    LogCapture, PAGERDUTY_PATH, ROUTING_KEY, SLACK_PATH, TEAMS_PATH, answer, ok_teams,
+    pagerduty_sink, record_received, samples, slack_sink, teams_sink,
 };
 
 fn http(timeout: Duration) -> sink::Http {
@@ -52,6 +52,7 @@ async fn deliver_one(
     let (path, config) = match kind {
         SinkKind::Slack => (SLACK_PATH, slack_sink(&server, RiskLevel::Low)),
         SinkKind::Teams => (TEAMS_PATH, teams_sink(&server, RiskLevel::Low)),
+        SinkKind::PagerDuty => (PAGERDUTY_PATH, pagerduty_sink(&server, RiskLevel::Low)),
     };
     for (reply, times) in replies {
         answer(&server, path, reply, times, None).await;
@@ -397,4 +398,124 @@ async fn kinds_not_configured_are_not_posted() {
         .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
         .await;
     assert!(report.posted.is_empty() && report.failures.is_empty());
+}
+
+#[tokio::test]
+async fn pagerduty_429_and_5xx_are_retried_and_a_refused_event_is_not() {
+    let accepted = ResponseTemplate::new(202)
+        .set_body_json(serde_json::json!({"status": "success", "dedup_key": "x"}));
+    let (server, report) = deliver_one(
+        SinkKind::PagerDuty,
+        vec![
+            (ResponseTemplate::new(429), Some(1)),
+            (ResponseTemplate::new(502), Some(1)),
+            (accepted, None),
+        ],
+    )
+    .await;
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(received(&server).await, 3);
+
+    let logs = LogCapture::start();
+    // PagerDuty's answer to an invalid event; one that quoted the key must not leak it.
+    let refused = ResponseTemplate::new(400).set_body_json(serde_json::json!({
+        "status": "invalid event",
+        "message": "Event object is invalid",
+        "errors": [format!("routing_key {ROUTING_KEY} is not known")]
+    }));
+    let (server, report) = deliver_one(SinkKind::PagerDuty, vec![(refused, None)]).await;
+    assert_eq!(received(&server).await, 1, "a 400 is not retried");
+    let DeliverError::Sink(e) = &report.failures[0].error else {
+        panic!("{report:?}")
+    };
+    assert!(
+        !e.is_retryable() && e.to_string().contains("invalid event"),
+        "{e}"
+    );
+    let text = format!("{} {report:?}", logs.text());
+    assert!(!text.contains(ROUTING_KEY), "{text}");
+}
+
+/// A user's risk episode is one PagerDuty incident: trigger, an escalation folded into it with
+/// the same key, and a resolve when the risk ends. A burst pages each user, never a digest.
+#[tokio::test]
+async fn pagerduty_pages_once_per_episode_escalates_in_place_and_resolves_itself() {
+    use riskrelay::observation::Subject;
+    use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskState};
+    use riskrelay::sim::DetectionSpec;
+    let mut t = crate::helpers::TestApp::start().await;
+    let pd = MockServer::start().await;
+    crate::helpers::ok_pagerduty(&pd).await;
+    t.settings.alerts.sinks = vec![pagerduty_sink(&pd, RiskLevel::Low)];
+    t.save_posture(OffsetDateTime::now_utc()).await;
+    let worker = t.worker();
+    let hint = |id| crate::worker::hint(&t, Subject::RiskyUser { user_id: id });
+
+    let id = t.sim.add_user(riskrelay::sim::SimUser::new(
+        crate::worker::uid(1),
+        "Paged User",
+        "paged",
+    ));
+    t.sim.detect(
+        id,
+        DetectionSpec::new(
+            "unfamiliarFeatures",
+            "signin",
+            RiskLevel::Medium,
+            DetectionTimingType::Realtime,
+        ),
+    );
+    worker.process(&[hint(id)]).await;
+    t.sim
+        .set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
+    worker.process(&[hint(id)]).await;
+    t.sim.end_risk(
+        id,
+        RiskState::Remediated,
+        RiskDetail::UserPerformedSecuredPasswordChange,
+    );
+    worker.process(&[hint(id)]).await;
+
+    let events: Vec<serde_json::Value> = pd
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["event_action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["trigger", "trigger", "resolve"], "{events:#?}");
+    let key = events[0]["dedup_key"].as_str().unwrap();
+    assert!(key.contains(&id.to_string()), "{key}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["dedup_key"] == key && e["routing_key"] == ROUTING_KEY)
+    );
+    assert_eq!(events[0]["payload"]["severity"], "error");
+    assert_eq!(events[1]["payload"]["severity"], "critical");
+    let summary = events[1]["payload"]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("Paged User") && summary.chars().count() <= 1024,
+        "{summary}"
+    );
+    assert!(
+        events[0]["payload"]["custom_details"]
+            .to_string()
+            .contains("Unfamiliar sign-in properties"),
+        "the detections travel with the page: {}",
+        events[0]["payload"]["custom_details"]
+    );
+
+    // Twelve users at once: twelve pages (a digest is for channels).
+    let ids: Vec<_> = (10..22u128)
+        .map(|n| t.high_risk_user(n, &format!("Burst {n}"), &format!("burst{n}")))
+        .collect();
+    let before = pd.received_requests().await.unwrap().len();
+    let items: Vec<_> = ids.iter().map(|id| hint(*id)).collect();
+    worker.process(&items).await;
+    assert_eq!(pd.received_requests().await.unwrap().len() - before, 12);
 }

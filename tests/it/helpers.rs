@@ -392,6 +392,7 @@ pub fn slack_sink(server: &MockServer, min: RiskLevel) -> SinkConfig {
         kind: SinkKind::Slack,
         url: secrecy::SecretString::from(format!("{}{SLACK_PATH}", server.uri())),
         min_level: min,
+        key: None,
     }
 }
 
@@ -404,6 +405,7 @@ pub fn teams_sink(server: &MockServer, min: RiskLevel) -> SinkConfig {
             server.uri()
         )),
         min_level: min,
+        key: None,
     }
 }
 
@@ -420,6 +422,34 @@ pub fn high_risk(sim: &Simulator, user: riskrelay::sim::SimUser) -> riskrelay::i
         ),
     );
     id
+}
+
+/// The fake PagerDuty Events API's path, and a routing key whose shape PagerDuty would accept.
+pub const PAGERDUTY_PATH: &str = "/v2/enqueue";
+pub const ROUTING_KEY: &str = "R0ut1ngK3yR0ut1ngK3yR0ut1ngK3y12";
+
+pub fn pagerduty_sink(server: &MockServer, min: RiskLevel) -> SinkConfig {
+    SinkConfig {
+        name: "oncall".into(),
+        kind: SinkKind::PagerDuty,
+        url: secrecy::SecretString::from(format!("{}{PAGERDUTY_PATH}", server.uri())),
+        min_level: min,
+        key: Some(secrecy::SecretString::from(ROUTING_KEY)),
+    }
+}
+
+/// The fake Events API accepts every event as PagerDuty does: 202 with the dedup key.
+pub async fn ok_pagerduty(server: &MockServer) {
+    answer(
+        server,
+        PAGERDUTY_PATH,
+        ResponseTemplate::new(202).set_body_json(serde_json::json!({
+            "status": "success", "message": "Event processed", "dedup_key": "riskrelay"
+        })),
+        None,
+        None,
+    )
+    .await;
 }
 
 /// The fake Slack endpoint accepts every post, as Slack does: 200 "ok".

@@ -1,0 +1,167 @@
+//! PagerDuty through its Events API v2: a page opens when a user's risk begins (at or above the
+//! destination's level) and closes itself when the risk ends.
+//!
+//! Each alert becomes one event whose `dedup_key` is the incident it belongs to (the tenant and the
+//! user, or the posture check): a `trigger` while it lasts — PagerDuty folds a later trigger with the
+//! same key into the open alert, so an escalation updates the page instead of opening another —
+//! and a `resolve` when it ends. Once resolved, the same key opens a new alert: the next risk
+//! episode pages again. Messages about no single incident (digests, the baseline summary,
+//! operations notices) are not paged. PagerDuty answers 202; 400 means the event was refused
+//! (not retried); 429 and 5xx are retried.
+
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+
+use super::{Endpoint, Outgoing, Sink, SinkError, excerpt};
+use crate::http::RetryPolicy;
+use crate::render::{View, plain};
+use crate::risk::RiskLevel;
+
+use super::config::SinkConfig;
+
+/// PagerDuty limits an event's summary to 1,024 characters.
+const SUMMARY_MAX: usize = 1024;
+
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        base_delay: std::time::Duration::from_secs(1),
+        max_delay: std::time::Duration::from_secs(8),
+        budget: 2 * super::MAX_RETRY_AFTER,
+        max_retry_after: super::MAX_RETRY_AFTER,
+    }
+}
+
+pub struct PagerDutySink {
+    endpoint: Endpoint,
+    routing_key: secrecy::SecretString,
+    retry: RetryPolicy,
+}
+
+impl PagerDutySink {
+    pub fn new(config: &SinkConfig, http: super::Http) -> Self {
+        Self {
+            endpoint: Endpoint::new(config, http),
+            routing_key: config
+                .key
+                .clone()
+                .unwrap_or_else(|| secrecy::SecretString::from(String::new())),
+            retry: policy(),
+        }
+    }
+}
+
+/// PagerDuty's severity for a message: a high user risk or a compromise is critical.
+fn severity(message: &Outgoing) -> &'static str {
+    use crate::alert::AlertKind;
+    if message.routing.kind == Some(AlertKind::ConfirmedCompromised) {
+        return "critical";
+    }
+    match message.routing.level {
+        Some(RiskLevel::High) => "critical",
+        Some(RiskLevel::Medium) => "error",
+        Some(RiskLevel::Low) => "warning",
+        Some(_) => "info",
+        // Posture findings: the tenant's protection is weakened, nobody is compromised yet.
+        None => "warning",
+    }
+}
+
+/// What the alert says, for the incident's details: its facts, lists and callout as plain text.
+fn details(view: &View) -> Value {
+    let mut out = Map::new();
+    for (label, value) in &view.facts {
+        out.insert(label.clone(), json!(value));
+    }
+    for list in &view.lists {
+        let items: Vec<String> = list.items.iter().map(|i| plain(i)).collect();
+        out.insert(list.heading.clone(), json!(items));
+    }
+    if let Some(c) = &view.callout {
+        out.insert(c.headline.clone(), json!(plain(&c.text)));
+    }
+    if !view.status.is_empty() {
+        out.insert("Status".into(), json!(plain(&view.status)));
+    }
+    Value::Object(out)
+}
+
+/// The event for a message, or `None` when it is about no single incident.
+pub fn event(message: &Outgoing, routing_key: &str) -> Option<Value> {
+    let incident = message.routing.incident.as_deref()?;
+    let dedup_key = format!("riskrelay/{incident}");
+    if message.routing.resolves {
+        return Some(json!({
+            "routing_key": routing_key,
+            "event_action": "resolve",
+            "dedup_key": dedup_key,
+        }));
+    }
+    let summary: String = message.view.fallback.chars().take(SUMMARY_MAX).collect();
+    Some(json!({
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": dedup_key,
+        "payload": {
+            "summary": summary,
+            "source": "riskrelay",
+            "severity": severity(message),
+            "component": "Microsoft Entra ID Protection",
+            "group": message.routing.tenant_id.to_string(),
+            "class": message.routing.kind.map(|k| k.to_string()),
+            "custom_details": details(&message.view),
+        },
+    }))
+}
+
+#[async_trait]
+impl Sink for PagerDutySink {
+    fn name(&self) -> &str {
+        &self.endpoint.name
+    }
+
+    fn min_level(&self) -> &RiskLevel {
+        &self.endpoint.min_level
+    }
+
+    /// Every user is their own incident: a page per user, never a digest.
+    fn digests(&self) -> bool {
+        false
+    }
+
+    async fn post(&self, message: &Outgoing) -> Result<(), SinkError> {
+        let Some(body) = event(
+            message,
+            secrecy::ExposeSecret::expose_secret(&self.routing_key),
+        ) else {
+            return Ok(());
+        };
+        let mut attempts = self
+            .retry
+            .start(format_args!("PagerDuty sink {}", self.endpoint.name));
+        loop {
+            let (error, wait) = match self.endpoint.send(&body).await {
+                Err(e) => (e, None),
+                Ok(res) => {
+                    let status = res.status();
+                    if status.is_success() {
+                        return Ok(());
+                    }
+                    let wait = crate::http::retry_after(res.headers());
+                    // The key is a credential: never echoed, even if an answer quotes it.
+                    let key = secrecy::ExposeSecret::expose_secret(&self.routing_key);
+                    let text =
+                        excerpt(&res.text().await.unwrap_or_default()).replace(key, "[redacted]");
+                    let error = format!("PagerDuty answered {}: {text}", status.as_u16());
+                    if status.as_u16() != 429 && !status.is_server_error() {
+                        return Err(self.endpoint.error(false, error));
+                    }
+                    (error, wait)
+                }
+            };
+            if !attempts.again(&error, wait).await {
+                return Err(self.endpoint.error(true, error));
+            }
+        }
+    }
+}
