@@ -20,9 +20,12 @@ use crate::source::poll::PollTrigger;
 use crate::source::subscriptions::KnownSubscriptions;
 use crate::source::webhook::{Webhook, WebhookConfig};
 
-/// The longest a poll cycle or posture check may run: well above a large tenant's cycle at the
-/// identity-protection budget, well below "stuck".
+/// The longest a poll cycle or posture check may run by default (`RISKRELAY_JOB_DEADLINE_MINUTES`):
+/// well below "stuck". A poll window that cannot be read by then is cut, and caught up over the
+/// next cycles (see [`crate::source::poll::Poller::poll_until`]).
 pub const JOB_DEADLINE: Duration = Duration::from_secs(15 * 60);
+/// Past its deadline a poll cycle finishes handing on the page in flight; this long at most.
+const DEADLINE_BACKSTOP: Duration = Duration::from_secs(120);
 /// How long a stop waits for the job in progress before abandoning it (systemd and container
 /// runtimes send SIGKILL after 30 s or so by default anyway).
 pub const STOP_GRACE: Duration = Duration::from_secs(25);
@@ -36,6 +39,8 @@ pub struct Schedule {
     pub poll: Duration,
     pub posture: Duration,
     pub subscriptions: Duration,
+    /// The longest one poll cycle or posture check runs.
+    pub job_deadline: Duration,
 }
 
 impl Schedule {
@@ -56,6 +61,12 @@ impl Schedule {
                 crate::config::seconds(60..=86_400),
             )?,
             subscriptions: default.subscriptions,
+            job_deadline: env.or(
+                "RISKRELAY_JOB_DEADLINE_MINUTES",
+                "minutes, 1 to 240",
+                default.job_deadline,
+                crate::config::minutes(1..=240),
+            )?,
         })
     }
 }
@@ -66,6 +77,7 @@ impl Default for Schedule {
             poll: Duration::from_secs(120),
             posture: Duration::from_secs(900),
             subscriptions: Duration::from_secs(6 * 3600),
+            job_deadline: JOB_DEADLINE,
         }
     }
 }
@@ -104,26 +116,31 @@ impl Service {
     /// Runs the posture checks and hands their alerts to the worker; saves the episode state
     /// only once they went through.
     pub async fn posture_job(&self) -> Result<u8, String> {
-        match tokio::time::timeout(JOB_DEADLINE, self.app.posture_job()).await {
+        let deadline = self.schedule.job_deadline;
+        match tokio::time::timeout(deadline, self.app.posture_job()).await {
             Ok(r) => r
                 .map(|run| run.report.exit_code())
                 .map_err(|e| format!("{e:#}")),
             Err(_) => Err(format!(
                 "the posture check passed its {} minute deadline and was stopped",
-                JOB_DEADLINE.as_secs() / 60
+                deadline.as_secs() / 60
             )),
         }
     }
 
     async fn poll(&self) -> Result<crate::source::poll::PollReport, String> {
         let poller = self.app.poller().map_err(|e| format!("{e:#}"))?;
-        // Past the deadline the cycle is dropped as a crash would drop it: the checkpoint has
-        // not moved, so the next cycle re-reads the window and delivery records post nothing twice.
-        match tokio::time::timeout(JOB_DEADLINE, poller.poll()).await {
+        let deadline = self.schedule.job_deadline;
+        let cut = tokio::time::Instant::now() + deadline;
+        // The cycle stops reading at its deadline with the checkpoint kept. The timeout is a
+        // backstop: a cycle dropped by it is dropped as a crash would drop it, and the next one
+        // re-reads the window while delivery records post nothing twice.
+        match tokio::time::timeout(deadline + DEADLINE_BACKSTOP, poller.poll_until(Some(cut))).await
+        {
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(_) => Err(format!(
                 "the poll cycle passed its {} minute deadline and was stopped",
-                JOB_DEADLINE.as_secs() / 60
+                deadline.as_secs() / 60
             )),
         }
     }
