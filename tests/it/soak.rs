@@ -172,8 +172,18 @@ async fn soak_every_change_reaches_every_destination_once_through_faults_and_kil
     let (teams, teams_posts) = flaky(TEAMS_PATH, ResponseTemplate::new(202), 0.1).await;
     let slack_url = format!("{}{SLACK_PATH}", slack.uri());
     let teams_url = format!("{}{TEAMS_PATH}?sig=soak", teams.uri());
-    let log = dir.path().join("run.log");
-    let once = |kill: Option<Duration>| run_once(&db, &sim, (&slack_url, &teams_url), kill, &log);
+    // Each run's log, kept where RISKRELAY_SOAK_LOGS says (for a failure to be read afterwards).
+    let logs = std::env::var("RISKRELAY_SOAK_LOGS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| dir.path().to_path_buf());
+    std::fs::create_dir_all(&logs).unwrap();
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    let (db, sim, slack_url, teams_url) = (&db, &sim, &slack_url, &teams_url);
+    let once = |kill: Option<Duration>| {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log = logs.join(format!("run-{n:04}.log"));
+        async move { run_once(db, sim, (slack_url, teams_url), kill, &log).await }
+    };
 
     // The baseline of an empty tenant, without faults.
     assert!(once(None).await.status.unwrap().success());
