@@ -39,7 +39,7 @@
 //! - [`store`]: the `Store` port with memory, SQLite and DynamoDB adapters, and the
 //!   identity-protection slots processes share through it, and the poll window's detection spill.
 //! - [`queue`]: the `Queue` port with in-process (inline), channel and SQS adapters.
-//! - [`sink`]: the `Sink` port with Slack, Teams, console and file destinations.
+//! - [`sink`]: the `Sink` port with Slack, Teams, PagerDuty, console and file destinations.
 //! - [`server`]: the local HTTP server (the webhook outside Lambda, the simulator).
 //! - [`sim`]: a simulated Entra tenant (token endpoint and Graph) on loopback, for the demo,
 //!   `run --simulate` and the tests.
