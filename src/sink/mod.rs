@@ -117,6 +117,43 @@ impl Endpoint {
         }
     }
 
+    /// POSTs the payload until the destination takes it: 429 and 5xx (and transport failures) are
+    /// retried under `retry`, any other answer fails at once as permanent. `vendor` names the
+    /// destination in errors; `secret` (when given) is cut out of any answer quoted in them.
+    pub async fn deliver(
+        &self,
+        payload: &serde_json::Value,
+        retry: &crate::http::RetryPolicy,
+        vendor: &str,
+        secret: Option<&str>,
+    ) -> Result<(), SinkError> {
+        let mut attempts = retry.start(format_args!("{vendor} sink {}", self.name));
+        loop {
+            let (error, wait) = match self.send(payload).await {
+                Err(e) => (e, None),
+                Ok(res) => {
+                    let status = res.status();
+                    if status.is_success() {
+                        return Ok(());
+                    }
+                    let wait = crate::http::retry_after(res.headers());
+                    let mut body = excerpt(&res.text().await.unwrap_or_default());
+                    if let Some(s) = secret.filter(|s| !s.is_empty()) {
+                        body = body.replace(s, "[redacted]");
+                    }
+                    let error = format!("{vendor} answered {}: {body}", status.as_u16());
+                    if status.as_u16() != 429 && !status.is_server_error() {
+                        return Err(self.error(false, error));
+                    }
+                    (error, wait)
+                }
+            };
+            if !attempts.again(&error, wait).await {
+                return Err(self.error(true, error));
+            }
+        }
+    }
+
     /// POSTs the payload; a transport failure is described without the URL.
     pub async fn send(&self, payload: &serde_json::Value) -> Result<reqwest::Response, String> {
         self.http

@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
-use super::{Endpoint, Outgoing, Sink, SinkError, excerpt};
+use super::{Endpoint, Outgoing, Sink, SinkError};
 use crate::http::RetryPolicy;
 use crate::render::{View, plain};
 use crate::risk::RiskLevel;
@@ -136,32 +136,10 @@ impl Sink for PagerDutySink {
         ) else {
             return Ok(());
         };
-        let mut attempts = self
-            .retry
-            .start(format_args!("PagerDuty sink {}", self.endpoint.name));
-        loop {
-            let (error, wait) = match self.endpoint.send(&body).await {
-                Err(e) => (e, None),
-                Ok(res) => {
-                    let status = res.status();
-                    if status.is_success() {
-                        return Ok(());
-                    }
-                    let wait = crate::http::retry_after(res.headers());
-                    // The key is a credential: never echoed, even if an answer quotes it.
-                    let key = secrecy::ExposeSecret::expose_secret(&self.routing_key);
-                    let text =
-                        excerpt(&res.text().await.unwrap_or_default()).replace(key, "[redacted]");
-                    let error = format!("PagerDuty answered {}: {text}", status.as_u16());
-                    if status.as_u16() != 429 && !status.is_server_error() {
-                        return Err(self.endpoint.error(false, error));
-                    }
-                    (error, wait)
-                }
-            };
-            if !attempts.again(&error, wait).await {
-                return Err(self.endpoint.error(true, error));
-            }
-        }
+        // The key is a credential: never echoed, even if an answer quotes it.
+        let key = secrecy::ExposeSecret::expose_secret(&self.routing_key);
+        self.endpoint
+            .deliver(&body, &self.retry, "PagerDuty", Some(key))
+            .await
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::config::SinkConfig;
-use super::{Endpoint, MAX_RETRY_AFTER, Outgoing, Sink, SinkError, excerpt};
+use super::{Endpoint, MAX_RETRY_AFTER, Outgoing, Sink, SinkError};
 use crate::http::RetryPolicy;
 use crate::risk::RiskLevel;
 
@@ -47,29 +47,8 @@ impl Sink for TeamsSink {
 
     async fn post(&self, message: &Outgoing) -> Result<(), SinkError> {
         let payload = crate::render::teams::payload(&message.view);
-        let mut attempts = self
-            .retry
-            .start(format_args!("Teams sink {}", self.endpoint.name));
-        loop {
-            let (error, wait) = match self.endpoint.send(&payload).await {
-                Err(e) => (e, None),
-                Ok(res) => {
-                    let status = res.status();
-                    if status.is_success() {
-                        return Ok(());
-                    }
-                    let wait = crate::http::retry_after(res.headers());
-                    let body = excerpt(&res.text().await.unwrap_or_default());
-                    let error = format!("Teams answered {}: {body}", status.as_u16());
-                    if status.as_u16() != 429 && !status.is_server_error() {
-                        return Err(self.endpoint.error(false, error));
-                    }
-                    (error, wait)
-                }
-            };
-            if !attempts.again(&error, wait).await {
-                return Err(self.endpoint.error(true, error));
-            }
-        }
+        self.endpoint
+            .deliver(&payload, &self.retry, "Teams", None)
+            .await
     }
 }

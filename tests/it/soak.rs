@@ -218,7 +218,7 @@ async fn soak_every_change_reaches_every_destination_once_through_faults_and_kil
                 let n = next_user;
                 next_user += 1;
                 crate::helpers::high_risk(
-                    &sim,
+                    sim,
                     SimUser::new(
                         user(n),
                         &format!("Soak {n}"),
@@ -281,7 +281,7 @@ async fn soak_every_change_reaches_every_destination_once_through_faults_and_kil
             ),
         );
     }
-    let store = riskrelay::store::sqlite::SqliteStore::open(&db).unwrap();
+    let store = riskrelay::store::sqlite::SqliteStore::open(db).unwrap();
     let parked = riskrelay::parking::list(&store, sim.tenant_id())
         .await
         .unwrap();
