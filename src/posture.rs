@@ -73,6 +73,16 @@ pub struct CaUsers {
     pub exclude_roles: Vec<String>,
 }
 
+impl CaUsers {
+    /// Every user (`includeUsers: ["All"]`), the portal template's scope; exclusions are added to it.
+    pub fn all() -> Self {
+        Self {
+            include_users: vec!["All".into()],
+            ..Self::default()
+        }
+    }
+}
+
 /// `conditionalAccessApplications`: which cloud apps' sign-ins a policy applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -82,6 +92,16 @@ pub struct CaApplications {
     pub include_applications: Vec<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub exclude_applications: Vec<String>,
+}
+
+impl CaApplications {
+    /// Every cloud app (`includeApplications: ["All"]`).
+    pub fn all() -> Self {
+        Self {
+            include_applications: vec!["All".into()],
+            ..Self::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -470,14 +470,8 @@ mod tests {
             state,
             levels: vec!["high".into()],
             response,
-            users: Some(CaUsers {
-                include_users: vec!["All".into()],
-                ..CaUsers::default()
-            }),
-            applications: Some(CaApplications {
-                include_applications: vec!["All".into()],
-                ..CaApplications::default()
-            }),
+            users: Some(CaUsers::all()),
+            applications: Some(CaApplications::all()),
         }
     }
 
@@ -669,9 +663,8 @@ mod tests {
             (
                 "all but this user",
                 CaUsers {
-                    include_users: vec!["All".into()],
                     exclude_users: vec![me.clone()],
-                    ..Default::default()
+                    ..CaUsers::all()
                 },
                 None,
                 "admin",
@@ -706,9 +699,8 @@ mod tests {
             (
                 "all, excluding the user's group",
                 CaUsers {
-                    include_users: vec!["All".into()],
                     exclude_groups: vec![GROUP.into()],
-                    ..Default::default()
+                    ..CaUsers::all()
                 },
                 Some(&in_group),
                 "admin",

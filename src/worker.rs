@@ -360,21 +360,17 @@ impl Worker {
                 tracing::error!(sink = %f.sink, error = %f.error, "the notice about parked messages did not reach this destination");
             }
         }
+        let parked: HashSet<(&str, &str)> = settled
+            .parked
+            .iter()
+            .map(|(k, s)| (k.as_str(), s.as_str()))
+            .collect();
         let still: HashSet<String> = report
             .failures
             .iter()
-            .flat_map(|f| {
-                f.keys
-                    .iter()
-                    .filter(|k| {
-                        !settled
-                            .parked
-                            .iter()
-                            .any(|(pk, ps)| pk == *k && *ps == f.sink)
-                    })
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|f| f.keys.iter().map(move |k| (k, f.sink.as_str())))
+            .filter(|(k, sink)| !parked.contains(&(k.as_str(), *sink)))
+            .map(|(k, _)| k.clone())
             .collect();
         (still, settled.parked)
     }

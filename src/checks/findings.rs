@@ -367,14 +367,8 @@ mod tests {
             state,
             levels: levels.iter().map(|l| l.to_string()).collect(),
             response,
-            users: Some(crate::posture::CaUsers {
-                include_users: vec!["All".into()],
-                ..Default::default()
-            }),
-            applications: Some(crate::posture::CaApplications {
-                include_applications: vec!["All".into()],
-                ..Default::default()
-            }),
+            users: Some(crate::posture::CaUsers::all()),
+            applications: Some(crate::posture::CaApplications::all()),
         }
     }
 
@@ -480,9 +474,8 @@ mod tests {
             RiskResponse::RiskRemediation,
         );
         all_but.users = Some(crate::posture::CaUsers {
-            include_users: vec!["All".into()],
             exclude_users: vec!["a".into(), "b".into()],
-            ..Default::default()
+            ..crate::posture::CaUsers::all()
         });
         let r = user_risk_policy(std::slice::from_ref(&all_but));
         assert_eq!(r.status, CheckStatus::Ok, "{r:?}");

@@ -186,6 +186,16 @@ impl DetectionSpec {
         }
     }
 
+    /// The most common offline detection: high-risk leaked credentials, user activity.
+    pub fn leaked_credentials() -> Self {
+        Self::new(
+            "leakedCredentials",
+            "user",
+            RiskLevel::High,
+            DetectionTimingType::Offline,
+        )
+    }
+
     pub fn at(mut self, t: OffsetDateTime) -> Self {
         self.at = Some(t);
         self

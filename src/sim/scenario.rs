@@ -38,14 +38,8 @@ pub fn user_risk_policy(name: &str, state: &str, levels: &[&str], controls: &[&s
         state: state.into(),
         conditions: Some(CaConditions {
             user_risk_levels: levels.iter().map(|l| l.to_string()).collect(),
-            users: Some(CaUsers {
-                include_users: vec!["All".into()],
-                ..CaUsers::default()
-            }),
-            applications: Some(CaApplications {
-                include_applications: vec!["All".into()],
-                ..CaApplications::default()
-            }),
+            users: Some(CaUsers::all()),
+            applications: Some(CaApplications::all()),
         }),
         grant_controls: Some(CaGrantControls {
             operator: Some("AND".into()),

@@ -519,15 +519,7 @@ async fn a_missing_permission_names_it() {
 async fn detections_without_risk_reasons_and_unknown_enum_values() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let id = sim.add_user(SimUser::new(user_id(1), "Adsync User 2", "adsync2").synced());
-    sim.add_detection(
-        id,
-        DetectionSpec::new(
-            "leakedCredentials",
-            "user",
-            RiskLevel::High,
-            DetectionTimingType::Offline,
-        ),
-    );
+    sim.add_detection(id, DetectionSpec::leaked_credentials());
     sim.add_detection(
         id,
         DetectionSpec::new(

@@ -412,15 +412,7 @@ pub fn teams_sink(server: &MockServer, min: RiskLevel) -> SinkConfig {
 /// `user` added to `sim` at high risk from one offline leaked-credentials detection.
 pub fn high_risk(sim: &Simulator, user: riskrelay::sim::SimUser) -> riskrelay::ids::UserId {
     let id = sim.add_user(user);
-    sim.detect(
-        id,
-        riskrelay::sim::DetectionSpec::new(
-            "leakedCredentials",
-            "user",
-            RiskLevel::High,
-            riskrelay::risk::DetectionTimingType::Offline,
-        ),
-    );
+    sim.detect(id, riskrelay::sim::DetectionSpec::leaked_credentials());
     id
 }
 

@@ -9,7 +9,7 @@ use riskrelay::drift::DriftMode;
 use riskrelay::ids::UserId;
 use riskrelay::observation::Subject;
 use riskrelay::posture::{CaUsers, Organization};
-use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
+use riskrelay::risk::{RiskDetail, RiskLevel, RiskState};
 use riskrelay::sim::scenario::user_risk_policy;
 use riskrelay::sim::{DetectionSpec, Fault, SimUser};
 use riskrelay::store::Store;
@@ -355,16 +355,9 @@ async fn a_detection_that_surfaced_before_the_poll_window_is_still_listed() {
     let two_days_ago = OffsetDateTime::now_utc() - time::Duration::hours(49);
     for (n, name) in [(990, "Late One"), (991, "Late Two")] {
         let id = case.t.sim.add_user(cloud_only(n, name));
-        case.t.sim.add_detection(
-            id,
-            DetectionSpec::new(
-                "leakedCredentials",
-                "user",
-                RiskLevel::High,
-                DetectionTimingType::Offline,
-            )
-            .at(two_days_ago),
-        );
+        case.t
+            .sim
+            .add_detection(id, DetectionSpec::leaked_credentials().at(two_days_ago));
         case.t
             .sim
             .set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
