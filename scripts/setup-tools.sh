@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -x .tools/venv/bin/moto_server ] || ! cmp -s tools/requirements.lock .tools/venv/.installed; then
-  echo "== installing Python test tools (moto, aws-sam-cli, slack_sdk)"
+  echo "== installing Python test tools (moto, aws-sam-cli, slack_sdk, standardwebhooks, jsonschema)"
   python3 -m venv .tools/venv
   .tools/venv/bin/pip install -q --disable-pip-version-check -r tools/requirements.txt -c tools/requirements.lock
   cp tools/requirements.lock .tools/venv/.installed

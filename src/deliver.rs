@@ -142,10 +142,11 @@ pub struct Delivery {
     digest_threshold: usize,
 }
 
-fn outgoing(m: &Message) -> Outgoing {
+fn outgoing(m: &Message) -> Outgoing<'_> {
     Outgoing {
         routing: m.routing(),
         view: render::view(m),
+        message: m,
     }
 }
 

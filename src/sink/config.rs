@@ -16,6 +16,7 @@ pub enum SinkKind {
     Slack,
     Teams,
     PagerDuty,
+    Webhook,
 }
 
 impl std::str::FromStr for SinkKind {
@@ -26,7 +27,8 @@ impl std::str::FromStr for SinkKind {
             "slack" => Ok(Self::Slack),
             "teams" => Ok(Self::Teams),
             "pagerduty" => Ok(Self::PagerDuty),
-            _ => Err("the kind must be slack, teams or pagerduty".into()),
+            "webhook" => Ok(Self::Webhook),
+            _ => Err("the kind must be slack, teams, pagerduty or webhook".into()),
         }
     }
 }
@@ -37,7 +39,7 @@ pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue"
 
 /// A destination. Its webhook URL is a credential: whoever has it can post to the channel. For
 /// PagerDuty, `url` is the Events API endpoint and `key` the integration's routing key (the
-/// credential).
+/// credential); for a generic webhook, `key` holds the signing secret(s).
 #[derive(Clone)]
 pub struct SinkConfig {
     pub name: String,
@@ -60,7 +62,7 @@ impl fmt::Debug for SinkConfig {
 }
 
 /// What `RISKRELAY_SINKS` looks like.
-pub const SINKS_EXPECTED: &str = "a comma-separated list of name:kind[:minimum level] (kinds slack, teams, pagerduty), such as secops:slack:medium,soc:teams:high,oncall:pagerduty:high";
+pub const SINKS_EXPECTED: &str = "a comma-separated list of name:kind[:minimum level] (kinds slack, teams, pagerduty, webhook), such as secops:slack:medium,soc:teams:high,oncall:pagerduty:high,siem:webhook:low";
 
 /// The destinations: `RISKRELAY_SINKS` with one `<NAME>_WEBHOOK_URL` secret each, or by default
 /// one Slack and/or one Teams destination whose URL is set. `default_level` applies where a
@@ -137,6 +139,21 @@ pub fn load(
                             },
                         )?;
                         (SecretString::from(url), Some(key))
+                    }
+                    SinkKind::Webhook => {
+                        let url = required_secret(
+                            secrets,
+                            &format!("{lower}_webhook_url"),
+                            url_expected,
+                            check_webhook_url,
+                        )?;
+                        let key = required_secret(
+                            secrets,
+                            &format!("{lower}_signing_secret"),
+                            "a Standard Webhooks secret: whsec_ and the base64 of 24 to 64 bytes (several separated by spaces while rotating, the new one first)",
+                            |v| super::webhook::SigningKeys::parse(v).map(|_| ()),
+                        )?;
+                        (url, Some(key))
                     }
                     SinkKind::Slack | SinkKind::Teams => {
                         let secret = format!("{lower}_webhook_url");

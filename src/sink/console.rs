@@ -27,7 +27,7 @@ impl Sink for ConsoleSink {
         &self.min_level
     }
 
-    async fn post(&self, message: &Outgoing) -> Result<(), SinkError> {
+    async fn post(&self, message: &Outgoing<'_>) -> Result<(), SinkError> {
         let text = crate::render::console::text(&message.view);
         let mut out = std::io::stdout().lock();
         writeln!(out, "{text}").map_err(|e| SinkError::Permanent {

@@ -75,7 +75,7 @@ impl Sink for FileSink {
         &RiskLevel::Low
     }
 
-    async fn post(&self, message: &Outgoing) -> Result<(), SinkError> {
+    async fn post(&self, message: &Outgoing<'_>) -> Result<(), SinkError> {
         let fail = |detail: String| SinkError::Permanent {
             sink: "files".into(),
             detail,

@@ -6,6 +6,7 @@
 //! - [`console`]: a terminal, for `riskrelay run` and `demo`.
 //! - [`file`](mod@file): the Slack and Teams payloads written to files, for the demo.
 //! - [`pagerduty`]: PagerDuty's Events API v2, a page per user that resolves itself.
+//! - [`webhook`]: any HTTPS endpoint (a SIEM, an automation), one signed JSON event per alert.
 //!
 //! A sink classifies every failure: retryable ones (429 after its budget, 5xx, timeouts) fail the
 //! observation so the queue tries again later; permanent ones (a rejected payload, a deleted
@@ -21,13 +22,14 @@ pub mod file;
 pub mod pagerduty;
 pub mod slack;
 pub mod teams;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::alert::Routing;
+use crate::alert::{Message, Routing};
 use crate::render::View;
 use crate::risk::RiskLevel;
 use config::{SinkConfig, SinkKind};
@@ -46,11 +48,13 @@ impl SinkError {
     }
 }
 
-/// One message for one destination: how to route it, and what it says.
+/// One message for one destination: how to route it, what it says, and the message itself (for
+/// destinations that carry structured data rather than text).
 #[derive(Debug, Clone)]
-pub struct Outgoing {
+pub struct Outgoing<'a> {
     pub routing: Routing,
     pub view: View,
+    pub message: &'a Message,
 }
 
 #[async_trait]
@@ -67,7 +71,7 @@ pub trait Sink: Send + Sync {
     fn digests(&self) -> bool {
         true
     }
-    async fn post(&self, message: &Outgoing) -> Result<(), SinkError>;
+    async fn post(&self, message: &Outgoing<'_>) -> Result<(), SinkError>;
 }
 
 /// Longest part of an error answer kept for the log.
@@ -117,19 +121,19 @@ impl Endpoint {
         }
     }
 
-    /// POSTs the payload until the destination takes it: 429 and 5xx (and transport failures) are
+    /// POSTs the request until the destination takes it: 429 and 5xx (and transport failures) are
     /// retried under `retry`, any other answer fails at once as permanent. `vendor` names the
     /// destination in errors; `secret` (when given) is cut out of any answer quoted in them.
     pub async fn deliver(
         &self,
-        payload: &serde_json::Value,
+        request: &Request,
         retry: &crate::http::RetryPolicy,
         vendor: &str,
         secret: Option<&str>,
     ) -> Result<(), SinkError> {
         let mut attempts = retry.start(format_args!("{vendor} sink {}", self.name));
         loop {
-            let (error, wait) = match self.send(payload).await {
+            let (error, wait) = match self.send_request(request).await {
                 Err(e) => (e, None),
                 Ok(res) => {
                     let status = res.status();
@@ -154,16 +158,38 @@ impl Endpoint {
         }
     }
 
-    /// POSTs the payload; a transport failure is described without the URL.
+    /// POSTs the payload as JSON; a transport failure is described without the URL.
     pub async fn send(&self, payload: &serde_json::Value) -> Result<reqwest::Response, String> {
+        self.send_request(&Request::json(payload)).await
+    }
+
+    async fn send_request(&self, request: &Request) -> Result<reqwest::Response, String> {
         self.http
             .client
             .post(secrecy::ExposeSecret::expose_secret(&self.url))
             .timeout(self.http.timeout)
-            .json(payload)
+            .headers(request.headers.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(request.body.clone())
             .send()
             .await
             .map_err(|e| crate::http::TransportFailure::of(e).to_string())
+    }
+}
+
+/// A JSON body exactly as it is sent (a signature covers these bytes), and any headers besides
+/// `Content-Type`.
+pub struct Request {
+    pub body: bytes::Bytes,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Request {
+    pub fn json(payload: &serde_json::Value) -> Self {
+        Self {
+            body: bytes::Bytes::from(payload.to_string()),
+            headers: reqwest::header::HeaderMap::new(),
+        }
     }
 }
 
@@ -176,6 +202,7 @@ pub fn build(configs: &[SinkConfig], http: Http) -> Vec<Arc<dyn Sink>> {
                 SinkKind::Slack => Arc::new(slack::SlackSink::new(c, http.clone())),
                 SinkKind::Teams => Arc::new(teams::TeamsSink::new(c, http.clone())),
                 SinkKind::PagerDuty => Arc::new(pagerduty::PagerDutySink::new(c, http.clone())),
+                SinkKind::Webhook => Arc::new(webhook::WebhookSink::new(c, http.clone())),
             }
         })
         .collect()

@@ -52,7 +52,7 @@ impl PagerDutySink {
 }
 
 /// PagerDuty's severity for a message: a high user risk or a compromise is critical.
-fn severity(message: &Outgoing) -> &'static str {
+fn severity(message: &Outgoing<'_>) -> &'static str {
     use crate::alert::AlertKind;
     if message.routing.kind == Some(AlertKind::ConfirmedCompromised) {
         return "critical";
@@ -87,7 +87,7 @@ fn details(view: &View) -> Value {
 }
 
 /// The event for a message, or `None` when it is about no single incident.
-pub fn event(message: &Outgoing, routing_key: &str) -> Option<Value> {
+pub fn event(message: &Outgoing<'_>, routing_key: &str) -> Option<Value> {
     let incident = message.routing.incident.as_deref()?;
     let dedup_key = format!("riskrelay/{incident}");
     if message.routing.resolves {
@@ -129,7 +129,7 @@ impl Sink for PagerDutySink {
         false
     }
 
-    async fn post(&self, message: &Outgoing) -> Result<(), SinkError> {
+    async fn post(&self, message: &Outgoing<'_>) -> Result<(), SinkError> {
         let Some(body) = event(
             message,
             secrecy::ExposeSecret::expose_secret(&self.routing_key),
@@ -139,7 +139,12 @@ impl Sink for PagerDutySink {
         // The key is a credential: never echoed, even if an answer quotes it.
         let key = secrecy::ExposeSecret::expose_secret(&self.routing_key);
         self.endpoint
-            .deliver(&body, &self.retry, "PagerDuty", Some(key))
+            .deliver(
+                &super::Request::json(&body),
+                &self.retry,
+                "PagerDuty",
+                Some(key),
+            )
             .await
     }
 }

@@ -60,7 +60,7 @@ impl Sink for SlackSink {
         self.pace.acquire().await;
     }
 
-    async fn post(&self, message: &Outgoing) -> Result<(), SinkError> {
+    async fn post(&self, message: &Outgoing<'_>) -> Result<(), SinkError> {
         let payload = crate::render::slack::payload(&message.view);
         let mut attempts = self
             .retry

@@ -45,10 +45,10 @@ impl Sink for TeamsSink {
         &self.endpoint.min_level
     }
 
-    async fn post(&self, message: &Outgoing) -> Result<(), SinkError> {
+    async fn post(&self, message: &Outgoing<'_>) -> Result<(), SinkError> {
         let payload = crate::render::teams::payload(&message.view);
         self.endpoint
-            .deliver(&payload, &self.retry, "Teams", None)
+            .deliver(&super::Request::json(&payload), &self.retry, "Teams", None)
             .await
     }
 }

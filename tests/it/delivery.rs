@@ -53,6 +53,10 @@ async fn deliver_one(
         SinkKind::Slack => (SLACK_PATH, slack_sink(&server, RiskLevel::Low)),
         SinkKind::Teams => (TEAMS_PATH, teams_sink(&server, RiskLevel::Low)),
         SinkKind::PagerDuty => (PAGERDUTY_PATH, pagerduty_sink(&server, RiskLevel::Low)),
+        SinkKind::Webhook => (
+            crate::helpers::WEBHOOK_PATH,
+            crate::helpers::webhook_sink(&server, RiskLevel::Low, crate::helpers::SIGNING_SECRET),
+        ),
     };
     for (reply, times) in replies {
         answer(&server, path, reply, times, None).await;

@@ -69,12 +69,20 @@ impl Queue for FailingQueue {
     }
 }
 
+/// A message a [`RecordingSink`] was given, kept past the post.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub routing: riskrelay::alert::Routing,
+    pub view: riskrelay::render::View,
+    pub message: riskrelay::alert::Message,
+}
+
 /// A destination that keeps every message it is given.
 #[derive(Default)]
-pub struct RecordingSink(Mutex<Vec<riskrelay::sink::Outgoing>>);
+pub struct RecordingSink(Mutex<Vec<Posted>>);
 
 impl RecordingSink {
-    pub fn messages(&self) -> Vec<riskrelay::sink::Outgoing> {
+    pub fn messages(&self) -> Vec<Posted> {
         self.0.lock().unwrap().clone()
     }
 
@@ -105,9 +113,13 @@ impl riskrelay::sink::Sink for RecordingSink {
 
     async fn post(
         &self,
-        message: &riskrelay::sink::Outgoing,
+        message: &riskrelay::sink::Outgoing<'_>,
     ) -> Result<(), riskrelay::sink::SinkError> {
-        self.0.lock().unwrap().push(message.clone());
+        self.0.lock().unwrap().push(Posted {
+            routing: message.routing.clone(),
+            view: message.view.clone(),
+            message: message.message.clone(),
+        });
         Ok(())
     }
 }
@@ -553,5 +565,21 @@ impl TestApp {
         )
         .await
         .unwrap();
+    }
+}
+
+pub const WEBHOOK_PATH: &str = "/hooks/riskrelay";
+/// Standard Webhooks secrets (the base64 of 24 random bytes each): the current one and the one
+/// being rotated out.
+pub const SIGNING_SECRET: &str = "whsec_Kb7Vq2m9XwR4tN8pL1sD6fH3jZ0cY5eA";
+pub const OLD_SIGNING_SECRET: &str = "whsec_U2lnbmluZ0tleVJvdGF0ZWRPdXQxMjM0";
+
+pub fn webhook_sink(server: &MockServer, min: RiskLevel, secrets: &str) -> SinkConfig {
+    SinkConfig {
+        name: "siem".into(),
+        kind: SinkKind::Webhook,
+        url: secrecy::SecretString::from(format!("{}{WEBHOOK_PATH}", server.uri())),
+        min_level: min,
+        key: Some(secrecy::SecretString::from(secrets)),
     }
 }

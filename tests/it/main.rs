@@ -17,6 +17,7 @@ mod queue_sqs;
 mod render;
 mod run;
 mod secrets;
+mod signed_webhook;
 mod soak;
 mod store;
 mod subscriptions;

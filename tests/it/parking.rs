@@ -139,7 +139,7 @@ impl Sink for Flaky {
         &RiskLevel::Low
     }
 
-    async fn post(&self, message: &Outgoing) -> Result<(), SinkError> {
+    async fn post(&self, message: &Outgoing<'_>) -> Result<(), SinkError> {
         let text = riskrelay::render::console::text(&message.view);
         if text.contains("poison@") {
             *self.attempts.lock().unwrap() += 1;
