@@ -141,6 +141,9 @@ pub struct UserAlert {
     /// Why no detection is listed for an ongoing risk, when none is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detections_note: Option<String>,
+    /// Set when the user is snoozed and this alert broke through: who snoozed them and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snoozed: Option<crate::snooze::SnoozedNote>,
 }
 
 impl UserAlert {
@@ -256,6 +259,36 @@ pub struct OperationsNotice {
     pub at: OffsetDateTime,
 }
 
+/// A snooze begun, lifted or run out: posted once each, so the channel keeps the audit trail.
+/// Always posted, whatever kinds are configured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnoozeNotice {
+    pub key: String,
+    pub tenant_id: TenantId,
+    pub snooze: crate::snooze::Snooze,
+    pub event: SnoozeEvent,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "event",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum SnoozeEvent {
+    Snoozed,
+    Cleared {
+        by: String,
+    },
+    /// Ran out; `still_at` is the user's level when still at risk (the reminder).
+    Expired {
+        still_at: Option<RiskLevel>,
+    },
+}
+
 /// Anything a sink can post.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
@@ -265,6 +298,7 @@ pub enum Message {
     Digest(Digest),
     Baseline(Baseline),
     Operations(OperationsNotice),
+    Snooze(SnoozeNotice),
 }
 
 /// What a destination may route on besides the rendered text: a paging or SIEM sink opens one
@@ -275,8 +309,8 @@ pub struct Routing {
     /// The alert's own stable key (one per change; a retry has the same key).
     pub key: String,
     pub tenant_id: TenantId,
-    /// `None` for a digest, which carries alerts of several kinds, and for an operations notice,
-    /// which is always posted.
+    /// `None` for a digest, which carries alerts of several kinds, and for operations and snooze
+    /// notices, which are always posted.
     pub kind: Option<AlertKind>,
     /// The level a user alert is routed at (see [`UserAlert::routing_level`]).
     pub level: Option<RiskLevel>,
@@ -304,7 +338,7 @@ impl Message {
             ),
             Self::Baseline(_) => (Some(AlertKind::Baseline), None, None, false),
             Self::Digest(_) => (None, None, None, false),
-            Self::Operations(_) => (None, None, None, false),
+            Self::Operations(_) | Self::Snooze(_) => (None, None, None, false),
         };
         Routing {
             key: self.key().to_string(),
@@ -323,6 +357,7 @@ impl Message {
             Self::Digest(d) => d.tenant_id,
             Self::Baseline(b) => b.tenant_id,
             Self::Operations(o) => o.tenant_id,
+            Self::Snooze(n) => n.tenant_id,
         }
     }
 
@@ -333,6 +368,7 @@ impl Message {
             Self::Digest(d) => &d.key,
             Self::Baseline(b) => &b.key,
             Self::Operations(o) => &o.key,
+            Self::Snooze(n) => &n.key,
         }
     }
 }

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use crate::config::{ConfigError, Env};
-use crate::ids::{UserId, parse_guid};
+use crate::ids::{UserId, UserRef, parse_guid};
 use crate::posture::Membership;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,10 +37,11 @@ impl Exclusions {
                     format!("\"{entry}\": a group is group:<its object id, a GUID>")
                 })?;
                 out.groups.insert(id.to_string());
-            } else if let Ok(id) = UserId::parse(entry) {
-                out.ids.insert(id);
-            } else if is_upn(entry) {
-                out.upns.insert(entry.to_lowercase());
+            } else if let Some(user) = UserRef::parse(entry) {
+                match user {
+                    UserRef::Id(id) => out.ids.insert(id),
+                    UserRef::Upn(upn) => out.upns.insert(upn),
+                };
             } else {
                 return Err(format!(
                     "\"{entry}\" is neither a user principal name (name@domain), a user id (GUID) nor group:<group object id>"
@@ -71,18 +72,6 @@ impl Exclusions {
         self.names(id, upn)
             || membership.is_some_and(|m| m.groups.iter().any(|g| self.groups.contains(g)))
     }
-}
-
-/// `name@domain`, no spaces: what Entra accepts as a user principal name, loosely.
-fn is_upn(s: &str) -> bool {
-    let mut parts = s.split('@');
-    matches!(
-        (parts.next(), parts.next(), parts.next()),
-        (Some(name), Some(domain), None)
-            if !name.is_empty()
-                && domain.contains('.')
-                && !s.chars().any(|c| c.is_whitespace() || c.is_control())
-    )
 }
 
 #[cfg(test)]

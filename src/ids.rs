@@ -164,3 +164,48 @@ mod tests {
         assert!(serde_json::from_str::<TenantId>("\"contoso.onmicrosoft.com\"").is_err());
     }
 }
+
+/// A user as a person names them: by object id or by user principal name (kept in lower case:
+/// Entra compares user principal names without regard to case).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum UserRef {
+    Id(UserId),
+    Upn(String),
+}
+
+impl UserRef {
+    /// A GUID or `name@domain` (no spaces); `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        if let Ok(id) = UserId::parse(s) {
+            return Some(Self::Id(id));
+        }
+        let mut parts = s.split('@');
+        let upn = matches!(
+            (parts.next(), parts.next(), parts.next()),
+            (Some(name), Some(domain), None)
+                if !name.is_empty()
+                    && domain.contains('.')
+                    && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        );
+        upn.then(|| Self::Upn(s.to_lowercase()))
+    }
+
+    /// Whether this names the user with that id or user principal name.
+    pub fn names(&self, id: UserId, upn: Option<&str>) -> bool {
+        match self {
+            Self::Id(i) => *i == id,
+            Self::Upn(u) => upn.is_some_and(|x| x.eq_ignore_ascii_case(u)),
+        }
+    }
+}
+
+impl fmt::Display for UserRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Id(id) => fmt::Display::fmt(id, f),
+            Self::Upn(u) => f.write_str(u),
+        }
+    }
+}

@@ -20,6 +20,7 @@
 //! - [`verdict`]: can the user self-remediate on-premises, in the cloud, or not, and why.
 //! - [`alert`]: alerts, their kinds, stable keys and routing (incident, resolves).
 //! - [`exclusions`]: who never gets a user alert (break-glass, test and service accounts).
+//! - [`snooze`]: users the team is handling, held back for a while with a reason.
 //! - [`drift`]: the drift guard's decisions (episodes, one PATCH, said once).
 //! - [`render`]: one view per message, drawn for Slack, Teams and a terminal, with escaping.
 //! - [`client_state`]: the `clientState` secret and its constant-time check.
@@ -91,6 +92,7 @@ pub mod server;
 pub mod service;
 pub mod sim;
 pub mod sink;
+pub mod snooze;
 pub mod source;
 pub mod store;
 pub mod telemetry;

@@ -107,6 +107,41 @@ enum Command {
         )]
         db: PathBuf,
     },
+    /// Snooze a user the team is handling: their alerts are held back (an escalation above
+    /// today's level, a compromise and the end of the risk still post), and the snooze itself is
+    /// posted at the next poll cycle. Works on the service's SQLite file or, with --table, on
+    /// the deployment's DynamoDB table (the usual AWS credentials).
+    #[command(group(clap::ArgGroup::new("what").args(["user", "list", "clear"]).required(true)))]
+    Snooze {
+        /// The user: user principal name or object id.
+        user: Option<String>,
+        /// How long: 30m, 12h, 7d, 2w; at most 30 days.
+        #[arg(long = "for", value_name = "DURATION", requires = "user")]
+        duration: Option<String>,
+        /// Why; posted with the snooze and with every alert that breaks through it.
+        #[arg(long, requires = "user")]
+        reason: Option<String>,
+        /// Who is snoozing (default: the USER environment variable).
+        #[arg(long)]
+        by: Option<String>,
+        /// List the running snoozes.
+        #[arg(long, conflicts_with_all = ["user", "clear"])]
+        list: bool,
+        /// Lift a user's snooze now.
+        #[arg(long, value_name = "USER", conflicts_with = "user")]
+        clear: Option<String>,
+        /// The service's SQLite database file.
+        #[arg(
+            long,
+            env = "RISKRELAY_SQLITE_PATH",
+            default_value = "riskrelay.sqlite",
+            conflicts_with = "table"
+        )]
+        db: PathBuf,
+        /// The deployment's DynamoDB table instead of a SQLite file.
+        #[arg(long, env = "RISKRELAY_TABLE_NAME")]
+        table: Option<String>,
+    },
     /// Create, renew or remove the Graph subscriptions RISKRELAY_SUBSCRIPTIONS lists.
     Subscribe,
     /// Replay a Lambda event file from events/: a Function URL request through the webhook, or an
@@ -159,6 +194,30 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             simulate,
         } => check(json, enforce, simulate).await,
         Command::Parked { replay, db } => parked(replay, db).await,
+        Command::Snooze {
+            user,
+            duration,
+            reason,
+            by,
+            list,
+            clear,
+            db,
+            table,
+        } => {
+            let store = snooze_store(db, table).await?;
+            let by = by
+                .or_else(|| std::env::var("USER").ok())
+                .filter(|b| !b.trim().is_empty())
+                .context("say who is snoozing with --by (USER is not set)");
+            match (user, clear) {
+                _ if list => snooze_list(store).await,
+                (_, Some(user)) => snooze_clear(store, &user, &by?).await,
+                (Some(user), None) => {
+                    snooze(store, &user, duration.as_deref(), reason.as_deref(), &by?).await
+                }
+                (None, None) => anyhow::bail!("name a user, or use --list or --clear"),
+            }
+        }
         Command::Subscribe => subscribe().await,
         Command::Replay { file } => replay(file).await,
         Command::Serve { listen } => serve(listen).await,
@@ -390,6 +449,104 @@ async fn parked(replay: Option<String>, db: PathBuf) -> anyhow::Result<ExitCode>
         println!("nothing is parked");
     }
     Ok(ExitCode::from(u8::from(failed > 0)))
+}
+
+/// The store a snooze command works on, with the tenant its documents belong to.
+async fn snooze_store(
+    db: PathBuf,
+    table: Option<String>,
+) -> anyhow::Result<(Arc<dyn Store>, riskrelay::ids::TenantId)> {
+    let env = Env::from_process();
+    let tenant = riskrelay::config::tenant_id(&env)?;
+    let store: Arc<dyn Store> = match table {
+        Some(table) => Arc::new(riskrelay::store::dynamo::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&riskrelay::aws::config().await),
+            table,
+        )),
+        None if db.exists() => Arc::new(sqlite(&env, &db)?),
+        None => anyhow::bail!(
+            "there is no database at {} (set --db or RISKRELAY_SQLITE_PATH to the service's, or --table for a deployment's DynamoDB table)",
+            db.display()
+        ),
+    };
+    Ok((store, tenant))
+}
+
+async fn snooze(
+    (store, tenant): (Arc<dyn Store>, riskrelay::ids::TenantId),
+    user: &str,
+    duration: Option<&str>,
+    reason: Option<&str>,
+    by: &str,
+) -> anyhow::Result<ExitCode> {
+    use riskrelay::snooze;
+    let duration =
+        snooze::parse_duration(duration.context("say how long with --for, such as --for 7d")?)
+            .map_err(|e| anyhow::anyhow!("--for: {e}"))?;
+    let now = time::OffsetDateTime::now_utc();
+    let mut s = snooze::new(user, duration, reason.unwrap_or_default(), by, None, now)
+        .map_err(anyhow::Error::msg)?;
+    // The level today, when riskrelay knows the user by id: an escalation above it breaks through.
+    if let Some(id) = s.user_id {
+        s.level = riskrelay::store::load::<riskrelay::reconcile::UserState>(
+            store.as_ref(),
+            tenant,
+            &riskrelay::store::keys::user(id),
+        )
+        .await?
+        .map(|v| v.value.risk_level);
+    }
+    let until = s.until;
+    let name = s.user.to_string();
+    riskrelay::source::snoozes::update(store.as_ref(), tenant, |b| b.add(s.clone())).await?;
+    println!(
+        "{name} snoozed until {}; the snooze is posted at the next poll cycle",
+        riskrelay::render::time_text(until)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn snooze_list(
+    (store, tenant): (Arc<dyn Store>, riskrelay::ids::TenantId),
+) -> anyhow::Result<ExitCode> {
+    let (book, _) = riskrelay::source::snoozes::load(store.as_ref(), tenant).await?;
+    let now = time::OffsetDateTime::now_utc();
+    let running: Vec<_> = book.active.iter().filter(|s| s.until > now).collect();
+    if running.is_empty() {
+        println!("nobody is snoozed");
+    }
+    for s in running {
+        println!(
+            "{}	until {}	by {}	{} held back	{}",
+            s.user,
+            riskrelay::render::time_text(s.until),
+            s.by,
+            s.held,
+            s.reason
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn snooze_clear(
+    (store, tenant): (Arc<dyn Store>, riskrelay::ids::TenantId),
+    user: &str,
+    by: &str,
+) -> anyhow::Result<ExitCode> {
+    let who = riskrelay::ids::UserRef::parse(user).with_context(|| {
+        format!("\"{user}\" is neither a user principal name (name@domain) nor a user id (GUID)")
+    })?;
+    let now = time::OffsetDateTime::now_utc();
+    let cleared =
+        riskrelay::source::snoozes::update(store.as_ref(), tenant, |b| b.clear(&who, by, now))
+            .await?;
+    if cleared {
+        println!("{who}'s snooze lifted; posted at the next poll cycle");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{who} is not snoozed");
+        Ok(ExitCode::from(1))
+    }
 }
 
 async fn subscribe() -> anyhow::Result<ExitCode> {

@@ -238,6 +238,7 @@ impl Worker {
                     .extend(detections.into_iter().map(|d| d.id));
             }
         }
+        self.apply_snoozes(&mut alerts, now).await;
         let mut messages: Vec<Message> = alerts
             .iter()
             .cloned()
@@ -309,6 +310,81 @@ impl Worker {
             delivery,
             alerts: messages,
             parked,
+        }
+    }
+
+    /// Holds back the alerts a snooze covers and marks those that break through it (see
+    /// [`crate::snooze`]). The state of a held-back user is still recorded. When the snoozes
+    /// cannot be read, every alert is posted: an alert too many beats a compromise nobody hears of.
+    async fn apply_snoozes(&self, alerts: &mut Vec<UserAlert>, now: OffsetDateTime) {
+        if alerts.is_empty() {
+            return;
+        }
+        let (mut book, version) = match crate::source::snoozes::load(
+            self.store.as_ref(),
+            self.tenant,
+        )
+        .await
+        {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "the snoozes could not be read; every alert is posted");
+                return;
+            }
+        };
+        if book.active.is_empty() {
+            return;
+        }
+        let mut changed = false;
+        alerts.retain_mut(|a| {
+            let upn = a.upn();
+            let Some(s) = book.of(a.user.id, upn.as_deref(), now) else {
+                return true;
+            };
+            if s.user_id.is_none() {
+                s.user_id = Some(a.user.id);
+                changed = true;
+            }
+            if s.level.is_none() {
+                s.level = Some(
+                    a.previous
+                        .as_ref()
+                        .map(|(l, _)| l.clone())
+                        .unwrap_or_else(|| a.user.risk_level.clone()),
+                );
+                changed = true;
+            }
+            match s.decide(a) {
+                crate::snooze::Decision::Hold => {
+                    s.held += 1;
+                    changed = true;
+                    tracing::info!(user = %a.user.id, kind = %a.change.kind(), "alert held back: the user is snoozed");
+                    false
+                }
+                crate::snooze::Decision::BreakThrough => {
+                    a.snoozed = Some(crate::snooze::SnoozedNote::from(&*s));
+                    true
+                }
+            }
+        });
+        if changed {
+            // What was learnt (the id, the level) and the count; best effort: a lost write only
+            // costs the count, and the level is learnt again from the next alert.
+            match store::save(
+                self.store.as_ref(),
+                self.tenant,
+                store::keys::SNOOZES,
+                &book,
+                version,
+            )
+            .await
+            {
+                Ok(true) => {}
+                Ok(false) => tracing::info!(
+                    "the snoozes changed meanwhile; this batch's count is not recorded"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not record what the snoozes held back"),
+            }
         }
     }
 
@@ -596,6 +672,7 @@ impl Worker {
                         registration,
                         verdict,
                         detections_note: None,
+ snoozed: None,
                     }
                 },
             )

@@ -18,7 +18,8 @@ pub mod teams;
 use time::OffsetDateTime;
 
 use crate::alert::{
-    Baseline, Change, Digest, DigestEntry, Message, OperationsNotice, PostureAlert, UserAlert,
+    Baseline, Change, Digest, DigestEntry, Message, OperationsNotice, PostureAlert, SnoozeEvent,
+    SnoozeNotice, UserAlert,
 };
 use crate::catalogue;
 use crate::context::Lookup;
@@ -396,6 +397,17 @@ fn user_view(a: &UserAlert) -> View {
     if let (true, Some(note)) = (a.detections.is_empty(), &a.detections_note) {
         facts.push(("Detections".into(), escape::truncate(note, FIELD_MAX)));
     }
+    if let Some(s) = &a.snoozed {
+        facts.push((
+            "Snoozed".into(),
+            format!(
+                "by {} until {}: {} (this alert breaks through)",
+                escape::truncate(&escape::single_line(&s.by), FIELD_MAX),
+                time_text(s.until),
+                escape::truncate(&escape::single_line(&s.reason), crate::snooze::REASON_MAX)
+            ),
+        ));
+    }
     let mut lists = Vec::new();
     if !a.detections.is_empty() {
         lists.push(List {
@@ -640,6 +652,86 @@ fn operations_view(o: &OperationsNotice) -> View {
     }
 }
 
+fn snooze_view(n: &SnoozeNotice) -> View {
+    let s = &n.snooze;
+    let user = escape::truncate(&escape::single_line(&s.user.to_string()), FIELD_MAX);
+    let by = escape::truncate(&escape::single_line(&s.by), FIELD_MAX);
+    let reason = escape::truncate(&escape::single_line(&s.reason), crate::snooze::REASON_MAX);
+    let (tone, title, status, callout) = match &n.event {
+        SnoozeEvent::Snoozed => (
+            Tone::Neutral,
+            "User snoozed",
+            vec![
+                Run::fixed("Snoozed by "),
+                Run::data(by.clone()).bold(),
+                Run::fixed(format!(" until {}", time_text(s.until))),
+            ],
+            Some(Callout {
+                tone: Tone::Neutral,
+                headline: "While snoozed".into(),
+                text: vec![Run::fixed(
+                    "New detections and changes at or below the current level are held back; an escalation above it, a confirmed compromise and the end of the risk are still posted.",
+                )],
+            }),
+        ),
+        SnoozeEvent::Cleared { by: lifted } => (
+            Tone::Neutral,
+            "Snooze lifted",
+            vec![
+                Run::fixed("Lifted by "),
+                Run::data(escape::truncate(&escape::single_line(lifted), FIELD_MAX)).bold(),
+                Run::fixed(format!("; snoozed by {by} since {}", time_text(s.at))),
+            ],
+            None,
+        ),
+        SnoozeEvent::Expired { still_at } => (
+            if still_at.is_some() {
+                Tone::Warning
+            } else {
+                Tone::Neutral
+            },
+            if still_at.is_some() {
+                "Snooze ended: the user is still at risk"
+            } else {
+                "Snooze ended"
+            },
+            vec![Run::fixed(format!(
+                "Snoozed by {by} from {} to {}",
+                time_text(s.at),
+                time_text(s.until)
+            ))],
+            still_at.as_ref().map(|level| Callout {
+                tone: Tone::Warning,
+                headline: "Still at risk".into(),
+                text: vec![Run::fixed(format!(
+                    "The user's risk is still {}: alerts about them are posted again from now on.",
+                    level_word(level)
+                ))],
+            }),
+        ),
+    };
+    let mut facts = vec![("Reason".to_string(), reason.clone())];
+    if s.held > 0 {
+        facts.push(("Held back".into(), format!("{} alerts", s.held)));
+    }
+    View {
+        tone,
+        title: title.into(),
+        lead: vec![Run::data(user.clone()).bold()],
+        status,
+        facts,
+        lists: Vec::new(),
+        callout,
+        footer: format!(
+            "riskrelay · tenant {} · snooze · {} · ref {}",
+            n.tenant_id,
+            time_text(n.at),
+            short_ref(&n.key)
+        ),
+        fallback: format!("{} {title}: {user} ({reason})", tone.emoji()),
+    }
+}
+
 pub fn view(message: &Message) -> View {
     match message {
         Message::User(a) => user_view(a),
@@ -647,6 +739,7 @@ pub fn view(message: &Message) -> View {
         Message::Digest(d) => digest_view(d),
         Message::Baseline(b) => baseline_view(b),
         Message::Operations(o) => operations_view(o),
+        Message::Snooze(n) => snooze_view(n),
     }
 }
 

@@ -149,6 +149,11 @@ fn user_data(a: &UserAlert) -> Value {
             "accountEnabled": context.and_then(|c| c.account_enabled),
             "onPremisesSyncEnabled": context.and_then(|c| c.on_premises_sync_enabled),
         },
+        "snoozed": a.snoozed.as_ref().map(|s| json!({
+            "by": s.by,
+            "reason": s.reason,
+            "until": rfc3339(Some(s.until)),
+        })),
         "risk": {
             "level": a.user.risk_level,
             "state": a.user.risk_state,
@@ -194,6 +199,21 @@ pub fn event(message: &Outgoing<'_>, now: OffsetDateTime) -> Option<Value> {
         Message::Operations(o) => (
             "operations".to_string(),
             json!({"operations": {"title": o.title, "lines": o.lines, "action": o.action}}),
+        ),
+        Message::Snooze(n) => (
+            "snooze".to_string(),
+            json!({"snooze": {
+                "user": n.snooze.user.to_string(),
+                "userId": n.snooze.user_id,
+                "event": serde_json::to_value(&n.event).ok().and_then(|v| v.get("event").cloned()),
+                "by": n.snooze.by,
+                "reason": n.snooze.reason,
+                "since": rfc3339(Some(n.snooze.at)),
+                "until": rfc3339(Some(n.snooze.until)),
+                "heldBack": n.snooze.held,
+                "clearedBy": match &n.event { crate::alert::SnoozeEvent::Cleared { by } => Some(by), _ => None },
+                "stillAtRisk": match &n.event { crate::alert::SnoozeEvent::Expired { still_at } => still_at.clone(), _ => None },
+            }}),
         ),
         Message::Digest(_) => return None,
     };

@@ -223,6 +223,8 @@ pub struct PollReport {
     pub detections: usize,
     pub enqueued: usize,
     pub checkpoint: OffsetDateTime,
+    /// Snooze notices (begun, lifted, ended) handed to the queue after the cycle.
+    pub snooze_notices: usize,
 }
 
 pub struct Poller {
@@ -333,6 +335,24 @@ impl Poller {
             .await;
             report.requested = Some(r);
         }
+        // After the cycle, so that a reminder sees the state it just recorded. A failure here is
+        // retried by the next cycle and never fails this one.
+        match super::snoozes::hand_over(
+            self.store.as_ref(),
+            self.tenant,
+            self.queue.as_ref(),
+            self.clock.now(),
+        )
+        .await
+        {
+            Ok(n) => report.snooze_notices = n,
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "the snooze notices were not handed over; the next cycle tries again"
+                )
+            }
+        }
         tracing::info!(cycle = %report.cycle_id, baseline = report.baseline, users = report.users, detections = report.detections, enqueued = report.enqueued, "poll cycle done");
         Ok(report)
     }
@@ -424,6 +444,7 @@ impl Poller {
             detections: 0,
             enqueued,
             checkpoint: started,
+            snooze_notices: 0,
         })
     }
 
@@ -544,6 +565,7 @@ impl Poller {
             detections: spill.len(),
             enqueued,
             checkpoint: started,
+            snooze_notices: 0,
         })
     }
 

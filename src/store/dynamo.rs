@@ -58,6 +58,10 @@ impl DynamoStore {
 
     /// Creates the table as the SAM template does (on-demand, TTL on `expires_at`). For tests and
     /// self-hosted set-ups; in AWS the template owns the table.
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
     pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
         let attr = |name: &str| {
             AttributeDefinition::builder()

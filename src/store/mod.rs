@@ -177,6 +177,7 @@ pub mod keys {
     pub const POLL_SPAN: &str = "poll-span";
     pub const PARKED: &str = "parked";
     pub const IP_SLOTS: &str = "identity-protection-slots";
+    pub const SNOOZES: &str = "snoozes";
 
     pub fn user(id: UserId) -> String {
         format!("user/{id}")

@@ -74,7 +74,6 @@ impl Queue for FailingQueue {
 pub struct Posted {
     pub routing: riskrelay::alert::Routing,
     pub view: riskrelay::render::View,
-    pub message: riskrelay::alert::Message,
 }
 
 /// A destination that keeps every message it is given.
@@ -118,7 +117,6 @@ impl riskrelay::sink::Sink for RecordingSink {
         self.0.lock().unwrap().push(Posted {
             routing: message.routing.clone(),
             view: message.view.clone(),
-            message: message.message.clone(),
         });
         Ok(())
     }
@@ -323,6 +321,7 @@ pub mod samples {
             }),
             registration: Lookup::Found(Registration { is_mfa_registered: Some(true), is_sspr_registered: Some(false), is_sspr_enabled: Some(true), methods_registered: vec![] }),
             detections_note: None,
+ snoozed: None,
             verdict: ongoing.then(|| Verdict::OnPremises { how: "an ordinary password change on-premises (Ctrl+Alt+Del) reaches Entra through password hash sync and clears the risk".into() }),
         }
     }

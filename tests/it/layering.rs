@@ -25,6 +25,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "verdict",
             "alert",
             "exclusions",
+            "snooze",
             "drift",
             "render",
             "client_state",

@@ -18,6 +18,7 @@ mod render;
 mod run;
 mod secrets;
 mod signed_webhook;
+mod snooze;
 mod soak;
 mod store;
 mod subscriptions;

@@ -1,0 +1,147 @@
+//! The stored snoozes: read and changed with optimistic concurrency (the command line, the worker
+//! and the poller all write the one document), and the notices they owe the channel handed to the
+//! queue — a new snooze, a lifted one, one that ran out (the reminder, when the user is still at
+//! risk).
+//!
+//! A notice's key is fixed by the snooze it is about, so handing it over again after a crash posts
+//! nothing twice; the document forgets a notice only once the queue has taken it.
+
+use anyhow::Context as _;
+use time::OffsetDateTime;
+
+use crate::alert::{Message, SnoozeEvent, SnoozeNotice};
+use crate::ids::TenantId;
+use crate::observation::WorkItem;
+use crate::queue::Queue;
+use crate::reconcile::UserState;
+use crate::snooze::{Snooze, Snoozes};
+use crate::store::{self, Store, StoreError};
+
+/// Attempts of a read-change-write before giving up on a busy document.
+const ATTEMPTS: usize = 5;
+
+pub async fn load(
+    store: &dyn Store,
+    tenant: TenantId,
+) -> Result<(Snoozes, Option<u64>), StoreError> {
+    Ok(
+        match store::load::<Snoozes>(store, tenant, store::keys::SNOOZES).await? {
+            Some(v) => (v.value, Some(v.version)),
+            None => (Snoozes::default(), None),
+        },
+    )
+}
+
+/// Applies `change` to the stored snoozes and saves them, re-reading and re-applying when another
+/// writer got there first. Returns what `change` returned on the write that stuck.
+pub async fn update<R>(
+    store: &dyn Store,
+    tenant: TenantId,
+    mut change: impl FnMut(&mut Snoozes) -> R,
+) -> anyhow::Result<R> {
+    for _ in 0..ATTEMPTS {
+        let (mut book, version) = load(store, tenant).await.context("reading the snoozes")?;
+        let out = change(&mut book);
+        if store::save(store, tenant, store::keys::SNOOZES, &book, version)
+            .await
+            .context("saving the snoozes")?
+        {
+            return Ok(out);
+        }
+    }
+    anyhow::bail!("the snoozes kept changing under this write; try again")
+}
+
+fn notice(tenant: TenantId, snooze: &Snooze, event: SnoozeEvent, at: OffsetDateTime) -> Message {
+    let what = match &event {
+        SnoozeEvent::Snoozed => "snoozed",
+        SnoozeEvent::Cleared { .. } => "cleared",
+        SnoozeEvent::Expired { .. } => "expired",
+    };
+    Message::Snooze(SnoozeNotice {
+        key: format!(
+            "snooze/{tenant}/{}/{}/{what}",
+            snooze.user,
+            snooze.at.unix_timestamp_nanos()
+        ),
+        tenant_id: tenant,
+        snooze: snooze.clone(),
+        event,
+        at,
+    })
+}
+
+/// Ends what ran out and hands every notice owed to the queue; then records them as handed over.
+/// Returns how many notices were handed over.
+pub async fn hand_over(
+    store: &dyn Store,
+    tenant: TenantId,
+    queue: &dyn Queue,
+    now: OffsetDateTime,
+) -> anyhow::Result<usize> {
+    let (mut book, _) = load(store, tenant).await.context("reading the snoozes")?;
+    book.expire(now);
+    let mut messages = Vec::new();
+    for s in book.active.iter().filter(|s| !s.announced) {
+        messages.push(notice(tenant, s, SnoozeEvent::Snoozed, s.at));
+    }
+    for e in &book.ended {
+        let event = match &e.cleared_by {
+            Some(by) => SnoozeEvent::Cleared { by: by.clone() },
+            None => {
+                // The reminder says whether the user is still at risk, as riskrelay last saw them.
+                let state = match e.snooze.user_id {
+                    Some(id) => store::load::<UserState>(store, tenant, &store::keys::user(id))
+                        .await
+                        .context("reading the snoozed user's state")?
+                        .map(|v| v.value),
+                    None => None,
+                };
+                SnoozeEvent::Expired {
+                    still_at: state.filter(UserState::is_risky).map(|s| s.risk_level),
+                }
+            }
+        };
+        messages.push(notice(tenant, &e.snooze, event, e.at));
+    }
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let handed = messages.len();
+    queue
+        .enqueue(
+            messages
+                .into_iter()
+                .map(|message| WorkItem::Notice {
+                    tenant_id: tenant,
+                    message,
+                })
+                .collect(),
+        )
+        .await
+        .context("handing the snooze notices to the queue")?;
+    // Forget exactly what was handed over; a snooze added meanwhile keeps its notice.
+    let (announced, ended): (Vec<_>, Vec<_>) = (
+        book.active
+            .iter()
+            .filter(|s| !s.announced)
+            .map(|s| (s.user.clone(), s.at))
+            .collect(),
+        book.ended
+            .iter()
+            .map(|e| (e.snooze.user.clone(), e.snooze.at))
+            .collect(),
+    );
+    update(store, tenant, |b| {
+        b.expire(now);
+        for s in &mut b.active {
+            if announced.contains(&(s.user.clone(), s.at)) {
+                s.announced = true;
+            }
+        }
+        b.ended
+            .retain(|e| !ended.contains(&(e.snooze.user.clone(), e.snooze.at)));
+    })
+    .await?;
+    Ok(handed)
+}
