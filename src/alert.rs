@@ -289,6 +289,22 @@ pub enum SnoozeEvent {
     },
 }
 
+/// The standing summary: who is still at risk (see [`crate::summary`]). Always posted when the
+/// summary is on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub key: String,
+    pub tenant_id: TenantId,
+    /// The riskiest first.
+    pub entries: Vec<crate::summary::SummaryEntry>,
+    /// Users at risk who are excluded (`RISKRELAY_EXCLUDE`): counted, not listed.
+    #[serde(default)]
+    pub excluded: usize,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
 /// Anything a sink can post.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
@@ -299,6 +315,7 @@ pub enum Message {
     Baseline(Baseline),
     Operations(OperationsNotice),
     Snooze(SnoozeNotice),
+    Summary(Summary),
 }
 
 /// What a destination may route on besides the rendered text: a paging or SIEM sink opens one
@@ -310,7 +327,7 @@ pub struct Routing {
     pub key: String,
     pub tenant_id: TenantId,
     /// `None` for a digest, which carries alerts of several kinds, and for operations and snooze
-    /// notices, which are always posted.
+    /// notices and the summary, which are always posted.
     pub kind: Option<AlertKind>,
     /// The level a user alert is routed at (see [`UserAlert::routing_level`]).
     pub level: Option<RiskLevel>,
@@ -338,7 +355,7 @@ impl Message {
             ),
             Self::Baseline(_) => (Some(AlertKind::Baseline), None, None, false),
             Self::Digest(_) => (None, None, None, false),
-            Self::Operations(_) | Self::Snooze(_) => (None, None, None, false),
+            Self::Operations(_) | Self::Snooze(_) | Self::Summary(_) => (None, None, None, false),
         };
         Routing {
             key: self.key().to_string(),
@@ -358,6 +375,7 @@ impl Message {
             Self::Baseline(b) => b.tenant_id,
             Self::Operations(o) => o.tenant_id,
             Self::Snooze(n) => n.tenant_id,
+            Self::Summary(s) => s.tenant_id,
         }
     }
 
@@ -369,6 +387,7 @@ impl Message {
             Self::Baseline(b) => &b.key,
             Self::Operations(o) => &o.key,
             Self::Snooze(n) => &n.key,
+            Self::Summary(s) => &s.key,
         }
     }
 }

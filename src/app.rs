@@ -242,7 +242,8 @@ impl App {
                     settings.overlap,
                 )
                 .with_clock(clock.clone())
-                .with_exclusions(settings.alerts.exclude.clone()),
+                .with_exclusions(settings.alerts.exclude.clone())
+                .with_summary(settings.alerts.summary),
             )),
             (Role::Poller | Role::Service, None) => {
                 anyhow::bail!("the poller needs a queue to hand its work to")

@@ -35,10 +35,12 @@ pub struct AlertsConfig {
     pub late_detection_reads: usize,
     /// Users who get no user alert (`RISKRELAY_EXCLUDE`).
     pub exclude: crate::exclusions::Exclusions,
+    /// When the standing summary is posted (`RISKRELAY_SUMMARY`).
+    pub summary: crate::summary::Schedule,
 }
 
 impl Default for AlertsConfig {
-    /// No destination, every kind, digests above 10 alerts.
+    /// No destination, every kind, digests above 10 alerts, no summary.
     fn default() -> Self {
         Self {
             sinks: Vec::new(),
@@ -46,6 +48,8 @@ impl Default for AlertsConfig {
             digest_threshold: 10,
             late_detection_reads: DEFAULT_LATE_DETECTION_READS,
             exclude: Default::default(),
+            // No summary unless configured: the tests and the demo ask for one when they want it.
+            summary: crate::summary::Schedule::Off,
         }
     }
 }
@@ -86,6 +90,7 @@ impl AlertsConfig {
                 count(0..=100),
             )?,
             exclude: crate::exclusions::Exclusions::load(env)?,
+            summary: crate::summary::Schedule::load(env)?,
         })
     }
 }

@@ -21,6 +21,7 @@
 //! - [`alert`]: alerts, their kinds, stable keys and routing (incident, resolves).
 //! - [`exclusions`]: who never gets a user alert (break-glass, test and service accounts).
 //! - [`snooze`]: users the team is handling, held back for a while with a reason.
+//! - [`summary`]: the standing summary's schedule and lines (who is still at risk).
 //! - [`drift`]: the drift guard's decisions (episodes, one PATCH, said once).
 //! - [`render`]: one view per message, drawn for Slack, Teams and a terminal, with escaping.
 //! - [`client_state`]: the `clientState` secret and its constant-time check.
@@ -95,6 +96,7 @@ pub mod sink;
 pub mod snooze;
 pub mod source;
 pub mod store;
+pub mod summary;
 pub mod telemetry;
 pub mod verdict;
 pub mod worker;

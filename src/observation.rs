@@ -114,6 +114,12 @@ pub enum WorkItem {
         tenant_id: TenantId,
         message: Message,
     },
+    /// Build and post the standing summary for this scheduled time (see [`crate::summary`]).
+    Summary {
+        tenant_id: TenantId,
+        #[serde(with = "time::serde::rfc3339")]
+        slot: OffsetDateTime,
+    },
 }
 
 impl WorkItem {
@@ -121,7 +127,7 @@ impl WorkItem {
         match self {
             Self::Observation(o) => o.tenant_id,
             Self::Lifecycle(l) => l.tenant_id,
-            Self::Notice { tenant_id, .. } => *tenant_id,
+            Self::Notice { tenant_id, .. } | Self::Summary { tenant_id, .. } => *tenant_id,
         }
     }
 

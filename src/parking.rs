@@ -238,6 +238,7 @@ pub fn summary(m: &Message) -> String {
         Message::Baseline(_) => "the baseline summary".into(),
         Message::Operations(o) => o.title.clone(),
         Message::Snooze(n) => format!("the snooze of {}", n.snooze.user),
+        Message::Summary(_) => "the summary".into(),
     }
 }
 

@@ -185,6 +185,13 @@ impl Worker {
                     }
                 }
                 WorkItem::Notice { message, .. } => notices.push((i, message.clone())),
+                WorkItem::Summary { slot, .. } => match self.summary(*slot, now).await {
+                    Ok(m) => notices.push((i, m)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not build the summary; the item will be retried");
+                        results[i] = Err(e);
+                    }
+                },
             }
         }
 
@@ -311,6 +318,90 @@ impl Worker {
             alerts: messages,
             parked,
         }
+    }
+
+    /// The standing summary for a scheduled time: every user Graph lists at risk, enriched as an
+    /// alert would be (the verdict says whether they can self-remediate), excluded users counted
+    /// but not listed, snoozed ones marked. Its key is the slot's, so a retried item posts once.
+    async fn summary(
+        &self,
+        slot: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Message, WorkError> {
+        let users: Vec<RiskyUser> = self
+            .graph
+            .risky_users_at_risk_pages()
+            .all()
+            .await?
+            .into_iter()
+            // Nobody can act on a deleted account's risk; the baseline leaves them out too.
+            .filter(|u| !u.is_deleted)
+            .collect();
+        let changed: Vec<Changed> = users
+            .iter()
+            .map(|u| Changed {
+                id: u.id,
+                change: if u.risk_state == RiskState::ConfirmedCompromised {
+                    Change::ConfirmedCompromised
+                } else {
+                    Change::NewRisk
+                },
+                detections: Vec::new(),
+                previous: None,
+            })
+            .collect();
+        let total = changed.len();
+        let seen: BTreeMap<UserId, Seen> = users
+            .into_iter()
+            .map(|user| {
+                (
+                    user.id,
+                    Seen {
+                        items: Vec::new(),
+                        user,
+                        detections: Vec::new(),
+                        baseline: None,
+                    },
+                )
+            })
+            .collect();
+        let alerts = self.enrich(changed, &seen, now).await;
+        let mut snoozes = match crate::source::snoozes::load(self.store.as_ref(), self.tenant).await
+        {
+            Ok((book, _)) => book,
+            Err(e) => {
+                tracing::warn!(error = %e, "the snoozes could not be read; the summary marks nobody as snoozed");
+                Default::default()
+            }
+        };
+        let mut entries: Vec<crate::summary::SummaryEntry> = alerts
+            .iter()
+            .map(|a| crate::summary::SummaryEntry {
+                display_name: a.display_name(),
+                upn: a.upn(),
+                level: a.user.risk_level.clone(),
+                state: a.user.risk_state.clone(),
+                since: a.user.risk_last_updated_date_time,
+                remediation: a.verdict.as_ref().map(|v| v.headline().to_string()),
+                snoozed: snoozes
+                    .of(a.user.id, a.upn().as_deref(), now)
+                    .map(|s| crate::snooze::SnoozedNote::from(&*s)),
+            })
+            .collect();
+        // The riskiest first, then the longest-standing.
+        entries.sort_by(|a, b| {
+            b.level
+                .rank()
+                .cmp(&a.level.rank())
+                .then(a.since.cmp(&b.since))
+        });
+        Ok(Message::Summary(crate::alert::Summary {
+            key: format!("summary/{}/{}", self.tenant, slot.unix_timestamp()),
+            tenant_id: self.tenant,
+            excluded: total - alerts.len(),
+            entries,
+            at: now,
+        }))
     }
 
     /// Holds back the alerts a snooze covers and marks those that break through it (see

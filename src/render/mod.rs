@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use crate::alert::{
     Baseline, Change, Digest, DigestEntry, Message, OperationsNotice, PostureAlert, SnoozeEvent,
-    SnoozeNotice, UserAlert,
+    SnoozeNotice, Summary, UserAlert,
 };
 use crate::catalogue;
 use crate::context::Lookup;
@@ -732,6 +732,96 @@ fn snooze_view(n: &SnoozeNotice) -> View {
     }
 }
 
+fn summary_view(s: &Summary) -> View {
+    let n = s.entries.len();
+    let count = |l: RiskLevel| s.entries.iter().filter(|e| e.level == l).count();
+    let (high, medium) = (count(RiskLevel::High), count(RiskLevel::Medium));
+    let snoozed = s.entries.iter().filter(|e| e.snoozed.is_some()).count();
+    let tone = if high > 0 {
+        Tone::High
+    } else if n > 0 {
+        Tone::Medium
+    } else {
+        Tone::Good
+    };
+    let title = if n == 0 {
+        "Summary: nobody is at risk".to_string()
+    } else {
+        format!("Summary: {n} user{} at risk", if n == 1 { "" } else { "s" })
+    };
+    let items = s
+        .entries
+        .iter()
+        .map(|e| {
+            let mut runs =
+                vec![Run::data(escape::truncate(&escape::single_line(&e.display_name), 80)).bold()];
+            if let Some(u) = &e.upn {
+                runs.push(Run::fixed(" ("));
+                runs.push(Run::data(escape::truncate(&escape::single_line(u), 80)));
+                runs.push(Run::fixed(")"));
+            }
+            runs.push(Run::fixed(format!(
+                " — {} · {}",
+                level_word(&e.level),
+                state_words(&e.state)
+            )));
+            if let Some(t) = e.since {
+                runs.push(Run::fixed(format!(
+                    " · last change {} ago",
+                    crate::summary::age(t, s.at)
+                )));
+            }
+            if let Some(r) = &e.remediation {
+                runs.push(Run::fixed(format!(" · {r}")));
+            }
+            if let Some(z) = &e.snoozed {
+                runs.push(Run::fixed(" · snoozed by "));
+                runs.push(Run::data(escape::truncate(&escape::single_line(&z.by), 80)));
+                runs.push(Run::fixed(format!(" until {}", time_text(z.until))));
+            }
+            runs
+        })
+        .collect();
+    let mut status = vec![Run::fixed(format!(
+        "High {high} · medium {medium} · other {} · snoozed {snoozed}",
+        n - high - medium
+    ))];
+    if s.excluded > 0 {
+        status.push(Run::fixed(format!(
+            " · {} excluded user{} not listed",
+            s.excluded,
+            if s.excluded == 1 { "" } else { "s" }
+        )));
+    }
+    View {
+        tone,
+        title: title.clone(),
+        lead: Vec::new(),
+        status,
+        facts: Vec::new(),
+        lists: if n == 0 {
+            Vec::new()
+        } else {
+            vec![List {
+                heading: "Still at risk".into(),
+                noun: "users",
+                items,
+            }]
+        },
+        callout: None,
+        footer: format!(
+            "riskrelay · tenant {} · summary · {} · ref {}",
+            s.tenant_id,
+            time_text(s.at),
+            short_ref(&s.key)
+        ),
+        fallback: format!(
+            "{} {title} (high {high}, medium {medium}, snoozed {snoozed})",
+            tone.emoji()
+        ),
+    }
+}
+
 pub fn view(message: &Message) -> View {
     match message {
         Message::User(a) => user_view(a),
@@ -740,6 +830,7 @@ pub fn view(message: &Message) -> View {
         Message::Baseline(b) => baseline_view(b),
         Message::Operations(o) => operations_view(o),
         Message::Snooze(n) => snooze_view(n),
+        Message::Summary(s) => summary_view(s),
     }
 }
 

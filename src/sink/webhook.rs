@@ -215,6 +215,21 @@ pub fn event(message: &Outgoing<'_>, now: OffsetDateTime) -> Option<Value> {
                 "stillAtRisk": match &n.event { crate::alert::SnoozeEvent::Expired { still_at } => still_at.clone(), _ => None },
             }}),
         ),
+        Message::Summary(s) => (
+            "summary".to_string(),
+            json!({"standingSummary": {
+                "excluded": s.excluded,
+                "users": s.entries.iter().map(|e| json!({
+                    "displayName": e.display_name,
+                    "userPrincipalName": e.upn,
+                    "level": e.level,
+                    "state": e.state,
+                    "lastUpdatedDateTime": rfc3339(e.since),
+                    "remediation": e.remediation,
+                    "snoozedBy": e.snoozed.as_ref().map(|z| &z.by),
+                })).collect::<Vec<_>>(),
+            }}),
+        ),
         Message::Digest(_) => return None,
     };
     let mut data = json!({

@@ -225,6 +225,8 @@ pub struct PollReport {
     pub checkpoint: OffsetDateTime,
     /// Snooze notices (begun, lifted, ended) handed to the queue after the cycle.
     pub snooze_notices: usize,
+    /// Whether the cycle asked for the standing summary.
+    pub summary: bool,
 }
 
 pub struct Poller {
@@ -235,6 +237,7 @@ pub struct Poller {
     queue: Arc<dyn Queue>,
     overlap: Duration,
     exclusions: Exclusions,
+    summary: crate::summary::Schedule,
 }
 
 fn level_order(l: &RiskLevel) -> u8 {
@@ -257,6 +260,7 @@ impl Poller {
             queue,
             overlap,
             exclusions: Exclusions::default(),
+            summary: crate::summary::Schedule::Off,
         }
     }
 
@@ -264,6 +268,43 @@ impl Poller {
     pub fn with_exclusions(mut self, exclusions: Exclusions) -> Self {
         self.exclusions = exclusions;
         self
+    }
+
+    /// When the cycle asks for the standing summary.
+    pub fn with_summary(mut self, schedule: crate::summary::Schedule) -> Self {
+        self.summary = schedule;
+        self
+    }
+
+    /// Hands a summary request to the queue when a scheduled time has passed since the last one,
+    /// then records that time. Returns whether one was handed over.
+    pub async fn ask_for_summary(&self, now: OffsetDateTime) -> anyhow::Result<bool> {
+        use crate::summary::{LastSummary, due};
+        let last =
+            store::load::<LastSummary>(self.store.as_ref(), self.tenant, store::keys::SUMMARY)
+                .await?;
+        let (is_due, slot) = due(self.summary, last.as_ref().map(|l| &l.value), now);
+        let Some(slot) = slot else {
+            return Ok(false);
+        };
+        if is_due {
+            self.queue
+                .enqueue(vec![WorkItem::Summary {
+                    tenant_id: self.tenant,
+                    slot,
+                }])
+                .await?;
+        }
+        // A lost race means another poller recorded (and asked for) the same slot.
+        store::save(
+            self.store.as_ref(),
+            self.tenant,
+            store::keys::SUMMARY,
+            &LastSummary { slot },
+            last.map(|l| l.version),
+        )
+        .await?;
+        Ok(is_due)
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -350,6 +391,15 @@ impl Poller {
                 tracing::warn!(
                     error = format!("{e:#}"),
                     "the snooze notices were not handed over; the next cycle tries again"
+                )
+            }
+        }
+        match self.ask_for_summary(self.clock.now()).await {
+            Ok(asked) => report.summary = asked,
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "the summary was not asked for; the next cycle tries again"
                 )
             }
         }
@@ -445,6 +495,7 @@ impl Poller {
             enqueued,
             checkpoint: started,
             snooze_notices: 0,
+            summary: false,
         })
     }
 
@@ -566,6 +617,7 @@ impl Poller {
             enqueued,
             checkpoint: started,
             snooze_notices: 0,
+            summary: false,
         })
     }
 

@@ -178,6 +178,7 @@ pub mod keys {
     pub const PARKED: &str = "parked";
     pub const IP_SLOTS: &str = "identity-protection-slots";
     pub const SNOOZES: &str = "snoozes";
+    pub const SUMMARY: &str = "summary";
 
     pub fn user(id: UserId) -> String {
         format!("user/{id}")

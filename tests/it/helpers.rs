@@ -227,11 +227,13 @@ pub mod samples {
     //! Representative alerts for rendering and delivery tests.
 
     use riskrelay::alert::{
-        AlertKind, Baseline, Change, Digest, DigestEntry, Message, PostureAlert, UserAlert,
+        AlertKind, Baseline, Change, Digest, DigestEntry, Message, PostureAlert, SnoozeEvent,
+        SnoozeNotice, Summary, UserAlert,
     };
     use riskrelay::context::{Lookup, ManagerRef, Registration, UserContext};
     use riskrelay::ids::{TenantId, UserId};
     use riskrelay::risk::*;
+    use riskrelay::summary::SummaryEntry;
     use riskrelay::verdict::Verdict;
     use time::macros::datetime;
 
@@ -368,7 +370,51 @@ pub mod samples {
                 top: vec![DigestEntry { display_name: "Alex Wilber".into(), upn: Some("alexw@contoso.com".into()), change: Change::NewRisk, level: RiskLevel::High, top_detection: Some("Leaked credentials".into()) }],
                 deleted: 0,
             })),
+            ("new-risk-snoozed", {
+                let mut a = user_alert(Change::Escalated { from: RiskLevel::Medium }, "Adsync User 2");
+                a.key.push_str("/snoozed");
+                a.snoozed = Some(riskrelay::snooze::SnoozedNote { by: "alice".into(), reason: "password reset booked with the helpdesk".into(), until: datetime!(2026-12-02 10:00 UTC) });
+                Message::User(Box::new(a))
+            }),
+            ("snoozed", Message::Snooze(SnoozeNotice {
+                key: "snooze/1/snoozed".into(),
+                tenant_id: tenant(),
+                snooze: snooze(0),
+                event: SnoozeEvent::Snoozed,
+                at: datetime!(2026-11-25 10:00 UTC),
+            })),
+            ("snooze-expired", Message::Snooze(SnoozeNotice {
+                key: "snooze/1/expired".into(),
+                tenant_id: tenant(),
+                snooze: snooze(3),
+                event: SnoozeEvent::Expired { still_at: Some(RiskLevel::High) },
+                at: datetime!(2026-12-02 10:00 UTC),
+            })),
+            ("summary", Message::Summary(Summary {
+                key: "summary/1".into(),
+                tenant_id: tenant(),
+                entries: vec![
+                    SummaryEntry { display_name: "Alex Wilber".into(), upn: Some("alexw@contoso.com".into()), level: RiskLevel::High, state: RiskState::AtRisk, since: Some(datetime!(2026-11-22 09:00 UTC)), remediation: Some("Needs an administrator".into()), snoozed: None },
+                    SummaryEntry { display_name: "Adsync User 2".into(), upn: Some("adsync2@contoso.com".into()), level: RiskLevel::Medium, state: RiskState::AtRisk, since: Some(datetime!(2026-11-26 06:30 UTC)), remediation: Some("Can self-remediate on-premises".into()), snoozed: Some(riskrelay::snooze::SnoozedNote { by: "alice".into(), reason: "on it".into(), until: datetime!(2026-12-02 10:00 UTC) }) },
+                ],
+                excluded: 1,
+                at: datetime!(2026-11-26 08:00 UTC),
+            })),
         ]
+    }
+
+    fn snooze(held: u32) -> riskrelay::snooze::Snooze {
+        riskrelay::snooze::Snooze {
+            user: riskrelay::ids::UserRef::Upn("adsync2@contoso.com".into()),
+            user_id: Some(UserId::parse(super::USER_1).unwrap()),
+            level: Some(RiskLevel::Medium),
+            by: "alice".into(),
+            reason: "password reset booked with the helpdesk".into(),
+            at: datetime!(2026-11-25 10:00 UTC),
+            until: datetime!(2026-12-02 10:00 UTC),
+            held,
+            announced: true,
+        }
     }
 }
 

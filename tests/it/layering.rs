@@ -26,6 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "alert",
             "exclusions",
             "snooze",
+            "summary",
             "drift",
             "render",
             "client_state",

@@ -22,6 +22,7 @@ mod snooze;
 mod soak;
 mod store;
 mod subscriptions;
+mod summary;
 mod truth;
 mod webhook;
 mod worker;

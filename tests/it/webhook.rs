@@ -194,7 +194,7 @@ fn users(items: &[WorkItem]) -> Vec<String> {
                 }
                 Subject::SecurityAlert { alert_id } => Some(format!("alert:{alert_id}")),
             },
-            WorkItem::Lifecycle(_) | WorkItem::Notice { .. } => None,
+            WorkItem::Lifecycle(_) | WorkItem::Notice { .. } | WorkItem::Summary { .. } => None,
         })
         .collect()
 }
