@@ -120,6 +120,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     // The simulator is not a shared tenant: no need to wait a second between risk reads.
     graph.identity_protection_rps = 50.0;
     let mut settings = Settings::with_graph(graph);
+    settings.alerts.summary = crate::summary::Schedule::default();
     for (name, kind, url) in [
         ("slack", SinkKind::Slack, &opts.slack_webhook),
         ("teams", SinkKind::Teams, &opts.teams_webhook),
@@ -271,6 +272,58 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         );
     }
     demo.poll().await?;
+
+    demo.chapter(
+        5,
+        "5. A user the team is already handling",
+        "Lee Gu's medium risk is being handled with the helpdesk, so an analyst snoozes them for 7 days with a reason\n(riskrelay snooze leeg@contoso.com --for 7d --reason …). The snooze is posted; a new detection at the same level is held\nback; an escalation to high breaks through and says who snoozed the user and why.",
+    );
+    let store = demo.app.store.as_ref();
+    let tenant = demo.app.tenant;
+    let snooze = crate::snooze::new(
+        "leeg@contoso.com",
+        time::Duration::days(7),
+        "password reset booked with the helpdesk",
+        "alice@contoso.com",
+        None,
+        demo.app.clock.now(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    crate::source::snoozes::update(store, tenant, |b| b.add(snooze.clone())).await?;
+    let lee = crate::sim::scenario::user_id(101);
+    sim.detect(
+        lee,
+        DetectionSpec::new(
+            "unfamiliarFeatures",
+            "signin",
+            RiskLevel::Medium,
+            DetectionTimingType::Realtime,
+        )
+        .from_ip("198.51.100.23", "Lagos", "NG"),
+    );
+    demo.poll().await?;
+    sim.detect(
+        lee,
+        DetectionSpec::new(
+            "anonymizedIPAddress",
+            "signin",
+            RiskLevel::High,
+            DetectionTimingType::Realtime,
+        )
+        .from_ip("185.220.101.7", "Frankfurt", "DE"),
+    );
+    sim.set_risk(lee, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
+    demo.poll().await?;
+
+    demo.chapter(
+        6,
+        "6. The next morning",
+        "At 08:00 UTC each destination gets the standing summary: who is still at risk, at what level, whether they can fix it\nthemselves, and who is snoozed. (The demo moves its clock forward a day for this.)",
+    );
+    demo.app
+        .poller()?
+        .ask_for_summary(demo.app.clock.now() + time::Duration::days(1))
+        .await?;
 
     let posted = demo.posted();
     if opts.print {

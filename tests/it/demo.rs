@@ -28,7 +28,7 @@ fn titles(report: &riskrelay::demo::DemoReport, chapter: usize) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn the_four_chapters_produce_the_expected_messages() {
+async fn the_chapters_produce_the_expected_messages() {
     let (dir, report) = demo(false).await;
     assert_eq!(
         titles(&report, 0),
@@ -83,6 +83,28 @@ async fn the_four_chapters_produce_the_expected_messages() {
     );
     let digest = &report.posted.iter().find(|p| p.chapter == 4).unwrap().view;
     assert_eq!(digest.lists[0].items.len(), 40);
+
+    assert_eq!(
+        titles(&report, 5),
+        vec!["User snoozed", "User risk raised to high"],
+        "the medium detection is held back, the escalation breaks through"
+    );
+    let escalation = riskrelay::render::console::text(
+        &report.posted.iter().rfind(|p| p.chapter == 5).unwrap().view,
+    );
+    assert!(
+        escalation.contains("Snoozed: by alice@contoso.com")
+            && escalation.contains("password reset booked"),
+        "{escalation}"
+    );
+    assert_eq!(titles(&report, 6), vec!["Summary: 42 users at risk"]);
+    let summary = riskrelay::render::console::text(
+        &report.posted.iter().find(|p| p.chapter == 6).unwrap().view,
+    );
+    assert!(
+        summary.contains("Lee Gu") && summary.contains("snoozed by alice@contoso.com"),
+        "{summary}"
+    );
 
     // One pair of payload files per message, named in story order.
     let mut files: Vec<String> = std::fs::read_dir(dir.path())
