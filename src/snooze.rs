@@ -13,7 +13,6 @@
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::alert::{Change, UserAlert};
 use crate::ids::{UserId, UserRef};
 use crate::risk::RiskLevel;
 
@@ -69,13 +68,6 @@ pub struct Snoozes {
     /// Ended snoozes not yet posted.
     #[serde(default)]
     pub ended: Vec<Ended>,
-}
-
-/// What a snooze does to one alert.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    Hold,
-    BreakThrough,
 }
 
 /// Parses `30m`, `12h`, `7d` or `2w`, at most [`MAX`].
@@ -148,24 +140,14 @@ impl Snooze {
         self.user_id == Some(id) || self.user.names(id, upn)
     }
 
-    /// What this snooze does to an alert about its user.
-    pub fn decide(&self, alert: &UserAlert) -> Decision {
-        let above =
-            |level: &RiskLevel| match (level.rank(), self.level.as_ref().map(RiskLevel::rank)) {
-                (Some(l), Some(Some(s))) => l > s,
-                // A level without a rank (hidden, or one Graph added later) is not judged: posted.
-                (None, _) | (_, Some(None)) => true,
-                // The level at snooze time is not known yet: it is learnt from this alert.
-                (Some(_), None) => false,
-            };
-        match &alert.change {
-            Change::ConfirmedCompromised | Change::Remediated { .. } | Change::Dismissed { .. } => {
-                Decision::BreakThrough
-            }
-            Change::NewRisk | Change::Escalated { .. } if above(&alert.user.risk_level) => {
-                Decision::BreakThrough
-            }
-            _ => Decision::Hold,
+    /// Whether a user at `level` is above the level they were snoozed at. A level without a rank
+    /// (hidden, or one Graph added later) is not judged: it counts as above, and is posted. While
+    /// the snoozed level is not known yet it is learnt from this alert, so nothing is above it.
+    pub fn is_above(&self, level: &RiskLevel) -> bool {
+        match (level.rank(), self.level.as_ref().map(RiskLevel::rank)) {
+            (Some(l), Some(Some(s))) => l > s,
+            (None, _) | (_, Some(None)) => true,
+            (Some(_), None) => false,
         }
     }
 }
@@ -290,6 +272,19 @@ mod tests {
         }
         let long = "x".repeat(REASON_MAX + 1);
         assert!(new("ada@contoso.com", Duration::days(1), &long, "a", None, NOW).is_err());
+    }
+
+    #[test]
+    fn above_the_snoozed_level() {
+        let mut s = new("ada@contoso.com", Duration::days(1), "r", "a", None, NOW).unwrap();
+        assert!(!s.is_above(&RiskLevel::High), "not known yet: learnt first");
+        s.level = Some(RiskLevel::Medium);
+        assert!(s.is_above(&RiskLevel::High));
+        assert!(!s.is_above(&RiskLevel::Medium) && !s.is_above(&RiskLevel::Low));
+        assert!(
+            s.is_above(&RiskLevel::Hidden),
+            "an unranked level is posted"
+        );
     }
 
     #[test]

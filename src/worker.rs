@@ -445,17 +445,14 @@ impl Worker {
                 );
                 changed = true;
             }
-            match s.decide(a) {
-                crate::snooze::Decision::Hold => {
-                    s.held += 1;
-                    changed = true;
-                    tracing::info!(user = %a.user.id, kind = %a.change.kind(), "alert held back: the user is snoozed");
-                    false
-                }
-                crate::snooze::Decision::BreakThrough => {
-                    a.snoozed = Some(crate::snooze::SnoozedNote::from(&*s));
-                    true
-                }
+            if a.breaks_through(s) {
+                a.snoozed = Some(crate::snooze::SnoozedNote::from(&*s));
+                true
+            } else {
+                s.held += 1;
+                changed = true;
+                tracing::info!(user = %a.user.id, kind = %a.change.kind(), "alert held back: the user is snoozed");
+                false
             }
         });
         if changed {

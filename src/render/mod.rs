@@ -501,14 +501,19 @@ fn posture_view(p: &PostureAlert) -> View {
     }
 }
 
-fn entry_item(e: &DigestEntry) -> Vec<Run> {
-    let mut runs =
-        vec![Run::data(escape::truncate(&escape::single_line(&e.display_name), 80)).bold()];
-    if let Some(u) = &e.upn {
+/// A list line's start: the name in bold, then the user principal name in parentheses.
+fn who(display_name: &str, upn: Option<&String>) -> Vec<Run> {
+    let mut runs = vec![Run::data(escape::truncate(&escape::single_line(display_name), 80)).bold()];
+    if let Some(u) = upn {
         runs.push(Run::fixed(" ("));
         runs.push(Run::data(escape::truncate(&escape::single_line(u), 80)));
         runs.push(Run::fixed(")"));
     }
+    runs
+}
+
+fn entry_item(e: &DigestEntry) -> Vec<Run> {
+    let mut runs = who(&e.display_name, e.upn.as_ref());
     runs.push(Run::fixed(format!(
         " — {} · {}",
         level_word(&e.level),
@@ -753,13 +758,7 @@ fn summary_view(s: &Summary) -> View {
         .entries
         .iter()
         .map(|e| {
-            let mut runs =
-                vec![Run::data(escape::truncate(&escape::single_line(&e.display_name), 80)).bold()];
-            if let Some(u) = &e.upn {
-                runs.push(Run::fixed(" ("));
-                runs.push(Run::data(escape::truncate(&escape::single_line(u), 80)));
-                runs.push(Run::fixed(")"));
-            }
+            let mut runs = who(&e.display_name, e.upn.as_ref());
             runs.push(Run::fixed(format!(
                 " — {} · {}",
                 level_word(&e.level),

@@ -61,6 +61,39 @@ impl fmt::Debug for SinkConfig {
     }
 }
 
+/// Standard Webhooks: a secret is `whsec_` and the base64 of 24 to 64 random bytes.
+const SECRET_PREFIX: &str = "whsec_";
+const SECRET_BYTES: std::ops::RangeInclusive<usize> = 24..=64;
+
+/// The key bytes of a generic webhook's signing secret: one or more `whsec_` secrets separated by
+/// spaces (several while rotating, the new one first). The error never quotes a secret.
+pub fn signing_secrets(value: &str) -> Result<Vec<Vec<u8>>, String> {
+    use base64::Engine as _;
+    let mut keys = Vec::new();
+    for (i, part) in value.split_whitespace().enumerate() {
+        let n = i + 1;
+        let encoded = part
+            .strip_prefix(SECRET_PREFIX)
+            .ok_or_else(|| format!("secret {n} does not start with {SECRET_PREFIX}"))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| format!("secret {n} is not base64 after {SECRET_PREFIX}"))?;
+        if !SECRET_BYTES.contains(&bytes.len()) {
+            return Err(format!(
+                "secret {n} is {} bytes; it must be {} to {}",
+                bytes.len(),
+                SECRET_BYTES.start(),
+                SECRET_BYTES.end()
+            ));
+        }
+        keys.push(bytes);
+    }
+    if keys.is_empty() {
+        return Err("it is empty".into());
+    }
+    Ok(keys)
+}
+
 /// What `RISKRELAY_SINKS` looks like.
 pub const SINKS_EXPECTED: &str = "a comma-separated list of name:kind[:minimum level] (kinds slack, teams, pagerduty, webhook), such as secops:slack:medium,soc:teams:high,oncall:pagerduty:high,siem:webhook:low";
 
@@ -151,7 +184,7 @@ pub fn load(
                             secrets,
                             &format!("{lower}_signing_secret"),
                             "a Standard Webhooks secret: whsec_ and the base64 of 24 to 64 bytes (several separated by spaces while rotating, the new one first)",
-                            |v| super::webhook::SigningKeys::parse(v).map(|_| ()),
+                            |v| signing_secrets(v).map(|_| ()),
                         )?;
                         (url, Some(key))
                     }

@@ -27,10 +27,6 @@ use crate::risk::RiskLevel;
 /// The version of the event's `data` shape; a change that could break a receiver bumps it.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Standard Webhooks: a secret is `whsec_` and the base64 of 24 to 64 random bytes.
-const SECRET_PREFIX: &str = "whsec_";
-const SECRET_BYTES: std::ops::RangeInclusive<usize> = 24..=64;
-
 fn policy() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 4,
@@ -45,34 +41,15 @@ fn policy() -> RetryPolicy {
 pub struct SigningKeys(Vec<aws_lc_rs::hmac::Key>);
 
 impl SigningKeys {
-    /// Parses one or more `whsec_` secrets separated by spaces. The error never quotes a secret.
+    /// Parses one or more `whsec_` secrets separated by spaces (see
+    /// [`super::config::signing_secrets`]). The error never quotes a secret.
     pub fn parse(value: &str) -> Result<Self, String> {
-        let mut keys = Vec::new();
-        for (i, part) in value.split_whitespace().enumerate() {
-            let n = i + 1;
-            let encoded = part
-                .strip_prefix(SECRET_PREFIX)
-                .ok_or_else(|| format!("secret {n} does not start with {SECRET_PREFIX}"))?;
-            let bytes = STANDARD
-                .decode(encoded)
-                .map_err(|_| format!("secret {n} is not base64 after {SECRET_PREFIX}"))?;
-            if !SECRET_BYTES.contains(&bytes.len()) {
-                return Err(format!(
-                    "secret {n} is {} bytes; it must be {} to {}",
-                    bytes.len(),
-                    SECRET_BYTES.start(),
-                    SECRET_BYTES.end()
-                ));
-            }
-            keys.push(aws_lc_rs::hmac::Key::new(
-                aws_lc_rs::hmac::HMAC_SHA256,
-                &bytes,
-            ));
-        }
-        if keys.is_empty() {
-            return Err("it is empty".into());
-        }
-        Ok(Self(keys))
+        Ok(Self(
+            super::config::signing_secrets(value)?
+                .iter()
+                .map(|bytes| aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, bytes))
+                .collect(),
+        ))
     }
 
     /// The `webhook-signature` value: one `v1,<signature>` per key.
