@@ -212,7 +212,8 @@ impl App {
                 let worker = Worker::new(tenant, graph.clone(), store.clone(), delivery)
                     .with_clock(clock.clone())
                     .with_late_detection_reads(settings.alerts.late_detection_reads)
-                    .with_exclusions(settings.alerts.exclude.clone());
+                    .with_exclusions(settings.alerts.exclude.clone())
+                    .with_repeat_window(settings.alerts.repeat_window);
                 // One process has no dead-letter queue: it parks what a destination refuses.
                 let worker = match role {
                     Role::Service => worker.with_parking(),

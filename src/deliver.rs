@@ -37,10 +37,13 @@ pub struct AlertsConfig {
     pub exclude: crate::exclusions::Exclusions,
     /// When the standing summary is posted (`RISKRELAY_SUMMARY`).
     pub summary: crate::summary::Schedule,
+    /// New detections this soon after a message about the user are folded into the next one
+    /// (`RISKRELAY_REPEAT_WINDOW_MINUTES`; zero: off).
+    pub repeat_window: time::Duration,
 }
 
 impl Default for AlertsConfig {
-    /// No destination, every kind, digests above 10 alerts, no summary.
+    /// No destination, every kind, digests above 10 alerts, no summary, no coalescing.
     fn default() -> Self {
         Self {
             sinks: Vec::new(),
@@ -50,6 +53,7 @@ impl Default for AlertsConfig {
             exclude: Default::default(),
             // No summary unless configured: the tests and the demo ask for one when they want it.
             summary: crate::summary::Schedule::Off,
+            repeat_window: time::Duration::ZERO,
         }
     }
 }
@@ -91,6 +95,12 @@ impl AlertsConfig {
             )?,
             exclude: crate::exclusions::Exclusions::load(env)?,
             summary: crate::summary::Schedule::load(env)?,
+            repeat_window: time::Duration::minutes(env.or(
+                "RISKRELAY_REPEAT_WINDOW_MINUTES",
+                "whole minutes from 0 (off) to 1440",
+                crate::coalesce::DEFAULT_WINDOW.whole_minutes() as usize,
+                count(0..=1440),
+            )? as i64),
         })
     }
 }

@@ -20,6 +20,7 @@
 //! - [`verdict`]: can the user self-remediate on-premises, in the cloud, or not, and why.
 //! - [`alert`]: alerts, their kinds, stable keys and routing (incident, resolves).
 //! - [`exclusions`]: who never gets a user alert (break-glass, test and service accounts).
+//! - [`coalesce`]: new detections soon after a message about the user, folded into the next one.
 //! - [`snooze`]: users the team is handling, held back for a while with a reason.
 //! - [`summary`]: the standing summary's schedule and lines (who is still at risk).
 //! - [`drift`]: the drift guard's decisions (episodes, one PATCH, said once).
@@ -69,6 +70,7 @@ pub mod catalogue;
 pub mod checks;
 pub mod client_state;
 pub mod clock;
+pub mod coalesce;
 pub mod config;
 pub mod context;
 pub mod deliver;

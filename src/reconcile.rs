@@ -34,6 +34,12 @@ pub struct UserState {
     /// not news.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub baseline_at: Option<OffsetDateTime>,
+    /// When a message about the user last went out (see [`crate::coalesce`]).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_alert_at: Option<OffsetDateTime>,
+    /// New detections folded since then, waiting for the next message about the user.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub folded: Vec<RiskDetection>,
 }
 
 impl UserState {
@@ -165,6 +171,8 @@ pub fn reconcile(
             .or(prev.and_then(|p| p.risk_last_updated)),
         known_detections,
         baseline_at: if is_risky { baseline_at } else { None },
+        last_alert_at: prev.and_then(|p| p.last_alert_at),
+        folded: prev.map(|p| p.folded.clone()).unwrap_or_default(),
     };
     Outcome {
         change,

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 
 use crate::alert::{Change, Message, UserAlert, keys};
 use crate::clock::Clock;
+use crate::coalesce;
 use crate::context::Lookup;
 use crate::deliver::{Delivery, Report};
 use crate::exclusions::Exclusions;
@@ -75,6 +76,7 @@ pub struct Worker {
     lifecycle: Option<Arc<dyn LifecycleHandler>>,
     parking: bool,
     exclusions: Exclusions,
+    repeat_window: time::Duration,
 }
 
 /// A user whose risk changed, before enrichment.
@@ -111,7 +113,15 @@ impl Worker {
             lifecycle: None,
             parking: false,
             exclusions: Exclusions::default(),
+            repeat_window: time::Duration::ZERO,
         }
+    }
+
+    /// New detections this soon after a message about the user are folded (see
+    /// [`crate::coalesce`]); zero posts each at once.
+    pub fn with_repeat_window(mut self, window: time::Duration) -> Self {
+        self.repeat_window = window;
+        self
     }
 
     /// Users who get no user alert; their state is still recorded.
@@ -197,6 +207,9 @@ impl Worker {
 
         // Reconcile every user against the last-seen state.
         let mut changed: Vec<Changed> = Vec::new();
+        // Users holding folded detections (and when they are due), and users holding none.
+        let mut folding: Vec<(UserId, OffsetDateTime)> = Vec::new();
+        let mut unfolded: Vec<UserId> = Vec::new();
         let mut writes: Vec<(UserId, UserState, Option<u64>)> = Vec::new();
         for (id, s) in &seen {
             let prev = match store::load::<UserState>(
@@ -215,20 +228,37 @@ impl Worker {
                 }
             };
             let outcome = reconcile(prev.as_ref().map(|p| &p.value), &s.user, &s.detections);
-            if let (Some(change), None) = (outcome.change, s.baseline) {
-                let previous = prev
-                    .as_ref()
-                    .map(|p| (p.value.risk_level.clone(), p.value.risk_state.clone()));
-                changed.push(Changed {
-                    id: *id,
-                    change,
-                    detections: outcome.detections,
-                    previous,
-                });
-            }
+            // A stale observation changes nothing and may write nothing.
             if let Some(mut next) = outcome.next {
                 if s.baseline.is_some() {
                     next.baseline_at = s.baseline;
+                } else {
+                    let d = coalesce::decide(
+                        prev.as_ref().map(|p| &p.value),
+                        outcome.change,
+                        outcome.detections,
+                        self.repeat_window,
+                        now,
+                    );
+                    if let Some(change) = d.change {
+                        let previous = prev
+                            .as_ref()
+                            .map(|p| (p.value.risk_level.clone(), p.value.risk_state.clone()));
+                        changed.push(Changed {
+                            id: *id,
+                            change,
+                            detections: d.detections,
+                            previous,
+                        });
+                    }
+                    match d.last_alert_at {
+                        Some(last) if !d.folded.is_empty() => {
+                            folding.push((*id, last + self.repeat_window));
+                        }
+                        _ => unfolded.push(*id),
+                    }
+                    next.folded = d.folded;
+                    next.last_alert_at = d.last_alert_at;
                 }
                 if prev.as_ref().map(|p| &p.value) == Some(&next) {
                     continue;
@@ -271,6 +301,27 @@ impl Worker {
         }
         let alert_key: HashMap<UserId, &str> =
             alerts.iter().map(|a| (a.user.id, a.key.as_str())).collect();
+        // The poll cycle must learn of folded detections before the state holding them is saved;
+        // if it cannot, those users are not saved and their items fail, to be retried.
+        let wrote: HashSet<UserId> = writes.iter().map(|(id, _, _)| *id).collect();
+        if !folding.is_empty()
+            && let Err(e) = self
+                .update_folding(|f| {
+                    for (id, at) in &folding {
+                        f.set(*id, *at);
+                    }
+                })
+                .await
+        {
+            tracing::warn!(error = %e, "could not record folded detections; those users are retried");
+            let held: HashSet<UserId> = folding.iter().map(|(id, _)| *id).collect();
+            writes.retain(|(id, _, _)| !held.contains(id));
+            for id in &held {
+                for i in &seen[id].items {
+                    results[*i] = Err(WorkError::Store(e.clone()));
+                }
+            }
+        }
         // A user whose alert did not reach every sink keeps its old state; the rest are saved in
         // one grouped write, each still conditional on the version read.
         let mut saving: Vec<UserId> = Vec::new();
@@ -311,6 +362,33 @@ impl Worker {
             for i in &seen[id].items {
                 results[*i] = Err(outcome.clone());
             }
+        }
+        // Users whose state now holds nothing folded leave the list, once that state is saved (an
+        // entry left behind costs one more hint, never a detection).
+        let saved_ids: HashSet<UserId> = match &saved {
+            Ok(s) => saving
+                .iter()
+                .zip(s)
+                .filter(|(_, ok)| **ok)
+                .map(|(id, _)| *id)
+                .collect(),
+            Err(_) => HashSet::new(),
+        };
+        let leaving: Vec<UserId> = unfolded
+            .into_iter()
+            .filter(|id| saved_ids.contains(id) || !wrote.contains(id))
+            .collect();
+        if self.repeat_window > time::Duration::ZERO
+            && !leaving.is_empty()
+            && let Err(e) = self
+                .update_folding(|f| {
+                    for id in &leaving {
+                        f.remove(*id);
+                    }
+                })
+                .await
+        {
+            tracing::info!(error = %e, "could not tidy the folded-detections list; the next cycle hints those users once more");
         }
         BatchReport {
             results,
@@ -402,6 +480,45 @@ impl Worker {
             entries,
             at: now,
         }))
+    }
+
+    /// Changes the list of users holding folded detections (one document per tenant), re-reading
+    /// when another writer got there first. Writes nothing when nothing changes.
+    async fn update_folding(
+        &self,
+        mut change: impl FnMut(&mut coalesce::Folding),
+    ) -> Result<(), String> {
+        for _ in 0..5 {
+            let stored = store::load::<coalesce::Folding>(
+                self.store.as_ref(),
+                self.tenant,
+                store::keys::FOLDING,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            let (before, version) = match stored {
+                Some(v) => (v.value, Some(v.version)),
+                None => (coalesce::Folding::default(), None),
+            };
+            let mut after = before.clone();
+            change(&mut after);
+            if after == before {
+                return Ok(());
+            }
+            if store::save(
+                self.store.as_ref(),
+                self.tenant,
+                store::keys::FOLDING,
+                &after,
+                version,
+            )
+            .await
+            .map_err(|e| e.to_string())?
+            {
+                return Ok(());
+            }
+        }
+        Err("the folded-detections list kept changing under this write".into())
     }
 
     /// Holds back the alerts a snooze covers and marks those that break through it (see

@@ -276,6 +276,44 @@ impl Poller {
         self
     }
 
+    /// Hints every user whose folded detections are due (see [`crate::coalesce`]): the worker
+    /// reads them, finds nothing new, and sends the folded detections as one update. The worker
+    /// takes a user off the list once their state holds nothing folded. Returns the hints sent.
+    pub async fn hint_folded(&self, cycle_id: &str, now: OffsetDateTime) -> anyhow::Result<usize> {
+        let Some(folding) = store::load::<crate::coalesce::Folding>(
+            self.store.as_ref(),
+            self.tenant,
+            store::keys::FOLDING,
+        )
+        .await?
+        else {
+            return Ok(0);
+        };
+        let due = folding.value.due(now);
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let n = due.len();
+        self.queue
+            .enqueue(
+                due.into_iter()
+                    .map(|user_id| {
+                        WorkItem::Observation(Observation {
+                            tenant_id: self.tenant,
+                            subject: Subject::RiskyUser { user_id },
+                            origin: Origin::Poll {
+                                cycle_id: cycle_id.into(),
+                            },
+                            observed_at: now,
+                            fetched: None,
+                        })
+                    })
+                    .collect(),
+            )
+            .await?;
+        Ok(n)
+    }
+
     /// Hands a summary request to the queue when a scheduled time has passed since the last one,
     /// then records that time. Returns whether one was handed over.
     pub async fn ask_for_summary(&self, now: OffsetDateTime) -> anyhow::Result<bool> {
@@ -391,6 +429,15 @@ impl Poller {
                 tracing::warn!(
                     error = format!("{e:#}"),
                     "the snooze notices were not handed over; the next cycle tries again"
+                )
+            }
+        }
+        match self.hint_folded(&report.cycle_id, self.clock.now()).await {
+            Ok(n) => report.enqueued += n,
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "users with folded detections were not hinted; the next cycle tries again"
                 )
             }
         }

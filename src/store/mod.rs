@@ -179,6 +179,7 @@ pub mod keys {
     pub const IP_SLOTS: &str = "identity-protection-slots";
     pub const SNOOZES: &str = "snoozes";
     pub const SUMMARY: &str = "summary";
+    pub const FOLDING: &str = "folding";
 
     pub fn user(id: UserId) -> String {
         format!("user/{id}")

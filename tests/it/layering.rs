@@ -25,6 +25,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "verdict",
             "alert",
             "exclusions",
+            "coalesce",
             "snooze",
             "summary",
             "drift",

@@ -3,6 +3,7 @@
 
 mod app;
 mod bench_cycle;
+mod coalesce;
 mod delivery;
 mod demo;
 mod exclusions;
