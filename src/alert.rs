@@ -121,6 +121,42 @@ impl Change {
     }
 }
 
+/// The Entra admin center of the tenant's cloud, where an alert's links lead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AdminCenter {
+    #[default]
+    Global,
+    /// GCC High and DoD share one admin center.
+    UsGov,
+}
+
+impl AdminCenter {
+    fn root(self) -> &'static str {
+        match self {
+            Self::Global => "https://entra.microsoft.com",
+            Self::UsGov => "https://entra.microsoft.us",
+        }
+    }
+
+    /// The user's page. The tenant in the path opens the right directory for an administrator
+    /// who can switch between several. Built from parsed GUIDs only: no user text reaches a URL.
+    pub fn user_url(self, tenant: TenantId, user: crate::ids::UserId) -> String {
+        format!(
+            "{}/{tenant}/#view/Microsoft_AAD_UsersAndTenants/UserProfileMenuBlade/~/overview/userId/{user}",
+            self.root()
+        )
+    }
+
+    /// ID Protection's risky users report (the portal offers no per-user risk page to link to).
+    pub fn risky_users_url(self, tenant: TenantId) -> String {
+        format!(
+            "{}/{tenant}/#view/Microsoft_AAD_IAM/IdentityProtectionMenuBlade/~/RiskyUsers",
+            self.root()
+        )
+    }
+}
+
 /// A change in a user's risk, enriched for people.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -141,6 +177,16 @@ pub struct UserAlert {
     /// Why no detection is listed for an ongoing risk, when none is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detections_note: Option<String>,
+    /// When the risk episode this alert belongs to began, when riskrelay knows it.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub episode_start: Option<OffsetDateTime>,
+    /// Where the alert's links lead.
+    #[serde(default)]
+    pub admin_center: AdminCenter,
     /// Set when the user is snoozed and this alert broke through: who snoozed them and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snoozed: Option<crate::snooze::SnoozedNote>,
@@ -356,7 +402,11 @@ impl Message {
             Self::User(a) => (
                 Some(a.change.kind()),
                 Some(a.routing_level()),
-                Some(format!("user/{}/{}", a.tenant_id, a.user.id)),
+                // One incident per risk episode: the next episode of the same user pages anew.
+                Some(match a.episode_start {
+                    Some(t) => format!("user/{}/{}/{}", a.tenant_id, a.user.id, t.unix_timestamp()),
+                    None => format!("user/{}/{}", a.tenant_id, a.user.id),
+                }),
                 !a.change.is_ongoing(),
             ),
             Self::Posture(p) => (

@@ -213,7 +213,8 @@ impl App {
                     .with_clock(clock.clone())
                     .with_late_detection_reads(settings.alerts.late_detection_reads)
                     .with_exclusions(settings.alerts.exclude.clone())
-                    .with_repeat_window(settings.alerts.repeat_window);
+                    .with_repeat_window(settings.alerts.repeat_window)
+                    .with_admin_center(settings.graph.admin_center);
                 // One process has no dead-letter queue: it parks what a destination refuses.
                 let worker = match role {
                     Role::Service => worker.with_parking(),

@@ -146,6 +146,7 @@ mod tests {
             risk_last_updated: None,
             known_detections: Vec::new(),
             baseline_at: None,
+            episode_start: None,
             last_alert_at: last,
             folded: folded.iter().map(|i| d(i)).collect(),
         }

@@ -34,6 +34,10 @@ pub struct UserState {
     /// not news.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub baseline_at: Option<OffsetDateTime>,
+    /// When the current risk episode began (Graph's `riskLastUpdatedDateTime` when riskrelay first
+    /// saw the user at risk); `None` when not at risk, or for an episode older than this field.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub episode_start: Option<OffsetDateTime>,
     /// When a message about the user last went out (see [`crate::coalesce`]).
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_alert_at: Option<OffsetDateTime>,
@@ -171,6 +175,12 @@ pub fn reconcile(
             .or(prev.and_then(|p| p.risk_last_updated)),
         known_detections,
         baseline_at: if is_risky { baseline_at } else { None },
+        // Stable for the whole episode: a paging incident is keyed on it.
+        episode_start: match (is_risky, was_risky) {
+            (true, true) => prev.and_then(|p| p.episode_start),
+            (true, false) => user.risk_last_updated_date_time,
+            (false, _) => None,
+        },
         last_alert_at: prev.and_then(|p| p.last_alert_at),
         folded: prev.map(|p| p.folded.clone()).unwrap_or_default(),
     };
@@ -233,6 +243,36 @@ mod tests {
     use RiskDetail as D;
     use RiskLevel as L;
     use RiskState as S;
+
+    #[test]
+    fn the_episode_start_holds_for_the_whole_episode_and_the_next_one_is_new() {
+        let t = |h: u8| datetime!(2026-11-25 00:00 UTC) + time::Duration::hours(h.into());
+        let first = reconcile(None, &user(L::Medium, S::AtRisk, D::None, t(1)), &[])
+            .next
+            .unwrap();
+        assert_eq!(first.episode_start, Some(t(1)));
+        let raised = reconcile(Some(&first), &user(L::High, S::AtRisk, D::None, t(2)), &[])
+            .next
+            .unwrap();
+        assert_eq!(raised.episode_start, Some(t(1)), "the same episode");
+        let ended = reconcile(
+            Some(&raised),
+            &user(
+                L::None,
+                S::Remediated,
+                D::UserPerformedSecuredPasswordChange,
+                t(3),
+            ),
+            &[],
+        )
+        .next
+        .unwrap();
+        assert_eq!(ended.episode_start, None);
+        let again = reconcile(Some(&ended), &user(L::Low, S::AtRisk, D::None, t(4)), &[])
+            .next
+            .unwrap();
+        assert_eq!(again.episode_start, Some(t(4)), "a new episode");
+    }
 
     struct Step {
         user: RiskyUser,

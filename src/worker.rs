@@ -77,6 +77,7 @@ pub struct Worker {
     parking: bool,
     exclusions: Exclusions,
     repeat_window: time::Duration,
+    admin_center: crate::alert::AdminCenter,
 }
 
 /// A user whose risk changed, before enrichment.
@@ -85,6 +86,7 @@ struct Changed {
     change: Change,
     detections: Vec<RiskDetection>,
     previous: Option<(RiskLevel, RiskState)>,
+    episode_start: Option<OffsetDateTime>,
 }
 
 /// Everything the batch knows about one user.
@@ -114,7 +116,14 @@ impl Worker {
             parking: false,
             exclusions: Exclusions::default(),
             repeat_window: time::Duration::ZERO,
+            admin_center: Default::default(),
         }
+    }
+
+    /// Where the alerts' links lead (the cloud's Entra admin center).
+    pub fn with_admin_center(mut self, admin_center: crate::alert::AdminCenter) -> Self {
+        self.admin_center = admin_center;
+        self
     }
 
     /// New detections this soon after a message about the user are folded (see
@@ -244,11 +253,18 @@ impl Worker {
                         let previous = prev
                             .as_ref()
                             .map(|p| (p.value.risk_level.clone(), p.value.risk_state.clone()));
+                        // An ended risk belongs to the episode it ends.
+                        let episode_start = if change.is_ongoing() {
+                            next.episode_start
+                        } else {
+                            prev.as_ref().and_then(|p| p.value.episode_start)
+                        };
                         changed.push(Changed {
                             id: *id,
                             change,
                             detections: d.detections,
                             previous,
+                            episode_start,
                         });
                     }
                     match d.last_alert_at {
@@ -426,6 +442,7 @@ impl Worker {
                 },
                 detections: Vec::new(),
                 previous: None,
+                episode_start: None,
             })
             .collect();
         let total = changed.len();
@@ -837,6 +854,7 @@ impl Worker {
                      change,
                      detections,
                      previous,
+                     episode_start,
                  }| {
                     let user = seen[&id].user.clone();
                     let context = contexts.get(&id).cloned().unwrap_or(Lookup::Unavailable {
@@ -877,7 +895,9 @@ impl Worker {
                         registration,
                         verdict,
                         detections_note: None,
- snoozed: None,
+                        episode_start,
+                        admin_center: self.admin_center,
+                        snoozed: None,
                     }
                 },
             )

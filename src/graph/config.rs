@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::alert::AdminCenter;
 use crate::config::{
     ConfigError, Env, SecretSource, count, endpoint_root, optional_secret, seconds, tenant_id,
 };
@@ -47,6 +48,16 @@ impl Cloud {
                 "https://login.microsoftonline.us",
                 "https://dod-graph.microsoft.us",
             ),
+        }
+    }
+}
+
+impl Cloud {
+    /// Where administrators of this cloud manage users (GCC High and DoD share one).
+    pub fn admin_center(self) -> AdminCenter {
+        match self {
+            Self::Global => AdminCenter::Global,
+            Self::UsGov | Self::UsGovDod => AdminCenter::UsGov,
         }
     }
 }
@@ -100,6 +111,8 @@ pub struct GraphConfig {
     pub retry: RetryPolicy,
     /// Directory `$batch` requests in flight at once (see [`DEFAULT_BATCH_CONCURRENCY`]).
     pub batch_concurrency: usize,
+    /// The cloud's Entra admin center, for the links in alerts.
+    pub admin_center: AdminCenter,
 }
 
 /// `$batch` requests in flight at once. Directory reads are limited per app and tenant to 8,000
@@ -163,6 +176,7 @@ impl GraphConfig {
                 DEFAULT_BATCH_CONCURRENCY,
                 count(1..=16),
             )?,
+            admin_center: cloud.admin_center(),
         })
     }
 
@@ -252,11 +266,13 @@ mod tests {
             "https://login.microsoftonline.com/"
         );
         assert_eq!(c.identity_protection_rps, 1.0);
+        assert_eq!(c.admin_center, AdminCenter::Global);
         assert!(!format!("{c:?}").contains("graph-secret-value"));
 
         let e = graph_env().with("RISKRELAY_CLOUD", "dod");
         let c = GraphConfig::load(&e, &EnvSecrets(&e)).unwrap();
         assert_eq!(c.graph_root.as_str(), "https://dod-graph.microsoft.us/");
+        assert_eq!(c.admin_center, AdminCenter::UsGov);
         assert_eq!(
             c.authority_host.as_str(),
             "https://login.microsoftonline.us/"

@@ -671,6 +671,7 @@ mod tests {
                 request_timeout: Duration::from_secs(1),
                 retry: config::retry_policy(1),
                 batch_concurrency: 1,
+                admin_center: Default::default(),
             })
             .unwrap()
         }

@@ -28,6 +28,9 @@ pub fn text(view: &View) -> String {
             plain(&c.text)
         ));
     }
+    for l in &view.links {
+        out.push_str(&format!("┃ → {}: {}\n", l.label, l.url));
+    }
     out.push_str(&format!("┗━ {}\n", view.footer));
     out
 }

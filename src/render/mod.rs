@@ -119,6 +119,14 @@ pub struct View {
     pub footer: String,
     /// One plain line for notifications (Slack's `text`, read by mobile clients).
     pub fallback: String,
+    /// Buttons that open a page: a fixed label and a URL built from validated ids only.
+    pub links: Vec<Link>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub label: &'static str,
+    pub url: String,
 }
 
 /// Longest single-line value shown (a display name, a UPN, a location).
@@ -461,7 +469,25 @@ fn user_view(a: &UserAlert) -> View {
             short_ref(&a.key)
         ),
         fallback,
+        links: user_links(a),
     }
+}
+
+/// Where to look at the user: their page (not for a deleted account, which has none) and the
+/// risky users report, in the tenant's admin center.
+fn user_links(a: &UserAlert) -> Vec<Link> {
+    let mut links = Vec::new();
+    if !a.user.is_deleted {
+        links.push(Link {
+            label: "Open user in Entra",
+            url: a.admin_center.user_url(a.tenant_id, a.user.id),
+        });
+    }
+    links.push(Link {
+        label: "Risky users report",
+        url: a.admin_center.risky_users_url(a.tenant_id),
+    });
+    links
 }
 
 fn posture_view(p: &PostureAlert) -> View {
@@ -498,6 +524,7 @@ fn posture_view(p: &PostureAlert) -> View {
             short_ref(&p.key)
         ),
         fallback: format!("{} {}: {}", tone.emoji(), p.title, p.detail),
+        links: Vec::new(),
     }
 }
 
@@ -573,6 +600,7 @@ fn digest_view(d: &Digest) -> View {
             short_ref(&d.key)
         ),
         fallback: format!("{} {title} (high {high}, medium {medium})", tone.emoji()),
+        links: Vec::new(),
     }
 }
 
@@ -623,6 +651,7 @@ fn baseline_view(b: &Baseline) -> View {
             short_ref(&b.key)
         ),
         fallback: format!("ℹ️ {title} (high {}, medium {})", b.high, b.medium),
+        links: Vec::new(),
     }
 }
 
@@ -654,6 +683,7 @@ fn operations_view(o: &OperationsNotice) -> View {
             short_ref(&o.key)
         ),
         fallback: format!("{} {}", Tone::Warning.emoji(), o.title),
+        links: Vec::new(),
     }
 }
 
@@ -734,6 +764,7 @@ fn snooze_view(n: &SnoozeNotice) -> View {
             short_ref(&n.key)
         ),
         fallback: format!("{} {title}: {user} ({reason})", tone.emoji()),
+        links: Vec::new(),
     }
 }
 
@@ -818,6 +849,7 @@ fn summary_view(s: &Summary) -> View {
             "{} {title} (high {high}, medium {medium}, snoozed {snoozed})",
             tone.emoji()
         ),
+        links: Vec::new(),
     }
 }
 

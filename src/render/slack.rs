@@ -123,7 +123,7 @@ pub fn payload(view: &View) -> Value {
         .as_ref()
         .map_or(0, |c| c["text"]["text"].as_str().map_or(0, str::len))
         + view.footer.len();
-    let reserved_blocks = 1 + usize::from(callout.is_some());
+    let reserved_blocks = 1 + usize::from(callout.is_some()) + usize::from(!view.links.is_empty());
     for list in &view.lists {
         let budget_chars = TOTAL_TEXT_BUDGET.saturating_sub(used + reserved_chars);
         let budget_blocks = MAX_BLOCKS.saturating_sub(blocks.len() + reserved_blocks);
@@ -136,6 +136,18 @@ pub fn payload(view: &View) -> Value {
     }
     if let Some(c) = callout {
         blocks.push(c);
+    }
+    if !view.links.is_empty() {
+        // Buttons with a `url` open the page; Slack needs no interactivity for them.
+        let buttons: Vec<Value> = view
+            .links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                json!({"type": "button", "action_id": format!("link-{i}"), "text": {"type": "plain_text", "text": l.label}, "url": l.url})
+            })
+            .collect();
+        blocks.push(json!({"type": "actions", "elements": buttons}));
     }
     blocks.push(footer);
     json!({

@@ -97,18 +97,27 @@ fn card(view: &View, keep: usize) -> Value {
         }));
     }
     body.push(json!({"type": "TextBlock", "text": view.footer, "isSubtle": true, "size": "Small", "wrap": true, "spacing": "Medium"}));
+    let mut content = json!({
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "msteams": {"width": "Full"},
+        "body": body,
+    });
+    if !view.links.is_empty() {
+        let actions: Vec<Value> = view
+            .links
+            .iter()
+            .map(|l| json!({"type": "Action.OpenUrl", "title": l.label, "url": l.url}))
+            .collect();
+        content["actions"] = Value::Array(actions);
+    }
     json!({
         "type": "message",
         "attachments": [{
             "contentType": "application/vnd.microsoft.card.adaptive",
             "contentUrl": null,
-            "content": {
-                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                "type": "AdaptiveCard",
-                "version": "1.4",
-                "msteams": {"width": "Full"},
-                "body": body,
-            },
+            "content": content,
         }],
     })
 }

@@ -466,6 +466,7 @@ impl Simulator {
                 max_retry_after: Duration::from_secs(60),
             },
             batch_concurrency: crate::graph::config::DEFAULT_BATCH_CONCURRENCY,
+            admin_center: Default::default(),
         }
     }
 

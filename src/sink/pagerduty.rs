@@ -1,13 +1,13 @@
 //! PagerDuty through its Events API v2: a page opens when a user's risk begins (at or above the
 //! destination's level) and closes itself when the risk ends.
 //!
-//! Each alert becomes one event whose `dedup_key` is the incident it belongs to (the tenant and the
-//! user, or the posture check): a `trigger` while it lasts — PagerDuty folds a later trigger with the
-//! same key into the open alert, so an escalation updates the page instead of opening another —
-//! and a `resolve` when it ends. Once resolved, the same key opens a new alert: the next risk
-//! episode pages again. Messages about no single incident (digests, the baseline summary,
-//! operations notices) are not paged. PagerDuty answers 202; 400 means the event was refused
-//! (not retried); 429 and 5xx are retried.
+//! Each alert becomes one event whose `dedup_key` is the incident it belongs to (the tenant, the
+//! user and when the risk episode began; or the posture check): a `trigger` while it lasts —
+//! PagerDuty folds a later trigger with the same key into the open alert, so an escalation updates
+//! the page instead of opening another — and a `resolve` when it ends. The user's next episode has
+//! a new key and pages anew. Messages about no single incident (digests, the baseline summary,
+//! operations and snooze notices, the standing summary) are not paged. PagerDuty answers 202; 400
+//! means the event was refused (not retried); 429 and 5xx are retried.
 
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
@@ -111,6 +111,7 @@ pub fn event(message: &Outgoing<'_>, routing_key: &str) -> Option<Value> {
             "class": message.routing.kind.map(|k| k.to_string()),
             "custom_details": details(&message.view),
         },
+        "links": message.view.links.iter().map(|l| json!({"href": l.url, "text": l.label})).collect::<Vec<_>>(),
     }))
 }
 

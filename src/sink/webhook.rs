@@ -125,6 +125,7 @@ fn user_data(a: &UserAlert) -> Value {
             "jobTitle": context.and_then(|c| c.job_title.clone()),
             "accountEnabled": context.and_then(|c| c.account_enabled),
             "onPremisesSyncEnabled": context.and_then(|c| c.on_premises_sync_enabled),
+            "adminCenterUrl": a.admin_center.user_url(a.tenant_id, a.user.id),
         },
         "snoozed": a.snoozed.as_ref().map(|s| json!({
             "by": s.by,

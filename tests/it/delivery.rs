@@ -500,6 +500,12 @@ async fn pagerduty_pages_once_per_episode_escalates_in_place_and_resolves_itself
             .all(|e| e["dedup_key"] == key && e["routing_key"] == ROUTING_KEY)
     );
     assert_eq!(events[0]["payload"]["severity"], "error");
+    let link = events[0]["links"][0]["href"].as_str().unwrap();
+    assert!(
+        link.starts_with("https://entra.microsoft.com/")
+            && link.ends_with(&format!("/userId/{id}")),
+        "the page links to the user in the Entra admin center: {link}"
+    );
     assert_eq!(events[1]["payload"]["severity"], "critical");
     let summary = events[1]["payload"]["summary"].as_str().unwrap();
     assert!(
@@ -512,6 +518,29 @@ async fn pagerduty_pages_once_per_episode_escalates_in_place_and_resolves_itself
             .contains("Unfamiliar sign-in properties"),
         "the detections travel with the page: {}",
         events[0]["payload"]["custom_details"]
+    );
+
+    // The user's next risk episode is a new incident: a new key, opened by a trigger.
+    t.sim.detect(
+        id,
+        DetectionSpec::new(
+            "anonymizedIPAddress",
+            "signin",
+            RiskLevel::High,
+            DetectionTimingType::Realtime,
+        ),
+    );
+    worker.process(&[hint(id)]).await;
+    let last: serde_json::Value =
+        serde_json::from_slice(&pd.received_requests().await.unwrap().last().unwrap().body)
+            .unwrap();
+    assert_eq!(last["event_action"], "trigger");
+    assert_ne!(last["dedup_key"], key, "a new episode pages anew");
+    assert!(
+        last["dedup_key"]
+            .as_str()
+            .unwrap()
+            .contains(&id.to_string())
     );
 
     // Twelve users at once: twelve pages (a digest is for channels).

@@ -49,6 +49,7 @@ fn wiremock_config(server: &MockServer) -> GraphConfig {
         request_timeout: Duration::from_millis(500),
         retry: fast_retry(4),
         batch_concurrency: 1,
+        admin_center: Default::default(),
     }
 }
 

@@ -323,7 +323,9 @@ pub mod samples {
             }),
             registration: Lookup::Found(Registration { is_mfa_registered: Some(true), is_sspr_registered: Some(false), is_sspr_enabled: Some(true), methods_registered: vec![] }),
             detections_note: None,
- snoozed: None,
+            episode_start: None,
+            admin_center: Default::default(),
+            snoozed: None,
             verdict: ongoing.then(|| Verdict::OnPremises { how: "an ordinary password change on-premises (Ctrl+Alt+Del) reaches Entra through password hash sync and clears the risk".into() }),
         }
     }

@@ -242,3 +242,63 @@ fn unknown_values_are_shown_raw() {
         "{text}"
     );
 }
+
+/// Every user alert links to the user's page and the risky users report in the tenant's admin
+/// center, as a Slack button and a Teams `Action.OpenUrl`; the URL is built from the ids alone.
+#[test]
+fn every_user_alert_links_to_the_user_in_the_admin_center_of_its_cloud() {
+    use riskrelay::alert::AdminCenter;
+    for (name, message) in samples::every_kind() {
+        let view = render::view(&message);
+        let Message::User(a) = &message else {
+            assert!(view.links.is_empty(), "{name}");
+            continue;
+        };
+        let user = format!(
+            "https://entra.microsoft.com/{}/#view/Microsoft_AAD_UsersAndTenants/UserProfileMenuBlade/~/overview/userId/{}",
+            a.tenant_id, a.user.id
+        );
+        assert_eq!(view.links[0].url, user, "{name}");
+        assert!(
+            view.links[1]
+                .url
+                .ends_with("IdentityProtectionMenuBlade/~/RiskyUsers")
+        );
+        let s = slack::payload(&view);
+        let buttons: Vec<&Value> = s["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["type"] == "actions")
+            .flat_map(|b| b["elements"].as_array().unwrap())
+            .collect();
+        assert_eq!(buttons[0]["type"], "button");
+        assert_eq!(buttons[0]["url"], user.as_str(), "{name}");
+        let t = teams::payload(&view);
+        let actions = &t["attachments"][0]["content"]["actions"];
+        assert_eq!(actions[0]["type"], "Action.OpenUrl");
+        assert_eq!(actions[0]["url"], user.as_str(), "{name}");
+        assert!(console::text(&view).contains(&user));
+    }
+
+    // GCC High and DoD: the US Government admin center. A hostile name or UPN changes nothing.
+    let mut a = samples::user_alert(Change::NewRisk, "x\"><img src=x>");
+    a.admin_center = AdminCenter::UsGov;
+    a.user.user_principal_name = Some("a\"><script>@evil.example".into());
+    let view = render::view(&Message::User(Box::new(a.clone())));
+    for l in &view.links {
+        assert!(
+            l.url.starts_with("https://entra.microsoft.us/"),
+            "{}",
+            l.url
+        );
+        assert!(!l.url.contains('<') && !l.url.contains('"'), "{}", l.url);
+    }
+    // A deleted account has no page to open: only the report.
+    a.user.is_deleted = true;
+    let view = render::view(&Message::User(Box::new(a)));
+    assert_eq!(
+        view.links.iter().map(|l| l.label).collect::<Vec<_>>(),
+        ["Risky users report"]
+    );
+}
