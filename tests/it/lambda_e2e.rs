@@ -25,6 +25,8 @@ struct RtState {
     results: HashMap<String, Result<Value, Value>>,
     init_error: Option<Value>,
     first_next: Option<Instant>,
+    /// The function's timeout as each invocation's deadline tells it (120 s when unset).
+    timeout: Option<Duration>,
 }
 
 /// A local stand-in for the Lambda Runtime API: hands out events on `next`, collects responses.
@@ -45,8 +47,9 @@ impl HttpApp for RuntimeApi {
                 {
                     let mut s = self.state.lock().unwrap();
                     s.first_next.get_or_insert_with(Instant::now);
+                    let timeout = s.timeout.unwrap_or(Duration::from_secs(120));
                     if let Some((id, event)) = s.pending.pop_front() {
-                        let deadline = (std::time::SystemTime::now() + Duration::from_secs(120))
+                        let deadline = (std::time::SystemTime::now() + timeout)
                             .duration_since(std::time::UNIX_EPOCH)
                             .unwrap()
                             .as_millis();
@@ -172,6 +175,11 @@ impl Function {
             );
             let _ = tokio::time::timeout(Duration::from_millis(200), notified).await;
         }
+    }
+
+    /// Gives later invocations this timeout (their deadline is this far from their start).
+    fn set_timeout(&self, timeout: Duration) {
+        self.api.state.lock().unwrap().timeout = Some(timeout);
     }
 
     fn stderr(&self) -> String {
@@ -579,5 +587,129 @@ async fn webhook_binary_answers_graph_and_enqueues_to_sqs() {
         "webhook: cold-start init {:?}, peak RSS {:?} KiB",
         webhook.init_time(),
         webhook.peak_rss_kib()
+    );
+}
+
+/// A window too large for one invocation: each poller invocation has a few seconds (the function's
+/// timeout minus the margin it keeps), runs out of time, and the next one takes half the window;
+/// cut windows then go through and grow back until the present is reached. Every user is alerted
+/// exactly once, whatever the number of invocations.
+#[tokio::test]
+async fn a_window_larger_than_one_invocation_is_caught_up_across_invocations() {
+    use riskrelay::store::Store as _;
+    const USERS: u32 = 300;
+    const DETECTIONS: u32 = 4;
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let (slack, teams) = chat_servers().await;
+    let aws = aws(&sim, &slack, &teams).await;
+    let mut env = env(&sim, &aws);
+    // One message per user (no digest), so the test can count them; Slack's pace is the only wait.
+    env.push(("RISKRELAY_DIGEST_THRESHOLD".into(), "1000".into()));
+    env.push(("RISKRELAY_SINKS".into(), "teams:teams".into()));
+    let poller = Function::start(env!("CARGO_BIN_EXE_poller"), &env).await;
+    let worker = Function::start(env!("CARGO_BIN_EXE_worker"), &env).await;
+    let r = poller.invoke(fixture("schedule-poll")).await.unwrap();
+    assert_eq!(r["baseline"], true, "{r}");
+    worker.invoke(drain(&aws).await).await.unwrap();
+
+    // The last cycle ran three hours ago; since then 300 users became risky, 4 detections each:
+    // 1,200 detections (three pages of 500), then a page of users: about 4 s of reads, more than
+    // an invocation has.
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&aws_config().await),
+        &aws.table,
+    );
+    let tenant = sim.tenant_id();
+    let (_, version) = store.get(tenant, "checkpoint").await.unwrap().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let start = now - time::Duration::hours(3);
+    assert!(store
+        .put(tenant, "checkpoint", &json!({"at": start.format(&time::format_description::well_known::Rfc3339).unwrap()}), Some(version))
+        .await
+        .unwrap());
+    let mut names = Vec::new();
+    for n in 0..USERS {
+        let at = start + time::Duration::seconds(i64::from(n) * 10_800 / i64::from(USERS) + 30);
+        let name = format!("Catch Up {n:03}");
+        let id = sim.add_user(SimUser::new(
+            crate::worker::uid(5000 + u128::from(n)),
+            &name,
+            &format!("catchup{n:03}"),
+        ));
+        for d in 0..DETECTIONS {
+            sim.add_detection(
+                id,
+                DetectionSpec::new(
+                    "unfamiliarFeatures",
+                    "signin",
+                    RiskLevel::Medium,
+                    DetectionTimingType::Realtime,
+                )
+                .at(at + time::Duration::seconds(i64::from(d))),
+            );
+        }
+        sim.set_risk_at(
+            id,
+            RiskLevel::Medium,
+            riskrelay::risk::RiskState::AtRisk,
+            riskrelay::risk::RiskDetail::None,
+            at,
+        );
+        names.push(name);
+    }
+
+    // 20 s of margin and 4 s to read: one identity-protection request a second allows about four.
+    poller.set_timeout(Duration::from_secs(24));
+    let (mut out_of_time, mut invocations) = (0, 0);
+    loop {
+        invocations += 1;
+        assert!(
+            invocations <= 40,
+            "not caught up after 40 invocations; log {}",
+            poller.log.display()
+        );
+        let result = poller.invoke(fixture("schedule-poll")).await;
+        let batch = drain(&aws).await;
+        if !batch["Records"].as_array().unwrap().is_empty() {
+            let out = worker.invoke(batch).await.unwrap();
+            assert_eq!(out["batchItemFailures"], json!([]), "{out}");
+        }
+        match result {
+            Err(e) => {
+                assert!(e.to_string().contains("time"), "{e}");
+                out_of_time += 1;
+            }
+            // Caught up: the cycle read to the present, so no cut span is kept.
+            Ok(_)
+                if store
+                    .get(tenant, "poll-span")
+                    .await
+                    .unwrap()
+                    .is_none_or(|(v, _)| v.is_null()) =>
+            {
+                break;
+            }
+            Ok(_) => {}
+        }
+    }
+    assert!(
+        out_of_time >= 1,
+        "the window never had to be cut ({invocations} invocations)"
+    );
+
+    let texts: Vec<String> = teams
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    for name in &names {
+        let times = texts.iter().filter(|t| t.contains(name.as_str())).count();
+        assert_eq!(times, 1, "{name} was posted {times} times");
+    }
+    println!(
+        "caught up in {invocations} invocations, {out_of_time} out of time; {} posts",
+        texts.len()
     );
 }
