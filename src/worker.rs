@@ -219,6 +219,9 @@ impl Worker {
         // Users holding folded detections (and when they are due), and users holding none.
         let mut folding: Vec<(UserId, OffsetDateTime)> = Vec::new();
         let mut unfolded: Vec<UserId> = Vec::new();
+        // Whether any user came in holding folded detections (they leave the list even once
+        // coalescing has been turned off).
+        let mut had_folded = false;
         let mut writes: Vec<(UserId, UserState, Option<u64>)> = Vec::new();
         for (id, s) in &seen {
             let prev = match store::load::<UserState>(
@@ -273,6 +276,7 @@ impl Worker {
                         }
                         _ => unfolded.push(*id),
                     }
+                    had_folded |= prev.as_ref().is_some_and(|p| !p.value.folded.is_empty());
                     next.folded = d.folded;
                     next.last_alert_at = d.last_alert_at;
                 }
@@ -394,7 +398,7 @@ impl Worker {
             .into_iter()
             .filter(|id| saved_ids.contains(id) || !wrote.contains(id))
             .collect();
-        if self.repeat_window > time::Duration::ZERO
+        if (self.repeat_window > time::Duration::ZERO || had_folded)
             && !leaving.is_empty()
             && let Err(e) = self
                 .update_folding(|f| {

@@ -148,3 +148,65 @@ async fn five_bursts_in_one_window_become_one_update_and_every_detection_is_sent
     }
     assert_eq!(times.len(), sent.len(), "no detection invented: {got:?}");
 }
+
+/// Coalescing turned off while detections are folded: the next look at the user sends them, and
+/// the user leaves the list the poll cycle hints from.
+#[tokio::test]
+async fn turning_coalescing_off_sends_what_was_folded_and_empties_the_list() {
+    let mut t = TestApp::start().await;
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        WEBHOOK_PATH,
+        ResponseTemplate::new(204),
+        None,
+        None,
+    )
+    .await;
+    t.settings.alerts.sinks = vec![webhook_sink(&server, RiskLevel::Low, SIGNING_SECRET)];
+    t.settings.alerts.repeat_window = Duration::minutes(30);
+    t.save_posture(OffsetDateTime::now_utc()).await;
+    let store: Arc<dyn Store> = t.store.clone();
+    let build = |settings: &riskrelay::app::Settings| {
+        App::build(settings, Role::Worker, Adapters::new(store.clone()))
+            .unwrap()
+            .worker
+            .unwrap()
+    };
+    let id = t.high_risk_user(51, "Folded User", "folded");
+    let hint = crate::worker::hint(&t, Subject::RiskyUser { user_id: id });
+    build(&t.settings)
+        .process(std::slice::from_ref(&hint))
+        .await;
+    let folded = t.sim.detect(
+        id,
+        DetectionSpec::new(
+            "unfamiliarFeatures",
+            "signin",
+            RiskLevel::High,
+            DetectionTimingType::Realtime,
+        ),
+    );
+    build(&t.settings)
+        .process(std::slice::from_ref(&hint))
+        .await;
+    assert_eq!(events(&server).await.len(), 1, "folded");
+    let listed = || async {
+        store
+            .get(t.sim.tenant_id(), riskrelay::store::keys::FOLDING)
+            .await
+            .unwrap()
+            .map(|(v, _)| v["users"].as_array().map_or(0, Vec::len))
+            .unwrap_or(0)
+    };
+    assert_eq!(listed().await, 1);
+
+    t.settings.alerts.repeat_window = Duration::ZERO;
+    build(&t.settings)
+        .process(std::slice::from_ref(&hint))
+        .await;
+    let got = events(&server).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].1, [folded]);
+    assert_eq!(listed().await, 0, "off the list");
+}
