@@ -1,5 +1,5 @@
 //! The standing summary: once a day (or a week) one message per destination listing who is still
-//! at risk, at what level, since when, whether they can fix it themselves, and who is snoozed.
+//! at risk, at what level, for how long, whether they can fix it themselves, and who is snoozed.
 //! Entra mails a weekly digest; this is the daily view in the team's channel.
 //!
 //! `RISKRELAY_SUMMARY`: `HH:MM` (every day, UTC), `<weekday> HH:MM` (once a week, such as
@@ -122,6 +122,10 @@ pub struct SummaryEntry {
     /// Graph's `riskLastUpdatedDateTime`: the last change to the user's risk.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub since: Option<OffsetDateTime>,
+    /// When the risk episode began, when riskrelay recorded it (see
+    /// [`crate::reconcile::UserState::episode_start`]).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub at_risk_since: Option<OffsetDateTime>,
     /// The verdict's headline: whether the user can self-remediate.
     pub remediation: Option<String>,
     #[serde(default)]

@@ -473,6 +473,21 @@ impl Worker {
                 Default::default()
             }
         };
+        // How long each has been at risk, as riskrelay recorded it (one read per listed user, once
+        // a day); an unreadable state only loses that figure.
+        let mut episode: HashMap<UserId, OffsetDateTime> = HashMap::new();
+        for a in &alerts {
+            if let Ok(Some(s)) = store::load::<UserState>(
+                self.store.as_ref(),
+                self.tenant,
+                &store::keys::user(a.user.id),
+            )
+            .await
+                && let Some(t) = s.value.episode_start
+            {
+                episode.insert(a.user.id, t);
+            }
+        }
         let mut entries: Vec<crate::summary::SummaryEntry> = alerts
             .iter()
             .map(|a| crate::summary::SummaryEntry {
@@ -481,6 +496,7 @@ impl Worker {
                 level: a.user.risk_level.clone(),
                 state: a.user.risk_state.clone(),
                 since: a.user.risk_last_updated_date_time,
+                at_risk_since: episode.get(&a.user.id).copied(),
                 remediation: a.verdict.as_ref().map(|v| v.headline().to_string()),
                 snoozed: snoozes
                     .of(a.user.id, a.upn().as_deref(), now)
@@ -489,10 +505,11 @@ impl Worker {
             .collect();
         // The riskiest first, then the longest-standing.
         entries.sort_by(|a, b| {
-            b.level
-                .rank()
-                .cmp(&a.level.rank())
-                .then(a.since.cmp(&b.since))
+            b.level.rank().cmp(&a.level.rank()).then(
+                a.at_risk_since
+                    .or(a.since)
+                    .cmp(&b.at_risk_since.or(b.since)),
+            )
         });
         Ok(Message::Summary(crate::alert::Summary {
             key: format!("summary/{}/{}", self.tenant, slot.unix_timestamp()),

@@ -795,11 +795,16 @@ fn summary_view(s: &Summary) -> View {
                 level_word(&e.level),
                 state_words(&e.state)
             )));
-            if let Some(t) = e.since {
-                runs.push(Run::fixed(format!(
+            match (e.at_risk_since, e.since) {
+                (Some(t), _) => runs.push(Run::fixed(format!(
+                    " · at risk for {}",
+                    crate::summary::age(t, s.at)
+                ))),
+                (None, Some(t)) => runs.push(Run::fixed(format!(
                     " · last change {} ago",
                     crate::summary::age(t, s.at)
-                )));
+                ))),
+                (None, None) => {}
             }
             if let Some(r) = &e.remediation {
                 runs.push(Run::fixed(format!(" · {r}")));

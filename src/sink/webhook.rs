@@ -203,6 +203,7 @@ pub fn event(message: &Outgoing<'_>, now: OffsetDateTime) -> Option<Value> {
                     "level": e.level,
                     "state": e.state,
                     "lastUpdatedDateTime": rfc3339(e.since),
+                    "atRiskSince": rfc3339(e.at_risk_since),
                     "remediation": e.remediation,
                     "snoozedBy": e.snoozed.as_ref().map(|z| &z.by),
                 })).collect::<Vec<_>>(),

@@ -396,8 +396,8 @@ pub mod samples {
                 key: "summary/1".into(),
                 tenant_id: tenant(),
                 entries: vec![
-                    SummaryEntry { display_name: "Alex Wilber".into(), upn: Some("alexw@contoso.com".into()), level: RiskLevel::High, state: RiskState::AtRisk, since: Some(datetime!(2026-11-22 09:00 UTC)), remediation: Some("Needs an administrator".into()), snoozed: None },
-                    SummaryEntry { display_name: "Adsync User 2".into(), upn: Some("adsync2@contoso.com".into()), level: RiskLevel::Medium, state: RiskState::AtRisk, since: Some(datetime!(2026-11-26 06:30 UTC)), remediation: Some("Can self-remediate on-premises".into()), snoozed: Some(riskrelay::snooze::SnoozedNote { by: "alice".into(), reason: "on it".into(), until: datetime!(2026-12-02 10:00 UTC) }) },
+                    SummaryEntry { display_name: "Alex Wilber".into(), upn: Some("alexw@contoso.com".into()), level: RiskLevel::High, state: RiskState::AtRisk, since: Some(datetime!(2026-11-22 09:00 UTC)), at_risk_since: Some(datetime!(2026-11-20 08:00 UTC)), remediation: Some("Needs an administrator".into()), snoozed: None },
+                    SummaryEntry { display_name: "Adsync User 2".into(), upn: Some("adsync2@contoso.com".into()), level: RiskLevel::Medium, state: RiskState::AtRisk, since: Some(datetime!(2026-11-26 06:30 UTC)), at_risk_since: None, remediation: Some("Can self-remediate on-premises".into()), snoozed: Some(riskrelay::snooze::SnoozedNote { by: "alice".into(), reason: "on it".into(), until: datetime!(2026-12-02 10:00 UTC) }) },
                 ],
                 excluded: 1,
                 at: datetime!(2026-11-26 08:00 UTC),

@@ -18,7 +18,7 @@ async fn the_summary_lists_who_is_still_at_risk_once_per_scheduled_time() {
     t.save_posture(OffsetDateTime::now_utc()).await;
     t.settings.alerts.summary = Schedule::parse("08:00").unwrap();
     t.settings.alerts.exclude = Exclusions::parse("breakglass@contoso.com").unwrap();
-    t.high_risk_user(40, "Hana High", "hana");
+    let hana = t.high_risk_user(40, "Hana High", "hana");
     let mo = t
         .sim
         .add_user(SimUser::new(crate::worker::uid(41), "Mo Medium", "mo"));
@@ -54,6 +54,15 @@ async fn the_summary_lists_who_is_still_at_risk_once_per_scheduled_time() {
     .unwrap();
     let app = t.build(Role::Service, None);
     let poller = app.poller().unwrap();
+    // Hana's risk went through a cycle, so riskrelay knows when her episode began.
+    app.worker()
+        .unwrap()
+        .process(&[crate::worker::hint(
+            &t,
+            riskrelay::observation::Subject::RiskyUser { user_id: hana },
+        )])
+        .await;
+    assert_eq!(t.posts().await, (1, 1));
 
     // A new deployment waits for the next scheduled time instead of posting at installation.
     let installed = datetime!(2026-11-26 10:00 UTC);
@@ -64,7 +73,7 @@ async fn the_summary_lists_who_is_still_at_risk_once_per_scheduled_time() {
             .await
             .unwrap()
     );
-    assert_eq!(t.posts().await, (0, 0));
+    assert_eq!(t.posts().await, (1, 1), "no summary yet");
     let next = datetime!(2026-11-27 08:01 UTC);
     assert!(poller.ask_for_summary(next).await.unwrap());
     assert!(
@@ -74,9 +83,9 @@ async fn the_summary_lists_who_is_still_at_risk_once_per_scheduled_time() {
             .unwrap(),
         "once per scheduled time"
     );
-    assert_eq!(t.posts().await, (1, 1), "one message per destination");
+    assert_eq!(t.posts().await, (2, 2), "one message per destination");
 
-    let body = t.slack.received_requests().await.unwrap()[0].body.clone();
+    let body = t.slack.received_requests().await.unwrap()[1].body.clone();
     let text = serde_json::from_slice::<serde_json::Value>(&body)
         .unwrap()
         .to_string();
@@ -93,6 +102,12 @@ async fn the_summary_lists_who_is_still_at_risk_once_per_scheduled_time() {
         text.contains("1 excluded user not listed")
             && text.contains("snoozed by alice")
             && text.contains("Can self-remediate"),
+        "{text}"
+    );
+    // Hana's episode is known; Mo never went through a cycle, so the last change is shown.
+    assert!(
+        text.contains("(hana@contoso.com) — high · at risk · at risk for")
+            && text.contains("(mo@contoso.com) — medium · at risk · last change"),
         "{text}"
     );
     record_received("slack", "summary", &t.slack).await;
