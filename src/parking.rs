@@ -62,7 +62,7 @@ struct Attempts {
     last: OffsetDateTime,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Book {
     attempts: Vec<Attempts>,
@@ -304,25 +304,8 @@ pub async fn replay(
 }
 
 async fn remove(store: &dyn Store, tenant: TenantId, id: &str) -> Result<(), StoreError> {
-    for _ in 0..3 {
-        let Some(stored) = store::load::<Book>(store, tenant, store::keys::PARKED).await? else {
-            return Ok(());
-        };
-        let mut book = stored.value;
-        book.parked.retain(|p| p.id != id);
-        if store::save(
-            store,
-            tenant,
-            store::keys::PARKED,
-            &book,
-            Some(stored.version),
-        )
-        .await?
-        {
-            return Ok(());
-        }
-    }
-    Err(StoreError::Unavailable(
-        "the parked messages changed three times while being updated".into(),
-    ))
+    store::update(store, tenant, store::keys::PARKED, |book: &mut Book| {
+        book.parked.retain(|p| p.id != id)
+    })
+    .await
 }

@@ -520,43 +520,19 @@ impl Worker {
         }))
     }
 
-    /// Changes the list of users holding folded detections (one document per tenant), re-reading
-    /// when another writer got there first. Writes nothing when nothing changes.
+    /// Changes the list of users holding folded detections (one document per tenant).
     async fn update_folding(
         &self,
-        mut change: impl FnMut(&mut coalesce::Folding),
+        change: impl FnMut(&mut coalesce::Folding),
     ) -> Result<(), String> {
-        for _ in 0..5 {
-            let stored = store::load::<coalesce::Folding>(
-                self.store.as_ref(),
-                self.tenant,
-                store::keys::FOLDING,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            let (before, version) = match stored {
-                Some(v) => (v.value, Some(v.version)),
-                None => (coalesce::Folding::default(), None),
-            };
-            let mut after = before.clone();
-            change(&mut after);
-            if after == before {
-                return Ok(());
-            }
-            if store::save(
-                self.store.as_ref(),
-                self.tenant,
-                store::keys::FOLDING,
-                &after,
-                version,
-            )
-            .await
-            .map_err(|e| e.to_string())?
-            {
-                return Ok(());
-            }
-        }
-        Err("the folded-detections list kept changing under this write".into())
+        store::update(
+            self.store.as_ref(),
+            self.tenant,
+            store::keys::FOLDING,
+            change,
+        )
+        .await
+        .map_err(|e| e.to_string())
     }
 
     /// Holds back the alerts a snooze covers and marks those that break through it (see

@@ -26,7 +26,7 @@ use crate::clock::Clock;
 use crate::config::{ConfigError, Env, minutes};
 use crate::exclusions::Exclusions;
 use crate::graph::{GraphClient, GraphError};
-use crate::ids::TenantId;
+use crate::ids::{TenantId, UserId};
 use crate::observation::{Fetched, Observation, Origin, Subject, WorkItem};
 use crate::queue::{Queue, QueueError};
 use crate::risk::{RiskDetection, RiskLevel, RiskyUser};
@@ -297,17 +297,7 @@ impl Poller {
         self.queue
             .enqueue(
                 due.into_iter()
-                    .map(|user_id| {
-                        WorkItem::Observation(Observation {
-                            tenant_id: self.tenant,
-                            subject: Subject::RiskyUser { user_id },
-                            origin: Origin::Poll {
-                                cycle_id: cycle_id.into(),
-                            },
-                            observed_at: now,
-                            fetched: None,
-                        })
-                    })
+                    .map(|user_id| self.hint(cycle_id, user_id, now))
                     .collect(),
             )
             .await?;
@@ -639,17 +629,7 @@ impl Poller {
             }
             let items = left
                 .into_iter()
-                .map(|user_id| {
-                    WorkItem::Observation(Observation {
-                        tenant_id: self.tenant,
-                        subject: Subject::RiskyUser { user_id },
-                        origin: Origin::Poll {
-                            cycle_id: cycle_id.into(),
-                        },
-                        observed_at: started,
-                        fetched: None,
-                    })
-                })
+                .map(|user_id| self.hint(cycle_id, user_id, started))
                 .collect();
             handoff.send(items).await?;
         }
@@ -665,6 +645,19 @@ impl Poller {
             checkpoint: started,
             snooze_notices: 0,
             summary: false,
+        })
+    }
+
+    /// A user to read: the worker reads them from Graph itself.
+    fn hint(&self, cycle_id: &str, user_id: UserId, at: OffsetDateTime) -> WorkItem {
+        WorkItem::Observation(Observation {
+            tenant_id: self.tenant,
+            subject: Subject::RiskyUser { user_id },
+            origin: Origin::Poll {
+                cycle_id: cycle_id.into(),
+            },
+            observed_at: at,
+            fetched: None,
         })
     }
 

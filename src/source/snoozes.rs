@@ -17,9 +17,6 @@ use crate::reconcile::UserState;
 use crate::snooze::{Snooze, Snoozes};
 use crate::store::{self, Store, StoreError};
 
-/// Attempts of a read-change-write before giving up on a busy document.
-const ATTEMPTS: usize = 5;
-
 pub async fn load(
     store: &dyn Store,
     tenant: TenantId,
@@ -32,24 +29,16 @@ pub async fn load(
     )
 }
 
-/// Applies `change` to the stored snoozes and saves them, re-reading and re-applying when another
-/// writer got there first. Returns what `change` returned on the write that stuck.
+/// Applies `change` to the stored snoozes and saves them (see [`store::update`]). Returns what
+/// `change` returned on the write that stuck.
 pub async fn update<R>(
     store: &dyn Store,
     tenant: TenantId,
-    mut change: impl FnMut(&mut Snoozes) -> R,
+    change: impl FnMut(&mut Snoozes) -> R,
 ) -> anyhow::Result<R> {
-    for _ in 0..ATTEMPTS {
-        let (mut book, version) = load(store, tenant).await.context("reading the snoozes")?;
-        let out = change(&mut book);
-        if store::save(store, tenant, store::keys::SNOOZES, &book, version)
-            .await
-            .context("saving the snoozes")?
-        {
-            return Ok(out);
-        }
-    }
-    anyhow::bail!("the snoozes kept changing under this write; try again")
+    store::update(store, tenant, store::keys::SNOOZES, change)
+        .await
+        .context("updating the snoozes")
 }
 
 fn notice(tenant: TenantId, snooze: &Snooze, event: SnoozeEvent, at: OffsetDateTime) -> Message {

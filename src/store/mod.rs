@@ -164,6 +164,36 @@ pub async fn save<T: Serialize>(
     store.put(tenant, key, &v, expected).await
 }
 
+/// Attempts of a read-change-write on a document several writers share before giving up.
+const UPDATE_ATTEMPTS: usize = 5;
+
+/// Reads a document (its default when absent), applies `change`, and writes it back conditional
+/// on the version read — unless `change` left it as it was. When another writer got there first,
+/// reads and applies again. Returns what `change` returned on the attempt that stuck.
+pub async fn update<T, R>(
+    store: &dyn Store,
+    tenant: TenantId,
+    key: &str,
+    mut change: impl FnMut(&mut T) -> R,
+) -> Result<R, StoreError>
+where
+    T: Default + Clone + PartialEq + Serialize + DeserializeOwned,
+{
+    for _ in 0..UPDATE_ATTEMPTS {
+        let stored = load::<T>(store, tenant, key).await?;
+        let version = stored.as_ref().map(|s| s.version);
+        let before = stored.map(|s| s.value).unwrap_or_default();
+        let mut after = before.clone();
+        let out = change(&mut after);
+        if after == before || save(store, tenant, key, &after, version).await? {
+            return Ok(out);
+        }
+    }
+    Err(StoreError::Unavailable(format!(
+        "{key} kept changing under this write; try again"
+    )))
+}
+
 /// Document keys.
 pub mod keys {
     use super::UserId;

@@ -13,17 +13,14 @@ use riskrelay::store::Store;
 use time::{Duration, OffsetDateTime};
 use wiremock::{MockServer, ResponseTemplate};
 
-use crate::helpers::{SIGNING_SECRET, TestApp, WEBHOOK_PATH, answer, webhook_sink};
+use crate::helpers::{SIGNING_SECRET, TestApp, WEBHOOK_PATH, answer, received_json, webhook_sink};
 
 /// (type, detection ids) of every event the receiver got, in order.
 async fn events(server: &MockServer) -> Vec<(String, Vec<String>)> {
-    server
-        .received_requests()
+    received_json(server)
         .await
-        .unwrap()
         .iter()
-        .map(|r| {
-            let e: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        .map(|e| {
             let ids = e["data"]["detections"]
                 .as_array()
                 .map(|ds| {
@@ -37,8 +34,9 @@ async fn events(server: &MockServer) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-#[tokio::test]
-async fn five_bursts_in_one_window_become_one_update_and_every_detection_is_sent_once() {
+/// A test tenant posting to a signed-webhook receiver (whose events carry detection ids), with a
+/// 30-minute repeat window.
+async fn coalescing_app() -> (TestApp, MockServer) {
     let mut t = TestApp::start().await;
     let server = MockServer::start().await;
     answer(
@@ -51,6 +49,12 @@ async fn five_bursts_in_one_window_become_one_update_and_every_detection_is_sent
     .await;
     t.settings.alerts.sinks = vec![webhook_sink(&server, RiskLevel::Low, SIGNING_SECRET)];
     t.settings.alerts.repeat_window = Duration::minutes(30);
+    (t, server)
+}
+
+#[tokio::test]
+async fn five_bursts_in_one_window_become_one_update_and_every_detection_is_sent_once() {
+    let (t, server) = coalescing_app().await;
     let clock = Arc::new(FixedClock::new(OffsetDateTime::now_utc()));
     t.save_posture(clock.now()).await;
     let store: Arc<dyn Store> = t.store.clone();
@@ -153,18 +157,7 @@ async fn five_bursts_in_one_window_become_one_update_and_every_detection_is_sent
 /// the user leaves the list the poll cycle hints from.
 #[tokio::test]
 async fn turning_coalescing_off_sends_what_was_folded_and_empties_the_list() {
-    let mut t = TestApp::start().await;
-    let server = MockServer::start().await;
-    answer(
-        &server,
-        WEBHOOK_PATH,
-        ResponseTemplate::new(204),
-        None,
-        None,
-    )
-    .await;
-    t.settings.alerts.sinks = vec![webhook_sink(&server, RiskLevel::Low, SIGNING_SECRET)];
-    t.settings.alerts.repeat_window = Duration::minutes(30);
+    let (mut t, server) = coalescing_app().await;
     t.save_posture(OffsetDateTime::now_utc()).await;
     let store: Arc<dyn Store> = t.store.clone();
     let build = |settings: &riskrelay::app::Settings| {

@@ -480,13 +480,7 @@ async fn pagerduty_pages_once_per_episode_escalates_in_place_and_resolves_itself
     );
     worker.process(&[hint(id)]).await;
 
-    let events: Vec<serde_json::Value> = pd
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| serde_json::from_slice(&r.body).unwrap())
-        .collect();
+    let events = crate::helpers::received_json(&pd).await;
     let actions: Vec<&str> = events
         .iter()
         .map(|e| e["event_action"].as_str().unwrap())

@@ -630,3 +630,23 @@ pub fn webhook_sink(server: &MockServer, min: RiskLevel, secrets: &str) -> SinkC
         key: Some(secrecy::SecretString::from(secrets)),
     }
 }
+
+/// Every body the server received, parsed as JSON, in order.
+pub async fn received_json(server: &MockServer) -> Vec<serde_json::Value> {
+    received_text(server)
+        .await
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect()
+}
+
+/// Every body the server received, as text, in order.
+pub async fn received_text(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect()
+}

@@ -697,13 +697,7 @@ async fn a_window_larger_than_one_invocation_is_caught_up_across_invocations() {
         "the window never had to be cut ({invocations} invocations)"
     );
 
-    let texts: Vec<String> = teams
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .collect();
+    let texts = crate::helpers::received_text(&teams).await;
     for name in &names {
         let times = texts.iter().filter(|t| t.contains(name.as_str())).count();
         assert_eq!(times, 1, "{name} was posted {times} times");

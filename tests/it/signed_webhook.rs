@@ -283,13 +283,7 @@ async fn a_risk_episode_is_opened_and_resolved_under_one_incident() {
     );
     worker.process(&[hint]).await;
 
-    let events: Vec<serde_json::Value> = server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| serde_json::from_slice(&r.body).unwrap())
-        .collect();
+    let events = crate::helpers::received_json(&server).await;
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(
         types,

@@ -17,15 +17,10 @@ use crate::helpers::{TestApp, record_received};
 
 /// The notification text of every Slack post, in order.
 async fn slack_texts(t: &TestApp) -> Vec<String> {
-    t.slack
-        .received_requests()
+    crate::helpers::received_json(&t.slack)
         .await
-        .unwrap()
         .iter()
-        .map(|r| {
-            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-            v.to_string()
-        })
+        .map(|v| v.to_string())
         .collect()
 }
 

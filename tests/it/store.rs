@@ -474,14 +474,7 @@ async fn a_crash_in_the_middle_of_a_grouped_write_then_a_restart_delivers_each_a
     for (id, _) in &names {
         assert!(saved(*id).await, "{id:?} has its state after the restart");
     }
-    let bodies: Vec<String> = t
-        .teams
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .collect();
+    let bodies = crate::helpers::received_text(&t.teams).await;
     for (_, name) in &names {
         let times = bodies.iter().filter(|b| b.contains(name.as_str())).count();
         assert_eq!(times, 1, "{name} posted {times} times");
