@@ -190,6 +190,12 @@ pub struct UserAlert {
     /// Set when the user is snoozed and this alert broke through: who snoozed them and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snoozed: Option<crate::snooze::SnoozedNote>,
+    /// Signed links to act on the user from the alert (`RISKRELAY_ACTIONS`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<crate::action_link::ActionButton>,
+    /// An action an analyst took from an earlier alert that explains this change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acted: Option<ActionNotice>,
 }
 
 impl UserAlert {
@@ -347,6 +353,38 @@ pub enum SnoozeEvent {
     },
 }
 
+/// What an analyst did from an alert (see [`crate::actions`]): posted once to every destination,
+/// whatever kinds are configured, and recalled in the alert about the change it causes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionNotice {
+    pub key: String,
+    pub tenant_id: TenantId,
+    pub user_id: crate::ids::UserId,
+    /// The user's principal name or display name, as the alert showed it.
+    pub user: String,
+    pub action: crate::action_link::ActionKind,
+    /// The analyst, as Entra signed them in (their user principal name).
+    pub by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The alert the action was taken from.
+    pub alert_key: String,
+}
+
+impl ActionNotice {
+    /// Whether this action is what caused `change`: Graph reports a confirmation as a confirmed
+    /// compromise and a dismissal as a dismissed risk.
+    pub fn explains(&self, change: &Change) -> bool {
+        use crate::action_link::ActionKind;
+        match self.action {
+            ActionKind::Confirm => matches!(change, Change::ConfirmedCompromised),
+            ActionKind::Dismiss => matches!(change, Change::Dismissed { .. }),
+            ActionKind::Revoke | ActionKind::Snooze => false,
+        }
+    }
+}
+
 /// The standing summary: who is still at risk (see [`crate::summary`]). Always posted when the
 /// summary is on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -374,6 +412,7 @@ pub enum Message {
     Operations(OperationsNotice),
     Snooze(SnoozeNotice),
     Summary(Summary),
+    Action(ActionNotice),
 }
 
 /// What a destination may route on besides the rendered text: a paging or SIEM sink opens one
@@ -417,7 +456,9 @@ impl Message {
             ),
             Self::Baseline(_) => (Some(AlertKind::Baseline), None, None, false),
             Self::Digest(_) => (None, None, None, false),
-            Self::Operations(_) | Self::Snooze(_) | Self::Summary(_) => (None, None, None, false),
+            Self::Operations(_) | Self::Snooze(_) | Self::Summary(_) | Self::Action(_) => {
+                (None, None, None, false)
+            }
         };
         Routing {
             key: self.key().to_string(),
@@ -438,6 +479,7 @@ impl Message {
             Self::Operations(o) => o.tenant_id,
             Self::Snooze(n) => n.tenant_id,
             Self::Summary(s) => s.tenant_id,
+            Self::Action(a) => a.tenant_id,
         }
     }
 
@@ -450,6 +492,7 @@ impl Message {
             Self::Operations(o) => &o.key,
             Self::Snooze(n) => &n.key,
             Self::Summary(s) => &s.key,
+            Self::Action(a) => &a.key,
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct Settings {
     pub subscriptions: SubscriptionsConfig,
     /// `None` when no `clientState` is configured: no webhook and no subscriptions then.
     pub client_states: Option<ClientStates>,
+    /// The actions alerts offer (`RISKRELAY_ACTIONS`); `None`: none, and no action pages.
+    pub actions: Option<crate::action_link::ActionsConfig>,
 }
 
 impl Settings {
@@ -63,6 +65,7 @@ impl Settings {
             overlap: poll::overlap(env)?,
             subscriptions: SubscriptionsConfig::load(env)?,
             client_states,
+            actions: crate::action_link::ActionsConfig::load(env, secrets)?,
         })
     }
 
@@ -76,6 +79,7 @@ impl Settings {
             overlap: poll::DEFAULT_OVERLAP,
             subscriptions: SubscriptionsConfig::default(),
             client_states: None,
+            actions: None,
         }
     }
 
@@ -156,6 +160,8 @@ pub struct App {
     pub poller: Option<Arc<Poller>>,
     /// Present when a `clientState` is configured.
     pub upkeep: Option<Arc<Upkeep>>,
+    /// The action pages, in the service when actions are configured.
+    pub actions: Option<Arc<crate::actions::ActionsApp>>,
 }
 
 impl App {
@@ -193,28 +199,47 @@ impl App {
                 .with_poll_trigger(trigger),
             )
         });
+        let mut actions = None;
         let worker = match role {
             Role::Worker | Role::Service => {
                 let mut sinks = sink::build(
                     &settings.alerts.sinks,
                     sink::Http {
-                        client: http,
+                        client: http.clone(),
                         timeout: crate::http::CHAT_TIMEOUT,
                     },
                 );
                 sinks.extend(adapters.local_sinks);
-                let delivery = Delivery::new(
-                    store.clone(),
-                    sinks,
-                    settings.alerts.kinds.clone(),
-                    settings.alerts.digest_threshold,
-                );
-                let worker = Worker::new(tenant, graph.clone(), store.clone(), delivery)
+                let delivery = |sinks| {
+                    Delivery::new(
+                        store.clone(),
+                        sinks,
+                        settings.alerts.kinds.clone(),
+                        settings.alerts.digest_threshold,
+                    )
+                };
+                if let (Role::Service, Some(config)) = (role, &settings.actions) {
+                    let oidc = crate::actions::oidc::Oidc::new(&settings.graph, http.clone())
+                        .context("action pages")?;
+                    actions = Some(Arc::new(
+                        crate::actions::ActionsApp::new(
+                            config.clone(),
+                            oidc,
+                            graph.clone(),
+                            store.clone(),
+                            delivery(sinks.clone()),
+                            tenant,
+                        )
+                        .with_clock(clock.clone()),
+                    ));
+                }
+                let worker = Worker::new(tenant, graph.clone(), store.clone(), delivery(sinks))
                     .with_clock(clock.clone())
                     .with_late_detection_reads(settings.alerts.late_detection_reads)
                     .with_exclusions(settings.alerts.exclude.clone())
                     .with_repeat_window(settings.alerts.repeat_window)
-                    .with_admin_center(settings.graph.admin_center);
+                    .with_admin_center(settings.graph.admin_center)
+                    .with_actions(settings.actions.clone());
                 // One process has no dead-letter queue: it parks what a destination refuses.
                 let worker = match role {
                     Role::Service => worker.with_parking(),
@@ -258,6 +283,7 @@ impl App {
             graph,
             store,
             posture: settings.posture.clone(),
+            actions,
             queue,
             worker,
             poller,

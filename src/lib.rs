@@ -22,6 +22,7 @@
 //! - [`exclusions`]: who never gets a user alert (break-glass, test and service accounts).
 //! - [`coalesce`]: new detections soon after a message about the user, folded into the next one.
 //! - [`snooze`]: users the team is handling, held back for a while with a reason.
+//! - [`action_link`]: the signed links behind an alert's action buttons, and their settings.
 //! - [`summary`]: the standing summary's schedule and lines (who is still at risk).
 //! - [`drift`]: the drift guard's decisions (episodes, one PATCH, said once).
 //! - [`render`]: one view per message, drawn for Slack, Teams and a terminal, with escaping.
@@ -43,8 +44,8 @@
 //!   identity-protection slots processes share through it, and the poll window's detection spill.
 //! - [`queue`]: the `Queue` port with in-process (inline), channel and SQS adapters.
 //! - [`sink`]: the `Sink` port with Slack, Teams, PagerDuty, console and file destinations.
-//! - [`server`]: the local HTTP server (the webhook outside Lambda, the simulator).
-//! - [`sim`]: a simulated Entra tenant (token endpoint and Graph) on loopback, for the demo,
+//! - [`server`]: the local HTTP server (the webhook and action pages outside Lambda, the simulator).
+//! - [`sim`]: a simulated Entra tenant (token endpoint, sign-in and Graph) on loopback, for the demo,
 //!   `run --simulate` and the tests.
 //!
 //! Pipeline:
@@ -53,6 +54,8 @@
 //! - [`deliver`]: each message to each sink exactly once, digests for bursts.
 //! - [`parking`]: messages a destination will not take, set aside (self-hosted) so the rest moves on.
 //! - [`checks`]: the posture checks (I/O), their findings (pure) and the `check` report.
+//! - [`actions`]: the action pages: Entra sign-in (OIDC with PKCE), acting with the analyst's own
+//!   token, the follow-up message and the record the next alert recalls.
 //!
 //! Wiring:
 //! - [`app`]: the composition root every entry point builds through.
@@ -62,6 +65,8 @@
 //!
 //! The binaries (`src/main.rs` for the CLI, `src/bin/*.rs` for the Lambda functions) hold wiring only.
 
+pub mod action_link;
+pub mod actions;
 pub mod alert;
 pub mod api_error;
 pub mod app;

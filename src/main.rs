@@ -66,7 +66,7 @@ enum Command {
         /// Against the built-in simulated tenant instead of a real one.
         #[arg(long)]
         simulate: bool,
-        /// Where the webhook listens (needs RISKRELAY_CLIENT_STATE, or --simulate).
+        /// Where the webhook (needs RISKRELAY_CLIENT_STATE, or --simulate) and the action pages (RISKRELAY_ACTIONS) listen.
         #[arg(long, env = "RISKRELAY_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         /// The SQLite database file.
@@ -261,7 +261,36 @@ async fn simulated() -> anyhow::Result<(Simulator, GraphConfig)> {
 }
 
 /// The settings from the environment, against the simulated tenant when `simulate` is set.
-async fn settings(env: &Env, simulate: bool) -> anyhow::Result<(Option<Simulator>, Settings)> {
+/// The actions `run --simulate` offers: all of them, at the listening address.
+fn simulated_actions(
+    listen: SocketAddr,
+) -> anyhow::Result<Option<riskrelay::action_link::ActionsConfig>> {
+    let host = if listen.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        listen.ip()
+    };
+    let e = Env::default()
+        .with("RISKRELAY_ACTIONS", "confirm,dismiss,revoke,snooze")
+        .with(
+            "RISKRELAY_PUBLIC_URL",
+            &format!("http://{}", SocketAddr::new(host, listen.port())),
+        )
+        .with(
+            "RISKRELAY_ACTION_LINK_KEY",
+            &riskrelay::actions::oidc::random(32),
+        );
+    Ok(riskrelay::action_link::ActionsConfig::load(
+        &e,
+        &EnvSecrets(&e),
+    )?)
+}
+
+async fn settings(
+    env: &Env,
+    simulate: bool,
+    listen: SocketAddr,
+) -> anyhow::Result<(Option<Simulator>, Settings)> {
     let secrets = EnvSecrets(env);
     if simulate {
         let (sim, graph) = simulated().await?;
@@ -273,6 +302,10 @@ async fn settings(env: &Env, simulate: bool) -> anyhow::Result<(Option<Simulator
                 &uuid::Uuid::new_v4().simple().to_string(),
             );
             settings.client_states = Some(ClientStates::load(&EnvSecrets(&e))?);
+        }
+        if settings.actions.is_none() && env.get("RISKRELAY_ACTIONS").is_none() {
+            // Every action, against the simulated tenant's sign-in, with a throwaway link key.
+            settings.actions = simulated_actions(listen)?;
         }
         Ok((Some(sim), settings))
     } else {
@@ -288,7 +321,7 @@ async fn service(
     console: bool,
 ) -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
-    let (sim, settings) = settings(&env, simulate).await?;
+    let (sim, settings) = settings(&env, simulate, listen).await?;
     let schedule = Schedule::load(&env)?;
     let store: Arc<dyn Store> = Arc::new(sqlite(&env, &db)?);
     let mut adapters = Adapters::new(store);
@@ -305,20 +338,19 @@ async fn service(
     let poll_now = Arc::new(tokio::sync::Notify::new());
     adapters.poll_trigger = Some(Arc::new(PollSignal(poll_now.clone())));
     let app = App::build(&settings, Role::Service, adapters)?;
-    let webhook = settings.client_states.clone().map(|client_states| {
-        (
-            listen,
-            WebhookConfig {
-                tenant_id: app.tenant,
-                client_states,
-            },
-        )
-    });
+    let webhook = settings
+        .client_states
+        .clone()
+        .map(|client_states| WebhookConfig {
+            tenant_id: app.tenant,
+            client_states,
+        });
     if webhook.is_none() {
         tracing::info!("webhook disabled: RISKRELAY_CLIENT_STATE is not set");
     }
     let svc = Arc::new(Service {
         app,
+        listen,
         webhook,
         schedule,
         poll_now,

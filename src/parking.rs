@@ -239,6 +239,7 @@ pub fn summary(m: &Message) -> String {
         Message::Operations(o) => o.title.clone(),
         Message::Snooze(n) => format!("the snooze of {}", n.snooze.user),
         Message::Summary(_) => "the summary".into(),
+        Message::Action(a) => format!("the action on {}", a.user),
     }
 }
 

@@ -23,6 +23,47 @@ pub trait HttpApp: Send + Sync + 'static {
     async fn handle(&self, req: http::Request<Bytes>) -> http::Response<Bytes>;
 }
 
+/// Several applications on one listener, chosen by path prefix; the rest goes to the fallback
+/// (the webhook), or gets a 404.
+#[derive(Default)]
+pub struct Routes {
+    prefixes: Vec<(&'static str, Arc<dyn HttpApp>)>,
+    fallback: Option<Arc<dyn HttpApp>>,
+}
+
+impl Routes {
+    pub fn prefix(mut self, prefix: &'static str, app: Arc<dyn HttpApp>) -> Self {
+        self.prefixes.push((prefix, app));
+        self
+    }
+
+    pub fn fallback(mut self, app: Arc<dyn HttpApp>) -> Self {
+        self.fallback = Some(app);
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.prefixes.is_empty() && self.fallback.is_none()
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpApp for Routes {
+    async fn handle(&self, req: http::Request<Bytes>) -> http::Response<Bytes> {
+        let path = req.uri().path();
+        let app = self
+            .prefixes
+            .iter()
+            .find(|(p, _)| path.starts_with(p))
+            .map(|(_, a)| a)
+            .or(self.fallback.as_ref());
+        match app {
+            Some(a) => a.handle(req).await,
+            None => ApiError::NotFound.into_response(),
+        }
+    }
+}
+
 /// How long a stop waits for requests in flight (Graph wants an answer within a few seconds
 /// anyway); connections still open then are closed.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);

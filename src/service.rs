@@ -86,8 +86,10 @@ impl Default for Schedule {
 /// webhook listens (when a `clientState` is configured) and the schedule.
 pub struct Service {
     pub app: App,
-    /// Where the webhook listens and what it verifies with; `None`: no webhook.
-    pub webhook: Option<(SocketAddr, WebhookConfig)>,
+    /// Where the webhook and the action pages listen.
+    pub listen: SocketAddr,
+    /// What the webhook verifies with; `None`: no webhook.
+    pub webhook: Option<WebhookConfig>,
     pub schedule: Schedule,
     /// Woken by a `missed` lifecycle event: the scheduler polls at once.
     pub poll_now: Arc<Notify>,
@@ -162,22 +164,32 @@ impl Service {
     /// Runs until `stop` turns true. A job in progress finishes first.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
-        if let Some((addr, config)) = &self.webhook {
-            let hints = HintQueue::new(hints::DEFAULT_CAPACITY);
-            let app = Arc::new(
+        let hints = HintQueue::new(hints::DEFAULT_CAPACITY);
+        let mut routes = crate::server::Routes::default();
+        if let Some(config) = &self.webhook {
+            routes = routes.fallback(Arc::new(
                 Webhook::new(config, Arc::new(hints.clone()))
                     .with_clock(self.app.clock.clone())
                     .with_known_subscriptions(Arc::new(KnownSubscriptions::new(
                         self.app.tenant,
                         self.app.store.clone(),
                     ))),
-            );
-            let listener = crate::server::bind(*addr).await?;
-            tracing::info!(address = %listener.local_addr()?, "webhook listening");
+            ));
+        }
+        if let Some(actions) = &self.app.actions {
+            routes = routes.prefix("/actions/", actions.clone());
+        }
+        if !routes.is_empty() {
+            let listener = crate::server::bind(self.listen).await?;
+            tracing::info!(address = %listener.local_addr()?, webhook = self.webhook.is_some(), actions = self.app.actions.is_some(), "listening");
             let mut s = stop.clone();
-            tasks.spawn(crate::server::serve(listener, app, async move {
-                stopped(&mut s).await
-            }));
+            tasks.spawn(crate::server::serve(
+                listener,
+                Arc::new(routes),
+                async move { stopped(&mut s).await },
+            ));
+        }
+        if self.webhook.is_some() {
             let inline = self.app.queue()?.clone();
             let mut s = stop.clone();
             tasks.spawn(async move {

@@ -78,6 +78,8 @@ pub struct Worker {
     exclusions: Exclusions,
     repeat_window: time::Duration,
     admin_center: crate::alert::AdminCenter,
+    /// The action buttons alerts carry, when any are configured.
+    actions: Option<crate::action_link::ActionsConfig>,
 }
 
 /// A user whose risk changed, before enrichment.
@@ -117,12 +119,20 @@ impl Worker {
             exclusions: Exclusions::default(),
             repeat_window: time::Duration::ZERO,
             admin_center: Default::default(),
+            actions: None,
         }
     }
 
     /// Where the alerts' links lead (the cloud's Entra admin center).
     pub fn with_admin_center(mut self, admin_center: crate::alert::AdminCenter) -> Self {
         self.admin_center = admin_center;
+        self
+    }
+
+    /// Alerts about an ongoing risk carry signed links to act on the user (see
+    /// [`crate::actions`]).
+    pub fn with_actions(mut self, actions: Option<crate::action_link::ActionsConfig>) -> Self {
+        self.actions = actions;
         self
     }
 
@@ -296,6 +306,7 @@ impl Worker {
             }
         }
         self.apply_snoozes(&mut alerts, now).await;
+        self.apply_actions(&mut alerts, now).await;
         let mut messages: Vec<Message> = alerts
             .iter()
             .cloned()
@@ -538,6 +549,46 @@ impl Worker {
     /// Holds back the alerts a snooze covers and marks those that break through it (see
     /// [`crate::snooze`]). The state of a held-back user is still recorded. When the snoozes
     /// cannot be read, every alert is posted: an alert too many beats a compromise nobody hears of.
+    /// Adds the action buttons, and recalls an analyst's action where it explains the change
+    /// (a confirmed compromise after "Confirm compromised"), so the channel reads one story.
+    async fn apply_actions(&self, alerts: &mut [UserAlert], now: OffsetDateTime) {
+        let Some(config) = &self.actions else {
+            return;
+        };
+        if alerts.is_empty() {
+            return;
+        }
+        let taken = match crate::actions::taken::recent(self.store.as_ref(), self.tenant, now).await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "the actions taken could not be read; alerts do not mention them"
+                );
+                Vec::new()
+            }
+        };
+        for a in alerts.iter_mut() {
+            a.acted = taken
+                .iter()
+                .rev()
+                .find(|n| n.user_id == a.user.id && n.explains(&a.change))
+                .cloned();
+            if a.change.is_ongoing() && !a.user.is_deleted {
+                a.actions = config
+                    .actions
+                    .iter()
+                    .filter(|k| {
+                        !(matches!(a.change, crate::alert::Change::ConfirmedCompromised)
+                            && **k == crate::action_link::ActionKind::Confirm)
+                    })
+                    .map(|k| config.button(self.tenant, a.user.id, &a.key, *k, now))
+                    .collect();
+            }
+        }
+    }
+
     async fn apply_snoozes(&self, alerts: &mut Vec<UserAlert>, now: OffsetDateTime) {
         if alerts.is_empty() {
             return;
@@ -818,12 +869,6 @@ impl Worker {
                 now,
             ),
         };
-        let contexts = self.graph.user_contexts(&ids).await;
-        let registrations = if ongoing.is_empty() {
-            HashMap::new()
-        } else {
-            self.graph.registrations(&ongoing).await
-        };
         // Memberships only when some user-risk policy is scoped to groups or roles.
         let needs_membership = posture
             .user_risk_policies
@@ -838,11 +883,28 @@ impl Worker {
         } else {
             &[]
         };
-        let memberships = if membership_of.is_empty() {
-            HashMap::new()
-        } else {
-            self.graph.memberships(membership_of).await
-        };
+        // The directory and the authentication-methods reports are throttled as separate
+        // services: their reads run side by side, each with its own `$batch`es in flight, so a
+        // page of users is enriched in the time of the slower one. Both directory reads share
+        // the directory's budget and go one after the other.
+        let ((contexts, memberships), registrations) = tokio::join!(
+            async {
+                let contexts = self.graph.user_contexts(&ids).await;
+                let memberships = if membership_of.is_empty() {
+                    HashMap::new()
+                } else {
+                    self.graph.memberships(membership_of).await
+                };
+                (contexts, memberships)
+            },
+            async {
+                if ongoing.is_empty() {
+                    HashMap::new()
+                } else {
+                    self.graph.registrations(&ongoing).await
+                }
+            },
+        );
         changed
             .into_iter()
             .map(
@@ -895,6 +957,8 @@ impl Worker {
                         episode_start,
                         admin_center: self.admin_center,
                         snoozed: None,
+                        actions: Vec::new(),
+                        acted: None,
                     }
                 },
             )

@@ -143,6 +143,74 @@ impl ClientAssertion for CertificateAssertion {
     }
 }
 
+/// How the app proves itself when riskrelay calls the token endpoint itself: the action pages
+/// redeem an analyst's authorization code as a confidential client (the same app registration).
+pub struct ClientAuth {
+    pub client_id: String,
+    proof: Proof,
+}
+
+enum Proof {
+    Secret(SecretString),
+    Certificate(CertificateAssertion),
+}
+
+impl std::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientAuth")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientAuth {
+    /// `None` for a static access token, which cannot redeem anything.
+    pub fn new(config: &GraphConfig, token_endpoint: &str) -> Result<Option<Self>, GraphError> {
+        let GraphCredential::App { client_id, secret } = &config.credential else {
+            return Ok(None);
+        };
+        let proof = match secret {
+            AppSecret::ClientSecret(s) => Proof::Secret(s.clone()),
+            AppSecret::Certificate(pem) => Proof::Certificate(CertificateAssertion::new(
+                &client_id.to_string(),
+                token_endpoint.to_string(),
+                pem,
+            )?),
+        };
+        Ok(Some(Self {
+            client_id: client_id.to_string(),
+            proof,
+        }))
+    }
+
+    /// The form fields that authenticate the app: its secret, or a fresh signed assertion.
+    pub fn form(&self) -> Result<Vec<(&'static str, SecretString)>, GraphError> {
+        Ok(match &self.proof {
+            Proof::Secret(s) => vec![("client_secret", s.clone())],
+            Proof::Certificate(c) => vec![
+                (
+                    "client_assertion_type",
+                    SecretString::from("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ),
+                (
+                    "client_assertion",
+                    SecretString::from(c.sign().map_err(|e| {
+                        GraphError::Auth(format!("could not sign the client assertion: {e}"))
+                    })?),
+                ),
+            ],
+        })
+    }
+
+    /// The secret, to scrub from error text.
+    pub fn secret(&self) -> Option<&SecretString> {
+        match &self.proof {
+            Proof::Secret(s) => Some(s),
+            Proof::Certificate(_) => None,
+        }
+    }
+}
+
 enum Kind {
     Azure(Arc<dyn TokenCredential>),
     Static(SecretString),

@@ -326,6 +326,7 @@ impl GraphClient {
             url: self.url("v1.0", "$batch", None),
             feature,
             body: Some(serde_json::json!({ "requests": requests })),
+            as_user: None,
         };
         let reply = match self
             .send(&call)

@@ -115,12 +115,14 @@ pub struct GraphConfig {
     pub admin_center: AdminCenter,
 }
 
-/// `$batch` requests in flight at once. Directory reads are limited per app and tenant to 8,000
-/// resource units per 10 seconds in a large tenant (5,000 and 3,500 in medium and small ones),
-/// and a user read with `$select` and `$expand` costs about two: 800 users a second. A `$batch`
-/// of 20 users answers in 100–300 ms, so three in flight read 200–600 users a second — under the
-/// limit, and Graph's inner 429s (with their `Retry-After`) slow it down if other apps share it.
-pub const DEFAULT_BATCH_CONCURRENCY: usize = 3;
+/// `$batch` requests in flight at once, per kind of read. Directory reads are limited per app and
+/// tenant (riskrelay's own budget, not shared with other apps) to 8,000 resource units per 10
+/// seconds in a tenant of more than 500 users; a read of one user by id with `$select` and
+/// `$expand` costs one unit. Four `$batch`es of 20 users answering in 100 ms, Graph's fastest,
+/// read 800 users a second: the large-tenant budget and no more. A smaller tenant (at most 500
+/// users, 3,500–5,000 units per 10 s) cannot spend its budget in one cycle. Inner 429s and their
+/// `Retry-After` slow the reads down if Graph disagrees.
+pub const DEFAULT_BATCH_CONCURRENCY: usize = 4;
 
 impl GraphConfig {
     pub fn load(env: &Env, secrets: &dyn SecretSource) -> Result<Self, ConfigError> {

@@ -10,6 +10,7 @@
 //! `userChangedPasswordOnPremises` (the remediation this project exists for) and `riskRemediation`
 //! behind `unknownFutureValue`.
 
+pub mod analyst;
 pub mod auth;
 pub mod batch;
 pub mod config;
@@ -45,6 +46,12 @@ pub enum Feature {
     PolicyWrite,
     Subscriptions,
     SecurityAlerts,
+    /// An analyst's actions from an alert, with their own delegated token (see
+    /// [`crate::actions`]): reading the user's risk, confirming, dismissing, revoking.
+    AnalystRead,
+    ConfirmCompromised,
+    DismissRisk,
+    RevokeSessions,
 }
 
 impl Feature {
@@ -63,6 +70,10 @@ impl Feature {
                 "the permission of the subscribed resource (User.Read.All or SecurityEvents.ReadWrite.All)"
             }
             Self::SecurityAlerts => "SecurityEvents.Read.All",
+            Self::AnalystRead | Self::ConfirmCompromised | Self::DismissRisk => {
+                "IdentityRiskyUser.ReadWrite.All (delegated)"
+            }
+            Self::RevokeSessions => "User.RevokeSessions.All (delegated)",
         }
     }
 
@@ -81,6 +92,10 @@ impl Feature {
             Self::PolicyWrite => "correcting the on-premises reset setting (enforce mode)",
             Self::Subscriptions => "Graph change-notification subscriptions",
             Self::SecurityAlerts => "legacy ID Protection security alerts",
+            Self::AnalystRead => "the analyst's read of the user's risk",
+            Self::ConfirmCompromised => "confirming a user compromised",
+            Self::DismissRisk => "dismissing a user's risk",
+            Self::RevokeSessions => "revoking a user's sessions",
         }
     }
 
@@ -91,9 +106,15 @@ impl Feature {
             | Self::RiskDetections
             | Self::ConditionalAccess
             | Self::PolicyRead
-            | Self::PolicyWrite => Budget::IdentityProtection,
+            | Self::PolicyWrite
+            | Self::AnalystRead
+            | Self::ConfirmCompromised
+            | Self::DismissRisk => Budget::IdentityProtection,
             Self::UserContext | Self::Membership | Self::Registration => Budget::Directory,
-            Self::PasswordSync | Self::Subscriptions | Self::SecurityAlerts => Budget::Other,
+            Self::PasswordSync
+            | Self::Subscriptions
+            | Self::SecurityAlerts
+            | Self::RevokeSessions => Budget::Other,
         }
     }
 }
@@ -312,6 +333,8 @@ pub(crate) struct Call {
     pub url: Url,
     pub feature: Feature,
     pub body: Option<serde_json::Value>,
+    /// A signed-in analyst's delegated token, used instead of the app's own for this request.
+    pub as_user: Option<secrecy::SecretString>,
 }
 
 impl Call {
@@ -321,6 +344,7 @@ impl Call {
             url,
             feature,
             body: None,
+            as_user: None,
         }
     }
 }
@@ -393,7 +417,10 @@ impl GraphClient {
         let mut attempts = inner.retry.start(format_args!("Graph {feature}"));
         loop {
             // The token first: fetching one must not eat into the spacing the limiter keeps.
-            let token = inner.tokens.token().await?;
+            let token = match &call.as_user {
+                Some(t) => t.clone(),
+                None => inner.tokens.token().await?,
+            };
             if budget == Budget::Directory {
                 inner.directory_hold.acquire().await;
             }

@@ -228,6 +228,7 @@ impl GraphClient {
             url: self.url("beta", "identityProtection/policy", None),
             feature: Feature::PolicyWrite,
             body: Some(serde_json::Value::Object(body)),
+            as_user: None,
         };
         self.send(&call).await.map(|_| ())
     }
@@ -279,6 +280,7 @@ impl GraphClient {
             url: self.url("v1.0", "subscriptions", None),
             feature: Feature::Subscriptions,
             body: Some(body),
+            as_user: None,
         };
         self.send(&call).await?.json(Feature::Subscriptions)
     }
@@ -294,6 +296,7 @@ impl GraphClient {
             url: self.url("v1.0", &format!("subscriptions/{id}"), None),
             feature: Feature::Subscriptions,
             body: Some(body),
+            as_user: None,
         };
         self.send(&call).await?.json(Feature::Subscriptions)
     }
@@ -304,6 +307,7 @@ impl GraphClient {
             url: self.url("v1.0", &format!("subscriptions/{id}"), None),
             feature: Feature::Subscriptions,
             body: None,
+            as_user: None,
         };
         match self.send(&call).await {
             Ok(_) | Err(GraphError::NotFound { .. }) => Ok(()),

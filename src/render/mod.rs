@@ -18,8 +18,8 @@ pub mod teams;
 use time::OffsetDateTime;
 
 use crate::alert::{
-    Baseline, Change, Digest, DigestEntry, Message, OperationsNotice, PostureAlert, SnoozeEvent,
-    SnoozeNotice, Summary, UserAlert,
+    ActionNotice, Baseline, Change, Digest, DigestEntry, Message, OperationsNotice, PostureAlert,
+    SnoozeEvent, SnoozeNotice, Summary, UserAlert,
 };
 use crate::catalogue;
 use crate::context::Lookup;
@@ -291,7 +291,7 @@ fn verdict_callout(v: &Verdict) -> Callout {
     }
 }
 
-fn short_ref(key: &str) -> String {
+pub fn short_ref(key: &str) -> String {
     crate::alert::keys::fingerprint([key])
 }
 
@@ -416,6 +416,9 @@ fn user_view(a: &UserAlert) -> View {
             ),
         ));
     }
+    if let Some(n) = &a.acted {
+        facts.push(("Action".into(), acted_text(n)));
+    }
     let mut lists = Vec::new();
     if !a.detections.is_empty() {
         lists.push(List {
@@ -474,7 +477,7 @@ fn user_view(a: &UserAlert) -> View {
 }
 
 /// Where to look at the user: their page (not for a deleted account, which has none) and the
-/// risky users report, in the tenant's admin center.
+/// risky users report, in the tenant's admin center; then the action buttons, when configured.
 fn user_links(a: &UserAlert) -> Vec<Link> {
     let mut links = Vec::new();
     if !a.user.is_deleted {
@@ -487,6 +490,10 @@ fn user_links(a: &UserAlert) -> Vec<Link> {
         label: "Risky users report",
         url: a.admin_center.risky_users_url(a.tenant_id),
     });
+    links.extend(a.actions.iter().map(|b| Link {
+        label: b.action.label(),
+        url: b.url.clone(),
+    }));
     links
 }
 
@@ -687,6 +694,42 @@ fn operations_view(o: &OperationsNotice) -> View {
     }
 }
 
+/// "Confirmed compromised by secops@contoso.com at 2026-11-25 10:42 UTC (from riskrelay)".
+fn acted_text(n: &ActionNotice) -> String {
+    format!(
+        "{} by {} at {} (from riskrelay)",
+        n.action.done(),
+        escape::truncate(&escape::single_line(&n.by), FIELD_MAX),
+        time_text(n.at)
+    )
+}
+
+fn action_view(n: &ActionNotice) -> View {
+    let user = escape::truncate(&escape::single_line(&n.user), FIELD_MAX);
+    let by = escape::truncate(&escape::single_line(&n.by), FIELD_MAX);
+    let title = n.action.done();
+    View {
+        tone: Tone::Neutral,
+        title: title.into(),
+        lead: vec![Run::data(user.clone()).bold()],
+        status: vec![
+            Run::fixed(format!("{title} by ")),
+            Run::data(by.clone()).bold(),
+            Run::fixed(format!(" at {}", time_text(n.at))),
+        ],
+        facts: vec![("From alert".into(), short_ref(&n.alert_key))],
+        lists: Vec::new(),
+        callout: None,
+        footer: format!(
+            "riskrelay · tenant {} · action · ref {}",
+            n.tenant_id,
+            short_ref(&n.key)
+        ),
+        fallback: format!("{} {title}: {user} by {by}", Tone::Neutral.emoji()),
+        links: Vec::new(),
+    }
+}
+
 fn snooze_view(n: &SnoozeNotice) -> View {
     let s = &n.snooze;
     let user = escape::truncate(&escape::single_line(&s.user.to_string()), FIELD_MAX);
@@ -866,6 +909,7 @@ pub fn view(message: &Message) -> View {
         Message::Baseline(b) => baseline_view(b),
         Message::Operations(o) => operations_view(o),
         Message::Snooze(n) => snooze_view(n),
+        Message::Action(n) => action_view(n),
         Message::Summary(s) => summary_view(s),
     }
 }

@@ -8,6 +8,7 @@
 mod filter;
 mod http;
 pub mod scenario;
+pub mod signin;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -358,6 +359,56 @@ struct State {
     next_detection: u64,
     /// Answer registration details wrapped in `{"value": …}`, as Microsoft's example does.
     wrap_registration: bool,
+    /// Interactive sign-in: analysts, codes and delegated tokens (see [`signin`]).
+    signin: signin::SignIn,
+}
+
+impl State {
+    fn set_risk_at(
+        &mut self,
+        id: UserId,
+        level: RiskLevel,
+        state: RiskState,
+        detail: RiskDetail,
+        now: OffsetDateTime,
+    ) {
+        let (upn, name) = self
+            .users
+            .get(&id)
+            .map(|u| {
+                (
+                    u.context.user_principal_name.clone(),
+                    u.context.display_name.clone(),
+                )
+            })
+            .unwrap_or_default();
+        let user = RiskyUser {
+            id,
+            user_principal_name: upn,
+            user_display_name: name,
+            risk_level: level.clone(),
+            risk_state: state.clone(),
+            risk_detail: detail.clone(),
+            risk_last_updated_date_time: Some(now),
+            is_deleted: false,
+            is_processing: false,
+        };
+        self.risky.insert(id, user);
+        let n = self.history.len() + 1;
+        self.history.push(RiskyUserHistoryItem {
+            id: format!("{id}-{n}"),
+            user_id: Some(id),
+            initiated_by: None,
+            activity: Some(RiskUserActivity {
+                risk_event_types: Vec::new(),
+                detail: detail.clone(),
+            }),
+            risk_level: level,
+            risk_state: state,
+            risk_detail: detail,
+            risk_last_updated_date_time: Some(now),
+        });
+    }
 }
 
 /// The running simulator. Dropping it stops the server.
@@ -415,6 +466,7 @@ impl Simulator {
             last_ip_request: None,
             next_detection: 1,
             wrap_registration: false,
+            signin: signin::SignIn::with_default_analysts(),
         };
         let state = Arc::new(Mutex::new(state));
         let listener = crate::server::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
@@ -505,43 +557,7 @@ impl Simulator {
         detail: RiskDetail,
         now: OffsetDateTime,
     ) {
-        let mut s = self.lock();
-        let (upn, name) = s
-            .users
-            .get(&id)
-            .map(|u| {
-                (
-                    u.context.user_principal_name.clone(),
-                    u.context.display_name.clone(),
-                )
-            })
-            .unwrap_or_default();
-        let user = RiskyUser {
-            id,
-            user_principal_name: upn,
-            user_display_name: name,
-            risk_level: level.clone(),
-            risk_state: state.clone(),
-            risk_detail: detail.clone(),
-            risk_last_updated_date_time: Some(now),
-            is_deleted: false,
-            is_processing: false,
-        };
-        s.risky.insert(id, user);
-        let n = s.history.len() + 1;
-        s.history.push(RiskyUserHistoryItem {
-            id: format!("{id}-{n}"),
-            user_id: Some(id),
-            initiated_by: None,
-            activity: Some(RiskUserActivity {
-                risk_event_types: Vec::new(),
-                detail: detail.clone(),
-            }),
-            risk_level: level,
-            risk_state: state,
-            risk_detail: detail,
-            risk_last_updated_date_time: Some(now),
-        });
+        self.lock().set_risk_at(id, level, state, detail, now);
     }
 
     /// Marks a risky user deleted (the account is gone, its risk stays listed) or still being
@@ -552,6 +568,16 @@ impl Simulator {
             u.is_processing = processing;
             u.risk_last_updated_date_time = Some(OffsetDateTime::now_utc());
         }
+    }
+
+    /// Who can sign in to the simulated tenant.
+    pub fn analysts(&self) -> Vec<signin::SimAnalyst> {
+        self.lock().signin.analysts.clone()
+    }
+
+    /// Actions analysts took through Graph: (analyst UPN, action, user).
+    pub fn analyst_actions(&self) -> Vec<(String, String, UserId)> {
+        self.lock().signin.actions.clone()
     }
 
     pub fn risky_user(&self, id: UserId) -> Option<RiskyUser> {

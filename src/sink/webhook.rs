@@ -193,6 +193,17 @@ pub fn event(message: &Outgoing<'_>, now: OffsetDateTime) -> Option<Value> {
                 "stillAtRisk": match &n.event { crate::alert::SnoozeEvent::Expired { still_at } => still_at.clone(), _ => None },
             }}),
         ),
+        Message::Action(a) => (
+            "action".to_string(),
+            json!({"action": {
+                "action": a.action,
+                "userId": a.user_id,
+                "user": a.user,
+                "by": a.by,
+                "at": rfc3339(Some(a.at)),
+                "alertKey": a.alert_key,
+            }}),
+        ),
         Message::Summary(s) => (
             "summary".to_string(),
             json!({"standingSummary": {

@@ -210,6 +210,17 @@ pub mod keys {
     pub const SNOOZES: &str = "snoozes";
     pub const SUMMARY: &str = "summary";
     pub const FOLDING: &str = "folding";
+    pub const ACTIONS_TAKEN: &str = "actions-taken";
+
+    /// A sign-in in progress on an action page (see [`crate::actions`]), by its `state`.
+    pub fn action_login(state_digest: &str) -> String {
+        format!("action-login/{state_digest}")
+    }
+
+    /// A signed-in analyst's session on the action pages, by the digest of its cookie.
+    pub fn action_session(cookie_digest: &str) -> String {
+        format!("action-session/{cookie_digest}")
+    }
 
     pub fn user(id: UserId) -> String {
         format!("user/{id}")

@@ -326,6 +326,8 @@ pub mod samples {
             episode_start: None,
             admin_center: Default::default(),
             snoozed: None,
+            actions: Vec::new(),
+            acted: None,
             verdict: ongoing.then(|| Verdict::OnPremises { how: "an ordinary password change on-premises (Ctrl+Alt+Del) reaches Entra through password hash sync and clears the risk".into() }),
         }
     }
@@ -392,6 +394,25 @@ pub mod samples {
                 event: SnoozeEvent::Expired { still_at: Some(RiskLevel::High) },
                 at: datetime!(2026-12-02 10:00 UTC),
             })),
+            ("new-risk-with-actions", {
+                let mut a = user_alert(Change::NewRisk, "Adsync User 2");
+                a.key.push_str("/actions");
+                a.actions = riskrelay::action_link::ActionKind::ALL
+                    .into_iter()
+                    .map(|action| riskrelay::action_link::ActionButton {
+                        action,
+                        url: format!("https://riskrelay.contoso.com/actions/v1.{}.signature", action.name()),
+                    })
+                    .collect();
+                Message::User(Box::new(a))
+            }),
+            ("action-taken", Message::Action(action_notice())),
+            ("compromised-after-action", {
+                let mut a = user_alert(Change::ConfirmedCompromised, "Adsync User 2");
+                a.key.push_str("/acted");
+                a.acted = Some(action_notice());
+                Message::User(Box::new(a))
+            }),
             ("summary", Message::Summary(Summary {
                 key: "summary/1".into(),
                 tenant_id: tenant(),
@@ -403,6 +424,19 @@ pub mod samples {
                 at: datetime!(2026-11-26 08:00 UTC),
             })),
         ]
+    }
+
+    fn action_notice() -> riskrelay::alert::ActionNotice {
+        riskrelay::alert::ActionNotice {
+            key: "action/1".into(),
+            tenant_id: tenant(),
+            user_id: UserId::parse(super::USER_1).unwrap(),
+            user: "adsync2@contoso.com".into(),
+            action: riskrelay::action_link::ActionKind::Confirm,
+            by: "secops@contoso.com".into(),
+            at: datetime!(2026-11-25 10:42 UTC),
+            alert_key: "user/1/newRisk/1".into(),
+        }
     }
 
     fn snooze(held: u32) -> riskrelay::snooze::Snooze {

@@ -27,6 +27,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "exclusions",
             "coalesce",
             "snooze",
+            "action_link",
             "summary",
             "drift",
             "render",
@@ -52,7 +53,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "pipeline",
-        &["deliver", "parking", "worker", "source", "checks"],
+        &[
+            "deliver", "parking", "worker", "source", "checks", "actions",
+        ],
     ),
     ("wiring", &["app", "lambda", "service", "demo"]),
 ];

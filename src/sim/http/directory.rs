@@ -122,6 +122,7 @@ impl SimApp {
                 prefer: ctx.prefer,
                 body: Bytes::new(),
                 inner: true,
+                caller: ctx.caller.clone(),
             };
             let res = Box::pin(self.graph(inner, host)).await;
             let mut headers = serde_json::Map::new();

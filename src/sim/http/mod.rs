@@ -9,6 +9,7 @@
 
 mod directory;
 mod identity;
+mod signin;
 mod subscriptions;
 mod token;
 
@@ -39,6 +40,7 @@ struct Ctx {
     prefer: bool,
     body: Bytes,
     inner: bool,
+    caller: signin::Caller,
 }
 
 fn reply(status: StatusCode, body: Value) -> Response<Bytes> {
@@ -212,8 +214,21 @@ impl SimApp {
                 self.list(ctx, host, "identityProtection/riskyUsers", Kind::RiskyUsers)
             }
             (Method::GET, ["v1.0", "identityProtection", "riskyUsers", id]) => {
-                self.risky_user(ctx, id)
+                match self.analyst_may_read(ctx) {
+                    Some(denied) => denied,
+                    None => self.risky_user(ctx, id),
+                }
             }
+            (
+                Method::POST,
+                [
+                    "v1.0",
+                    "identityProtection",
+                    "riskyUsers",
+                    action @ ("confirmCompromised" | "dismiss"),
+                ],
+            ) => self.risky_users_action(ctx, action),
+            (Method::POST, ["v1.0", "users", id, "revokeSignInSessions"]) => self.revoke(ctx, id),
             (Method::GET, ["v1.0", "identityProtection", "riskyUsers", _id, "history"]) => self
                 .list(
                     ctx,
@@ -383,22 +398,45 @@ impl HttpApp for SimApp {
             })
             .unwrap_or_default();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        if let (&Method::POST, [tenant, "oauth2", "v2.0", "token"]) =
-            (req.method(), segments.as_slice())
-        {
-            return self.token(tenant, req.body()).await;
+        // The sign-in endpoints take ordinary form encoding ('+' is a space), unlike OData.
+        let form_query: HashMap<String, String> =
+            form_urlencoded::parse(raw_query.as_deref().unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
+        match (req.method(), segments.as_slice()) {
+            (&Method::POST, [tenant, "oauth2", "v2.0", "token"]) => {
+                return self.token(tenant, &host, req.body()).await;
+            }
+            (&Method::GET, [tenant, "oauth2", "v2.0", "authorize"]) => {
+                let cookies = req
+                    .headers()
+                    .get(header::COOKIE)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or_default();
+                return self.authorize(
+                    tenant,
+                    &form_query,
+                    cookies,
+                    raw_query.as_deref().unwrap_or_default(),
+                );
+            }
+            (&Method::GET, [tenant, "oauth2", "v2.0", "authorize", "as"]) => {
+                return self.authorize_as(tenant, &form_query);
+            }
+            (&Method::GET, [_tenant, "discovery", "v2.0", "keys"]) => return self.keys(),
+            _ => {}
         }
         let auth = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok());
-        if !self.authorized(auth) {
+        let Some(caller) = self.caller(auth) else {
             return error(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAuthenticationToken",
                 "Access token is empty or invalid.",
             );
-        }
+        };
         let prefer = req
             .headers()
             .get_all("prefer")
@@ -418,6 +456,7 @@ impl HttpApp for SimApp {
             prefer,
             body: req.into_body(),
             inner: false,
+            caller,
         };
         self.graph(ctx, &host).await
     }

@@ -1,9 +1,10 @@
-//! The token endpoint (client credentials) and the bearer tokens it issued.
+//! The token endpoint: client credentials for riskrelay's app, and the authorization-code grant
+//! of interactive sign-in (see [`super::signin`]).
 
 use super::*;
 
 impl SimApp {
-    pub(super) async fn token(&self, tenant: &str, body: &[u8]) -> Response<Bytes> {
+    pub(super) async fn token(&self, tenant: &str, host: &str, body: &[u8]) -> Response<Bytes> {
         let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
         let s = self.lock().config.clone();
         let invalid_client = |desc: &str| {
@@ -18,7 +19,8 @@ impl SimApp {
                 json!({"error": "invalid_request", "error_description": "AADSTS90002: Tenant not found.", "error_codes": [90002]}),
             );
         }
-        if form.get("grant_type").map(String::as_str) != Some("client_credentials")
+        let grant = form.get("grant_type").map(String::as_str);
+        if !matches!(grant, Some("client_credentials" | "authorization_code"))
             || form.get("client_id") != Some(&s.client_id.to_string())
         {
             return invalid_client("AADSTS700016: Application not found in the directory.");
@@ -37,19 +39,14 @@ impl SimApp {
                 "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
             );
         }
+        if grant == Some("authorization_code") {
+            return self.redeem(tenant, host, &form);
+        }
         let token = format!("sim-{}", uuid::Uuid::new_v4().simple());
         self.lock().tokens.push(token.clone());
         reply(
             StatusCode::OK,
             json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}),
         )
-    }
-
-    pub(super) fn authorized(&self, auth: Option<&str>) -> bool {
-        let Some(token) = auth.and_then(|a| a.strip_prefix("Bearer ")) else {
-            return false;
-        };
-        let s = self.lock();
-        s.tokens.iter().any(|t| t == token) || s.static_tokens.iter().any(|t| t == token)
     }
 }

@@ -1,0 +1,90 @@
+//! Calls made with a signed-in analyst's delegated token (the actions from an alert): the same
+//! client, budget and retries as riskrelay's own reads, another bearer. Entra's roles, MFA and
+//! Conditional Access decide whether the analyst may; riskrelay's app holds no write permission.
+
+use secrecy::SecretString;
+
+use super::{Call, Feature, GraphClient, GraphError};
+use crate::action_link::ActionKind;
+use crate::ids::UserId;
+use crate::risk::RiskyUser;
+
+impl GraphClient {
+    /// The user's risk as the analyst sees it. `None` when Graph has no riskyUser for the id.
+    pub async fn risky_user_as(
+        &self,
+        token: &SecretString,
+        id: UserId,
+    ) -> Result<Option<RiskyUser>, GraphError> {
+        let mut call = Call::get(
+            self.url("v1.0", &format!("identityProtection/riskyUsers/{id}"), None),
+            Feature::AnalystRead,
+        );
+        call.as_user = Some(token.clone());
+        match self.send(&call).await {
+            Ok(reply) => reply.json(Feature::AnalystRead).map(Some),
+            Err(GraphError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the analyst is a member of `group` (directly or through nested groups).
+    pub async fn analyst_in_group(
+        &self,
+        token: &SecretString,
+        group: uuid::Uuid,
+    ) -> Result<bool, GraphError> {
+        #[derive(serde::Deserialize)]
+        struct Groups {
+            value: Vec<String>,
+        }
+        let call = Call {
+            method: http::Method::POST,
+            url: self.url("v1.0", "me/checkMemberGroups", None),
+            feature: Feature::AnalystRead,
+            body: Some(serde_json::json!({ "groupIds": [group.to_string()] })),
+            as_user: Some(token.clone()),
+        };
+        let groups: Groups = self.send(&call).await?.json(Feature::AnalystRead)?;
+        Ok(groups
+            .value
+            .iter()
+            .any(|g| g.eq_ignore_ascii_case(&group.to_string())))
+    }
+
+    /// Takes `action` on the user with the analyst's token. Snoozing is riskrelay's own and
+    /// makes no Graph call.
+    pub async fn act_as(
+        &self,
+        token: &SecretString,
+        action: ActionKind,
+        user: UserId,
+    ) -> Result<(), GraphError> {
+        let (path, feature, body) = match action {
+            ActionKind::Confirm => (
+                "identityProtection/riskyUsers/confirmCompromised".to_string(),
+                Feature::ConfirmCompromised,
+                Some(serde_json::json!({ "userIds": [user.to_string()] })),
+            ),
+            ActionKind::Dismiss => (
+                "identityProtection/riskyUsers/dismiss".to_string(),
+                Feature::DismissRisk,
+                Some(serde_json::json!({ "userIds": [user.to_string()] })),
+            ),
+            ActionKind::Revoke => (
+                format!("users/{user}/revokeSignInSessions"),
+                Feature::RevokeSessions,
+                None,
+            ),
+            ActionKind::Snooze => return Ok(()),
+        };
+        let call = Call {
+            method: http::Method::POST,
+            url: self.url("v1.0", &path, None),
+            feature,
+            body,
+            as_user: Some(token.clone()),
+        };
+        self.send(&call).await.map(|_| ())
+    }
+}

@@ -1,0 +1,560 @@
+//! Acting from an alert: the signed links on a delivered Slack alert, the action pages, Entra
+//! sign-in against the simulated tenant (authorization code + PKCE, ID tokens signed with its
+//! published key), the action taken with the analyst's own token, the follow-up message and the
+//! next alert that recalls it — and every way in that must change nothing.
+//!
+//! riskrelay's pages are driven through the app itself (`HttpApp::handle`), the simulated
+//! sign-in over HTTP, by a small cookie-keeping client standing in for the browser. The real
+//! browser run of the same flow is `tools/browser/actions.py`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use riskrelay::action_link::{ActionKind, ActionLink, ActionsConfig};
+use riskrelay::app::{App, Role};
+use riskrelay::config::{Env, EnvSecrets};
+use riskrelay::risk::{RiskLevel, RiskState};
+use riskrelay::server::HttpApp;
+
+use crate::helpers::{LogCapture, TestApp, received_json};
+
+const PUBLIC: &str = "http://127.0.0.1:18443";
+const LINK_KEY: &str = "0123456789abcdef0123456789abcdef";
+
+/// One answer, as a browser sees it.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    body: String,
+}
+
+/// A browser: keeps cookies, follows nothing by itself; riskrelay's URLs go to the app, the
+/// simulator's over HTTP.
+struct Browser {
+    app: Arc<dyn HttpApp>,
+    http: reqwest::Client,
+    cookies: BTreeMap<String, String>,
+}
+
+impl Browser {
+    fn new(app: &App) -> Self {
+        Self {
+            app: app.actions.clone().expect("actions are configured"),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    /// A client with no cookies: a link scanner, or another browser.
+    fn fresh(&self) -> Self {
+        Self {
+            app: self.app.clone(),
+            http: self.http.clone(),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, set_cookies: Vec<String>) {
+        for c in set_cookies {
+            if let Some((k, v)) = c.split(';').next().and_then(|kv| kv.split_once('=')) {
+                self.cookies.insert(k.trim().into(), v.trim().into());
+            }
+        }
+    }
+
+    async fn request(&mut self, method: &str, url: &str, form: Option<&str>) -> Answer {
+        let url = if url.starts_with('/') {
+            format!("{PUBLIC}{url}")
+        } else {
+            url.to_string()
+        };
+        if let Some(path) = url.strip_prefix(PUBLIC) {
+            let mut req = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("cookie", self.cookie_header());
+            if form.is_some() {
+                req = req.header("content-type", "application/x-www-form-urlencoded");
+            }
+            let res = self
+                .app
+                .handle(
+                    req.body(Bytes::from(form.unwrap_or_default().to_string()))
+                        .unwrap(),
+                )
+                .await;
+            for (name, v) in [
+                ("content-security-policy", "frame-ancestors 'none'"),
+                ("x-frame-options", "DENY"),
+                ("referrer-policy", "no-referrer"),
+            ] {
+                let got = res.headers().get(name).unwrap().to_str().unwrap();
+                assert!(got.contains(v), "{name}: {got}");
+            }
+            self.keep(
+                res.headers()
+                    .get_all("set-cookie")
+                    .iter()
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .collect(),
+            );
+            return Answer {
+                status: res.status().as_u16(),
+                location: res
+                    .headers()
+                    .get("location")
+                    .map(|l| l.to_str().unwrap().to_string()),
+                body: String::from_utf8_lossy(res.body()).into_owned(),
+            };
+        }
+        let res = self
+            .http
+            .request(method.parse().unwrap(), &url)
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_string());
+        let set: Vec<String> = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        self.keep(set);
+        let origin = url::Url::parse(&url).unwrap();
+        Answer {
+            status,
+            location: location.map(|l| origin.join(&l).unwrap().to_string()),
+            body: res.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, url: &str) -> Answer {
+        self.request("GET", url, None).await
+    }
+
+    /// Follows redirects; returns the last answer and every URL visited.
+    async fn follow(&mut self, mut answer: Answer) -> (Answer, Vec<String>) {
+        let mut visited = Vec::new();
+        while let (300..=399, Some(to)) = (answer.status, answer.location.clone()) {
+            visited.push(to.clone());
+            answer = self.get(&to).await;
+            assert!(visited.len() < 10, "a redirect loop: {visited:?}");
+        }
+        (answer, visited)
+    }
+}
+
+/// The hidden CSRF field of the confirm page.
+fn csrf(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    page[at..page[at..].find('"').unwrap() + at].to_string()
+}
+
+fn actions_config(actions: &str) -> ActionsConfig {
+    let e = Env::default()
+        .with("RISKRELAY_ACTIONS", actions)
+        .with("RISKRELAY_PUBLIC_URL", PUBLIC)
+        .with("RISKRELAY_ACTION_LINK_KEY", LINK_KEY);
+    ActionsConfig::load(&e, &EnvSecrets(&e)).unwrap().unwrap()
+}
+
+/// A tenant past its baseline whose user Adele is at high risk, and the new-risk alert about her
+/// delivered to Slack with its buttons.
+async fn rig() -> (TestApp, App, riskrelay::ids::UserId, serde_json::Value) {
+    let mut t = TestApp::start().await;
+    t.ok_sinks().await;
+    t.settings.actions = Some(actions_config("confirm,dismiss,revoke,snooze"));
+    let app = t.build(Role::Service, None);
+    let poller = app.poller().unwrap();
+    poller.poll().await.unwrap();
+    let user = t.high_risk_user(1, "Adele Vance", "adelev@contoso.com");
+    poller.poll().await.unwrap();
+    let alert = received_json(&t.slack)
+        .await
+        .into_iter()
+        .find(|p| p.to_string().contains("adelev@contoso.com"))
+        .expect("the new-risk alert");
+    (t, app, user, alert)
+}
+
+/// The button labelled `label` on a Slack payload.
+fn button(payload: &serde_json::Value, label: &str) -> String {
+    payload["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().unwrap().iter())
+        .find(|e| e["text"]["text"] == label)
+        .unwrap_or_else(|| panic!("no {label} button in {payload}"))["url"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Signs in on the action page as the simulated analyst `n` (0: the Security Operator, 1: no
+/// role) and returns the page the sign-in ends on, with every URL visited after the picker.
+async fn sign_in(b: &mut Browser, link: &str, n: usize) -> (Answer, Vec<String>) {
+    let landing = b.get(link).await;
+    assert_eq!(landing.status, 200, "{}", landing.body);
+    assert!(landing.body.contains("Sign in with Microsoft"));
+    let to_entra = b.get(&format!("/actions/signin/{}", token(link))).await;
+    let (picker, visited) = b.follow(to_entra).await;
+    assert!(picker.body.contains("Pick an account"), "{}", picker.body);
+    let origin = url::Url::parse(visited.last().unwrap()).unwrap();
+    let marker = format!("id=\"analyst-{n}\" href=\"");
+    let at = picker.body.find(&marker).unwrap() + marker.len();
+    let href = picker.body[at..at + picker.body[at..].find('"').unwrap()].replace("&amp;", "&");
+    let chosen = b.get(origin.join(&href).unwrap().as_str()).await;
+    b.follow(chosen).await
+}
+
+fn token(link: &str) -> &str {
+    link.rsplit('/').next().unwrap()
+}
+
+#[tokio::test]
+async fn an_analyst_confirms_a_compromise_from_the_alert_and_the_channel_hears_it_once() {
+    let logs = LogCapture::start();
+    let (t, app, user, alert) = rig().await;
+    // Every action as a link button on the alert, each signed for this user and alert.
+    for a in ActionKind::ALL {
+        let url = button(&alert, a.label());
+        assert!(url.starts_with(&format!("{PUBLIC}/actions/v1.")), "{url}");
+        let link = ActionLink::verify(
+            token(&url),
+            &actions_config("confirm").key,
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+        assert_eq!((link.user, link.action), (user, a));
+    }
+    let confirm = button(&alert, "Confirm compromised");
+    let mut b = Browser::new(&app);
+
+    // A link scanner opens it first: a page, nothing changed, nothing stored.
+    let scanner = b.fresh().get(&confirm).await;
+    assert_eq!(scanner.status, 200);
+    assert!(
+        scanner.body.contains("Confirm compromised?")
+            && scanner.body.contains("Nothing is done until you confirm")
+    );
+    assert_eq!(
+        t.sim.risky_user(user).unwrap().risk_state,
+        RiskState::AtRisk
+    );
+
+    let (page, visited) = sign_in(&mut b, &confirm, 0).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("secops@contoso.com"), "{}", page.body);
+    assert!(
+        page.body.contains("high · atRisk"),
+        "the live risk: {}",
+        page.body
+    );
+    let callback = visited
+        .iter()
+        .find(|u| u.contains("/actions/callback"))
+        .unwrap()
+        .clone();
+
+    // The same sign-in answer again (a replayed state and code): refused.
+    let replay = b.get(&callback).await;
+    assert_eq!(replay.status, 400);
+    assert!(replay.body.contains("already used"), "{}", replay.body);
+
+    // The form without its CSRF token, with a wrong one, and from a browser without the
+    // session: refused, nothing changed.
+    for (same_browser, form) in [
+        (true, "".to_string()),
+        (true, "csrf=forged".into()),
+        (false, format!("csrf={}", csrf(&page.body))),
+    ] {
+        let mut client = b.fresh();
+        if same_browser {
+            client.cookies = b.cookies.clone();
+        }
+        let res = client
+            .request(
+                "POST",
+                &format!("/actions/{}", token(&confirm)),
+                Some(&form),
+            )
+            .await;
+        assert_eq!(res.status, 403, "{form}: {}", res.body);
+    }
+    assert_eq!(
+        t.sim.risky_user(user).unwrap().risk_state,
+        RiskState::AtRisk
+    );
+    assert!(t.sim.analyst_actions().is_empty());
+
+    // Confirm: a silent second sign-in for the same analyst, the action with their token.
+    let form = format!("csrf={}", csrf(&page.body));
+    let posted = b
+        .request(
+            "POST",
+            &format!("/actions/{}", token(&confirm)),
+            Some(&form),
+        )
+        .await;
+    assert_eq!(posted.status, 303);
+    assert!(
+        posted.location.as_deref().unwrap().contains("prompt=none"),
+        "{posted:?}"
+    );
+    let (done, _) = b.follow(posted).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(
+        done.body.contains("Confirmed compromised") && done.body.contains("by secops@contoso.com"),
+        "{}",
+        done.body
+    );
+    let state = t.sim.risky_user(user).unwrap();
+    assert_eq!(
+        (state.risk_level, state.risk_state),
+        (RiskLevel::High, RiskState::ConfirmedCompromised)
+    );
+    assert_eq!(
+        t.sim.analyst_actions(),
+        vec![(
+            "secops@contoso.com".to_string(),
+            "confirmCompromised".to_string(),
+            user
+        )]
+    );
+
+    // One follow-up message per destination, naming the analyst.
+    let follow_ups = |posts: Vec<serde_json::Value>| {
+        posts
+            .into_iter()
+            .filter(|p| p.to_string().contains("Confirmed compromised by"))
+            .count()
+    };
+    assert_eq!(follow_ups(received_json(&t.slack).await), 1);
+    assert_eq!(follow_ups(received_json(&t.teams).await), 1);
+
+    // The next poll sees the compromise and says who confirmed it: the same story, not news.
+    let before = received_json(&t.slack).await.len();
+    app.poller().unwrap().poll().await.unwrap();
+    let mut posts = received_json(&t.slack).await;
+    assert_eq!(posts.len(), before + 1, "one alert about the compromise");
+    let last = posts.pop().unwrap().to_string();
+    assert!(
+        last.contains("Open user in Entra"),
+        "a user alert, not the follow-up: {last}"
+    );
+    assert!(
+        last.contains("Confirmed compromised by secops@contoso.com"),
+        "the alert recalls the action: {last}"
+    );
+    assert!(
+        !last.contains("\"Confirm compromised\""),
+        "no confirm button once confirmed: {last}"
+    );
+    assert!(
+        last.contains("\"Revoke sessions\""),
+        "the other actions stay: {last}"
+    );
+
+    // Nothing secret in the logs: no access or ID token, no code, no link key.
+    let text = logs.text();
+    for secret in [
+        "sim-user-",
+        "simcode-",
+        "eyJ",
+        LINK_KEY,
+        "simulated-client-secret",
+    ] {
+        assert!(!text.contains(secret), "{secret} in the logs:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn an_analyst_without_a_role_is_told_which_role_and_nothing_changes() {
+    let (t, app, user, alert) = rig().await;
+    let posts_before = t.posts().await;
+    let mut b = Browser::new(&app);
+    let (page, _) = sign_in(&mut b, &button(&alert, "Dismiss user risk"), 1).await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(
+        page.body.contains("You need the Security Operator role"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        t.sim.risky_user(user).unwrap().risk_state,
+        RiskState::AtRisk
+    );
+    assert!(t.sim.analyst_actions().is_empty());
+    assert_eq!(t.posts().await, posts_before, "no follow-up message");
+}
+
+#[tokio::test]
+async fn forged_expired_and_unoffered_links_are_refused_with_a_page() {
+    let (t, app, user, alert) = rig().await;
+    let confirm = button(&alert, "Confirm compromised");
+    let mut b = Browser::new(&app);
+    let tok = token(&confirm);
+    // One character of the signature changed.
+    let mut tampered = tok.to_string();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let config = actions_config("confirm");
+    let past = ActionLink {
+        tenant: t.settings.tenant(),
+        user,
+        alert_key: "user/x".into(),
+        action: ActionKind::Confirm,
+        expires: time::OffsetDateTime::now_utc().unix_timestamp() - 1,
+    }
+    .sign(&config.key);
+    let other_key = ActionLink {
+        tenant: t.settings.tenant(),
+        user,
+        alert_key: "user/x".into(),
+        action: ActionKind::Confirm,
+        expires: time::OffsetDateTime::now_utc().unix_timestamp() + 60,
+    }
+    .sign(&riskrelay::action_link::LinkKey::new(&[7; 32]).unwrap());
+    for (path, status, words) in [
+        (
+            format!("/actions/{tampered}"),
+            400,
+            "This link is not valid",
+        ),
+        (
+            format!("/actions/signin/{tampered}"),
+            400,
+            "This link is not valid",
+        ),
+        (
+            format!("/actions/{other_key}"),
+            400,
+            "This link is not valid",
+        ),
+        (format!("/actions/{past}"), 410, "This link has expired"),
+        (
+            format!("/actions/signin/{past}"),
+            410,
+            "This link has expired",
+        ),
+        (
+            "/actions/nonsense".to_string(),
+            400,
+            "This link is not valid",
+        ),
+    ] {
+        let res = b.get(&path).await;
+        assert_eq!(res.status, status, "{path}");
+        assert!(res.body.contains(words), "{path}: {}", res.body);
+        assert!(res.location.is_none());
+    }
+    assert!(b.cookies.is_empty(), "a bad link starts no session");
+    assert_eq!(
+        t.sim.risky_user(user).unwrap().risk_state,
+        RiskState::AtRisk
+    );
+}
+
+#[tokio::test]
+async fn a_code_redeemed_twice_is_refused() {
+    let (_t, app, _user, alert) = rig().await;
+    let confirm = button(&alert, "Confirm compromised");
+    let mut b = Browser::new(&app);
+    let (_, visited) = sign_in(&mut b, &confirm, 0).await;
+    let first = url::Url::parse(
+        visited
+            .iter()
+            .find(|u| u.contains("/actions/callback"))
+            .unwrap(),
+    )
+    .unwrap();
+    let code = first
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    // A new sign-in in the same browser, answered with the code of the first one.
+    let started = b.get(&format!("/actions/signin/{}", token(&confirm))).await;
+    let entra = url::Url::parse(started.location.as_deref().unwrap()).unwrap();
+    let state = entra
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let res = b
+        .get(&format!("/actions/callback?code={code}&state={state}"))
+        .await;
+    assert_eq!(res.status, 400);
+    assert!(
+        res.body.contains("Sign-in could not be completed"),
+        "{}",
+        res.body
+    );
+}
+
+#[test]
+fn actions_need_a_public_url_and_a_key_and_name_what_is_missing() {
+    let e = Env::default().with("RISKRELAY_ACTIONS", "confirm");
+    let err = ActionsConfig::load(&e, &EnvSecrets(&e))
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("RISKRELAY_PUBLIC_URL is not set"), "{err}");
+    let e = e.with("RISKRELAY_PUBLIC_URL", "https://riskrelay.contoso.com");
+    let err = ActionsConfig::load(&e, &EnvSecrets(&e))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("RISKRELAY_ACTION_LINK_KEY is not set"),
+        "{err}"
+    );
+    let short = e.clone().with("RISKRELAY_ACTION_LINK_KEY", "tooshort");
+    let err = ActionsConfig::load(&short, &EnvSecrets(&short))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("RISKRELAY_ACTION_LINK_KEY is invalid") && !err.contains("tooshort"),
+        "{err}"
+    );
+    let bad = e.clone().with("RISKRELAY_ACTIONS", "confirm,delete");
+    let err = ActionsConfig::load(&bad, &EnvSecrets(&bad))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"delete\" is not an action"), "{err}");
+    let plain = e
+        .clone()
+        .with("RISKRELAY_PUBLIC_URL", "http://riskrelay.contoso.com");
+    assert!(
+        ActionsConfig::load(&plain, &EnvSecrets(&plain)).is_err(),
+        "plain http off loopback"
+    );
+    let none = Env::default();
+    assert!(
+        ActionsConfig::load(&none, &EnvSecrets(&none))
+            .unwrap()
+            .is_none(),
+        "off by default"
+    );
+}
