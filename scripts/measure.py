@@ -50,7 +50,7 @@ def peak_rss_kib(pid):
 def sizes():
     out = {}
     tmp = tempfile.mkdtemp()
-    for name in ["riskrelay", "webhook", "poller", "worker"]:
+    for name in ["riskrelay", "webhook", "poller", "worker", "actions"]:
         path = os.path.join(RELEASE, name)
         entry = {"bytes": os.path.getsize(path)}
         if name != "riskrelay":
@@ -179,12 +179,15 @@ def lambdas(runs):
         queue_url = subprocess.run([py, "-c", setup], env=aws, capture_output=True, text=True, check=True).stdout.strip()
         env = dict(aws, RISKRELAY_TENANT_ID=TENANT, RISKRELAY_CLIENT_ID="22222222-3333-4444-5555-666666666666",
                    RISKRELAY_SECRET_ID="riskrelay/measure", RISKRELAY_TABLE_NAME="measure", RISKRELAY_QUEUE_URL=queue_url,
-                   RISKRELAY_LOG="warn", RISKRELAY_LOG_FORMAT="json")
+                   RISKRELAY_LOG="warn", RISKRELAY_LOG_FORMAT="json",
+                   RISKRELAY_ACTIONS="confirm,revoke", RISKRELAY_ACTIONS_URL="https://qrstuvwxyzabcdef.lambda-url.us-east-1.on.aws")
         validation = json.load(open(os.path.join(ROOT, "events", "furl-validation.json")))
         cases = {
             "webhook": validation,
             "poller": {"job": "subscriptions"},
             "worker": {"Records": []},
+            # A link that does not verify: the page answers without Graph or the store.
+            "actions": json.load(open(os.path.join(ROOT, "events", "furl-action-link.json"))),
         }
         out = {}
         for name, event in cases.items():

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check CI runs, on a fresh machine or a developer's: installs the pinned test tools
 # (once, into .tools/ and tools/validators/node_modules), starts moto on 127.0.0.1, then runs
-# rustfmt, clippy, the test suite, the payload validators and the infrastructure linters.
+# rustfmt, clippy, the test suite, the payload validators, the browser test of the action pages
+# and the infrastructure linters.
 # Stops what it started, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,8 @@ if [ -d tools/validators/checks ]; then
     "$check"
   done
 fi
+echo "== browser: the action pages in headless chromium (selenium)"
+.tools/venv/bin/python tools/browser/actions_flow.py target/debug/riskrelay target/browser
 echo "== infrastructure (sam validate --lint, checkov)"
 scripts/check-infra.sh
 echo "== all checks passed"

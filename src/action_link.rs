@@ -14,7 +14,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::config::{ConfigError, Env, SecretSource, required_secret};
+use secrecy::ExposeSecret as _;
+
+use crate::config::{ConfigError, Env, SecretSource, optional_secret};
 use crate::ids::{TenantId, UserId};
 
 /// What an analyst can do from an alert.
@@ -157,8 +159,8 @@ pub struct ActionButton {
 }
 
 /// Which actions alerts offer and how their links are made (`RISKRELAY_ACTIONS`,
-/// `RISKRELAY_PUBLIC_URL`, the `action_link_key` secret, `RISKRELAY_ACTION_LINK_DAYS`,
-/// `RISKRELAY_ACTION_GROUP`).
+/// `RISKRELAY_ACTIONS_URL` or else `RISKRELAY_PUBLIC_URL`, the `action_link_key` secret,
+/// `RISKRELAY_ACTION_LINK_DAYS`, `RISKRELAY_ACTION_GROUP`).
 #[derive(Debug, Clone)]
 pub struct ActionsConfig {
     /// Where riskrelay's action pages are reached from a browser.
@@ -188,26 +190,45 @@ impl ActionsConfig {
         if actions.is_empty() {
             return Ok(None);
         }
-        let public_url = env.required(
-            "RISKRELAY_PUBLIC_URL",
-            "the https root address the action pages are reached at, such as https://riskrelay.contoso.com (RISKRELAY_ACTIONS is set)",
+        // In one process the webhook and the action pages share an address
+        // (`RISKRELAY_PUBLIC_URL`); in AWS the actions function has its own Function URL.
+        let expected = "the https root address the action pages are reached at, such as https://riskrelay.contoso.com (RISKRELAY_ACTIONS is set)";
+        let public_url = match env.optional(
+            "RISKRELAY_ACTIONS_URL",
+            expected,
             crate::config::endpoint_root,
-        )?;
+        )? {
+            Some(u) => u,
+            None => env.required(
+                "RISKRELAY_PUBLIC_URL",
+                expected,
+                crate::config::endpoint_root,
+            )?,
+        };
         let key_expected = "at least 16 bytes of random text, such as 32 bytes in hex";
-        let key = required_secret(secrets, "action_link_key", key_expected, |v| {
+        let key = match optional_secret(secrets, "action_link_key", key_expected, |v| {
             if v.len() < MIN_KEY_BYTES {
                 Err(format!("it has {} bytes", v.len()))
             } else {
                 Ok(())
             }
-        })?;
-        use secrecy::ExposeSecret as _;
-        let key = LinkKey::new(key.expose_secret().as_bytes()).ok_or_else(|| {
-            ConfigError::invalid(
-                secrets.describe("action_link_key"),
-                key_expected,
-                "too short",
-            )
+        })? {
+            Some(k) => LinkKey::new(k.expose_secret().as_bytes()),
+            // The deployment's generated `client_state` is secret material already: a key is
+            // derived from it (so a template that generates one secret value needs no second),
+            // under a label of its own so the two never coincide. Rotating `client_state` then
+            // retires the links; set `action_link_key` to rotate them apart.
+            None => secrets.get("client_state").and_then(|cs| {
+                let k = aws_lc_rs::hmac::Key::new(
+                    aws_lc_rs::hmac::HMAC_SHA256,
+                    cs.expose_secret().as_bytes(),
+                );
+                LinkKey::new(aws_lc_rs::hmac::sign(&k, b"riskrelay action-link key v1").as_ref())
+            }),
+        }
+        .ok_or_else(|| ConfigError::Missing {
+            var: secrets.describe("action_link_key"),
+            expected: format!("{key_expected} (RISKRELAY_ACTIONS is set and there is no client_state to derive one from)"),
         })?;
         let days = env.or(
             "RISKRELAY_ACTION_LINK_DAYS",
@@ -252,7 +273,7 @@ impl ActionsConfig {
         }
     }
 
-    /// `RISKRELAY_PUBLIC_URL` joined with `path`.
+    /// The action pages' address joined with `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}/{path}", self.public_url.as_str().trim_end_matches('/'))
     }

@@ -97,6 +97,34 @@ impl Settings {
     }
 }
 
+/// The action pages when actions are configured (`riskrelay run`, and the actions function in
+/// AWS): Entra sign-in on the app's own credential, Graph with the analyst's token, delivery of
+/// the follow-up message.
+pub fn actions_app(
+    settings: &Settings,
+    graph: GraphClient,
+    store: Arc<dyn Store>,
+    delivery: Delivery,
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Option<crate::actions::ActionsApp>> {
+    let Some(config) = &settings.actions else {
+        return Ok(None);
+    };
+    let oidc = crate::actions::oidc::Oidc::new(&settings.graph, http).context("action pages")?;
+    Ok(Some(
+        crate::actions::ActionsApp::new(
+            config.clone(),
+            oidc,
+            graph,
+            store,
+            delivery,
+            settings.tenant(),
+        )
+        .with_clock(clock),
+    ))
+}
+
 /// Which parts a process runs. Each builds only what it needs: the poller has no chat sinks,
 /// the worker no poller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,20 +246,16 @@ impl App {
                         settings.alerts.digest_threshold,
                     )
                 };
-                if let (Role::Service, Some(config)) = (role, &settings.actions) {
-                    let oidc = crate::actions::oidc::Oidc::new(&settings.graph, http.clone())
-                        .context("action pages")?;
-                    actions = Some(Arc::new(
-                        crate::actions::ActionsApp::new(
-                            config.clone(),
-                            oidc,
-                            graph.clone(),
-                            store.clone(),
-                            delivery(sinks.clone()),
-                            tenant,
-                        )
-                        .with_clock(clock.clone()),
-                    ));
+                if role == Role::Service {
+                    actions = actions_app(
+                        settings,
+                        graph.clone(),
+                        store.clone(),
+                        delivery(sinks.clone()),
+                        http.clone(),
+                        clock.clone(),
+                    )?
+                    .map(Arc::new);
                 }
                 let worker = Worker::new(tenant, graph.clone(), store.clone(), delivery(sinks))
                     .with_clock(clock.clone())

@@ -108,6 +108,9 @@ impl Demo {
     }
 }
 
+/// Where the demo's action links point: `riskrelay run`'s default listener.
+const DEMO_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+
 pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("could not create {}", opts.out.display()))?;
@@ -135,6 +138,17 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
             });
         }
     }
+    // Every action on the alerts, against the simulated tenant's sign-in; the links point where
+    // `riskrelay run` would serve them.
+    let link_key = crate::actions::oidc::random(32);
+    let actions_env = crate::config::Env::default()
+        .with("RISKRELAY_ACTIONS", "confirm,dismiss,revoke,snooze")
+        .with("RISKRELAY_PUBLIC_URL", DEMO_PUBLIC_URL)
+        .with("RISKRELAY_ACTION_LINK_KEY", &link_key);
+    settings.actions = crate::action_link::ActionsConfig::load(
+        &actions_env,
+        &crate::config::EnvSecrets(&actions_env),
+    )?;
     let mut adapters = Adapters::new(Arc::new(MemoryStore::default()));
     adapters.inline_retry.base_delay = Duration::from_millis(200);
     if opts.print {
@@ -324,6 +338,53 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         .poller()?
         .ask_for_summary(demo.app.clock.now() + time::Duration::days(1))
         .await?;
+
+    demo.chapter(
+        7,
+        "7. An analyst acts from the alert",
+        "Isaiah Langer's credentials turn up in a leak. The alert carries buttons; an analyst presses \"Confirm compromised\", signs in\nto Entra as secops@contoso.com (a Security Operator) and confirms. Entra records it under the analyst's name, every\ndestination hears who did it, and the next poll's alert about the compromise says so instead of reading as news.",
+    );
+    let isaiah = sim.add_user(
+        SimUser::new(
+            crate::sim::scenario::user_id(300),
+            "Isaiah Langer",
+            "isaiahl",
+        )
+        .synced()
+        .with_job("Sales", "Sales Rep"),
+    );
+    sim.detect(
+        isaiah,
+        DetectionSpec::new(
+            "leakedCredentials",
+            "user",
+            RiskLevel::High,
+            DetectionTimingType::Offline,
+        ),
+    );
+    demo.poll().await?;
+    let link = demo
+        .posted()
+        .iter()
+        .rev()
+        .flat_map(|p| p.view.links.iter())
+        .find(|l| l.label == crate::action_link::ActionKind::Confirm.label())
+        .map(|l| l.url.clone())
+        .context("the alert carries no Confirm compromised button")?;
+    let pages = demo
+        .app
+        .actions
+        .clone()
+        .context("the demo's action pages")?;
+    let mut analyst = crate::sim::browser::Browser::new(pages, DEMO_PUBLIC_URL)?;
+    let (page, _) = analyst.sign_in(&link, 0).await?;
+    let done = analyst.confirm(&link, &page.body).await?;
+    anyhow::ensure!(
+        done.body.contains("Confirmed compromised"),
+        "the action did not go through ({})",
+        done.status
+    );
+    demo.poll().await?;
 
     let posted = demo.posted();
     if opts.print {

@@ -191,6 +191,48 @@ pub fn webhook(
         .with_known_subscriptions(Arc::new(known)))
 }
 
+/// The actions function: the action pages behind an alert's buttons. It reads the secret (the
+/// app credential to redeem sign-ins, the link key, the destinations for the follow-up message)
+/// and writes the table; it holds no queue and uses no Graph application permission (every
+/// Graph call carries the analyst's token).
+pub fn actions(
+    env: &Env,
+    secrets: &dyn SecretSource,
+    aws: &aws_config::SdkConfig,
+) -> anyhow::Result<crate::actions::ActionsApp> {
+    use anyhow::Context as _;
+    let settings = Settings::load(env, secrets)?;
+    let store: Arc<dyn crate::store::Store> = Arc::new(dynamo_store(env, aws)?);
+    let tenant = settings.tenant();
+    let http = crate::http::client(settings.graph.request_timeout).context("HTTP client")?;
+    // The tenant's identity-protection budget is shared with the poller and the worker.
+    let shared = Arc::new(crate::store::slots::StoredSlots::new(tenant, store.clone()));
+    let graph = crate::graph::GraphClient::build(&settings.graph, http.clone(), Some(shared))
+        .context("Graph client")?;
+    let sinks = crate::sink::build(
+        &settings.alerts.sinks,
+        crate::sink::Http {
+            client: http.clone(),
+            timeout: crate::http::CHAT_TIMEOUT,
+        },
+    );
+    let delivery = crate::deliver::Delivery::new(
+        store.clone(),
+        sinks,
+        settings.alerts.kinds.clone(),
+        settings.alerts.digest_threshold,
+    );
+    crate::app::actions_app(
+        &settings,
+        graph,
+        store,
+        delivery,
+        http,
+        crate::clock::system(),
+    )?
+    .context("the actions function needs RISKRELAY_ACTIONS (which actions alerts offer)")
+}
+
 /// The cold-start preamble every function shares: logging, then its parts built (with the secret
 /// re-read after its TTL). A failure fails the function's init with `name` in the message.
 pub async fn start<T>(name: &str, build: Builder<T>) -> Result<Arc<Reloading<T>>, String> {

@@ -368,11 +368,17 @@ async fn service(
         });
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let tick = env.or(
+        "RISKRELAY_SIMULATE_TICK_SECONDS",
+        "seconds, 1 to 3600",
+        SIMULATED_TICK,
+        riskrelay::config::seconds(1..=3600),
+    )?;
     let ticker = sim.map(|sim| {
         tokio::spawn(async move {
             let mut step = 0;
             loop {
-                tokio::time::sleep(SIMULATED_TICK).await;
+                tokio::time::sleep(tick).await;
                 scenario::tick(&sim, step);
                 step += 1;
             }
@@ -388,7 +394,8 @@ async fn service(
     Ok(ExitCode::SUCCESS)
 }
 
-/// How often `run --simulate` moves its simulated tenant's story on.
+/// How often `run --simulate` moves its simulated tenant's story on, unless
+/// `RISKRELAY_SIMULATE_TICK_SECONDS` says otherwise.
 const SIMULATED_TICK: Duration = Duration::from_secs(30);
 
 async fn check(json: bool, enforce: bool, simulate: bool) -> anyhow::Result<ExitCode> {

@@ -486,10 +486,14 @@ fn user_links(a: &UserAlert) -> Vec<Link> {
             url: a.admin_center.user_url(a.tenant_id, a.user.id),
         });
     }
-    links.push(Link {
-        label: "Risky users report",
-        url: a.admin_center.risky_users_url(a.tenant_id),
-    });
+    // Teams shows at most five card actions: with four action buttons, the report (one click
+    // away from the user's page) gives way.
+    if a.actions.len() < 4 {
+        links.push(Link {
+            label: "Risky users report",
+            url: a.admin_center.risky_users_url(a.tenant_id),
+        });
+    }
     links.extend(a.actions.iter().map(|b| Link {
         label: b.action.label(),
         url: b.url.clone(),

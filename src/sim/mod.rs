@@ -5,6 +5,7 @@
 //! `riskrelay demo`, `riskrelay run --simulate` and the integration tests all talk to it through
 //! the real HTTP clients.
 
+pub mod browser;
 mod filter;
 mod http;
 pub mod scenario;

@@ -22,6 +22,14 @@ const PEOPLE: &[(&str, &str, &str, &str)] = &[
     ("Nestor Wilke", "nestorw", "Operations", "Director"),
 ];
 
+/// The risk the first people carry when the service's story starts.
+const SEEDED_RISKS: [RiskLevel; 4] = [
+    RiskLevel::High,
+    RiskLevel::Medium,
+    RiskLevel::Medium,
+    RiskLevel::Low,
+];
+
 /// When the seeded risk happened: fixed, so that every run against the same database sees the
 /// same history and only what changes afterwards is news.
 const SEEDED_AT: time::OffsetDateTime = time::macros::datetime!(2026-01-05 08:00 UTC);
@@ -56,19 +64,13 @@ pub fn seed_service(sim: &Simulator) {
         &["high"],
         &["mfa", "riskRemediation"],
     )]);
-    let risks = [
-        RiskLevel::High,
-        RiskLevel::Medium,
-        RiskLevel::Medium,
-        RiskLevel::Low,
-    ];
     for (n, (name, upn, dept, title)) in PEOPLE.iter().enumerate() {
         let id = sim.add_user(
             SimUser::new(user_id(n as u32), name, upn)
                 .synced()
                 .with_job(dept, title),
         );
-        if let Some(level) = risks.get(n) {
+        if let Some(level) = SEEDED_RISKS.get(n) {
             let at = SEEDED_AT + time::Duration::minutes(n as i64);
             sim.detect(
                 id,
@@ -87,7 +89,9 @@ pub fn seed_service(sim: &Simulator) {
 
 /// The next event of a live simulated tenant; `step` counts from 0.
 pub fn tick(sim: &Simulator, step: u32) {
-    let n = (step as usize) % PEOPLE.len();
+    // The first step is news: someone not at risk yet (and so an alert with its action buttons),
+    // then the others in turn.
+    let n = (step as usize + SEEDED_RISKS.len()) % PEOPLE.len();
     let id = user_id(n as u32);
     match sim.risky_user(id).map(|u| u.risk_state) {
         Some(RiskState::AtRisk) => {

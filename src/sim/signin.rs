@@ -25,6 +25,8 @@ pub struct SimAnalyst {
     pub upn: String,
     pub name: String,
     pub roles: Vec<&'static str>,
+    /// Groups the analyst is a member of (for `RISKRELAY_ACTION_GROUP`).
+    pub groups: Vec<uuid::Uuid>,
 }
 
 impl SimAnalyst {
@@ -33,7 +35,10 @@ impl SimAnalyst {
     }
 }
 
-/// One Security Operator, one analyst with no directory role.
+/// The group the simulated Security Operator is a member of.
+pub const SOC_GROUP: uuid::Uuid = uuid::Uuid::from_u128(0x5a5a_5a5a_0000_4000_8000_0000_00b0_0001);
+
+/// One Security Operator (in [`SOC_GROUP`]), one analyst with no directory role and no group.
 pub fn default_analysts() -> Vec<SimAnalyst> {
     vec![
         SimAnalyst {
@@ -41,12 +46,14 @@ pub fn default_analysts() -> Vec<SimAnalyst> {
             upn: "secops@contoso.com".into(),
             name: "Sam Rivera (Security Operator)".into(),
             roles: vec![SECURITY_OPERATOR],
+            groups: vec![SOC_GROUP],
         },
         SimAnalyst {
             oid: uuid::Uuid::from_u128(0x5a5a_5a5a_0000_4000_8000_0000_00a0_0002),
             upn: "helpdesk@contoso.com".into(),
             name: "Hal Ortiz (no admin role)".into(),
             roles: Vec::new(),
+            groups: Vec::new(),
         },
     ]
 }

@@ -7,166 +7,42 @@
 //! sign-in over HTTP, by a small cookie-keeping client standing in for the browser. The real
 //! browser run of the same flow is `tools/browser/actions.py`.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use bytes::Bytes;
 use riskrelay::action_link::{ActionKind, ActionLink, ActionsConfig};
 use riskrelay::app::{App, Role};
 use riskrelay::config::{Env, EnvSecrets};
 use riskrelay::risk::{RiskLevel, RiskState};
-use riskrelay::server::HttpApp;
+use riskrelay::sim::browser::{Answer, Browser, csrf};
 
 use crate::helpers::{LogCapture, TestApp, received_json};
 
 const PUBLIC: &str = "http://127.0.0.1:18443";
 const LINK_KEY: &str = "0123456789abcdef0123456789abcdef";
 
-/// One answer, as a browser sees it.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    location: Option<String>,
-    body: String,
+/// A browser on the app's action pages, asserting the security headers on every answer of
+/// riskrelay's.
+fn browser(app: &App) -> Browser {
+    Browser::new(app.actions.clone().expect("actions are configured"), PUBLIC).unwrap()
 }
 
-/// A browser: keeps cookies, follows nothing by itself; riskrelay's URLs go to the app, the
-/// simulator's over HTTP.
-struct Browser {
-    app: Arc<dyn HttpApp>,
-    http: reqwest::Client,
-    cookies: BTreeMap<String, String>,
+async fn open(b: &mut Browser, url: &str) -> Answer {
+    request(b, "GET", url, None).await
 }
 
-impl Browser {
-    fn new(app: &App) -> Self {
-        Self {
-            app: app.actions.clone().expect("actions are configured"),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookies: BTreeMap::new(),
+async fn request(b: &mut Browser, method: &str, url: &str, form: Option<&str>) -> Answer {
+    let ours = url.starts_with('/') || url.starts_with(PUBLIC);
+    let answer = b.request(method, url, form).await.unwrap();
+    if ours {
+        for (name, v) in [
+            ("content-security-policy", "frame-ancestors 'none'"),
+            ("x-frame-options", "DENY"),
+            ("referrer-policy", "no-referrer"),
+            ("cache-control", "no-store"),
+        ] {
+            let got = answer.headers.get(name).unwrap().to_str().unwrap();
+            assert!(got.contains(v), "{name}: {got}");
         }
     }
-
-    /// A client with no cookies: a link scanner, or another browser.
-    fn fresh(&self) -> Self {
-        Self {
-            app: self.app.clone(),
-            http: self.http.clone(),
-            cookies: BTreeMap::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn keep(&mut self, set_cookies: Vec<String>) {
-        for c in set_cookies {
-            if let Some((k, v)) = c.split(';').next().and_then(|kv| kv.split_once('=')) {
-                self.cookies.insert(k.trim().into(), v.trim().into());
-            }
-        }
-    }
-
-    async fn request(&mut self, method: &str, url: &str, form: Option<&str>) -> Answer {
-        let url = if url.starts_with('/') {
-            format!("{PUBLIC}{url}")
-        } else {
-            url.to_string()
-        };
-        if let Some(path) = url.strip_prefix(PUBLIC) {
-            let mut req = http::Request::builder()
-                .method(method)
-                .uri(path)
-                .header("cookie", self.cookie_header());
-            if form.is_some() {
-                req = req.header("content-type", "application/x-www-form-urlencoded");
-            }
-            let res = self
-                .app
-                .handle(
-                    req.body(Bytes::from(form.unwrap_or_default().to_string()))
-                        .unwrap(),
-                )
-                .await;
-            for (name, v) in [
-                ("content-security-policy", "frame-ancestors 'none'"),
-                ("x-frame-options", "DENY"),
-                ("referrer-policy", "no-referrer"),
-            ] {
-                let got = res.headers().get(name).unwrap().to_str().unwrap();
-                assert!(got.contains(v), "{name}: {got}");
-            }
-            self.keep(
-                res.headers()
-                    .get_all("set-cookie")
-                    .iter()
-                    .map(|v| v.to_str().unwrap().to_string())
-                    .collect(),
-            );
-            return Answer {
-                status: res.status().as_u16(),
-                location: res
-                    .headers()
-                    .get("location")
-                    .map(|l| l.to_str().unwrap().to_string()),
-                body: String::from_utf8_lossy(res.body()).into_owned(),
-            };
-        }
-        let res = self
-            .http
-            .request(method.parse().unwrap(), &url)
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        let location = res
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_string());
-        let set: Vec<String> = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .collect();
-        self.keep(set);
-        let origin = url::Url::parse(&url).unwrap();
-        Answer {
-            status,
-            location: location.map(|l| origin.join(&l).unwrap().to_string()),
-            body: res.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, url: &str) -> Answer {
-        self.request("GET", url, None).await
-    }
-
-    /// Follows redirects; returns the last answer and every URL visited.
-    async fn follow(&mut self, mut answer: Answer) -> (Answer, Vec<String>) {
-        let mut visited = Vec::new();
-        while let (300..=399, Some(to)) = (answer.status, answer.location.clone()) {
-            visited.push(to.clone());
-            answer = self.get(&to).await;
-            assert!(visited.len() < 10, "a redirect loop: {visited:?}");
-        }
-        (answer, visited)
-    }
-}
-
-/// The hidden CSRF field of the confirm page.
-fn csrf(page: &str) -> String {
-    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    page[at..page[at..].find('"').unwrap() + at].to_string()
+    answer
 }
 
 fn actions_config(actions: &str) -> ActionsConfig {
@@ -211,21 +87,12 @@ fn button(payload: &serde_json::Value, label: &str) -> String {
         .to_string()
 }
 
-/// Signs in on the action page as the simulated analyst `n` (0: the Security Operator, 1: no
-/// role) and returns the page the sign-in ends on, with every URL visited after the picker.
+/// Opens `link` (a landing page offering sign-in), then signs in as the simulated analyst `n`.
 async fn sign_in(b: &mut Browser, link: &str, n: usize) -> (Answer, Vec<String>) {
-    let landing = b.get(link).await;
+    let landing = open(b, link).await;
     assert_eq!(landing.status, 200, "{}", landing.body);
     assert!(landing.body.contains("Sign in with Microsoft"));
-    let to_entra = b.get(&format!("/actions/signin/{}", token(link))).await;
-    let (picker, visited) = b.follow(to_entra).await;
-    assert!(picker.body.contains("Pick an account"), "{}", picker.body);
-    let origin = url::Url::parse(visited.last().unwrap()).unwrap();
-    let marker = format!("id=\"analyst-{n}\" href=\"");
-    let at = picker.body.find(&marker).unwrap() + marker.len();
-    let href = picker.body[at..at + picker.body[at..].find('"').unwrap()].replace("&amp;", "&");
-    let chosen = b.get(origin.join(&href).unwrap().as_str()).await;
-    b.follow(chosen).await
+    b.sign_in(link, n).await.unwrap()
 }
 
 fn token(link: &str) -> &str {
@@ -249,10 +116,10 @@ async fn an_analyst_confirms_a_compromise_from_the_alert_and_the_channel_hears_i
         assert_eq!((link.user, link.action), (user, a));
     }
     let confirm = button(&alert, "Confirm compromised");
-    let mut b = Browser::new(&app);
+    let mut b = browser(&app);
 
     // A link scanner opens it first: a page, nothing changed, nothing stored.
-    let scanner = b.fresh().get(&confirm).await;
+    let scanner = open(&mut b.fresh(), &confirm).await;
     assert_eq!(scanner.status, 200);
     assert!(
         scanner.body.contains("Confirm compromised?")
@@ -278,7 +145,7 @@ async fn an_analyst_confirms_a_compromise_from_the_alert_and_the_channel_hears_i
         .clone();
 
     // The same sign-in answer again (a replayed state and code): refused.
-    let replay = b.get(&callback).await;
+    let replay = open(&mut b, &callback).await;
     assert_eq!(replay.status, 400);
     assert!(replay.body.contains("already used"), "{}", replay.body);
 
@@ -287,19 +154,19 @@ async fn an_analyst_confirms_a_compromise_from_the_alert_and_the_channel_hears_i
     for (same_browser, form) in [
         (true, "".to_string()),
         (true, "csrf=forged".into()),
-        (false, format!("csrf={}", csrf(&page.body))),
+        (false, format!("csrf={}", csrf(&page.body).unwrap())),
     ] {
         let mut client = b.fresh();
         if same_browser {
             client.cookies = b.cookies.clone();
         }
-        let res = client
-            .request(
-                "POST",
-                &format!("/actions/{}", token(&confirm)),
-                Some(&form),
-            )
-            .await;
+        let res = request(
+            &mut client,
+            "POST",
+            &format!("/actions/{}", token(&confirm)),
+            Some(&form),
+        )
+        .await;
         assert_eq!(res.status, 403, "{form}: {}", res.body);
     }
     assert_eq!(
@@ -309,20 +176,20 @@ async fn an_analyst_confirms_a_compromise_from_the_alert_and_the_channel_hears_i
     assert!(t.sim.analyst_actions().is_empty());
 
     // Confirm: a silent second sign-in for the same analyst, the action with their token.
-    let form = format!("csrf={}", csrf(&page.body));
-    let posted = b
-        .request(
-            "POST",
-            &format!("/actions/{}", token(&confirm)),
-            Some(&form),
-        )
-        .await;
+    let form = format!("csrf={}", csrf(&page.body).unwrap());
+    let posted = request(
+        &mut b,
+        "POST",
+        &format!("/actions/{}", token(&confirm)),
+        Some(&form),
+    )
+    .await;
     assert_eq!(posted.status, 303);
     assert!(
         posted.location.as_deref().unwrap().contains("prompt=none"),
         "{posted:?}"
     );
-    let (done, _) = b.follow(posted).await;
+    let (done, _) = b.follow(posted).await.unwrap();
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(
         done.body.contains("Confirmed compromised") && done.body.contains("by secops@contoso.com"),
@@ -393,7 +260,7 @@ async fn an_analyst_confirms_a_compromise_from_the_alert_and_the_channel_hears_i
 async fn an_analyst_without_a_role_is_told_which_role_and_nothing_changes() {
     let (t, app, user, alert) = rig().await;
     let posts_before = t.posts().await;
-    let mut b = Browser::new(&app);
+    let mut b = browser(&app);
     let (page, _) = sign_in(&mut b, &button(&alert, "Dismiss user risk"), 1).await;
     assert_eq!(page.status, 403, "{}", page.body);
     assert!(
@@ -413,7 +280,7 @@ async fn an_analyst_without_a_role_is_told_which_role_and_nothing_changes() {
 async fn forged_expired_and_unoffered_links_are_refused_with_a_page() {
     let (t, app, user, alert) = rig().await;
     let confirm = button(&alert, "Confirm compromised");
-    let mut b = Browser::new(&app);
+    let mut b = browser(&app);
     let tok = token(&confirm);
     // One character of the signature changed.
     let mut tampered = tok.to_string();
@@ -464,7 +331,7 @@ async fn forged_expired_and_unoffered_links_are_refused_with_a_page() {
             "This link is not valid",
         ),
     ] {
-        let res = b.get(&path).await;
+        let res = open(&mut b, &path).await;
         assert_eq!(res.status, status, "{path}");
         assert!(res.body.contains(words), "{path}: {}", res.body);
         assert!(res.location.is_none());
@@ -480,7 +347,7 @@ async fn forged_expired_and_unoffered_links_are_refused_with_a_page() {
 async fn a_code_redeemed_twice_is_refused() {
     let (_t, app, _user, alert) = rig().await;
     let confirm = button(&alert, "Confirm compromised");
-    let mut b = Browser::new(&app);
+    let mut b = browser(&app);
     let (_, visited) = sign_in(&mut b, &confirm, 0).await;
     let first = url::Url::parse(
         visited
@@ -496,7 +363,7 @@ async fn a_code_redeemed_twice_is_refused() {
         .1
         .into_owned();
     // A new sign-in in the same browser, answered with the code of the first one.
-    let started = b.get(&format!("/actions/signin/{}", token(&confirm))).await;
+    let started = open(&mut b, &format!("/actions/signin/{}", token(&confirm))).await;
     let entra = url::Url::parse(started.location.as_deref().unwrap()).unwrap();
     let state = entra
         .query_pairs()
@@ -504,14 +371,63 @@ async fn a_code_redeemed_twice_is_refused() {
         .unwrap()
         .1
         .into_owned();
-    let res = b
-        .get(&format!("/actions/callback?code={code}&state={state}"))
-        .await;
+    let res = open(
+        &mut b,
+        &format!("/actions/callback?code={code}&state={state}"),
+    )
+    .await;
     assert_eq!(res.status, 400);
     assert!(
         res.body.contains("Sign-in could not be completed"),
         "{}",
         res.body
+    );
+}
+
+#[tokio::test]
+async fn with_an_action_group_only_its_members_may_act() {
+    let mut t = TestApp::start().await;
+    t.ok_sinks().await;
+    let mut config = actions_config("revoke,snooze");
+    config.group = Some(riskrelay::sim::signin::SOC_GROUP);
+    t.settings.actions = Some(config.clone());
+    let app = t.build(Role::Service, None);
+    let user = t.high_risk_user(3, "Lynne Robbins", "lynner@contoso.com");
+    let link = config
+        .button(
+            t.settings.tenant(),
+            user,
+            "user/group-test",
+            ActionKind::Snooze,
+            time::OffsetDateTime::now_utc(),
+        )
+        .url;
+    // The Security Operator is in the group: the confirm page.
+    let mut b = browser(&app);
+    let (page, _) = sign_in(&mut b, &link, 0).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Snooze 7 days?"), "{}", page.body);
+    let done = b.confirm(&link, &page.body).await.unwrap();
+    assert!(done.body.contains("Snoozed for 7 days"), "{}", done.body);
+    let (snoozes, _) = riskrelay::source::snoozes::load(t.store.as_ref(), t.settings.tenant())
+        .await
+        .unwrap();
+    assert_eq!(snoozes.active.len(), 1);
+    assert_eq!(snoozes.active[0].by, "secops@contoso.com");
+    assert_eq!(snoozes.active[0].user_id, Some(user));
+
+    // Another group configured: the same analyst is refused, nothing is stored.
+    let mut other = config.clone();
+    other.group = Some(uuid::Uuid::from_u128(7));
+    t.settings.actions = Some(other);
+    let app = t.build(Role::Service, None);
+    let mut b = browser(&app);
+    let (page, _) = sign_in(&mut b, &link, 0).await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(
+        page.body.contains("not in the group allowed to act"),
+        "{}",
+        page.body
     );
 }
 
@@ -550,6 +466,24 @@ fn actions_need_a_public_url_and_a_key_and_name_what_is_missing() {
         ActionsConfig::load(&plain, &EnvSecrets(&plain)).is_err(),
         "plain http off loopback"
     );
+    // No link key, but a clientState: a key derived from it (not the clientState itself).
+    let derived = e
+        .clone()
+        .with("RISKRELAY_CLIENT_STATE", "a-generated-client-state-value");
+    let config = ActionsConfig::load(&derived, &EnvSecrets(&derived))
+        .unwrap()
+        .unwrap();
+    let link = ActionLink {
+        tenant: riskrelay::ids::TenantId::parse(crate::helpers::TENANT).unwrap(),
+        user: riskrelay::ids::UserId::parse(crate::helpers::USER_1).unwrap(),
+        alert_key: "k".into(),
+        action: ActionKind::Confirm,
+        expires: i64::MAX,
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let raw = riskrelay::action_link::LinkKey::new(b"a-generated-client-state-value").unwrap();
+    assert!(ActionLink::verify(&link.sign(&config.key), &config.key, now).is_ok());
+    assert!(ActionLink::verify(&link.sign(&config.key), &raw, now).is_err());
     let none = Env::default();
     assert!(
         ActionsConfig::load(&none, &EnvSecrets(&none))

@@ -106,6 +106,38 @@ async fn the_chapters_produce_the_expected_messages() {
         "{summary}"
     );
 
+    // An analyst confirms a compromise from the alert's button: the new-risk alert carries the
+    // buttons, every destination hears who acted, and the compromise alert says so.
+    assert_eq!(
+        titles(&report, 7),
+        vec![
+            "High user risk",
+            "Confirmed compromised",
+            "User confirmed compromised"
+        ]
+    );
+    let chapter7: Vec<String> = report
+        .posted
+        .iter()
+        .filter(|p| p.chapter == 7)
+        .map(|p| riskrelay::render::console::text(&p.view))
+        .collect();
+    assert!(
+        chapter7[0].contains("→ Confirm compromised: http://127.0.0.1:8080/actions/v1."),
+        "{}",
+        chapter7[0]
+    );
+    assert!(
+        chapter7[1].contains("Confirmed compromised by secops@contoso.com"),
+        "{}",
+        chapter7[1]
+    );
+    assert!(
+        chapter7[2].contains("Action: Confirmed compromised by secops@contoso.com"),
+        "{}",
+        chapter7[2]
+    );
+
     // One pair of payload files per message, named in story order.
     let mut files: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -131,9 +163,14 @@ async fn the_chapters_produce_the_expected_messages() {
             );
         }
     }
+    let summary_file = &report
+        .posted
+        .iter()
+        .find(|p| p.chapter == 6)
+        .unwrap()
+        .slack_file;
     let digest_slack: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report.posted.last().unwrap().slack_file).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(summary_file).unwrap()).unwrap();
     assert_eq!(
         digest_slack.to_string().matches("Spray Target").count(),
         40,

@@ -707,3 +707,90 @@ async fn a_window_larger_than_one_invocation_is_caught_up_across_invocations() {
         texts.len()
     );
 }
+
+/// The actions function under the local Runtime API, configured from the secret as in AWS: a
+/// forged link gets the refusal page with its security headers; a link signed with the key the
+/// deployment derives from its generated `client_state` starts an Entra sign-in, its session
+/// cookie returned the Function URL way (`cookies`), `__Host-` and `Secure` over https.
+#[tokio::test]
+async fn actions_binary_serves_the_action_pages_from_the_secret() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let (slack, teams) = chat_servers().await;
+    let aws = aws(&sim, &slack, &teams).await;
+    let public = "https://qrstuvwxyzabcdef.lambda-url.us-east-1.on.aws";
+    let mut env = env(&sim, &aws);
+    env.push(("RISKRELAY_ACTIONS".into(), "confirm,revoke".into()));
+    env.push(("RISKRELAY_ACTIONS_URL".into(), public.into()));
+    let actions = Function::start(env!("CARGO_BIN_EXE_actions"), &env).await;
+
+    let r = actions.invoke(fixture("furl-action-link")).await.unwrap();
+    assert_eq!(r["statusCode"], 400, "{r}");
+    assert_eq!(r["headers"]["content-type"], "text/html; charset=utf-8");
+    assert!(
+        r["headers"]["content-security-policy"]
+            .as_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'"),
+        "{r}"
+    );
+    assert!(
+        r["body"]
+            .as_str()
+            .unwrap()
+            .contains("This link is not valid")
+    );
+
+    // The same key the deployment derives (no action_link_key in the secret).
+    let local = riskrelay::config::Env::default()
+        .with("RISKRELAY_ACTIONS", "confirm")
+        .with("RISKRELAY_ACTIONS_URL", public)
+        .with("RISKRELAY_CLIENT_STATE", "e2e-client-state");
+    let config =
+        riskrelay::action_link::ActionsConfig::load(&local, &riskrelay::config::EnvSecrets(&local))
+            .unwrap()
+            .unwrap();
+    let user = riskrelay::ids::UserId::parse(crate::helpers::USER_1).unwrap();
+    let button = config.button(
+        sim.tenant_id(),
+        user,
+        "user/e2e",
+        riskrelay::action_link::ActionKind::Confirm,
+        time::OffsetDateTime::now_utc(),
+    );
+    let token = button.url.rsplit('/').next().unwrap();
+    let mut event = fixture("furl-action-link");
+    let path = format!("/actions/signin/{token}");
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["path"] = json!(path);
+    let r = actions.invoke(event).await.unwrap();
+    assert_eq!(r["statusCode"], 303, "{r}");
+    let location = r["headers"]["location"].as_str().unwrap();
+    assert!(
+        location.starts_with(&format!(
+            "{}{}/oauth2/v2.0/authorize?",
+            sim.url(),
+            sim.tenant_id()
+        )),
+        "{location}"
+    );
+    assert!(location.contains(&format!(
+        "redirect_uri={}",
+        form_urlencoded::byte_serialize(format!("{public}/actions/callback").as_bytes())
+            .collect::<String>()
+    )));
+    let cookies = r["cookies"].as_array().unwrap_or_else(|| panic!("{r}"));
+    assert!(
+        cookies.iter().any(|c| {
+            let c = c.as_str().unwrap();
+            c.starts_with("__Host-riskrelay-actions=")
+                && c.contains("; Secure")
+                && c.contains("HttpOnly")
+        }),
+        "{r}"
+    );
+    let logs = actions.stderr();
+    assert!(
+        !logs.contains("e2e-client-state") && !logs.contains(token),
+        "{logs}"
+    );
+}

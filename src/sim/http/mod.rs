@@ -229,6 +229,7 @@ impl SimApp {
                 ],
             ) => self.risky_users_action(ctx, action),
             (Method::POST, ["v1.0", "users", id, "revokeSignInSessions"]) => self.revoke(ctx, id),
+            (Method::POST, ["v1.0", "me", "checkMemberGroups"]) => self.check_member_groups(ctx),
             (Method::GET, ["v1.0", "identityProtection", "riskyUsers", _id, "history"]) => self
                 .list(
                     ctx,

@@ -420,6 +420,35 @@ impl SimApp {
         res
     }
 
+    /// `POST me/checkMemberGroups`: which of the given groups the signed-in analyst is in.
+    pub(super) fn check_member_groups(&self, ctx: &Ctx) -> Response<Bytes> {
+        let Caller::Analyst(d) = &ctx.caller else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "/me request is only valid with delegated authentication flow.",
+            );
+        };
+        if !d.scopes.iter().any(|s| s == "GroupMember.Read.All") {
+            return error(
+                StatusCode::FORBIDDEN,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            );
+        }
+        let asked: Vec<String> = serde_json::from_slice::<Value>(&ctx.body)
+            .ok()
+            .and_then(|b| b.get("groupIds").cloned())
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        let groups = self.lock().signin.analysts[d.analyst].groups.clone();
+        let member: Vec<&String> = asked
+            .iter()
+            .filter(|g| groups.iter().any(|m| m.to_string().eq_ignore_ascii_case(g)))
+            .collect();
+        reply(StatusCode::OK, json!({ "value": member }))
+    }
+
     /// `POST users/{id}/revokeSignInSessions`.
     pub(super) fn revoke(&self, ctx: &Ctx, id: &str) -> Response<Bytes> {
         if let Some(res) = self.denied(ctx, &["User.RevokeSessions.All"], &[USER_ADMINISTRATOR]) {
