@@ -233,6 +233,25 @@ pub fn actions(
     .context("the actions function needs RISKRELAY_ACTIONS (which actions alerts offer)")
 }
 
+/// A Function URL function's whole life: cold start through `build`, then each request to the
+/// current parts (rebuilt when the secret changes).
+pub async fn serve_function_url<T: crate::server::HttpApp>(
+    name: &str,
+    build: Builder<T>,
+) -> Result<(), lambda_http::Error> {
+    use crate::source::webhook::{from_lambda, to_lambda};
+    let app = start(name, build).await?;
+    lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| {
+        let app = app.clone();
+        async move {
+            Ok::<_, lambda_http::Error>(to_lambda(
+                app.current().await.handle(from_lambda(req)).await,
+            ))
+        }
+    }))
+    .await
+}
+
 /// The cold-start preamble every function shares: logging, then its parts built (with the secret
 /// re-read after its TTL). A failure fails the function's init with `name` in the message.
 pub async fn start<T>(name: &str, build: Builder<T>) -> Result<Arc<Reloading<T>>, String> {

@@ -2,21 +2,7 @@
 //! (the Secrets Manager secret when `RISKRELAY_SECRET_ID` is set, re-read after its TTL), the
 //! DynamoDB store, the runtime loop.
 
-use lambda_http::{Error, Request, service_fn};
-use riskrelay::lambda::{actions, start};
-use riskrelay::server::HttpApp as _;
-use riskrelay::source::webhook::{from_lambda, to_lambda};
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    let app = start("actions", actions).await?;
-    lambda_http::run(service_fn(move |req: Request| {
-        let app = app.clone();
-        async move {
-            Ok::<_, Error>(to_lambda(
-                app.current().await.handle(from_lambda(req)).await,
-            ))
-        }
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    riskrelay::lambda::serve_function_url("actions", riskrelay::lambda::actions).await
 }

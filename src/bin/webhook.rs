@@ -2,20 +2,7 @@
 //! Secrets Manager secret when `RISKRELAY_SECRET_ID` is set, re-read after its TTL), the SQS queue,
 //! the runtime loop.
 
-use lambda_http::{Error, Request, service_fn};
-use riskrelay::lambda::{start, webhook};
-use riskrelay::source::webhook::{from_lambda, to_lambda};
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    let app = start("webhook", webhook).await?;
-    lambda_http::run(service_fn(move |req: Request| {
-        let app = app.clone();
-        async move {
-            Ok::<_, Error>(to_lambda(
-                app.current().await.handle(from_lambda(req)).await,
-            ))
-        }
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    riskrelay::lambda::serve_function_url("webhook", riskrelay::lambda::webhook).await
 }

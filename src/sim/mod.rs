@@ -365,6 +365,19 @@ struct State {
 }
 
 impl State {
+    /// The user's principal name and display name, as risk records carry them.
+    fn names(&self, id: UserId) -> (Option<String>, Option<String>) {
+        self.users
+            .get(&id)
+            .map(|u| {
+                (
+                    u.context.user_principal_name.clone(),
+                    u.context.display_name.clone(),
+                )
+            })
+            .unwrap_or_default()
+    }
+
     fn set_risk_at(
         &mut self,
         id: UserId,
@@ -373,16 +386,7 @@ impl State {
         detail: RiskDetail,
         now: OffsetDateTime,
     ) {
-        let (upn, name) = self
-            .users
-            .get(&id)
-            .map(|u| {
-                (
-                    u.context.user_principal_name.clone(),
-                    u.context.display_name.clone(),
-                )
-            })
-            .unwrap_or_default();
+        let (upn, name) = self.names(id);
         let user = RiskyUser {
             id,
             user_principal_name: upn,
@@ -591,16 +595,7 @@ impl Simulator {
         let now = spec.at.unwrap_or_else(OffsetDateTime::now_utc);
         let id = format!("{:064x}", s.next_detection);
         s.next_detection += 1;
-        let (upn, name) = s
-            .users
-            .get(&user)
-            .map(|u| {
-                (
-                    u.context.user_principal_name.clone(),
-                    u.context.display_name.clone(),
-                )
-            })
-            .unwrap_or_default();
+        let (upn, name) = s.names(user);
         s.detections.push(RiskDetection {
             id: id.clone(),
             user_id: user,
