@@ -563,7 +563,17 @@ impl ActionsApp {
                 let notice = self
                     .take(&link, &analyst, &token, session.live.as_ref(), state)
                     .await?;
-                session.done = Some(notice);
+                session.done = Some(notice.clone());
+                // Done is done: if the session cannot record it, say so on this answer rather
+                // than hide a change that happened behind an error page.
+                if self
+                    .save_session(&id, &session, Some(version))
+                    .await
+                    .is_err()
+                {
+                    return Ok(html(StatusCode::OK, pages::done(&notice)));
+                }
+                return Ok(see_other(&format!("/actions/{}", session.link)));
             }
         }
         self.save_session(&id, &session, Some(version)).await?;
