@@ -1,6 +1,8 @@
-//! A simulated Entra tenant: a token endpoint and the Graph endpoints riskrelay uses, served on
-//! loopback with Graph's response shapes, paging, `Prefer` handling, enum values and throttling.
-//! Its state is scriptable (users, risk changes, detections, the setting, password sync, faults).
+//! A simulated Entra tenant: a token endpoint, an interactive sign-in for analysts
+//! ([`signin`]), and the Graph endpoints riskrelay uses, served on loopback with Graph's response
+//! shapes, paging, `Prefer` handling, enum values and throttling. Its state is scriptable (users,
+//! risk changes, detections, the setting, password sync, faults). [`browser`] is a scripted
+//! browser for the action pages.
 //!
 //! `riskrelay demo`, `riskrelay run --simulate` and the integration tests all talk to it through
 //! the real HTTP clients.

@@ -5,7 +5,9 @@
 //! - [`identity`]: identity protection (risky users, detections, history), Conditional Access
 //!   and the beta policy;
 //! - [`directory`]: users, registration details and `$batch`;
-//! - [`subscriptions`]: subscriptions and Graph's validation handshake.
+//! - [`subscriptions`]: subscriptions and Graph's validation handshake;
+//! - [`signin`]: interactive sign-in (account picker, authorization code with PKCE, published
+//!   signing keys) and the delegated actions on risky users with their role checks.
 
 mod directory;
 mod identity;
