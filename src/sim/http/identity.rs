@@ -23,34 +23,6 @@ impl SimApp {
             Some(Ok(f)) => Some(f),
             None => None,
         };
-        let s = self.lock();
-        let all: Vec<Value> = match kind {
-            Kind::RiskyUsers => s
-                .risky
-                .values()
-                .filter_map(|u| serde_json::to_value(u).ok())
-                .collect(),
-            Kind::Detections => s
-                .detections
-                .iter()
-                .filter_map(|d| serde_json::to_value(d).ok())
-                .collect(),
-            Kind::History => {
-                let user = path.split('/').nth(2).and_then(|id| UserId::parse(id).ok());
-                s.history
-                    .iter()
-                    .filter(|h| h.user_id == user)
-                    .filter_map(|h| serde_json::to_value(h).ok())
-                    .collect()
-            }
-            Kind::CaPolicies => s.ca_policies.clone(),
-        };
-        let max_page = s.config.max_page;
-        drop(s);
-        let matching: Vec<Value> = all
-            .into_iter()
-            .filter(|v| filter.as_ref().is_none_or(|f| f.matches(v)))
-            .collect();
         let top = ctx.query.get("$top").and_then(|t| t.parse::<usize>().ok());
         if top.is_some_and(|t| t > crate::sim::MAX_PAGE) {
             return error(
@@ -59,24 +31,62 @@ impl SimApp {
                 "Invalid page size specified: '$top' exceeds 500.",
             );
         }
-        let page = top.unwrap_or(20).min(max_page).max(1);
+        // `$skiptoken` is the position in the collection where the next page begins.
         let skip = ctx
             .query
             .get("$skiptoken")
             .and_then(|t| t.parse::<usize>().ok())
             .unwrap_or(0);
+        let s = self.lock();
+        let page = top.unwrap_or(20).min(s.config.max_page).max(1);
+        // Items become JSON one at a time and only until the page is full and one more match is
+        // known: a page costs what it returns and skips over, not the whole collection (a
+        // benchmark's tenant holds hundreds of thousands of detections).
+        let all: Box<dyn Iterator<Item = Value> + '_> = match kind {
+            Kind::RiskyUsers => Box::new(
+                s.risky
+                    .values()
+                    .filter_map(|u| serde_json::to_value(u).ok()),
+            ),
+            Kind::Detections => Box::new(
+                s.detections
+                    .iter()
+                    .filter_map(|d| serde_json::to_value(d).ok()),
+            ),
+            Kind::History => {
+                let user = path.split('/').nth(2).and_then(|id| UserId::parse(id).ok());
+                Box::new(
+                    s.history
+                        .iter()
+                        .filter(move |h| h.user_id == user)
+                        .filter_map(|h| serde_json::to_value(h).ok()),
+                )
+            }
+            Kind::CaPolicies => Box::new(s.ca_policies.iter().cloned()),
+        };
+        let mut found = Vec::new();
+        let mut next = None;
+        for (i, v) in all.enumerate().skip(skip) {
+            if filter.as_ref().is_some_and(|f| !f.matches(&v)) {
+                continue;
+            }
+            if found.len() == page {
+                next = Some(i);
+                break;
+            }
+            found.push(v);
+        }
+        drop(s);
         let select: Option<Vec<&str>> = ctx.query.get("$select").map(|s| s.split(',').collect());
-        let items: Vec<Value> = matching
-            .iter()
-            .skip(skip)
-            .take(page)
-            .map(|v| self.present(v.clone(), ctx.prefer, select.as_deref()))
+        let items: Vec<Value> = found
+            .into_iter()
+            .map(|v| self.present(v, ctx.prefer, select.as_deref()))
             .collect();
         let mut body = json!({
             "@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#{path}"),
             "value": items,
         });
-        if skip + page < matching.len() {
+        if let Some(next) = next {
             let mut q: Vec<(String, String)> = ctx
                 .query
                 .iter()
@@ -84,7 +94,7 @@ impl SimApp {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             q.sort();
-            q.push(("$skiptoken".into(), (skip + page).to_string()));
+            q.push(("$skiptoken".into(), next.to_string()));
             let query: String = q
                 .iter()
                 .map(|(k, v)| format!("{k}={}", v.replace(' ', "%20").replace('\'', "%27")))
