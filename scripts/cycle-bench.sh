@@ -4,17 +4,29 @@
 # and a settable $batch latency. Prints wall time, the Graph floor and their ratio, the tail after
 # the last identity-protection read, peak memory, $batch count and posts per destination.
 # Usage: scripts/cycle-bench.sh [USERS...]   (default 1000 10000; BATCH_MS=150,
-#        CONCURRENCY=$batches in flight, riskrelay's default when unset)
+#        CONCURRENCY=$batches in flight, riskrelay's default when unset;
+#        BENCH_RELEASE=1 runs the simulator from a release build of the test binary, in
+#        BENCH_TARGET_DIR, default target/bench: needed at 100,000 users, where a debug
+#        simulator would be slower than Graph's pace)
 # A benchmark, not a test: run by hand on a quiet machine. 100,000 users takes about 15 minutes
 # (its floor is about 800 identity-protection requests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bin riskrelay
+if [ -n "${BENCH_RELEASE:-}" ]; then
+  # Its own target directory and no LTO: the measured binary stays the release build above.
+  test_bin=$(CARGO_TARGET_DIR=${BENCH_TARGET_DIR:-target/bench} CARGO_PROFILE_RELEASE_LTO=off \
+    cargo test --release --test it --no-run 2>&1 | sed -n 's|.*Executable tests/it/main.rs (\(.*\))|\1|p')
+  [ -x "$test_bin" ] || { echo "could not build the release test binary" >&2; exit 1; }
+  bench=("$test_bin" cycle_benchmark --ignored --nocapture)
+else
+  bench=(cargo test --test it cycle_benchmark -- --ignored --nocapture)
+fi
 for n in "${@:-1000 10000}"; do
   for users in $n; do  # "1000 10000" as one default word, split here
     env RISKRELAY_BENCH_USERS="$users" RISKRELAY_BENCH_BATCH_MS=${BATCH_MS:-150} \
       ${CONCURRENCY:+RISKRELAY_BENCH_CONCURRENCY=$CONCURRENCY} \
       RISKRELAY_BENCH_BIN="$PWD/target/release/riskrelay" \
-      cargo test --test it cycle_benchmark -- --ignored --nocapture 2>&1 | grep -E 'cycle-bench: |throttled: |panicked'
+      "${bench[@]}" 2>&1 | grep -E 'cycle-bench: |throttled: |panicked'
   done
 done
