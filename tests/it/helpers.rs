@@ -674,6 +674,28 @@ pub async fn received_json(server: &MockServer) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The user as a poll cycle hands them on: with the risky-user record and the detections the
+/// simulated tenant holds, so the worker needs no Graph read of its own.
+pub fn polled(
+    sim: &Simulator,
+    id: riskrelay::ids::UserId,
+    cycle_id: &str,
+) -> riskrelay::observation::WorkItem {
+    use riskrelay::observation::{Fetched, Observation, Origin, Subject, WorkItem};
+    WorkItem::Observation(Observation {
+        tenant_id: sim.tenant_id(),
+        subject: Subject::RiskyUser { user_id: id },
+        origin: Origin::Poll {
+            cycle_id: cycle_id.into(),
+        },
+        observed_at: OffsetDateTime::now_utc(),
+        fetched: Some(Fetched {
+            risky_user: sim.risky_user(id).unwrap(),
+            detections: sim.detections_of(id),
+        }),
+    })
+}
+
 /// Every body the server received, as text, in order.
 pub async fn received_text(server: &MockServer) -> Vec<String> {
     server

@@ -12,18 +12,7 @@ use riskrelay::store::Store;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{SLACK_PATH, TestApp, ok_slack, ok_teams};
-
-/// Bodies of the requests a fake chat server received, as text.
-async fn bodies(server: &wiremock::MockServer) -> Vec<String> {
-    server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .collect()
-}
+use crate::helpers::{SLACK_PATH, TestApp, ok_slack, ok_teams, received_text};
 
 #[tokio::test]
 async fn a_payload_slack_rejects_is_parked_once_the_cycle_moves_on_and_a_replay_posts_it() {
@@ -62,8 +51,8 @@ async fn a_payload_slack_rejects_is_parked_once_the_cycle_moves_on_and_a_replay_
     assert!(parked[0].error.contains("invalid_blocks"), "{parked:?}");
     assert!(parking::summary(&parked[0].message).contains("Poison User"));
 
-    let slack = bodies(&t.slack).await;
-    let teams = bodies(&t.teams).await;
+    let slack = received_text(&t.slack).await;
+    let teams = received_text(&t.teams).await;
     let notices = |posts: &[String]| {
         posts
             .iter()
@@ -109,7 +98,7 @@ async fn a_payload_slack_rejects_is_parked_once_the_cycle_moves_on_and_a_replay_
         .await
         .unwrap();
     assert_eq!(outcomes, vec![(parked[0].id.clone(), Ok(()))]);
-    let slack = bodies(&t.slack).await;
+    let slack = received_text(&t.slack).await;
     assert_eq!(slack.len(), 1);
     assert!(slack[0].contains("poison@contoso.com"));
     assert!(

@@ -378,7 +378,6 @@ impl Store for DiesMidWrite {
 /// and each alert reaches each destination exactly once.
 #[tokio::test]
 async fn a_crash_in_the_middle_of_a_grouped_write_then_a_restart_delivers_each_alert_once() {
-    use riskrelay::observation::{Observation, Origin, Subject, WorkItem};
     use riskrelay::risk::{DetectionTimingType, RiskLevel};
     use riskrelay::sim::{DetectionSpec, SimUser};
     let mut t = crate::helpers::TestApp::start().await;
@@ -405,19 +404,8 @@ async fn a_crash_in_the_middle_of_a_grouped_write_then_a_restart_delivers_each_a
                 DetectionTimingType::Offline,
             ),
         );
-        items.push(WorkItem::Observation(Observation {
-            tenant_id: t.sim.tenant_id(),
-            subject: Subject::RiskyUser { user_id: id },
-            origin: Origin::Poll {
-                cycle_id: "crash".into(),
-            },
-            observed_at: OffsetDateTime::now_utc(),
-            // As the poller hands them on: with the data it read, so no Graph read is needed.
-            fetched: Some(riskrelay::observation::Fetched {
-                risky_user: t.sim.risky_user(id).unwrap(),
-                detections: t.sim.detections_of(id),
-            }),
-        }));
+        // As the poller hands them on: with the data it read, so no Graph read is needed.
+        items.push(crate::helpers::polled(&t.sim, id, "crash"));
         names.push((id, name));
     }
     let inner: Arc<dyn Store> = t.store.clone();

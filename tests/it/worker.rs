@@ -2,7 +2,7 @@
 
 use riskrelay::alert::{AlertKind, Change, Message};
 use riskrelay::ids::UserId;
-use riskrelay::observation::{Fetched, Observation, Origin, Subject, WorkItem};
+use riskrelay::observation::{Observation, Origin, Subject, WorkItem};
 use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
 use riskrelay::sim::{DetectionSpec, SimUser};
 use riskrelay::store;
@@ -261,19 +261,7 @@ async fn a_burst_in_one_batch_becomes_a_digest() {
                 DetectionTimingType::Offline,
             ),
         );
-        let user = rig.sim.risky_user(id).unwrap();
-        items.push(WorkItem::Observation(Observation {
-            tenant_id: rig.sim.tenant_id(),
-            subject: Subject::RiskyUser { user_id: id },
-            origin: Origin::Poll {
-                cycle_id: "c1".into(),
-            },
-            observed_at: OffsetDateTime::now_utc(),
-            fetched: Some(Fetched {
-                risky_user: user,
-                detections: rig.sim.detections_of(id),
-            }),
-        }));
+        items.push(crate::helpers::polled(&rig.sim, id, "c1"));
     }
     rig.sim.clear_requests();
     let report = rig.worker().process(&items).await;
