@@ -143,6 +143,21 @@ def sim_state(sim_root, user):
     return u["riskLevel"], u["riskState"]
 
 
+def element(driver, id_, what, seconds=30):
+    """The element with `id_` once the page holding it has loaded (a click's navigation may
+    still be under way when the click returns: a form POST goes through several redirects), or
+    a failure that says which page came instead."""
+    deadline = time.time() + seconds
+    found = driver.find_elements(By.ID, id_)
+    while not found and time.time() < deadline:
+        time.sleep(0.2)
+        found = driver.find_elements(By.ID, id_)
+    if not found:
+        text = " ".join(driver.find_element(By.TAG_NAME, "body").text.split())[:400]
+        fail(f"{what}: no #{id_} on {driver.current_url}: {text}")
+    return found[0]
+
+
 def browser(shots):
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
@@ -205,16 +220,17 @@ def main():
         driver = browser(shots)
         driver.get(confirm)
         expect("Confirm compromised?" in driver.page_source, "landing page")
-        driver.find_element(By.ID, "signin").click()
+        element(driver, "signin", "the landing page").click()
+        element(driver, "analyst-0", "the sign-in page")
         expect("Pick an account" in driver.page_source, f"sign-in page: {driver.current_url}")
         sim_root = urllib.parse.urlsplit(driver.current_url)
         sim_root = f"{sim_root.scheme}://{sim_root.netloc}"
         before = sim_state(sim_root, user)
         expect(before[1] == "atRisk", f"the user is at risk before anyone acts: {before}")
         driver.save_screenshot(os.path.join(shots, "1-sign-in.png"))
-        driver.find_element(By.ID, "analyst-0").click()
-        expect(driver.find_element(By.ID, "analyst").text == "secops@contoso.com", "signed in as the operator")
-        expect("atRisk" in driver.find_element(By.ID, "risk").text, "the live risk is shown")
+        element(driver, "analyst-0", "the sign-in page").click()
+        expect(element(driver, "analyst", "the confirm page").text == "secops@contoso.com", "signed in as the operator")
+        expect("atRisk" in element(driver, "risk", "the confirm page").text, "the live risk is shown")
         driver.save_screenshot(os.path.join(shots, "2-confirm.png"))
 
         # The same session, its form posted without and with a wrong CSRF token: refused.
@@ -230,8 +246,8 @@ def main():
             expect(status == 403, f"POST {form!r} answered {status}")
         expect(sim_state(sim_root, user) == before, "a refused POST changed nothing")
 
-        driver.find_element(By.ID, "confirm").click()
-        done = driver.find_element(By.ID, "done").text
+        element(driver, "confirm", "the confirm page").click()
+        done = element(driver, "done", "after confirming").text
         expect(done == "Confirmed compromised", f"done page: {done}")
         expect("by secops@contoso.com" in driver.page_source, "the done page names the analyst")
         driver.save_screenshot(os.path.join(shots, "3-done.png"))
@@ -248,9 +264,9 @@ def main():
         driver = browser(shots)
         dismiss = links["Dismiss user risk"]
         driver.get(dismiss)
-        driver.find_element(By.ID, "signin").click()
-        driver.find_element(By.ID, "analyst-1").click()
-        problem = driver.find_element(By.ID, "problem").text
+        element(driver, "signin", "the landing page").click()
+        element(driver, "analyst-1", "the sign-in page").click()
+        problem = element(driver, "problem", "the analyst without a role").text
         expect(problem == "You need the Security Operator role", f"no-role page: {problem}")
         driver.save_screenshot(os.path.join(shots, "4-needs-role.png"))
         expect(sim_state(sim_root, user) == ("high", "confirmedCompromised"), "nothing changed")
