@@ -219,11 +219,10 @@ impl ActionsConfig {
             // under a label of its own so the two never coincide. Rotating `client_state` then
             // retires the links; set `action_link_key` to rotate them apart.
             None => secrets.get("client_state").and_then(|cs| {
-                let k = aws_lc_rs::hmac::Key::new(
-                    aws_lc_rs::hmac::HMAC_SHA256,
-                    cs.expose_secret().as_bytes(),
-                );
-                LinkKey::new(aws_lc_rs::hmac::sign(&k, b"riskrelay action-link key v1").as_ref())
+                LinkKey::new(&crate::client_state::derive(
+                    cs.expose_secret(),
+                    b"riskrelay action-link key v1",
+                ))
             }),
         }
         .ok_or_else(|| ConfigError::Missing {

@@ -23,6 +23,7 @@ use crate::source::poll::{self, PollTrigger, Poller, StoredPollRequest};
 use crate::source::subscriptions::{SubscriptionsConfig, Upkeep};
 use crate::store::Store;
 use crate::store::slots::StoredSlots;
+use crate::tenancy::{Registry, TenantRecord};
 use crate::worker::Worker;
 
 /// Every setting riskrelay reads, parsed and checked once.
@@ -38,6 +39,9 @@ pub struct Settings {
     pub client_states: Option<ClientStates>,
     /// The actions alerts offer (`RISKRELAY_ACTIONS`); `None`: none, and no action pages.
     pub actions: Option<crate::action_link::ActionsConfig>,
+    /// The tenant's name on every message, when one deployment watches several (see
+    /// [`Settings::for_tenant`]).
+    pub tenant_name: Option<String>,
 }
 
 impl Settings {
@@ -66,6 +70,7 @@ impl Settings {
             subscriptions: SubscriptionsConfig::load(env)?,
             client_states,
             actions: crate::action_link::ActionsConfig::load(env, secrets)?,
+            tenant_name: None,
         })
     }
 
@@ -80,6 +85,7 @@ impl Settings {
             subscriptions: SubscriptionsConfig::default(),
             client_states: None,
             actions: None,
+            tenant_name: None,
         }
     }
 
@@ -94,6 +100,29 @@ impl Settings {
 
     pub fn tenant(&self) -> TenantId {
         self.graph.tenant_id
+    }
+
+    /// One registered tenant's settings, from the deployment's: its id, its destinations (its
+    /// own, or the shared ones), its drift mode and exclusions when it has its own, its derived
+    /// `clientState`, and its name on every message. Action buttons are not offered in the MSP
+    /// mode: the action pages sign analysts in to one tenant.
+    pub fn for_tenant(&self, registry: &Registry, record: &TenantRecord) -> anyhow::Result<Self> {
+        let mut s = self.clone();
+        s.graph.tenant_id = record.id;
+        let configured: Vec<String> = self.alerts.sinks.iter().map(|c| c.name.clone()).collect();
+        let mine = registry.sinks_of(record, &configured);
+        s.alerts.sinks.retain(|c| mine.contains(&c.name.as_str()));
+        if let Some(list) = &record.exclude {
+            s.alerts.exclude = crate::exclusions::Exclusions::parse(list)
+                .map_err(|e| anyhow::anyhow!("tenant {} exclusions: {e}", record.name))?;
+        }
+        if let Some(mode) = record.drift_mode {
+            s.posture.drift_mode = mode;
+        }
+        s.client_states = self.client_states.as_ref().map(|c| c.for_tenant(record.id));
+        s.actions = None;
+        s.tenant_name = Some(record.name.clone());
+        Ok(s)
     }
 }
 
@@ -154,6 +183,8 @@ pub struct Adapters {
     pub poll_trigger: Option<Arc<dyn PollTrigger>>,
     /// Where every service reads the time.
     pub clock: Arc<dyn Clock>,
+    /// An HTTP client to share (the MSP mode builds one per process, not one per tenant).
+    pub http: Option<reqwest::Client>,
 }
 
 impl Adapters {
@@ -165,6 +196,7 @@ impl Adapters {
             local_sinks: Vec::new(),
             poll_trigger: None,
             clock: crate::clock::system(),
+            http: None,
         }
     }
 
@@ -199,7 +231,10 @@ impl App {
         // One HTTP client for Graph and the destinations: one pool, and one load of the root
         // certificates (a cold start's largest cost after the secret read). Each caller sets its
         // own per-request timeout.
-        let http = crate::http::client(settings.graph.request_timeout).context("HTTP client")?;
+        let http = match adapters.http {
+            Some(h) => h,
+            None => crate::http::client(settings.graph.request_timeout).context("HTTP client")?,
+        };
         // The poller and worker functions are separate processes spending one tenant budget.
         let shared: Option<Arc<dyn crate::limiter::SharedSlots>> = match role {
             Role::Poller | Role::Worker => Some(Arc::new(StoredSlots::new(tenant, store.clone()))),
@@ -245,6 +280,7 @@ impl App {
                         settings.alerts.kinds.clone(),
                         settings.alerts.digest_threshold,
                     )
+                    .with_tenant_name(settings.tenant_name.clone())
                 };
                 if role == Role::Service {
                     actions = actions_app(

@@ -51,6 +51,24 @@ impl ClientStates {
         })
     }
 
+    /// One tenant's own `clientState` in the MSP mode, derived from this one (and the previous
+    /// from the previous, so a rotation carries over): a notification signed with tenant A's value
+    /// never passes for tenant B's, and no per-tenant secret has to be stored or rotated.
+    pub fn for_tenant(&self, tenant: crate::ids::TenantId) -> Self {
+        let label = format!("riskrelay tenant clientState v1 {tenant}");
+        let derive = |s: &SecretString| {
+            use base64::Engine as _;
+            SecretString::from(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(derive(s.expose_secret(), label.as_bytes())),
+            )
+        };
+        Self {
+            current: derive(&self.current),
+            previous: self.previous.as_ref().map(derive),
+        }
+    }
+
     /// The value new subscriptions are created with.
     pub fn current(&self) -> &SecretString {
         &self.current
@@ -67,6 +85,13 @@ impl ClientStates {
         };
         bool::from(current | previous)
     }
+}
+
+/// HMAC-SHA256 of `label` under `secret`: key material of its own derived from a secret, so the
+/// two never coincide and the secret cannot be recovered from what is derived.
+pub fn derive(secret: &str, label: &[u8]) -> Vec<u8> {
+    let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    aws_lc_rs::hmac::sign(&k, label).as_ref().to_vec()
 }
 
 #[cfg(test)]
@@ -102,5 +127,26 @@ mod tests {
         let states = ClientStates::load(&EnvSecrets(&e)).unwrap();
         assert!(states.matches("new"));
         assert!(!states.matches("s3cret-previous-value"));
+    }
+
+    #[test]
+    fn each_tenant_has_its_own_derived_value() {
+        let e = env();
+        let states = ClientStates::load(&EnvSecrets(&e)).unwrap();
+        let a = crate::ids::TenantId::from_uuid(uuid::Uuid::from_u128(1));
+        let b = crate::ids::TenantId::from_uuid(uuid::Uuid::from_u128(2));
+        let (sa, sb) = (states.for_tenant(a), states.for_tenant(b));
+        let a_value = sa.current().expose_secret().to_string();
+        assert!(sa.matches(&a_value));
+        assert!(!sb.matches(&a_value), "tenant A's value passes for B");
+        assert!(!sa.matches("s3cret-current-value"), "the base value passes for a tenant");
+        assert!(a_value.len() <= CLIENT_STATE_MAX_CHARS && !a_value.contains("s3cret"));
+        // Deterministic: every process derives the same value; the previous carries over.
+        assert!(states.for_tenant(a).matches(&a_value));
+        let rotated = Env::default()
+            .with("RISKRELAY_CLIENT_STATE", "next")
+            .with("RISKRELAY_CLIENT_STATE_PREVIOUS", "s3cret-current-value");
+        let rotated = ClientStates::load(&EnvSecrets(&rotated)).unwrap();
+        assert!(rotated.for_tenant(a).matches(&a_value));
     }
 }

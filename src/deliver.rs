@@ -155,13 +155,21 @@ pub struct Delivery {
     sinks: Vec<Arc<dyn Sink>>,
     kinds: BTreeSet<AlertKind>,
     digest_threshold: usize,
+    /// The tenant's name, on every message when one deployment watches many tenants.
+    tenant_name: Option<String>,
 }
 
-fn outgoing(m: &Message) -> Outgoing<'_> {
-    Outgoing {
-        routing: m.routing(),
-        view: render::view(m),
-        message: m,
+impl Delivery {
+    fn outgoing<'m>(&self, m: &'m Message) -> Outgoing<'m> {
+        let mut view = render::view(m);
+        if let Some(name) = &self.tenant_name {
+            render::name_tenant(&mut view, name);
+        }
+        Outgoing {
+            routing: m.routing(),
+            view,
+            message: m,
+        }
     }
 }
 
@@ -204,7 +212,14 @@ impl Delivery {
             sinks,
             kinds,
             digest_threshold,
+            tenant_name: None,
         }
+    }
+
+    /// Names the tenant on every message (the MSP mode: several tenants share a channel).
+    pub fn with_tenant_name(mut self, name: Option<String>) -> Self {
+        self.tenant_name = name;
+        self
     }
 
     pub async fn deliver(&self, messages: &[Message], now: OffsetDateTime) -> Report {
@@ -307,7 +322,7 @@ impl Delivery {
             report.failures.push(failure);
             return;
         }
-        let result = sink.post(&outgoing(&digest)).await;
+        let result = sink.post(&self.outgoing(&digest)).await;
         if self.settle(&name, &keys_of, result, now, report).await {
             report.digests += 1;
             report.posted.push((name.clone(), digest.key().to_string()));
@@ -330,7 +345,7 @@ impl Delivery {
         }
         match self.store.claim_delivery(&key, &name, now).await {
             Ok(Claim::Claimed) => {
-                let result = sink.post(&outgoing(m)).await;
+                let result = sink.post(&self.outgoing(m)).await;
                 if self
                     .settle(&name, std::slice::from_ref(&key), result, now, report)
                     .await

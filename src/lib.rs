@@ -25,6 +25,8 @@
 //! - [`action_link`]: the signed links behind an alert's action buttons, and their settings.
 //! - [`summary`]: the standing summary's schedule and lines (who is still at risk).
 //! - [`drift`]: the drift guard's decisions (episodes, one PATCH, said once).
+//! - [`tenancy`]: many tenants from one deployment: the registry, each tenant's consent state
+//!   and the admin-consent URL.
 //! - [`render`]: one view per message, drawn for Slack, Teams and a terminal, with escaping.
 //! - [`client_state`]: the `clientState` secret and its constant-time check.
 //! - [`clock`]: the one source of "now" for every service.
@@ -59,6 +61,8 @@
 //!
 //! Wiring:
 //! - [`app`]: the composition root every entry point builds through.
+//! - [`fleet`]: the tenants a process serves (one, or every registered one), each job run for
+//!   each tenant side by side, consent kept track of.
 //! - [`lambda`]: the three Lambda functions' handlers and cold start.
 //! - [`service`]: `riskrelay run`, the self-hosted service.
 //! - [`demo`]: `riskrelay demo`.
@@ -82,6 +86,7 @@ pub mod deliver;
 pub mod demo;
 pub mod drift;
 pub mod exclusions;
+pub mod fleet;
 pub mod graph;
 pub mod http;
 pub mod ids;
@@ -105,5 +110,6 @@ pub mod source;
 pub mod store;
 pub mod summary;
 pub mod telemetry;
+pub mod tenancy;
 pub mod verdict;
 pub mod worker;

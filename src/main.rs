@@ -66,6 +66,10 @@ enum Command {
         /// Against the built-in simulated tenant instead of a real one.
         #[arg(long)]
         simulate: bool,
+        /// With --simulate: this many simulated tenants, watched as an MSP watches its
+        /// customers' (each registered, with its own budget and story).
+        #[arg(long, default_value_t = 1, requires = "simulate", value_parser = clap::value_parser!(u16).range(1..=1000))]
+        tenants: u16,
         /// Where the webhook (needs RISKRELAY_CLIENT_STATE, or --simulate) and the action pages (RISKRELAY_ACTIONS) listen.
         #[arg(long, env = "RISKRELAY_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
@@ -142,6 +146,24 @@ enum Command {
         #[arg(long, env = "RISKRELAY_TABLE_NAME")]
         table: Option<String>,
     },
+    /// The tenants an MSP deployment watches (RISKRELAY_TENANTS=registry). Works on the
+    /// service's SQLite file or, with --table, on the deployment's DynamoDB table.
+    Tenants {
+        #[command(subcommand)]
+        action: TenantsAction,
+        /// The service's SQLite database file (created when missing).
+        #[arg(
+            long,
+            global = true,
+            env = "RISKRELAY_SQLITE_PATH",
+            default_value = "riskrelay.sqlite",
+            conflicts_with = "table"
+        )]
+        db: PathBuf,
+        /// The deployment's DynamoDB table instead of a SQLite file.
+        #[arg(long, global = true, env = "RISKRELAY_TABLE_NAME")]
+        table: Option<String>,
+    },
     /// Create, renew or remove the Graph subscriptions RISKRELAY_SUBSCRIPTIONS lists.
     Subscribe,
     /// Replay a Lambda event file from events/: a Function URL request through the webhook, or an
@@ -153,6 +175,39 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
+}
+
+#[derive(Subcommand)]
+enum TenantsAction {
+    /// Register a tenant and print the admin-consent URL for its administrator. It is pending
+    /// until riskrelay gets a token for it. Again on a registered tenant: updates its record.
+    Add {
+        /// The tenant id (a GUID).
+        tenant: String,
+        /// Its name, shown in every message about it.
+        #[arg(long)]
+        name: String,
+        /// Its own destinations, by name from RISKRELAY_SINKS (default: the shared ones, those
+        /// no tenant names).
+        #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+        sinks: Vec<String>,
+        /// Its drift guard: off, report or enforce (default: RISKRELAY_DRIFT_MODE).
+        #[arg(long)]
+        drift_mode: Option<String>,
+        /// Its users who never get an alert, as RISKRELAY_EXCLUDE (default: RISKRELAY_EXCLUDE).
+        #[arg(long, value_name = "LIST")]
+        exclude: Option<String>,
+    },
+    /// Every registered tenant with its consent state, last poll and last error.
+    List {
+        /// Machine-readable JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a registered tenant's admin-consent URL again.
+    ConsentUrl { tenant: String },
+    /// Stop watching a tenant.
+    Remove { tenant: String },
 }
 
 #[tokio::main]
@@ -184,10 +239,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run {
             once,
             simulate,
+            tenants,
             listen,
             db,
             console,
-        } => service(once, simulate, listen, db, console).await,
+        } => service(once, simulate.then_some(tenants as usize), listen, db, console).await,
         Command::Check {
             json,
             enforce,
@@ -218,6 +274,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 (None, None) => anyhow::bail!("name a user, or use --list or --clear"),
             }
         }
+        Command::Tenants { action, db, table } => tenants(action, db, table).await,
         Command::Subscribe => subscribe().await,
         Command::Replay { file } => replay(file).await,
         Command::Serve { listen } => serve(listen).await,
@@ -252,12 +309,21 @@ async fn demo(
 
 /// A running simulated tenant and a Graph configuration for it.
 async fn simulated() -> anyhow::Result<(Simulator, GraphConfig)> {
-    let sim = Simulator::start(SimConfig::default()).await?;
-    scenario::seed_service(&sim);
-    let mut config = sim.graph_config();
+    let (mut sims, config) = simulated_many(1).await?;
+    Ok((sims.remove(0), config))
+}
+
+/// `n` simulated tenants on one server, each with the service's story, and a Graph configuration
+/// for the first.
+async fn simulated_many(n: usize) -> anyhow::Result<(Vec<Simulator>, GraphConfig)> {
+    let sims = Simulator::start_many((0..n).map(SimConfig::tenant).collect()).await?;
+    for sim in &sims {
+        scenario::seed_service(sim);
+    }
+    let mut config = sims[0].graph_config();
     // The simulator does not share a real tenant's budget.
     config.identity_protection_rps = 20.0;
-    Ok((sim, config))
+    Ok((sims, config))
 }
 
 /// The settings from the environment, against the simulated tenant when `simulate` is set.
@@ -288,43 +354,79 @@ fn simulated_actions(
 
 async fn settings(
     env: &Env,
-    simulate: bool,
+    simulate: Option<usize>,
     listen: SocketAddr,
-) -> anyhow::Result<(Option<Simulator>, Settings)> {
+) -> anyhow::Result<(Vec<Simulator>, Settings)> {
     let secrets = EnvSecrets(env);
-    if simulate {
-        let (sim, graph) = simulated().await?;
-        let mut settings = Settings::load_with_graph(env, &secrets, graph)?;
-        if settings.client_states.is_none() {
-            // A throwaway secret for the simulated tenant's subscriptions and the webhook.
-            let e = Env::default().with(
-                "RISKRELAY_CLIENT_STATE",
-                &uuid::Uuid::new_v4().simple().to_string(),
-            );
-            settings.client_states = Some(ClientStates::load(&EnvSecrets(&e))?);
-        }
-        if settings.actions.is_none() && env.get("RISKRELAY_ACTIONS").is_none() {
-            // Every action, against the simulated tenant's sign-in, with a throwaway link key.
-            settings.actions = simulated_actions(listen)?;
-        }
-        Ok((Some(sim), settings))
-    } else {
-        Ok((None, Settings::load(env, &secrets)?))
+    let Some(n) = simulate else {
+        return Ok((Vec::new(), Settings::load(env, &secrets)?));
+    };
+    let (sims, graph) = simulated_many(n).await?;
+    let mut settings = Settings::load_with_graph(env, &secrets, graph)?;
+    if settings.client_states.is_none() {
+        // A throwaway secret for the simulated tenants' subscriptions and the webhook.
+        let e = Env::default().with(
+            "RISKRELAY_CLIENT_STATE",
+            &uuid::Uuid::new_v4().simple().to_string(),
+        );
+        settings.client_states = Some(ClientStates::load(&EnvSecrets(&e))?);
     }
+    if n == 1 && settings.actions.is_none() && env.get("RISKRELAY_ACTIONS").is_none() {
+        // Every action, against the simulated tenant's sign-in, with a throwaway link key.
+        settings.actions = simulated_actions(listen)?;
+    }
+    Ok((sims, settings))
+}
+
+/// Simulated tenants' names, so that a shared channel tells them apart.
+const SIMULATED_NAMES: [&str; 8] = [
+    "Contoso", "Fabrikam", "Northwind", "Tailspin", "Woodgrove", "Litware", "Adatum", "Proseware",
+];
+
+/// Registers the simulated tenants, as `riskrelay tenants add` would.
+async fn register_simulated(store: &dyn Store, sims: &[Simulator]) -> anyhow::Result<()> {
+    for (i, sim) in sims.iter().enumerate() {
+        let name = match (SIMULATED_NAMES.get(i % SIMULATED_NAMES.len()), i / SIMULATED_NAMES.len()) {
+            (Some(n), 0) => n.to_string(),
+            (Some(n), round) => format!("{n} {}", round + 1),
+            (None, _) => format!("Tenant {}", i + 1),
+        };
+        riskrelay::fleet::register(
+            store,
+            riskrelay::tenancy::TenantRecord {
+                id: sim.tenant_id(),
+                name,
+                sinks: Vec::new(),
+                drift_mode: None,
+                exclude: None,
+                added_at: time::OffsetDateTime::now_utc(),
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn service(
     once: bool,
-    simulate: bool,
+    simulate: Option<usize>,
     listen: SocketAddr,
     db: PathBuf,
     console: bool,
 ) -> anyhow::Result<ExitCode> {
+    use riskrelay::tenancy::Mode;
     let env = Env::from_process();
-    let (sim, settings) = settings(&env, simulate, listen).await?;
+    let (sims, settings) = settings(&env, simulate, listen).await?;
+    let mode = match simulate {
+        Some(n) if n > 1 => Mode::Registry,
+        _ => Mode::load(&env)?,
+    };
     let schedule = Schedule::load(&env)?;
     let store: Arc<dyn Store> = Arc::new(sqlite(&env, &db)?);
-    let mut adapters = Adapters::new(store);
+    if mode == Mode::Registry && sims.len() > 1 {
+        register_simulated(store.as_ref(), &sims).await?;
+    }
+    let mut adapters = Adapters::new(store.clone());
     if console || settings.alerts.sinks.is_empty() {
         if settings.alerts.sinks.is_empty() {
             tracing::warn!(
@@ -337,19 +439,34 @@ async fn service(
     }
     let poll_now = Arc::new(tokio::sync::Notify::new());
     adapters.poll_trigger = Some(Arc::new(PollSignal(poll_now.clone())));
-    let app = App::build(&settings, Role::Service, adapters)?;
-    let webhook = settings
-        .client_states
-        .clone()
-        .map(|client_states| WebhookConfig {
-            tenant_id: app.tenant,
+    let fleet = riskrelay::fleet::Fleet::build(
+        &settings,
+        Role::Service,
+        adapters,
+        mode,
+        riskrelay::fleet::concurrency(&env)?,
+    )?;
+    if mode == Mode::Registry {
+        let n = fleet.registry().await?.tenants.len();
+        if n == 0 {
+            tracing::warn!("RISKRELAY_TENANTS=registry and no tenant is registered yet (riskrelay tenants add)");
+        }
+        tracing::info!(tenants = n, "watching the registered tenants");
+    }
+    let webhook = settings.client_states.clone().map(|client_states| match mode {
+        Mode::Config => riskrelay::source::webhook::Tenants::One(WebhookConfig {
+            tenant_id: settings.tenant(),
             client_states,
-        });
+        }),
+        Mode::Registry => riskrelay::source::webhook::Tenants::Registry(Arc::new(
+            riskrelay::source::webhook::RegisteredTenants::new(client_states, store.clone()),
+        )),
+    });
     if webhook.is_none() {
         tracing::info!("webhook disabled: RISKRELAY_CLIENT_STATE is not set");
     }
     let svc = Arc::new(Service {
-        app,
+        fleet: Arc::new(fleet),
         listen,
         webhook,
         schedule,
@@ -374,12 +491,14 @@ async fn service(
         SIMULATED_TICK,
         riskrelay::config::seconds(1..=3600),
     )?;
-    let ticker = sim.map(|sim| {
+    let ticker = (!sims.is_empty()).then(|| {
         tokio::spawn(async move {
             let mut step = 0;
             loop {
                 tokio::time::sleep(tick).await;
-                scenario::tick(&sim, step);
+                for sim in &sims {
+                    scenario::tick(sim, step);
+                }
                 step += 1;
             }
         })
@@ -488,6 +607,157 @@ async fn parked(replay: Option<String>, db: PathBuf) -> anyhow::Result<ExitCode>
         println!("nothing is parked");
     }
     Ok(ExitCode::from(u8::from(failed > 0)))
+}
+
+/// The store of the tenant registry: the service's SQLite file (created when missing) or the
+/// deployment's table.
+async fn registry_store(db: PathBuf, table: Option<String>) -> anyhow::Result<Arc<dyn Store>> {
+    let env = Env::from_process();
+    Ok(match table {
+        Some(table) => Arc::new(riskrelay::store::dynamo::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&riskrelay::aws::config().await),
+            table,
+        )),
+        None => Arc::new(sqlite(&env, &db)?),
+    })
+}
+
+fn tenant_arg(s: &str) -> anyhow::Result<riskrelay::ids::TenantId> {
+    riskrelay::ids::TenantId::parse(s.trim())
+        .map_err(|e| anyhow::anyhow!("the tenant must be its id: {e}"))
+}
+
+async fn tenants(
+    action: TenantsAction,
+    db: PathBuf,
+    table: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    use riskrelay::fleet;
+    use riskrelay::graph::config::ConsentLink;
+    use riskrelay::tenancy::TenantRecord;
+    let env = Env::from_process();
+    match action {
+        TenantsAction::Add {
+            tenant,
+            name,
+            sinks,
+            drift_mode,
+            exclude,
+        } => {
+            let id = tenant_arg(&tenant)?;
+            let name = TenantRecord::check_name(&name).map_err(anyhow::Error::msg)?;
+            // The destinations a tenant names must be configured ones: a typo would otherwise
+            // silently send its alerts nowhere.
+            let configured: Vec<String> = env
+                .get("RISKRELAY_SINKS")
+                .unwrap_or_default()
+                .split(',')
+                .filter_map(|spec| spec.split(':').next())
+                .map(|n| n.trim().to_ascii_lowercase())
+                .filter(|n| !n.is_empty())
+                .collect();
+            let sinks: Vec<String> = sinks
+                .iter()
+                .map(|s| s.trim().to_ascii_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect();
+            if let Some(unknown) = sinks.iter().find(|s| !configured.contains(s)) {
+                anyhow::bail!(
+                    "--sinks: \"{unknown}\" is not a destination of RISKRELAY_SINKS (configured: {})",
+                    if configured.is_empty() { "none".to_string() } else { configured.join(", ") }
+                );
+            }
+            let drift_mode = drift_mode
+                .map(|m| m.parse::<DriftMode>())
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--drift-mode: {e}"))?;
+            if let Some(list) = &exclude {
+                riskrelay::exclusions::Exclusions::parse(list)
+                    .map_err(|e| anyhow::anyhow!("--exclude: {e}"))?;
+            }
+            let link = ConsentLink::load(&env)?;
+            let store = registry_store(db, table).await?;
+            let record = TenantRecord {
+                id,
+                name: name.clone(),
+                sinks,
+                drift_mode,
+                exclude,
+                added_at: time::OffsetDateTime::now_utc(),
+            };
+            let new = fleet::register(store.as_ref(), record).await?;
+            println!(
+                "{} {name} ({id}).\nIts administrator grants riskrelay access here (a Global Administrator or Privileged Role Administrator of that tenant):\n\n{}\n\nriskrelay confirms it with the first token it gets; until then `riskrelay tenants list` shows it as pending.",
+                if new { "Added" } else { "Updated" },
+                link.url(id)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        TenantsAction::List { json } => {
+            let store = registry_store(db, table).await?;
+            let list = fleet::statuses(store.as_ref()).await?;
+            let fmt = |t: Option<time::OffsetDateTime>| {
+                t.and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_else(|| "-".into())
+            };
+            if json {
+                let rows: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|(r, s)| {
+                        serde_json::json!({
+                            "id": r.id, "name": r.name, "sinks": r.sinks, "driftMode": r.drift_mode,
+                            "exclude": r.exclude, "consent": s.consent, "since": s.since.map(|t| fmt(Some(t))),
+                            "lastPoll": s.last_poll.map(|t| fmt(Some(t))), "lastError": s.last_error,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else if list.is_empty() {
+                println!("no tenant is registered (riskrelay tenants add TENANT_ID --name NAME)");
+            } else {
+                println!("TENANT\tNAME\tCONSENT\tLAST POLL\tSINKS\tLAST ERROR");
+                for (r, s) in &list {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        r.id,
+                        r.name,
+                        s.consent.name(),
+                        fmt(s.last_poll),
+                        if r.sinks.is_empty() { "shared".to_string() } else { r.sinks.join(",") },
+                        s.last_error.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TenantsAction::ConsentUrl { tenant } => {
+            let id = tenant_arg(&tenant)?;
+            let link = ConsentLink::load(&env)?;
+            let store = registry_store(db, table).await?;
+            if !fleet::statuses(store.as_ref()).await?.iter().any(|(r, _)| r.id == id) {
+                anyhow::bail!("{id} is not registered (riskrelay tenants add {id} --name NAME)");
+            }
+            println!("{}", link.url(id));
+            Ok(ExitCode::SUCCESS)
+        }
+        TenantsAction::Remove { tenant } => {
+            let id = tenant_arg(&tenant)?;
+            let store = registry_store(db, table).await?;
+            match fleet::unregister(store.as_ref(), id).await? {
+                Some(r) => {
+                    println!("Removed {} ({id}). Its subscriptions lapse on their own within three days; revoke the app in that tenant to end access now.", r.name);
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => {
+                    eprintln!("riskrelay: {id} is not registered");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
 }
 
 /// The store a snooze command works on, with the tenant its documents belong to.

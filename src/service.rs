@@ -14,11 +14,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::{Notify, watch};
 
-use crate::app::App;
+use crate::fleet::{Done, Fleet, FleetQueue, Job, TenantRun};
+use crate::queue::Queue;
 use crate::queue::hints::{self, HintQueue};
 use crate::source::poll::PollTrigger;
-use crate::source::subscriptions::KnownSubscriptions;
-use crate::source::webhook::{Webhook, WebhookConfig};
+use crate::source::webhook::Webhook;
 
 /// The longest a poll cycle or posture check may run by default (`RISKRELAY_JOB_DEADLINE_MINUTES`):
 /// well below "stuck". A poll window that cannot be read by then is cut, and caught up over the
@@ -82,14 +82,15 @@ impl Default for Schedule {
     }
 }
 
-/// The running service: the parts ([`App`] built for [`crate::app::Role::Service`]), where the
-/// webhook listens (when a `clientState` is configured) and the schedule.
+/// The running service: the tenants' parts (a [`Fleet`] built for
+/// [`crate::app::Role::Service`]), where the webhook listens (when a `clientState` is configured)
+/// and the schedule.
 pub struct Service {
-    pub app: App,
+    pub fleet: Arc<Fleet>,
     /// Where the webhook and the action pages listen.
     pub listen: SocketAddr,
     /// What the webhook verifies with; `None`: no webhook.
-    pub webhook: Option<WebhookConfig>,
+    pub webhook: Option<crate::source::webhook::Tenants>,
     pub schedule: Schedule,
     /// Woken by a `missed` lifecycle event: the scheduler polls at once.
     pub poll_now: Arc<Notify>,
@@ -98,9 +99,26 @@ pub struct Service {
 /// What `--once` did.
 #[derive(Debug, Default)]
 pub struct OnceReport {
+    /// The highest posture exit code among the tenants.
     pub posture_exit: u8,
-    pub poll: Option<crate::source::poll::PollReport>,
+    /// Each tenant's poll cycle that ran.
+    pub polls: Vec<crate::source::poll::PollReport>,
     pub failures: Vec<String>,
+}
+
+/// "tenant name: " for the MSP mode's messages, nothing for one tenant.
+fn who(run: &TenantRun) -> String {
+    match &run.name {
+        Some(name) => format!("{name} ({}): ", run.tenant),
+        None => String::new(),
+    }
+}
+
+/// Logs each tenant's failure; returns them as lines.
+fn failures(job: &str, runs: &[TenantRun]) -> Vec<String> {
+    runs.iter()
+        .filter_map(|r| r.result.as_ref().err().map(|e| format!("{job}: {}{e}", who(r))))
+        .collect()
 }
 
 /// Asks the scheduler for an immediate poll (a `missed` lifecycle event).
@@ -115,47 +133,88 @@ impl PollTrigger for PollSignal {
 }
 
 impl Service {
-    /// Runs the posture checks and hands their alerts to the worker; saves the episode state
-    /// only once they went through.
+    /// A job for every tenant, within the job deadline. A job past it is dropped as a crash
+    /// would drop it: the next one re-reads the window while delivery records post nothing twice.
+    async fn job(&self, job: Job) -> Result<Vec<TenantRun>, String> {
+        let deadline = self.schedule.job_deadline;
+        let backstop = match job {
+            Job::Poll(_) => deadline + DEADLINE_BACKSTOP,
+            _ => deadline,
+        };
+        let job = match job {
+            // Each cycle stops reading at its deadline with the checkpoint kept.
+            Job::Poll(_) => Job::Poll(Some(tokio::time::Instant::now() + deadline)),
+            other => other,
+        };
+        match tokio::time::timeout(backstop, self.fleet.each(job)).await {
+            Ok(r) => r.map_err(|e| format!("{e:#}")),
+            Err(_) => Err(format!(
+                "the job passed its {} minute deadline and was stopped",
+                deadline.as_secs() / 60
+            )),
+        }
+    }
+
+    /// Runs the posture checks of every tenant and hands their alerts to the worker; each
+    /// tenant's episode state is saved only once they went through. The highest exit code.
     pub async fn posture_job(&self) -> Result<u8, String> {
-        let deadline = self.schedule.job_deadline;
-        match tokio::time::timeout(deadline, self.app.posture_job()).await {
-            Ok(r) => r
-                .map(|run| run.report.exit_code())
-                .map_err(|e| format!("{e:#}")),
-            Err(_) => Err(format!(
-                "the posture check passed its {} minute deadline and was stopped",
-                deadline.as_secs() / 60
-            )),
-        }
+        let runs = self.job(Job::Posture).await?;
+        report("posture check", &runs)?;
+        Ok(runs
+            .iter()
+            .filter_map(|r| match r.result {
+                Ok(Done::Posture(code)) => Some(code),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0))
     }
 
-    async fn poll(&self) -> Result<crate::source::poll::PollReport, String> {
-        let poller = self.app.poller().map_err(|e| format!("{e:#}"))?;
-        let deadline = self.schedule.job_deadline;
-        let cut = tokio::time::Instant::now() + deadline;
-        // The cycle stops reading at its deadline with the checkpoint kept. The timeout is a
-        // backstop: a cycle dropped by it is dropped as a crash would drop it, and the next one
-        // re-reads the window while delivery records post nothing twice.
-        match tokio::time::timeout(deadline + DEADLINE_BACKSTOP, poller.poll_until(Some(cut))).await
-        {
-            Ok(r) => r.map_err(|e| e.to_string()),
-            Err(_) => Err(format!(
-                "the poll cycle passed its {} minute deadline and was stopped",
-                deadline.as_secs() / 60
-            )),
-        }
+    async fn poll(&self) -> Result<Vec<crate::source::poll::PollReport>, String> {
+        let runs = self.job(Job::Poll(None)).await?;
+        report("poll cycle", &runs)?;
+        Ok(runs
+            .into_iter()
+            .filter_map(|r| match r.result {
+                Ok(Done::Poll(p)) => Some(p),
+                _ => None,
+            })
+            .collect())
     }
 
-    /// One posture check and one poll cycle with their deliveries.
+    async fn upkeep(&self) -> Result<(), String> {
+        let runs = self.job(Job::Subscriptions).await?;
+        report("subscription upkeep", &runs)
+    }
+
+    /// One posture check and one poll cycle per tenant, with their deliveries.
     pub async fn once(&self) -> OnceReport {
         let mut report = OnceReport::default();
-        match self.posture_job().await {
-            Ok(code) => report.posture_exit = code,
+        match self.job(Job::Posture).await {
+            Ok(runs) => {
+                report.failures.extend(failures("posture check", &runs));
+                report.posture_exit = runs
+                    .iter()
+                    .filter_map(|r| match r.result {
+                        Ok(Done::Posture(code)) => Some(code),
+                        _ => None,
+                    })
+                    .max()
+                    .unwrap_or(0);
+            }
             Err(e) => report.failures.push(format!("posture check: {e}")),
         }
-        match self.poll().await {
-            Ok(p) => report.poll = Some(p),
+        match self.job(Job::Poll(None)).await {
+            Ok(runs) => {
+                report.failures.extend(failures("poll", &runs));
+                report.polls = runs
+                    .into_iter()
+                    .filter_map(|r| match r.result {
+                        Ok(Done::Poll(p)) => Some(p),
+                        _ => None,
+                    })
+                    .collect();
+            }
             Err(e) => report.failures.push(format!("poll: {e}")),
         }
         report
@@ -166,22 +225,23 @@ impl Service {
         let mut tasks = tokio::task::JoinSet::new();
         let hints = HintQueue::new(hints::DEFAULT_CAPACITY);
         let mut routes = crate::server::Routes::default();
-        if let Some(config) = &self.webhook {
+        if let Some(tenants) = &self.webhook {
             routes = routes.fallback(Arc::new(
-                Webhook::new(config, Arc::new(hints.clone()))
-                    .with_clock(self.app.clock.clone())
-                    .with_known_subscriptions(Arc::new(KnownSubscriptions::new(
-                        self.app.tenant,
-                        self.app.store.clone(),
-                    ))),
+                Webhook::for_tenants(tenants.clone(), Arc::new(hints.clone()))
+                    .knowing(self.fleet.store().clone())
+                    .with_clock(self.fleet.clock().clone()),
             ));
         }
-        if let Some(actions) = &self.app.actions {
+        if self.fleet.mode() == crate::tenancy::Mode::Registry {
+            routes = routes.prefix("/consent", Arc::new(ConsentLanding));
+        }
+        let actions = self.fleet.single().and_then(|a| a.actions.clone());
+        if let Some(actions) = &actions {
             routes = routes.prefix("/actions/", actions.clone());
         }
         if !routes.is_empty() {
             let listener = crate::server::bind(self.listen).await?;
-            tracing::info!(address = %listener.local_addr()?, webhook = self.webhook.is_some(), actions = self.app.actions.is_some(), "listening");
+            tracing::info!(address = %listener.local_addr()?, webhook = self.webhook.is_some(), actions = actions.is_some(), "listening");
             let mut s = stop.clone();
             tasks.spawn(crate::server::serve(
                 listener,
@@ -190,7 +250,7 @@ impl Service {
             ));
         }
         if self.webhook.is_some() {
-            let inline = self.app.queue()?.clone();
+            let inline = FleetQueue(self.fleet.clone());
             let mut s = stop.clone();
             tasks.spawn(async move {
                 loop {
@@ -247,8 +307,8 @@ impl Service {
                         }
                     }
                     _ = subs.tick() => {
-                        if let Some(u) = &me.app.upkeep
-                            && let Err(e) = stoppable(s.clone(), u.ensure(me.app.clock.now())).await
+                        if me.webhook.is_some()
+                            && let Err(e) = stoppable(s.clone(), me.upkeep()).await
                         {
                             tracing::error!(error = %e, "subscription upkeep failed");
                         }
@@ -271,6 +331,48 @@ impl Service {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Where a tenant's administrator lands after the admin-consent page (the default redirect URI of
+/// `riskrelay tenants add`). It says what happens next and echoes nothing from the request: the
+/// grant itself is confirmed by the next token riskrelay gets for the tenant.
+struct ConsentLanding;
+
+#[async_trait]
+impl crate::server::HttpApp for ConsentLanding {
+    async fn handle(&self, req: http::Request<bytes::Bytes>) -> http::Response<bytes::Bytes> {
+        let granted = req
+            .uri()
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "admin_consent" && v.eq_ignore_ascii_case("true")))
+            .unwrap_or(false);
+        let text: &'static str = if granted {
+            "Thank you: riskrelay has been granted access. It confirms the grant at its next poll cycle; your service provider sees the tenant as granted in riskrelay tenants list.\n"
+        } else {
+            "Access was not granted. Ask your service provider for the consent link again, and sign in as a Global Administrator or Privileged Role Administrator of your tenant.\n"
+        };
+        let mut res = http::Response::new(bytes::Bytes::from_static(text.as_bytes()));
+        res.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        res.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+        res
+    }
+}
+
+/// One line per tenant that failed, as one error (each tenant's failure is its own; the others
+/// ran).
+fn report(job: &str, runs: &[TenantRun]) -> Result<(), String> {
+    let lines = failures(job, runs);
+    if lines.is_empty() {
+        Ok(())
+    } else {
+        Err(lines.join("; "))
     }
 }
 

@@ -97,6 +97,99 @@ pub fn retry_policy(max_attempts: u32) -> RetryPolicy {
     }
 }
 
+/// The cloud's token authority and Graph root, or `RISKRELAY_AUTHORITY_HOST` and
+/// `RISKRELAY_GRAPH_ROOT` when set.
+fn endpoints(env: &Env, cloud: Cloud) -> Result<(url::Url, url::Url), ConfigError> {
+    let (authority, root) = cloud.defaults();
+    Ok((
+        env.or(
+            "RISKRELAY_AUTHORITY_HOST",
+            "an https URL such as https://login.microsoftonline.com",
+            endpoint_root(authority)
+                .map_err(|e| ConfigError::invalid("RISKRELAY_CLOUD", "a cloud", e))?,
+            endpoint_root,
+        )?,
+        env.or(
+            "RISKRELAY_GRAPH_ROOT",
+            "an https URL such as https://graph.microsoft.com",
+            endpoint_root(root)
+                .map_err(|e| ConfigError::invalid("RISKRELAY_CLOUD", "a cloud", e))?,
+            endpoint_root,
+        )?,
+    ))
+}
+
+/// A redirect URI: https (or http on loopback), a host, no fragment.
+fn redirect_uri(v: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(v).map_err(|e| format!("not a URL: {e}"))?;
+    endpoint_root(&url.origin().ascii_serialization())?;
+    if url.fragment().is_some() || url.query().is_some() {
+        return Err("it must not carry a query or fragment".into());
+    }
+    Ok(url)
+}
+
+/// What a tenant's admin-consent URL is built from (`riskrelay tenants add`): no secret needed.
+#[derive(Debug, Clone)]
+pub struct ConsentLink {
+    pub authority_host: url::Url,
+    pub graph_root: url::Url,
+    pub client_id: uuid::Uuid,
+    pub redirect: url::Url,
+}
+
+impl ConsentLink {
+    pub fn load(env: &Env) -> Result<Self, ConfigError> {
+        let cloud = env.or(
+            "RISKRELAY_CLOUD",
+            "global, usgov or dod",
+            Cloud::Global,
+            str::parse,
+        )?;
+        let (authority_host, graph_root) = endpoints(env, cloud)?;
+        let client_id = env.required(
+            "RISKRELAY_CLIENT_ID",
+            "the multi-tenant app registration's application (client) id, a GUID",
+            crate::ids::parse_guid,
+        )?;
+        let expected = "an https URL registered as a redirect URI of the app (by default RISKRELAY_PUBLIC_URL/consent, which riskrelay run answers)";
+        let redirect = match env.get("RISKRELAY_CONSENT_REDIRECT_URI") {
+            Some(_) => env.required("RISKRELAY_CONSENT_REDIRECT_URI", expected, redirect_uri)?,
+            None => {
+                let public = env
+                    .get("RISKRELAY_PUBLIC_URL")
+                    .ok_or_else(|| ConfigError::Missing {
+                        var: "RISKRELAY_CONSENT_REDIRECT_URI (or RISKRELAY_PUBLIC_URL)".into(),
+                        expected: expected.into(),
+                    })?;
+                let mut root = redirect_uri(public)
+                    .map_err(|e| ConfigError::invalid("RISKRELAY_PUBLIC_URL", expected, e))?;
+                if !root.path().ends_with('/') {
+                    root.set_path(&format!("{}/", root.path()));
+                }
+                root.join("consent")
+                    .map_err(|e| ConfigError::invalid("RISKRELAY_PUBLIC_URL", expected, e.to_string()))?
+            }
+        };
+        Ok(Self {
+            authority_host,
+            graph_root,
+            client_id,
+            redirect,
+        })
+    }
+
+    pub fn url(&self, tenant: TenantId) -> url::Url {
+        crate::tenancy::consent_url(
+            &self.authority_host,
+            tenant,
+            self.client_id,
+            &self.graph_root,
+            &self.redirect,
+        )
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct GraphConfig {
     pub tenant_id: TenantId,
@@ -132,24 +225,12 @@ impl GraphConfig {
             Cloud::Global,
             str::parse,
         )?;
-        let (authority, root) = cloud.defaults();
         let credential = Self::credential(env, secrets)?;
+        let (authority_host, graph_root) = endpoints(env, cloud)?;
         Ok(Self {
             tenant_id: tenant_id(env)?,
-            authority_host: env.or(
-                "RISKRELAY_AUTHORITY_HOST",
-                "an https URL such as https://login.microsoftonline.com",
-                endpoint_root(authority)
-                    .map_err(|e| ConfigError::invalid("RISKRELAY_CLOUD", "a cloud", e))?,
-                endpoint_root,
-            )?,
-            graph_root: env.or(
-                "RISKRELAY_GRAPH_ROOT",
-                "an https URL such as https://graph.microsoft.com",
-                endpoint_root(root)
-                    .map_err(|e| ConfigError::invalid("RISKRELAY_CLOUD", "a cloud", e))?,
-                endpoint_root,
-            )?,
+            authority_host,
+            graph_root,
             credential,
             identity_protection_rps: env.or(
                 "RISKRELAY_IDENTITY_PROTECTION_RPS",

@@ -195,6 +195,26 @@ impl GraphError {
         )
     }
 
+    /// Whether the tenant refuses the app itself: consent revoked or never given (the token
+    /// endpoint's AADSTS700016 "application not found in the directory", AADSTS65001 "consent
+    /// required", AADSTS7000112 "application disabled", AADSTS500011 "resource principal not
+    /// found"), a token Graph no longer takes (401), or a permission removed (403).
+    pub fn refuses_app(&self) -> bool {
+        const REFUSALS: [&str; 6] = [
+            "AADSTS700016",
+            "AADSTS65001",
+            "AADSTS7000112",
+            "AADSTS500011",
+            "unauthorized_client",
+            "(401)",
+        ];
+        match self {
+            Self::Forbidden { .. } => true,
+            Self::Auth(text) => REFUSALS.iter().any(|r| text.contains(r)),
+            _ => false,
+        }
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Throttled { .. } => Some(429),
@@ -377,6 +397,11 @@ impl GraphClient {
             counts: Counts::default(),
             registration_gate: batch::FeatureGate::default(),
         })))
+    }
+
+    /// Gets a token (from the cache while fresh): whether the tenant lets the app in at all.
+    pub async fn token_check(&self) -> Result<(), GraphError> {
+        self.0.tokens.token().await.map(|_| ())
     }
 
     pub fn counts(&self) -> CountSnapshot {

@@ -674,8 +674,8 @@ fn operations_view(o: &OperationsNotice) -> View {
         status: Vec::new(),
         facts: Vec::new(),
         lists: vec![List {
-            heading: "Set aside".into(),
-            noun: "messages",
+            heading: "Details".into(),
+            noun: "lines",
             items: o
                 .lines
                 .iter()
@@ -916,6 +916,14 @@ pub fn view(message: &Message) -> View {
         Message::Action(n) => action_view(n),
         Message::Summary(s) => summary_view(s),
     }
+}
+
+/// Names the tenant a message is about, first among its facts and in its notification line, for
+/// a channel that hears about several tenants. The name is data: each renderer escapes it.
+pub fn name_tenant(view: &mut View, name: &str) {
+    let name = escape::single_line(name);
+    view.facts.insert(0, ("Tenant".into(), name.clone()));
+    view.fallback = format!("[{name}] {}", view.fallback);
 }
 
 /// Plain text of runs, for the console and size estimates.

@@ -364,6 +364,8 @@ struct State {
     wrap_registration: bool,
     /// Interactive sign-in: analysts, codes and delegated tokens (see [`signin`]).
     signin: signin::SignIn,
+    /// Whether the tenant's administrator has consented to riskrelay's app.
+    consented: bool,
 }
 
 impl State {
@@ -418,18 +420,34 @@ impl State {
     }
 }
 
-/// The running simulator. Dropping it stops the server.
+/// A running simulated tenant. The server stops when the last tenant it serves is dropped.
 pub struct Simulator {
     state: Arc<Mutex<State>>,
     url: Url,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _server: Arc<Server>,
 }
 
-impl Drop for Simulator {
+struct Server(Option<tokio::sync::oneshot::Sender<()>>);
+
+impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
+        if let Some(stop) = self.0.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+impl SimConfig {
+    /// The `n`th of several simulated tenants (0 is the default one); one multi-tenant app, so
+    /// the same client id and secret for every tenant.
+    pub fn tenant(n: usize) -> Self {
+        let mut c = Self::default();
+        if n > 0 {
+            c.tenant_id = TenantId::from_uuid(uuid::Uuid::from_u128(
+                0x5a5a_5a5a_0000_4000_8001_0000_0000_0000 + n as u128,
+            ));
+        }
+        c
     }
 }
 
@@ -437,6 +455,38 @@ impl Simulator {
     /// Starts on 127.0.0.1 with an ephemeral port. The tenant starts empty with the setting on,
     /// password hash sync fresh, and no Conditional Access policy.
     pub async fn start(config: SimConfig) -> anyhow::Result<Self> {
+        Ok(Self::start_many(vec![config]).await?.remove(0))
+    }
+
+    /// Several tenants on one server (one URL), each with its own directory, budget, faults and
+    /// consent.
+    pub async fn start_many(configs: Vec<SimConfig>) -> anyhow::Result<Vec<Self>> {
+        anyhow::ensure!(!configs.is_empty(), "no tenant to simulate");
+        let states: Vec<Arc<Mutex<State>>> = configs
+            .into_iter()
+            .map(|c| Arc::new(Mutex::new(Self::initial(c))))
+            .collect();
+        let listener = crate::server::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let url = Url::parse(&format!("http://{}/", listener.local_addr()?))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let app = Arc::new(http::SimFront::new(&states));
+        tokio::spawn(crate::server::serve(listener, app, async {
+            let _ = stopped.await;
+        }));
+        let server = Arc::new(Server(Some(stop)));
+        Ok(states
+            .into_iter()
+            .map(|state| Self {
+                state,
+                url: url.clone(),
+                _server: server.clone(),
+            })
+            .collect())
+    }
+
+    /// A tenant as it starts: empty, with the setting on, password hash sync fresh, and no
+    /// Conditional Access policy.
+    fn initial(config: SimConfig) -> State {
         let mut policy = serde_json::Map::new();
         policy.insert(
             "@odata.context".into(),
@@ -446,7 +496,7 @@ impl Simulator {
         policy.insert(SETTING.into(), json!(true));
         policy.insert("unifiedRiskSignals".into(), json!({"enabledFor": ["none"]}));
         let now = OffsetDateTime::now_utc();
-        let state = State {
+        State {
             organization: Organization {
                 id: Some(config.tenant_id.to_string()),
                 on_premises_sync_enabled: Some(true),
@@ -474,20 +524,8 @@ impl Simulator {
             next_detection: 1,
             wrap_registration: false,
             signin: signin::SignIn::with_default_analysts(),
-        };
-        let state = Arc::new(Mutex::new(state));
-        let listener = crate::server::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        let url = Url::parse(&format!("http://{}/", listener.local_addr()?))?;
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        let app = Arc::new(SimApp::new(state.clone()));
-        tokio::spawn(crate::server::serve(listener, app, async {
-            let _ = stopped.await;
-        }));
-        Ok(Self {
-            state,
-            url,
-            stop: Some(stop),
-        })
+            consented: true,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -526,6 +564,16 @@ impl Simulator {
             },
             batch_concurrency: crate::graph::config::DEFAULT_BATCH_CONCURRENCY,
             admin_center: Default::default(),
+        }
+    }
+
+    /// The tenant's administrator revokes (or grants again) riskrelay's access: the token
+    /// endpoint refuses the app, and Graph refuses the tokens it had.
+    pub fn set_consent(&self, consented: bool) {
+        let mut s = self.lock();
+        s.consented = consented;
+        if !consented {
+            s.tokens.clear();
         }
     }
 

@@ -73,9 +73,81 @@ pub struct Tally {
     pub ignored: usize,
 }
 
-pub struct Webhook {
-    tenant_id: TenantId,
+/// Which tenants the webhook takes notifications for, and how it verifies each.
+#[derive(Clone)]
+pub enum Tenants {
+    /// One tenant and its configured `clientState`.
+    One(WebhookConfig),
+    /// Every registered tenant, each with the `clientState` derived for it.
+    Registry(Arc<RegisteredTenants>),
+}
+
+/// The registered tenants as the webhook sees them: the registry re-read at most once a minute
+/// (a tenant just added waits that long for its notifications to be taken; Graph retries for
+/// hours), each tenant's `clientState` derived from the deployment's, and each tenant's known
+/// subscriptions.
+pub struct RegisteredTenants {
     client_states: ClientStates,
+    store: Arc<dyn crate::store::Store>,
+    cache: tokio::sync::Mutex<Option<(std::collections::BTreeSet<TenantId>, std::time::Instant)>>,
+    known: std::sync::Mutex<std::collections::HashMap<TenantId, Arc<KnownSubscriptions>>>,
+}
+
+/// How long the webhook trusts its copy of the registry.
+const REGISTRY_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl RegisteredTenants {
+    pub fn new(client_states: ClientStates, store: Arc<dyn crate::store::Store>) -> Self {
+        Self {
+            client_states,
+            store,
+            cache: Default::default(),
+            known: Default::default(),
+        }
+    }
+
+    /// The tenant's `clientState` and known subscriptions, if it is registered.
+    async fn resolve(&self, tenant: TenantId) -> Option<(ClientStates, Arc<KnownSubscriptions>)> {
+        let registered = {
+            let mut cache = self.cache.lock().await;
+            let stale = cache
+                .as_ref()
+                .is_none_or(|(_, at)| at.elapsed() >= REGISTRY_TTL);
+            if stale {
+                match crate::store::load::<crate::tenancy::Registry>(
+                    self.store.as_ref(),
+                    crate::tenancy::deployment(),
+                    crate::tenancy::REGISTRY,
+                )
+                .await
+                {
+                    Ok(r) => {
+                        let ids = r
+                            .map(|v| v.value.tenants.into_keys().collect())
+                            .unwrap_or_default();
+                        *cache = Some((ids, std::time::Instant::now()));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not read the tenant registry"),
+                }
+            }
+            cache.as_ref().is_some_and(|(ids, _)| ids.contains(&tenant))
+        };
+        if !registered {
+            return None;
+        }
+        let known = self
+            .known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(tenant)
+            .or_insert_with(|| Arc::new(KnownSubscriptions::new(tenant, self.store.clone())))
+            .clone();
+        Some((self.client_states.for_tenant(tenant), known))
+    }
+}
+
+pub struct Webhook {
+    tenants: Tenants,
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
     known: Option<Arc<KnownSubscriptions>>,
@@ -83,12 +155,30 @@ pub struct Webhook {
 
 impl Webhook {
     pub fn new(config: &WebhookConfig, queue: Arc<dyn Queue>) -> Self {
+        Self::for_tenants(Tenants::One(config.clone()), queue)
+    }
+
+    /// The webhook of a service: for one tenant, notifications only from the subscriptions its
+    /// upkeep created; for the registry, from each tenant's.
+    pub fn for_tenants(tenants: Tenants, queue: Arc<dyn Queue>) -> Self {
         Self {
-            tenant_id: config.tenant_id,
-            client_states: config.client_states.clone(),
+            tenants,
             queue,
             clock: crate::clock::system(),
             known: None,
+        }
+    }
+
+    /// With the known subscriptions of the one tenant read from `store` (the registry's tenants
+    /// always have theirs).
+    pub fn knowing(self, store: Arc<dyn crate::store::Store>) -> Self {
+        let known = match &self.tenants {
+            Tenants::One(c) => Some(Arc::new(KnownSubscriptions::new(c.tenant_id, store))),
+            Tenants::Registry(_) => None,
+        };
+        match known {
+            Some(k) => self.with_known_subscriptions(k),
+            None => self,
         }
     }
 
@@ -177,7 +267,29 @@ impl Webhook {
                 }
             };
             let subscription_id = item.subscription_id;
-            let item = match item.verify(&self.client_states, &self.tenant_id) {
+            let (states, tenant, known) = match &self.tenants {
+                Tenants::One(c) => (c.client_states.clone(), c.tenant_id, self.known.clone()),
+                Tenants::Registry(r) => {
+                    // The claimed tenant picks the key; a claim for a tenant that is not
+                    // registered, or signed with another tenant's value, fails below.
+                    match item.tenant_id {
+                        Some(t) => match r.resolve(t).await {
+                            Some((states, known)) => (states, t, Some(known)),
+                            None => {
+                                tracing::warn!(%subscription_id, tenant = %t, "notification rejected: the tenant is not registered");
+                                outcome.rejected += 1;
+                                continue;
+                            }
+                        },
+                        None => {
+                            tracing::warn!(%subscription_id, "notification rejected: it names no tenant");
+                            outcome.rejected += 1;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let item = match item.verify(&states, &tenant) {
                 Ok(item) => item,
                 Err(reason) => {
                     tracing::warn!(%subscription_id, %reason, "notification rejected");
@@ -185,7 +297,7 @@ impl Webhook {
                     continue;
                 }
             };
-            if let Some(known) = &self.known
+            if let Some(known) = &known
                 && !known.admits(subscription_id, now).await
             {
                 tracing::warn!(%subscription_id, "notification rejected: riskrelay did not create this subscription");

@@ -30,6 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "action_link",
             "summary",
             "drift",
+            "tenancy",
             "render",
             "client_state",
             "clock",
@@ -57,7 +58,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "deliver", "parking", "worker", "source", "checks", "actions",
         ],
     ),
-    ("wiring", &["app", "lambda", "service", "demo"]),
+    ("wiring", &["app", "fleet", "lambda", "service", "demo"]),
 ];
 
 /// Module path (`sink::slack`) → source text, for every file of the library under `src`.

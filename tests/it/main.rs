@@ -25,6 +25,7 @@ mod soak;
 mod store;
 mod subscriptions;
 mod summary;
+mod tenants;
 mod truth;
 mod webhook;
 mod worker;

@@ -34,6 +34,54 @@ pub struct SimApp {
     state: Arc<Mutex<State>>,
 }
 
+/// One server for several simulated tenants, as Entra and Graph are one service for all: the
+/// token and sign-in endpoints name the tenant in their path, and a Graph request belongs to the
+/// tenant whose token it carries.
+pub struct SimFront {
+    apps: Vec<(String, SimApp)>,
+}
+
+impl SimFront {
+    pub(super) fn new(states: &[Arc<Mutex<State>>]) -> Self {
+        Self {
+            apps: states
+                .iter()
+                .map(|s| {
+                    let tenant = s
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .config
+                        .tenant_id
+                        .to_string();
+                    (tenant, SimApp::new(s.clone()))
+                })
+                .collect(),
+        }
+    }
+
+    fn pick(&self, req: &Request<Bytes>) -> &SimApp {
+        let first = req.uri().path().trim_start_matches('/').split('/').next();
+        if let Some((_, app)) = self.apps.iter().find(|(t, _)| Some(t.as_str()) == first) {
+            return app;
+        }
+        let auth = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok());
+        self.apps
+            .iter()
+            .find(|(_, app)| app.caller(auth).is_some())
+            .map_or(&self.apps[0].1, |(_, app)| app)
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpApp for SimFront {
+    async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+        self.pick(&req).handle(req).await
+    }
+}
+
 struct Ctx {
     method: Method,
     path: String,

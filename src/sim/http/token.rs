@@ -39,6 +39,14 @@ impl SimApp {
                 "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
             );
         }
+        if !self.lock().consented {
+            // Entra's answer when the app has no service principal in the tenant: consent was
+            // never given, or was revoked by deleting the enterprise application.
+            return reply(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "unauthorized_client", "error_description": format!("AADSTS700016: Application with identifier '{}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", s.client_id), "error_codes": [700016]}),
+            );
+        }
         if grant == Some("authorization_code") {
             return self.redeem(tenant, host, &form);
         }

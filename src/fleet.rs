@@ -1,0 +1,541 @@
+//! The tenants one process serves, and each tenant's parts. With `RISKRELAY_TENANTS=config` (the
+//! default) that is the one [`App`] of `RISKRELAY_TENANT_ID`, exactly as configured. With
+//! `registry` it is one [`App`] per registered tenant, built from the deployment's settings and
+//! the tenant's record ([`Settings::for_tenant`]) when first needed and rebuilt when its record
+//! changes: its own Graph client (token cache, identity-protection budget), its own checkpoint
+//! and state in its own store partition, and its destinations.
+//!
+//! A job (poll, posture, subscriptions) runs for every tenant side by side, at most
+//! `RISKRELAY_TENANT_CONCURRENCY` at once. Each tenant's budget is its own (1 request per second
+//! per tenant), so a cycle over many tenants takes about as long as the slowest one. A tenant
+//! whose consent is pending or lost only has its token tried; one that is refused is announced
+//! once to the shared destinations and never holds up the others.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use futures_util::StreamExt as _;
+use time::OffsetDateTime;
+
+use crate::alert::Message;
+use crate::app::{Adapters, App, Role, Settings};
+use crate::clock::Clock;
+use crate::config::{ConfigError, Env};
+use crate::deliver::Delivery;
+use crate::graph::GraphError;
+use crate::http::RetryPolicy;
+use crate::ids::TenantId;
+use crate::observation::WorkItem;
+use crate::queue::{Queue, QueueError};
+use crate::sink::Sink;
+use crate::source::poll::{PollReport, PollTrigger};
+use crate::store::{self, Store};
+use crate::tenancy::{self, Mode, Outcome, Registry, TenantRecord, TenantStatus};
+
+/// Tenants worked on at once unless `RISKRELAY_TENANT_CONCURRENCY` says otherwise. A tenant's
+/// cycle mostly waits on its own 1 request/s budget, so a task costs little but a socket and a
+/// few kilobytes; the cap only bounds a very large registry.
+pub const DEFAULT_CONCURRENCY: usize = 250;
+
+pub fn concurrency(env: &Env) -> Result<usize, ConfigError> {
+    env.or(
+        "RISKRELAY_TENANT_CONCURRENCY",
+        "a whole number from 1 to 1000",
+        DEFAULT_CONCURRENCY,
+        crate::config::count(1..=1000),
+    )
+}
+
+/// A scheduled job, run for each tenant.
+#[derive(Debug, Clone, Copy)]
+pub enum Job {
+    /// A poll cycle that stops reading at the deadline, if any.
+    Poll(Option<tokio::time::Instant>),
+    Posture,
+    Subscriptions,
+}
+
+/// What a job did for one tenant.
+#[derive(Debug)]
+pub enum Done {
+    Poll(PollReport),
+    /// The posture check's exit code.
+    Posture(u8),
+    Subscriptions,
+    /// Not run: the tenant's consent is pending or lost and its token was refused again.
+    Skipped,
+}
+
+#[derive(Debug)]
+pub struct TenantRun {
+    pub tenant: TenantId,
+    /// The registered name (the MSP mode only).
+    pub name: Option<String>,
+    pub result: Result<Done, String>,
+}
+
+/// One tenant's parts, and what they were built from.
+struct Built {
+    record: TenantRecord,
+    sinks: Vec<String>,
+    app: Arc<App>,
+}
+
+pub struct Fleet {
+    mode: Mode,
+    base: Settings,
+    role: Role,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+    /// The configured destinations, built once so that tenants sharing one share its pace.
+    configured: Vec<Arc<dyn Sink>>,
+    /// This process's own destinations (the console), which hear about every tenant.
+    local: Vec<Arc<dyn Sink>>,
+    queue: Option<Arc<dyn Queue>>,
+    inline_retry: RetryPolicy,
+    poll_trigger: Option<Arc<dyn PollTrigger>>,
+    concurrency: usize,
+    single: Option<Arc<App>>,
+    built: tokio::sync::Mutex<HashMap<TenantId, Built>>,
+}
+
+impl Fleet {
+    pub fn build(
+        settings: &Settings,
+        role: Role,
+        adapters: Adapters,
+        mode: Mode,
+        concurrency: usize,
+    ) -> anyhow::Result<Self> {
+        let http = match &adapters.http {
+            Some(h) => h.clone(),
+            None => crate::http::client(settings.graph.request_timeout).context("HTTP client")?,
+        };
+        let store = adapters.store.clone();
+        let clock = adapters.clock.clone();
+        let mut fleet = Self {
+            mode,
+            base: settings.clone(),
+            role,
+            store,
+            clock,
+            configured: match role {
+                Role::Worker | Role::Service => crate::sink::build(
+                    &settings.alerts.sinks,
+                    crate::sink::Http {
+                        client: http.clone(),
+                        timeout: crate::http::CHAT_TIMEOUT,
+                    },
+                ),
+                Role::Poller | Role::Tool => Vec::new(),
+            },
+            local: adapters.local_sinks.clone(),
+            queue: adapters.queue.clone(),
+            inline_retry: adapters.inline_retry.clone(),
+            poll_trigger: adapters.poll_trigger.clone(),
+            http: http.clone(),
+            concurrency: concurrency.max(1),
+            single: None,
+            built: Default::default(),
+        };
+        if mode == Mode::Registry
+            && matches!(
+                settings.graph.credential,
+                crate::graph::config::GraphCredential::AccessToken(_)
+            )
+        {
+            anyhow::bail!(
+                "RISKRELAY_TENANTS=registry needs the app's certificate or client secret: an access token is good for one tenant only"
+            );
+        }
+        if mode == Mode::Config {
+            let adapters = Adapters {
+                http: Some(http),
+                ..adapters
+            };
+            fleet.single = Some(Arc::new(App::build(settings, role, adapters)?));
+        }
+        Ok(fleet)
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The one tenant's parts in the `config` mode.
+    pub fn single(&self) -> Option<&Arc<App>> {
+        self.single.as_ref()
+    }
+
+    /// The registry as stored (empty when nothing was added).
+    pub async fn registry(&self) -> anyhow::Result<Registry> {
+        Ok(
+            store::load::<Registry>(self.store.as_ref(), tenancy::deployment(), tenancy::REGISTRY)
+                .await
+                .context("reading the tenant registry")?
+                .map(|v| v.value)
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Every tenant's parts, (re)built to match the registry as it is now.
+    pub async fn tenants(&self) -> anyhow::Result<Vec<(Option<TenantRecord>, Arc<App>)>> {
+        if let Some(app) = &self.single {
+            return Ok(vec![(None, app.clone())]);
+        }
+        let registry = self.registry().await?;
+        let mut built = self.built.lock().await;
+        built.retain(|id, _| registry.tenants.contains_key(id));
+        let mut out = Vec::with_capacity(registry.tenants.len());
+        for record in registry.tenants.values() {
+            let settings = self.base.for_tenant(&registry, record)?;
+            let sinks: Vec<String> = settings.alerts.sinks.iter().map(|s| s.name.clone()).collect();
+            let fresh = built
+                .get(&record.id)
+                .is_some_and(|b| b.record == *record && b.sinks == sinks);
+            if !fresh {
+                let app = self
+                    .build_tenant(settings, &sinks)
+                    .with_context(|| format!("tenant {} ({})", record.name, record.id))?;
+                built.insert(
+                    record.id,
+                    Built {
+                        record: record.clone(),
+                        sinks,
+                        app: Arc::new(app),
+                    },
+                );
+            }
+            let b = &built[&record.id];
+            out.push((Some(b.record.clone()), b.app.clone()));
+        }
+        Ok(out)
+    }
+
+    fn build_tenant(&self, mut settings: Settings, sinks: &[String]) -> anyhow::Result<App> {
+        // The destinations were built once for the process; the tenant gets its share of them.
+        settings.alerts.sinks.clear();
+        let mut local: Vec<Arc<dyn Sink>> = self
+            .configured
+            .iter()
+            .filter(|s| sinks.iter().any(|n| n == s.name()))
+            .cloned()
+            .collect();
+        local.extend(self.local.iter().cloned());
+        let adapters = Adapters {
+            store: self.store.clone(),
+            queue: self.queue.clone(),
+            inline_retry: self.inline_retry.clone(),
+            local_sinks: local,
+            poll_trigger: self.poll_trigger.clone(),
+            clock: self.clock.clone(),
+            http: Some(self.http.clone()),
+        };
+        App::build(&settings, self.role, adapters)
+    }
+
+    /// One tenant's parts, if it is served here.
+    pub async fn app(&self, tenant: TenantId) -> anyhow::Result<Option<Arc<App>>> {
+        Ok(self
+            .tenants()
+            .await?
+            .into_iter()
+            .find(|(_, app)| app.tenant == tenant)
+            .map(|(_, app)| app))
+    }
+
+    /// Runs a job for every tenant, side by side up to the concurrency cap.
+    pub async fn each(&self, job: Job) -> anyhow::Result<Vec<TenantRun>> {
+        let tenants = self.tenants().await?;
+        Ok(futures_util::stream::iter(tenants)
+            .map(|(record, app)| {
+                use tracing::Instrument as _;
+                let span = match &record {
+                    Some(r) => tracing::info_span!("tenant", id = %r.id, name = %r.name),
+                    None => tracing::Span::none(),
+                };
+                self.one(job, record, app).instrument(span)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await)
+    }
+
+    async fn one(&self, job: Job, record: Option<TenantRecord>, app: Arc<App>) -> TenantRun {
+        let Some(record) = record else {
+            return TenantRun {
+                tenant: app.tenant,
+                name: None,
+                result: run(&app, job).await.map_err(|e| format!("{e:#}")),
+            };
+        };
+        let status = store::load::<TenantStatus>(self.store.as_ref(), record.id, tenancy::STATUS)
+            .await
+            .ok()
+            .flatten()
+            .map(|v| v.value)
+            .unwrap_or_default();
+        // A tenant without access is only asked for a token: cheap, and it fails at once.
+        if !status.is_usable()
+            && let Err(e) = app.graph.token_check().await
+        {
+            let outcome = outcome_of_graph(&e);
+            self.settle(&record, &outcome).await;
+            tracing::info!(tenant = %record.id, name = %record.name, consent = status.consent.name(), error = %e, "tenant skipped: no access yet");
+            return TenantRun {
+                tenant: record.id,
+                name: Some(record.name),
+                result: Ok(Done::Skipped),
+            };
+        }
+        let result = run(&app, job).await;
+        let outcome = match &result {
+            Ok(_) => Outcome::Worked,
+            Err(e) => outcome_of(e),
+        };
+        self.settle(&record, &outcome).await;
+        TenantRun {
+            tenant: record.id,
+            name: Some(record.name),
+            result: result.map_err(|e| format!("{e:#}")),
+        }
+    }
+
+    /// Records a tenant's outcome and announces a change of consent, once.
+    async fn settle(&self, record: &TenantRecord, outcome: &Outcome) {
+        if matches!(outcome, Outcome::Refused(_)) {
+            // Fresh parts next time: a token cached before consent was revoked stays refused
+            // after it is granted again (a new grant is a new service principal).
+            self.built.lock().await.remove(&record.id);
+        }
+        let now = self.clock.now();
+        let change = store::update::<TenantStatus, _>(
+            self.store.as_ref(),
+            record.id,
+            tenancy::STATUS,
+            |s| s.record(outcome, now),
+        )
+        .await;
+        match change {
+            Ok(Some(change)) => {
+                tracing::warn!(tenant = %record.id, name = %record.name, ?change, "tenant access changed");
+                let notice = Message::Operations(tenancy::consent_notice(record, &change, now));
+                if let Err(e) = self.announce(notice, now).await {
+                    tracing::error!(tenant = %record.id, error = %format!("{e:#}"), "could not announce the change of access");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(tenant = %record.id, error = %e, "could not record the tenant's status")
+            }
+        }
+    }
+
+    /// An operations message to the shared destinations (the MSP's own): delivered here when
+    /// this process delivers, else handed to the queue for the worker.
+    pub async fn announce(&self, message: Message, now: OffsetDateTime) -> anyhow::Result<()> {
+        match self.role {
+            Role::Worker | Role::Service => {
+                let report = self.shared_delivery().await?.deliver(&[message], now).await;
+                match report.failures.first() {
+                    None => Ok(()),
+                    Some(f) => anyhow::bail!("{}: {}", f.sink, f.error),
+                }
+            }
+            Role::Poller | Role::Tool => {
+                let queue = self.queue.as_ref().context("no queue to hand the message to")?;
+                queue
+                    .enqueue(vec![WorkItem::Notice {
+                        tenant_id: tenancy::deployment(),
+                        message,
+                    }])
+                    .await
+                    .context("handing the message to the queue")
+            }
+        }
+    }
+
+    /// The destinations no tenant claims as its own, plus this process's.
+    async fn shared_delivery(&self) -> anyhow::Result<Delivery> {
+        let claimed = self.registry().await?.claimed_sinks();
+        let mut sinks: Vec<Arc<dyn Sink>> = self
+            .configured
+            .iter()
+            .filter(|s| !claimed.contains(s.name()))
+            .cloned()
+            .collect();
+        sinks.extend(self.local.iter().cloned());
+        Ok(Delivery::new(
+            self.store.clone(),
+            sinks,
+            self.base.alerts.kinds.clone(),
+            self.base.alerts.digest_threshold,
+        ))
+    }
+
+    /// Work items for the worker, each to its tenant's worker; a deployment-wide notice to the
+    /// shared destinations. One result per item, in order.
+    pub async fn process(&self, items: &[WorkItem]) -> Vec<Result<(), String>> {
+        let mut results: Vec<Result<(), String>> = vec![Ok(()); items.len()];
+        let mut by_tenant: HashMap<TenantId, Vec<usize>> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            by_tenant.entry(item.tenant_id()).or_default().push(i);
+        }
+        for (tenant, indexes) in by_tenant {
+            let batch: Vec<WorkItem> = indexes.iter().map(|&i| items[i].clone()).collect();
+            let outcome: Vec<Result<(), String>> = if tenant == tenancy::deployment() {
+                let mut out = Vec::new();
+                for item in batch {
+                    out.push(match item {
+                        WorkItem::Notice { message, .. } => self
+                            .announce(message, self.clock.now())
+                            .await
+                            .map_err(|e| format!("{e:#}")),
+                        _ => Err("only notices belong to no tenant".into()),
+                    });
+                }
+                out
+            } else {
+                match self.app(tenant).await {
+                    Ok(Some(app)) => match app.worker() {
+                        Ok(w) => w
+                            .process(&batch)
+                            .await
+                            .results
+                            .into_iter()
+                            .map(|r| r.map_err(|e| e.to_string()))
+                            .collect(),
+                        Err(e) => vec![Err(format!("{e:#}")); batch.len()],
+                    },
+                    // A tenant removed since the item was queued: nothing to do for it.
+                    Ok(None) => {
+                        tracing::warn!(%tenant, items = batch.len(), "work for a tenant that is not registered dropped");
+                        vec![Ok(()); batch.len()]
+                    }
+                    Err(e) => vec![Err(format!("{e:#}")); batch.len()],
+                }
+            };
+            for (i, r) in indexes.into_iter().zip(outcome) {
+                results[i] = r;
+            }
+        }
+        results
+    }
+}
+
+/// Runs one job on one tenant's parts.
+async fn run(app: &App, job: Job) -> anyhow::Result<Done> {
+    match job {
+        Job::Poll(deadline) => Ok(Done::Poll(app.poller()?.poll_until(deadline).await?)),
+        Job::Posture => Ok(Done::Posture(app.posture_job().await?.report.exit_code())),
+        Job::Subscriptions => {
+            app.upkeep()?
+                .ensure(app.clock.now())
+                .await
+                .map_err(anyhow::Error::msg)?;
+            Ok(Done::Subscriptions)
+        }
+    }
+}
+
+fn outcome_of_graph(e: &GraphError) -> Outcome {
+    if e.refuses_app() {
+        Outcome::Refused(e.to_string())
+    } else {
+        Outcome::Failed(e.to_string())
+    }
+}
+
+/// Whether a job's failure says the tenant refuses the app, from the Graph error in its chain.
+fn outcome_of(e: &anyhow::Error) -> Outcome {
+    for cause in e.chain() {
+        if let Some(g) = cause.downcast_ref::<GraphError>() {
+            return outcome_of_graph(g);
+        }
+    }
+    Outcome::Failed(format!("{e:#}"))
+}
+
+/// The queue the webhook hands its work to in one process: each item to its tenant's worker.
+pub struct FleetQueue(pub Arc<Fleet>);
+
+#[async_trait]
+impl Queue for FleetQueue {
+    async fn enqueue(&self, items: Vec<WorkItem>) -> Result<(), QueueError> {
+        if let Some(app) = self.0.single() {
+            return app.queue().map_err(|_| QueueError::Closed)?.enqueue(items).await;
+        }
+        let mut by_tenant: HashMap<TenantId, Vec<WorkItem>> = HashMap::new();
+        for item in items {
+            by_tenant.entry(item.tenant_id()).or_default().push(item);
+        }
+        for (tenant, items) in by_tenant {
+            let app = self.0.app(tenant).await.ok().flatten();
+            match app.as_ref().map(|a| a.queue()) {
+                Some(Ok(q)) => q.enqueue(items).await?,
+                _ => tracing::warn!(%tenant, "webhook work for a tenant that is not served here dropped"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `riskrelay tenants add`: records a tenant (pending until a token works), or updates its
+/// record when it is there already, keeping its consent state. Returns whether it is new.
+pub async fn register(store: &dyn Store, record: TenantRecord) -> anyhow::Result<bool> {
+    let id = record.id;
+    store::update::<Registry, _>(store, tenancy::deployment(), tenancy::REGISTRY, move |r| {
+        let new = !r.tenants.contains_key(&id);
+        let added_at = r.tenants.get(&id).map_or(record.added_at, |old| old.added_at);
+        r.tenants.insert(
+            id,
+            TenantRecord {
+                added_at,
+                ..record.clone()
+            },
+        );
+        new
+    })
+    .await
+    .context("writing the tenant registry")
+}
+
+/// `riskrelay tenants remove`: the removed record, if it was there. Its stored state stays (a
+/// tenant added again resumes from its checkpoint); its subscriptions lapse within three days.
+pub async fn unregister(store: &dyn Store, id: TenantId) -> anyhow::Result<Option<TenantRecord>> {
+    store::update::<Registry, _>(store, tenancy::deployment(), tenancy::REGISTRY, |r| {
+        r.tenants.remove(&id)
+    })
+    .await
+    .context("writing the tenant registry")
+}
+
+/// `riskrelay tenants list`: every tenant with its status.
+pub async fn statuses(store: &dyn Store) -> anyhow::Result<Vec<(TenantRecord, TenantStatus)>> {
+    let registry = store::load::<Registry>(store, tenancy::deployment(), tenancy::REGISTRY)
+        .await
+        .context("reading the tenant registry")?
+        .map(|v| v.value)
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for record in registry.tenants.into_values() {
+        let status = store::load::<TenantStatus>(store, record.id, tenancy::STATUS)
+            .await
+            .with_context(|| format!("reading the status of {}", record.name))?
+            .map(|v| v.value)
+            .unwrap_or_default();
+        out.push((record, status));
+    }
+    Ok(out)
+}
