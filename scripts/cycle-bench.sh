@@ -13,20 +13,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bin riskrelay
-if [ -n "${BENCH_RELEASE:-}" ]; then
-  # Its own target directory and no LTO: the measured binary stays the release build above.
-  test_bin=$(CARGO_TARGET_DIR=${BENCH_TARGET_DIR:-target/bench} CARGO_PROFILE_RELEASE_LTO=off \
-    cargo test --release --test it --no-run 2>&1 | sed -n 's|.*Executable tests/it/main.rs (\(.*\))|\1|p')
-  [ -x "$test_bin" ] || { echo "could not build the release test binary" >&2; exit 1; }
-  bench=("$test_bin" cycle_benchmark --ignored --nocapture)
-else
-  bench=(cargo test --test it cycle_benchmark -- --ignored --nocapture)
-fi
+source scripts/bench-test.sh
 for n in "${@:-1000 10000}"; do
   for users in $n; do  # "1000 10000" as one default word, split here
-    env RISKRELAY_BENCH_USERS="$users" RISKRELAY_BENCH_BATCH_MS=${BATCH_MS:-150} \
-      ${CONCURRENCY:+RISKRELAY_BENCH_CONCURRENCY=$CONCURRENCY} \
-      RISKRELAY_BENCH_BIN="$PWD/target/release/riskrelay" \
-      "${bench[@]}" 2>&1 | grep -E 'cycle-bench: |throttled: |panicked'
+    (
+      export RISKRELAY_BENCH_USERS="$users" RISKRELAY_BENCH_BATCH_MS=${BATCH_MS:-150} \
+        RISKRELAY_BENCH_BIN="$PWD/target/release/riskrelay"
+      if [ -n "${CONCURRENCY:-}" ]; then export RISKRELAY_BENCH_CONCURRENCY=$CONCURRENCY; fi
+      bench_test cycle_benchmark
+    ) 2>&1 | grep -E 'cycle-bench: |throttled: |panicked'
   done
 done

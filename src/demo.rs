@@ -30,6 +30,8 @@ pub struct DemoOptions {
     pub teams_webhook: Option<SecretString>,
     /// Print each message to stdout (the CLI does; tests do not).
     pub print: bool,
+    /// More than one: a last chapter watches this many simulated customer tenants as an MSP does.
+    pub tenants: usize,
 }
 
 /// A message the demo posted.
@@ -108,6 +110,58 @@ impl Demo {
     }
 }
 
+/// The MSP chapter: `n` simulated tenants of their own (a store of their own too), registered
+/// as `riskrelay tenants add` would, their baselines taken quietly, then one cycle over all.
+async fn msp_chapter(
+    settings: &Settings,
+    sinks: Vec<Arc<dyn crate::sink::Sink>>,
+    n: usize,
+    print: bool,
+) -> anyhow::Result<()> {
+    use crate::fleet::{Fleet, Job};
+    let sims = Simulator::start_many((1..=n).map(SimConfig::tenant).collect()).await?;
+    let mut settings = settings.clone();
+    settings.graph = sims[0].graph_config();
+    settings.graph.identity_protection_rps = 50.0;
+    settings.actions = None;
+    settings.alerts.summary = crate::summary::Schedule::Off;
+    let store: Arc<dyn crate::store::Store> = Arc::new(MemoryStore::default());
+    crate::fleet::register_simulated(store.as_ref(), &sims).await?;
+    let fleet = |settings: &Settings, sinks: Vec<Arc<dyn crate::sink::Sink>>| {
+        let mut adapters = Adapters::new(store.clone());
+        adapters.inline_retry.base_delay = Duration::from_millis(200);
+        adapters.local_sinks = sinks;
+        Fleet::build(settings, Role::Service, adapters, crate::tenancy::Mode::Registry, n)
+    };
+    // Every tenant's first posture check and baseline ("riskrelay is watching"), to no
+    // destination: the story is what happens next.
+    let mut quiet = settings.clone();
+    quiet.alerts.sinks.clear();
+    let quiet = fleet(&quiet, Vec::new())?;
+    for job in [Job::Posture, Job::Poll(None)] {
+        for run in quiet.each(job).await? {
+            run.result
+                .map_err(|e| anyhow::anyhow!("baseline of {:?}: {e}", run.name))?;
+        }
+    }
+    let contoso = sims[0].add_user(
+        SimUser::new(crate::sim::scenario::user_id(400), "Pradeep Gupta", "pradeepg").synced(),
+    );
+    sims[0].detect(contoso, DetectionSpec::leaked_credentials());
+    sims[1].set_consent(false);
+    let started = std::time::Instant::now();
+    let runs = fleet(&settings, sinks)?.each(Job::Poll(None)).await?;
+    if print {
+        let worked = runs.iter().filter(|r| r.result.is_ok()).count();
+        println!(
+            "{n} tenants polled side by side in {:.1} s: {worked} worked, {} refused riskrelay.",
+            started.elapsed().as_secs_f64(),
+            n - worked
+        );
+    }
+    Ok(())
+}
+
 /// Where the demo's action links point: `riskrelay run`'s default listener.
 const DEMO_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
@@ -157,6 +211,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
             .push(Arc::new(ConsoleSink::new(RiskLevel::Low)));
     }
     adapters.local_sinks.push(files.clone());
+    let local_sinks = adapters.local_sinks.clone();
     let app = App::build(&settings, Role::Service, adapters)?;
     let demo = Demo {
         sim,
@@ -385,6 +440,15 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         done.status
     );
     demo.poll().await?;
+
+    if opts.tenants > 1 {
+        demo.chapter(
+            8,
+            &format!("8. One deployment, {} customer tenants", opts.tenants),
+            "A managed service provider watches its customers' tenants from one riskrelay (RISKRELAY_TENANTS=registry). Each tenant\nhas its own Graph budget, so they are polled side by side. At Contoso a user's credentials leak; Fabrikam's administrator\nremoves riskrelay's access. The alert names its tenant; the lost access is said once, and the other tenants carry on.",
+        );
+        msp_chapter(&settings, local_sinks, opts.tenants, opts.print).await?;
+    }
 
     let posted = demo.posted();
     if opts.print {

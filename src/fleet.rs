@@ -272,6 +272,20 @@ impl Fleet {
             .await)
     }
 
+    /// Runs a job for one tenant (a poll job taken off the queue in AWS); `None` when the tenant
+    /// is not served here (removed since the job was queued).
+    pub async fn run_for(&self, tenant: TenantId, job: Job) -> anyhow::Result<Option<TenantRun>> {
+        let found = self
+            .tenants()
+            .await?
+            .into_iter()
+            .find(|(_, app)| app.tenant == tenant);
+        Ok(match found {
+            Some((record, app)) => Some(self.one(job, record, app).await),
+            None => None,
+        })
+    }
+
     async fn one(&self, job: Job, record: Option<TenantRecord>, app: Arc<App>) -> TenantRun {
         let Some(record) = record else {
             return TenantRun {
@@ -329,7 +343,7 @@ impl Fleet {
         .await;
         match change {
             Ok(Some(change)) => {
-                tracing::warn!(tenant = %record.id, name = %record.name, ?change, "tenant access changed");
+                tracing::info!(tenant = %record.id, name = %record.name, ?change, "tenant access changed");
                 let notice = Message::Operations(tenancy::consent_notice(record, &change, now));
                 if let Err(e) = self.announce(notice, now).await {
                     tracing::error!(tenant = %record.id, error = %format!("{e:#}"), "could not announce the change of access");
@@ -387,6 +401,9 @@ impl Fleet {
     /// Work items for the worker, each to its tenant's worker; a deployment-wide notice to the
     /// shared destinations. One result per item, in order.
     pub async fn process(&self, items: &[WorkItem]) -> Vec<Result<(), String>> {
+        if let Some(app) = &self.single {
+            return work(app, items).await;
+        }
         let mut results: Vec<Result<(), String>> = vec![Ok(()); items.len()];
         let mut by_tenant: HashMap<TenantId, Vec<usize>> = HashMap::new();
         for (i, item) in items.iter().enumerate() {
@@ -408,16 +425,7 @@ impl Fleet {
                 out
             } else {
                 match self.app(tenant).await {
-                    Ok(Some(app)) => match app.worker() {
-                        Ok(w) => w
-                            .process(&batch)
-                            .await
-                            .results
-                            .into_iter()
-                            .map(|r| r.map_err(|e| e.to_string()))
-                            .collect(),
-                        Err(e) => vec![Err(format!("{e:#}")); batch.len()],
-                    },
+                    Ok(Some(app)) => work(&app, &batch).await,
                     // A tenant removed since the item was queued: nothing to do for it.
                     Ok(None) => {
                         tracing::warn!(%tenant, items = batch.len(), "work for a tenant that is not registered dropped");
@@ -431,6 +439,20 @@ impl Fleet {
             }
         }
         results
+    }
+}
+
+/// Work items through one tenant's worker: one result per item.
+async fn work(app: &App, items: &[WorkItem]) -> Vec<Result<(), String>> {
+    match app.worker() {
+        Ok(w) => w
+            .process(items)
+            .await
+            .results
+            .into_iter()
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect(),
+        Err(e) => vec![Err(format!("{e:#}")); items.len()],
     }
 }
 
@@ -538,4 +560,27 @@ pub async fn statuses(store: &dyn Store) -> anyhow::Result<Vec<(TenantRecord, Te
         out.push((record, status));
     }
     Ok(out)
+}
+
+/// Registers simulated tenants by their names (`run --simulate --tenants N`, the demo), as
+/// `riskrelay tenants add` would.
+pub async fn register_simulated(
+    store: &dyn Store,
+    sims: &[crate::sim::Simulator],
+) -> anyhow::Result<()> {
+    for (i, sim) in sims.iter().enumerate() {
+        register(
+            store,
+            TenantRecord {
+                id: sim.tenant_id(),
+                name: crate::sim::scenario::tenant_name(i),
+                sinks: Vec::new(),
+                drift_mode: None,
+                exclude: None,
+                added_at: time::OffsetDateTime::now_utc(),
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }

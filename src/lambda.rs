@@ -13,13 +13,17 @@ use serde::Deserialize;
 use tokio::sync::RwLock;
 use tokio::time::Instant;
 
+use anyhow::Context as _;
+
 use crate::app::{Adapters, App, Role, Settings};
+use crate::fleet::{Done, Fleet, Job};
+use crate::observation::{JobKind, TenantJob};
+use crate::tenancy::Mode;
 use crate::checks;
 use crate::config::{ConfigError, Env, EnvSecrets, SecretSource};
 use crate::queue::sqs::{self, SqsQueue};
 use crate::secrets::SecretCache;
-use crate::source::subscriptions::KnownSubscriptions;
-use crate::source::webhook::{Webhook, WebhookConfig};
+use crate::source::webhook::{RegisteredTenants, Tenants, Webhook, WebhookConfig};
 use crate::store::dynamo::DynamoStore;
 
 fn queue_url(env: &Env) -> Result<String, ConfigError> {
@@ -42,18 +46,24 @@ fn dynamo_store(env: &Env, aws: &aws_config::SdkConfig) -> Result<DynamoStore, C
     Ok(DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), table))
 }
 
-/// A deployed function's parts: the DynamoDB store and SQS queue around [`App`].
-fn build_app(
+/// A deployed function's parts: the DynamoDB store and SQS queue around each tenant's [`App`].
+fn build_fleet(
     role: Role,
     env: &Env,
     secrets: &dyn SecretSource,
     aws: &aws_config::SdkConfig,
-) -> anyhow::Result<App> {
+) -> anyhow::Result<Fleet> {
     let settings = Settings::load(env, secrets)?;
     settings.require_client_states(secrets)?;
     let store = Arc::new(dynamo_store(env, aws)?);
     let adapters = Adapters::new(store).with_queue(Arc::new(sqs_queue(env, aws)?));
-    App::build(&settings, role, adapters)
+    Fleet::build(
+        &settings,
+        role,
+        adapters,
+        Mode::load(env)?,
+        crate::fleet::concurrency(env)?,
+    )
 }
 
 /// How long before the invocation's deadline a poll cycle stops reading: time to hand on the page
@@ -69,8 +79,14 @@ fn stop_by(deadline_ms: u64) -> tokio::time::Instant {
     tokio::time::Instant::now() + left.saturating_sub(DEADLINE_MARGIN)
 }
 
-/// The poller function: the poll cycle, the posture checks and subscription upkeep.
-pub struct PollerFunction(App);
+/// The poller function: the poll cycle, the posture checks and subscription upkeep. In the MSP
+/// mode a scheduled job fans out: one message per registered tenant to the tenant-jobs queue
+/// (`RISKRELAY_TENANT_JOBS_QUEUE_URL`, FIFO), whose messages come back to this function as SQS
+/// events, each tenant's job its own invocation, as many at once as the event source allows.
+pub struct PollerFunction {
+    fleet: Fleet,
+    jobs: Option<SqsQueue>,
+}
 
 impl PollerFunction {
     pub fn build(
@@ -78,11 +94,24 @@ impl PollerFunction {
         secrets: &dyn SecretSource,
         aws: &aws_config::SdkConfig,
     ) -> anyhow::Result<Self> {
-        build_app(Role::Poller, env, secrets, aws).map(Self)
+        let fleet = build_fleet(Role::Poller, env, secrets, aws)?;
+        let jobs = match fleet.mode() {
+            Mode::Config => None,
+            Mode::Registry => Some(SqsQueue::new(
+                aws_sdk_sqs::Client::new(aws),
+                env.required(
+                    "RISKRELAY_TENANT_JOBS_QUEUE_URL",
+                    "the URL of the FIFO queue of per-tenant jobs (RISKRELAY_TENANTS=registry)",
+                    |v| Ok::<_, String>(v.to_string()),
+                )?,
+            )),
+        };
+        Ok(Self { fleet, jobs })
     }
 
-    /// Runs one scheduled job: `{"job": "poll" | "posture" | "subscriptions"}` (default `poll`, so
-    /// a plain scheduled event polls).
+    /// Runs one invocation's work: a scheduled job (`{"job": "poll" | "posture" |
+    /// "subscriptions"}`, default `poll`, so a plain scheduled event polls; with `"tenant"` in
+    /// the MSP mode, that tenant's job only), or an SQS batch of per-tenant jobs.
     /// `deadline_ms` is the invocation's deadline (milliseconds since the epoch, as the runtime
     /// gives it): a poll cycle stops [`DEADLINE_MARGIN`] before it (see
     /// [`crate::source::poll::Poller::poll_until`]).
@@ -95,43 +124,124 @@ impl PollerFunction {
         struct Input {
             #[serde(default)]
             job: Option<String>,
+            #[serde(default)]
+            tenant: Option<crate::ids::TenantId>,
         }
-        let app = &self.0;
+        if let Ok(batch) = serde_json::from_value::<SqsEvent>(event.clone())
+            && !batch.records.is_empty()
+        {
+            return self.tenant_jobs(batch, deadline_ms).await;
+        }
         let input: Input = serde_json::from_value(event.clone()).unwrap_or_default();
-        match input.job.as_deref().unwrap_or("poll") {
-            "poll" => {
-                let r = app.poller()?.poll_until(deadline_ms.map(stop_by)).await?;
-                Ok(serde_json::json!({
-                    "job": "poll", "cycleId": r.cycle_id, "baseline": r.baseline, "users": r.users,
-                    "detections": r.detections, "enqueued": r.enqueued,
-                    "requested": r.requested.map(|q| q.reason),
-                }))
+        let kind: JobKind = input.job.as_deref().unwrap_or("poll").parse().map_err(anyhow::Error::msg)?;
+        let job = job_of(kind, deadline_ms);
+        match (self.fleet.single(), input.tenant) {
+            (Some(app), _) => single_job(app, job).await,
+            (None, Some(tenant)) => {
+                let run = self.fleet.run_for(tenant, job).await?;
+                let run = run.with_context(|| format!("{tenant} is not a registered tenant"))?;
+                Ok(run_json(kind, &run))
             }
-            "posture" => {
-                let run = app.posture_job().await?;
-                Ok(serde_json::json!({
-                    "job": "posture", "exitCode": run.report.exit_code(), "alerts": run.messages.len(), "report": checks::report::json(&run.report),
-                }))
+            (None, None) => self.fan_out(kind).await,
+        }
+    }
+
+    /// One message per registered tenant on the tenant-jobs queue.
+    async fn fan_out(&self, kind: JobKind) -> anyhow::Result<serde_json::Value> {
+        let queue = self.jobs.as_ref().context("no tenant-jobs queue")?;
+        let registry = self.fleet.registry().await?;
+        let jobs: Vec<TenantJob> = registry
+            .tenants
+            .keys()
+            .map(|&tenant| TenantJob { job: kind, tenant })
+            .collect();
+        // One tick per minute: a schedule that fires twice within it queues each job once.
+        let tick = (self.fleet.clock().now().unix_timestamp() / 60).to_string();
+        queue.enqueue_jobs(&jobs, &tick).await?;
+        tracing::info!(job = kind.name(), tenants = jobs.len(), "tenant jobs queued");
+        Ok(serde_json::json!({ "job": kind.name(), "queued": jobs.len() }))
+    }
+
+    /// Per-tenant jobs from the queue. A job that fails is not retried by SQS: its failure is in
+    /// the tenant's status, and the schedule's next tick is its retry (a FIFO group held back by
+    /// retries would delay the tenant's next job instead).
+    async fn tenant_jobs(
+        &self,
+        batch: SqsEvent,
+        deadline_ms: Option<u64>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let mut out = Vec::new();
+        for record in batch.records {
+            let Some(job) = record
+                .body
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<TenantJob>(b).ok())
+            else {
+                tracing::error!(message_id = ?record.message_id, "unreadable tenant job dropped");
+                continue;
+            };
+            match self
+                .fleet
+                .run_for(job.tenant, job_of(job.job, deadline_ms))
+                .await?
+            {
+                Some(run) => out.push(run_json(job.job, &run)),
+                None => tracing::warn!(tenant = %job.tenant, "job for a tenant no longer registered dropped"),
             }
-            "subscriptions" => {
-                let r = app
-                    .upkeep()?
-                    .ensure(app.clock.now())
-                    .await
-                    .map_err(anyhow::Error::msg)?;
-                Ok(
-                    serde_json::json!({ "job": "subscriptions", "created": r.created, "renewed": r.renewed, "recreated": r.recreated, "deleted": r.deleted }),
-                )
-            }
-            other => {
-                anyhow::bail!("unknown job \"{other}\": expected poll, posture or subscriptions")
-            }
+        }
+        Ok(serde_json::json!({ "jobs": out }))
+    }
+}
+
+fn job_of(kind: JobKind, deadline_ms: Option<u64>) -> Job {
+    match kind {
+        JobKind::Poll => Job::Poll(deadline_ms.map(stop_by)),
+        JobKind::Posture => Job::Posture,
+        JobKind::Subscriptions => Job::Subscriptions,
+    }
+}
+
+fn run_json(kind: JobKind, run: &crate::fleet::TenantRun) -> serde_json::Value {
+    let result = match &run.result {
+        Ok(Done::Skipped) => serde_json::json!("skipped: no access"),
+        Ok(_) => serde_json::json!("done"),
+        Err(e) => serde_json::json!(format!("failed: {e}")),
+    };
+    serde_json::json!({ "job": kind.name(), "tenant": run.tenant, "name": run.name, "result": result })
+}
+
+/// The single-tenant deployment's job, answered as before the MSP mode.
+async fn single_job(app: &App, job: Job) -> anyhow::Result<serde_json::Value> {
+    match job {
+        Job::Poll(deadline) => {
+            let r = app.poller()?.poll_until(deadline).await?;
+            Ok(serde_json::json!({
+                "job": "poll", "cycleId": r.cycle_id, "baseline": r.baseline, "users": r.users,
+                "detections": r.detections, "enqueued": r.enqueued,
+                "requested": r.requested.map(|q| q.reason),
+            }))
+        }
+        Job::Posture => {
+            let run = app.posture_job().await?;
+            Ok(serde_json::json!({
+                "job": "posture", "exitCode": run.report.exit_code(), "alerts": run.messages.len(), "report": checks::report::json(&run.report),
+            }))
+        }
+        Job::Subscriptions => {
+            let r = app
+                .upkeep()?
+                .ensure(app.clock.now())
+                .await
+                .map_err(anyhow::Error::msg)?;
+            Ok(
+                serde_json::json!({ "job": "subscriptions", "created": r.created, "renewed": r.renewed, "recreated": r.recreated, "deleted": r.deleted }),
+            )
         }
     }
 }
 
-/// The worker function: SQS batches of work items.
-pub struct WorkerFunction(App);
+/// The worker function: SQS batches of work items, each to its tenant's worker.
+pub struct WorkerFunction(Fleet);
 
 impl WorkerFunction {
     pub fn build(
@@ -139,19 +249,13 @@ impl WorkerFunction {
         secrets: &dyn SecretSource,
         aws: &aws_config::SdkConfig,
     ) -> anyhow::Result<Self> {
-        build_app(Role::Worker, env, secrets, aws).map(Self)
+        build_fleet(Role::Worker, env, secrets, aws).map(Self)
     }
 
     /// Processes an SQS batch, reporting exactly the messages that failed so that SQS retries
     /// only those (and, after maxReceiveCount, moves them to the dead-letter queue).
     pub async fn sqs(&self, event: SqsEvent) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
-        let Ok(worker) = self.0.worker() else {
-            for record in event.records {
-                response.add_failure(record.message_id.unwrap_or_default());
-            }
-            return response;
-        };
         let mut items = Vec::new();
         let mut ids = Vec::new();
         for record in event.records {
@@ -167,8 +271,8 @@ impl WorkerFunction {
                 }
             }
         }
-        let report = worker.process(&items).await;
-        for (id, result) in ids.into_iter().zip(report.results) {
+        let results = self.0.process(&items).await;
+        for (id, result) in ids.into_iter().zip(results) {
             if let Err(e) = result {
                 tracing::warn!(message_id = %id, error = %e, "message failed; SQS will retry it");
                 response.add_failure(id);
@@ -185,10 +289,18 @@ pub fn webhook(
     secrets: &dyn SecretSource,
     aws: &aws_config::SdkConfig,
 ) -> anyhow::Result<Webhook> {
-    let config = WebhookConfig::load(env, secrets)?;
-    let known = KnownSubscriptions::new(config.tenant_id, Arc::new(dynamo_store(env, aws)?));
-    Ok(Webhook::new(&config, Arc::new(sqs_queue(env, aws)?))
-        .with_known_subscriptions(Arc::new(known)))
+    let store: Arc<dyn crate::store::Store> = Arc::new(dynamo_store(env, aws)?);
+    let queue = Arc::new(sqs_queue(env, aws)?);
+    Ok(match Mode::load(env)? {
+        Mode::Config => Webhook::new(&WebhookConfig::load(env, secrets)?, queue).knowing(store),
+        Mode::Registry => Webhook::for_tenants(
+            Tenants::Registry(Arc::new(RegisteredTenants::new(
+                crate::client_state::ClientStates::load(secrets)?,
+                store,
+            ))),
+            queue,
+        ),
+    })
 }
 
 /// The actions function: the action pages behind an alert's buttons. It reads the secret (the
@@ -200,7 +312,11 @@ pub fn actions(
     secrets: &dyn SecretSource,
     aws: &aws_config::SdkConfig,
 ) -> anyhow::Result<crate::actions::ActionsApp> {
-    use anyhow::Context as _;
+    if Mode::load(env)? == Mode::Registry {
+        anyhow::bail!(
+            "action buttons are not offered with RISKRELAY_TENANTS=registry: the action pages sign analysts in to one tenant"
+        );
+    }
     let settings = Settings::load(env, secrets)?;
     let store: Arc<dyn crate::store::Store> = Arc::new(dynamo_store(env, aws)?);
     let tenant = settings.tenant();

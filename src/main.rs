@@ -57,6 +57,10 @@ enum Command {
         /// Also post each message to this Teams Workflows webhook.
         #[arg(long, value_name = "URL")]
         teams_webhook: Option<String>,
+        /// Add a chapter in which one deployment watches this many simulated customer tenants
+        /// (the MSP mode).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        tenants: u16,
     },
     /// The self-hosted service: webhook server, scheduler, worker and SQLite store in one process.
     Run {
@@ -235,7 +239,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             enforce,
             slack_webhook,
             teams_webhook,
-        } => demo(out, enforce, slack_webhook, teams_webhook).await,
+            tenants,
+        } => demo(out, enforce, slack_webhook, teams_webhook, tenants as usize).await,
         Command::Run {
             once,
             simulate,
@@ -295,6 +300,7 @@ async fn demo(
     enforce: bool,
     slack: Option<String>,
     teams: Option<String>,
+    tenants: usize,
 ) -> anyhow::Result<ExitCode> {
     let options = riskrelay::demo::DemoOptions {
         out,
@@ -302,6 +308,7 @@ async fn demo(
         slack_webhook: webhook_arg("slack-webhook", slack)?,
         teams_webhook: webhook_arg("teams-webhook", teams)?,
         print: true,
+        tenants,
     };
     riskrelay::demo::run(options).await?;
     Ok(ExitCode::SUCCESS)
@@ -378,35 +385,6 @@ async fn settings(
     Ok((sims, settings))
 }
 
-/// Simulated tenants' names, so that a shared channel tells them apart.
-const SIMULATED_NAMES: [&str; 8] = [
-    "Contoso", "Fabrikam", "Northwind", "Tailspin", "Woodgrove", "Litware", "Adatum", "Proseware",
-];
-
-/// Registers the simulated tenants, as `riskrelay tenants add` would.
-async fn register_simulated(store: &dyn Store, sims: &[Simulator]) -> anyhow::Result<()> {
-    for (i, sim) in sims.iter().enumerate() {
-        let name = match (SIMULATED_NAMES.get(i % SIMULATED_NAMES.len()), i / SIMULATED_NAMES.len()) {
-            (Some(n), 0) => n.to_string(),
-            (Some(n), round) => format!("{n} {}", round + 1),
-            (None, _) => format!("Tenant {}", i + 1),
-        };
-        riskrelay::fleet::register(
-            store,
-            riskrelay::tenancy::TenantRecord {
-                id: sim.tenant_id(),
-                name,
-                sinks: Vec::new(),
-                drift_mode: None,
-                exclude: None,
-                added_at: time::OffsetDateTime::now_utc(),
-            },
-        )
-        .await?;
-    }
-    Ok(())
-}
-
 async fn service(
     once: bool,
     simulate: Option<usize>,
@@ -424,7 +402,7 @@ async fn service(
     let schedule = Schedule::load(&env)?;
     let store: Arc<dyn Store> = Arc::new(sqlite(&env, &db)?);
     if mode == Mode::Registry && sims.len() > 1 {
-        register_simulated(store.as_ref(), &sims).await?;
+        riskrelay::fleet::register_simulated(store.as_ref(), &sims).await?;
     }
     let mut adapters = Adapters::new(store.clone());
     if console || settings.alerts.sinks.is_empty() {

@@ -177,3 +177,45 @@ mod tests {
         assert_eq!(serde_json::from_value::<WorkItem>(json).unwrap(), item);
     }
 }
+
+/// A scheduled job for one tenant, queued by the MSP mode's fan-out in AWS (one message per
+/// tenant and tick, so each tenant's job runs as its own invocation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantJob {
+    pub job: JobKind,
+    pub tenant: TenantId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum JobKind {
+    Poll,
+    Posture,
+    Subscriptions,
+}
+
+impl JobKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Poll => "poll",
+            Self::Posture => "posture",
+            Self::Subscriptions => "subscriptions",
+        }
+    }
+}
+
+impl std::str::FromStr for JobKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "poll" => Ok(Self::Poll),
+            "posture" => Ok(Self::Posture),
+            "subscriptions" => Ok(Self::Subscriptions),
+            other => Err(format!(
+                "unknown job \"{other}\": expected poll, posture or subscriptions"
+            )),
+        }
+    }
+}

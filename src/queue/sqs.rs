@@ -22,6 +22,14 @@ pub fn decode(record: &aws_lambda_events::sqs::SqsMessage) -> Result<(String, Wo
     }
 }
 
+/// One message to send: a body, and for a FIFO queue its group and deduplication id.
+#[derive(Clone)]
+struct Message {
+    body: String,
+    group: Option<String>,
+    dedup: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
     client: aws_sdk_sqs::Client,
@@ -36,15 +44,43 @@ impl SqsQueue {
         }
     }
 
-    async fn send_batch(&self, bodies: Vec<String>) -> Result<(), QueueError> {
-        let total = bodies.len();
-        let entries = bodies
+    /// Queues one job per tenant on a FIFO queue: the tenant is the message group, so SQS never
+    /// hands out a tenant's next job while its last one is in flight (no tenant is polled twice
+    /// at once, even when a cycle outlasts the schedule's interval), and `tick` makes the
+    /// deduplication id, so a schedule that fires twice for one tick queues nothing twice
+    /// (SQS drops a repeated id for five minutes).
+    pub async fn enqueue_jobs(
+        &self,
+        jobs: &[crate::observation::TenantJob],
+        tick: &str,
+    ) -> Result<(), QueueError> {
+        let messages = jobs
+            .iter()
+            .map(|j| {
+                Ok(Message {
+                    body: serde_json::to_string(j)?,
+                    group: Some(j.tenant.to_string()),
+                    dedup: Some(format!("{}-{}-{tick}", j.job.name(), j.tenant)),
+                })
+            })
+            .collect::<Result<Vec<_>, QueueError>>()?;
+        for chunk in messages.chunks(MAX_BATCH_ENTRIES) {
+            self.send_batch(chunk.to_vec()).await?;
+        }
+        Ok(())
+    }
+
+    async fn send_batch(&self, messages: Vec<Message>) -> Result<(), QueueError> {
+        let total = messages.len();
+        let entries = messages
             .into_iter()
             .enumerate()
-            .map(|(i, body)| {
+            .map(|(i, m)| {
                 SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
-                    .message_body(body)
+                    .message_body(m.body)
+                    .set_message_group_id(m.group)
+                    .set_message_deduplication_id(m.dedup)
                     .build()
                     .map_err(|e| QueueError::Rejected {
                         failed: total,
@@ -119,6 +155,14 @@ impl Queue for SqsQueue {
     async fn enqueue(&self, items: Vec<WorkItem>) -> Result<(), QueueError> {
         let bodies = items.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
         for batch in batches(bodies) {
+            let batch = batch
+                .into_iter()
+                .map(|body| Message {
+                    body,
+                    group: None,
+                    dedup: None,
+                })
+                .collect();
             self.send_batch(batch).await?;
         }
         Ok(())

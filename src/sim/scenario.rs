@@ -115,3 +115,17 @@ pub fn tick(sim: &Simulator, step: u32) {
         }
     }
 }
+
+/// Simulated tenants' names, so that a shared channel tells them apart.
+const TENANT_NAMES: [&str; 8] = [
+    "Contoso", "Fabrikam", "Northwind", "Tailspin", "Woodgrove", "Litware", "Adatum", "Proseware",
+];
+
+/// The name of the `i`th simulated tenant: Contoso, Fabrikam, …, then Contoso 2, ….
+pub fn tenant_name(i: usize) -> String {
+    let name = TENANT_NAMES[i % TENANT_NAMES.len()];
+    match i / TENANT_NAMES.len() {
+        0 => name.to_string(),
+        round => format!("{name} {}", round + 1),
+    }
+}

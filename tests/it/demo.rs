@@ -4,7 +4,7 @@ use riskrelay::demo::{DemoOptions, run};
 
 use crate::helpers::record_payload;
 
-async fn demo(enforce: bool) -> (tempfile::TempDir, riskrelay::demo::DemoReport) {
+async fn demo(enforce: bool, tenants: usize) -> (tempfile::TempDir, riskrelay::demo::DemoReport) {
     let dir = tempfile::tempdir().unwrap();
     let report = run(DemoOptions {
         out: dir.path().to_path_buf(),
@@ -12,6 +12,7 @@ async fn demo(enforce: bool) -> (tempfile::TempDir, riskrelay::demo::DemoReport)
         slack_webhook: None,
         teams_webhook: None,
         print: false,
+        tenants,
     })
     .await
     .unwrap();
@@ -29,7 +30,7 @@ fn titles(report: &riskrelay::demo::DemoReport, chapter: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn the_chapters_produce_the_expected_messages() {
-    let (dir, report) = demo(false).await;
+    let (dir, report) = demo(false, 1).await;
     assert_eq!(
         titles(&report, 0),
         vec![
@@ -179,8 +180,8 @@ async fn the_chapters_produce_the_expected_messages() {
 }
 
 #[tokio::test]
-async fn with_enforce_riskrelay_corrects_the_setting_itself() {
-    let (_dir, report) = demo(true).await;
+async fn with_enforce_riskrelay_corrects_the_setting_itself_and_with_tenants_an_msp_chapter() {
+    let (_dir, report) = demo(true, 3).await;
     assert_eq!(
         titles(&report, 2),
         vec![
@@ -188,6 +189,25 @@ async fn with_enforce_riskrelay_corrects_the_setting_itself() {
             "New detections for a high-risk user"
         ]
     );
+    // The MSP chapter: Contoso's alert names its tenant; Fabrikam's lost access is said once;
+    // Northwind, quiet, says nothing (its baseline was taken before the story).
+    let mut msp = titles(&report, 8);
+    msp.sort();
+    assert_eq!(
+        msp,
+        vec!["High user risk", "riskrelay lost access to a tenant"]
+    );
+    for p in report.posted.iter().filter(|p| p.chapter == 8) {
+        let text = riskrelay::render::console::text(&p.view);
+        if p.view.title == "High user risk" {
+            assert!(
+                text.contains("Tenant: Contoso") && text.contains("Pradeep Gupta"),
+                "{text}"
+            );
+        } else {
+            assert!(text.contains("Fabrikam") && !text.contains("Northwind"), "{text}");
+        }
+    }
     for p in &report.posted {
         for (kind, file) in [("slack", &p.slack_file), ("teams", &p.teams_file)] {
             let v: serde_json::Value =

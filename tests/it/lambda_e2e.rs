@@ -794,3 +794,148 @@ async fn actions_binary_serves_the_action_pages_from_the_secret() {
         "{logs}"
     );
 }
+
+/// The MSP mode in AWS: the scheduled poller queues one job per registered tenant on a FIFO
+/// queue (each tenant its own message group, a repeated tick dropped), each job runs as its own
+/// invocation, and the worker delivers each tenant's alerts with the tenant named, and the
+/// announcement of a tenant whose consent was revoked.
+#[tokio::test]
+async fn the_msp_mode_fans_out_one_job_per_tenant_through_a_fifo_queue() {
+    let sims = Simulator::start_many((0..3).map(SimConfig::tenant).collect())
+        .await
+        .unwrap();
+    let (slack, teams) = chat_servers().await;
+    let aws = aws(&sims[0], &slack, &teams).await;
+    let config = aws_config().await;
+    let jobs_url = aws
+        .sqs
+        .create_queue()
+        .queue_name(format!("{}.fifo", unique("riskrelay-jobs")))
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), aws.table.clone());
+    for (sim, name) in sims.iter().zip(["Contoso", "Fabrikam", "Northwind"]) {
+        riskrelay::fleet::register(
+            &store,
+            riskrelay::tenancy::TenantRecord {
+                id: sim.tenant_id(),
+                name: name.into(),
+                sinks: Vec::new(),
+                drift_mode: None,
+                exclude: None,
+                added_at: time::OffsetDateTime::now_utc(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let mut env = env(&sims[0], &aws);
+    env.push(("RISKRELAY_TENANTS".into(), "registry".into()));
+    env.push(("RISKRELAY_TENANT_JOBS_QUEUE_URL".into(), jobs_url.clone()));
+    let poller = Function::start(env!("CARGO_BIN_EXE_poller"), &env).await;
+    let worker = Function::start(env!("CARGO_BIN_EXE_worker"), &env).await;
+
+    // The jobs on the FIFO queue, as the event source hands them to the poller (and deleted,
+    // as Lambda deletes a batch that succeeded).
+    let take_jobs = || async {
+        let mut records = Vec::new();
+        let mut groups = Vec::new();
+        loop {
+            let out = aws
+                .sqs
+                .receive_message()
+                .queue_url(&jobs_url)
+                .max_number_of_messages(10)
+                .message_system_attribute_names(
+                    aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId,
+                )
+                .send()
+                .await
+                .unwrap();
+            if out.messages().is_empty() {
+                break;
+            }
+            for m in out.messages() {
+                records.push(sqs_record(m.message_id().unwrap(), m.body().unwrap()));
+                groups.push(
+                    m.attributes()
+                        .and_then(|a| {
+                            a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId)
+                        })
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+                aws.sqs
+                    .delete_message()
+                    .queue_url(&jobs_url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        (json!({ "Records": records }), groups)
+    };
+
+    let r = poller.invoke(fixture("schedule-poll")).await.unwrap();
+    assert_eq!(r["queued"], 3, "{r}");
+    // The same tick fired twice: nothing is queued twice.
+    poller.invoke(fixture("schedule-poll")).await.unwrap();
+    let (jobs, mut groups) = take_jobs().await;
+    groups.sort();
+    let mut tenants: Vec<String> = sims.iter().map(|s| s.tenant_id().to_string()).collect();
+    tenants.sort();
+    assert_eq!(groups, tenants, "one job per tenant, the tenant its message group");
+    // Each tenant's job in its own invocation, as the event source with batch size 1 does.
+    for record in jobs["Records"].as_array().unwrap() {
+        let r = poller
+            .invoke(json!({ "Records": [record] }))
+            .await
+            .unwrap();
+        assert_eq!(r["jobs"][0]["result"], "done", "{r}");
+    }
+    let out = worker.invoke(drain(&aws).await).await.unwrap();
+    assert_eq!(out["batchItemFailures"], json!([]), "{out}");
+    let texts = crate::helpers::received_text(&slack).await.join("\n");
+    for name in ["[Contoso]", "[Fabrikam]", "[Northwind]"] {
+        assert!(texts.contains(name), "no baseline for {name}: {texts}");
+    }
+
+    // Fabrikam has a user at risk; Northwind's administrator revokes riskrelay's access.
+    crate::helpers::high_risk(
+        &sims[1],
+        SimUser::new(crate::worker::uid(1), "Bob Fabrikam", "bob").synced(),
+    );
+    sims[2].set_consent(false);
+    // A minute later by the schedule's clock: a new tick.
+    let r = poller
+        .invoke(json!({"job": "poll", "tenant": sims[1].tenant_id().to_string()}))
+        .await
+        .unwrap();
+    assert_eq!(r["result"], "done", "one tenant's job on demand: {r}");
+    let r = poller
+        .invoke(json!({"job": "poll", "tenant": sims[2].tenant_id().to_string()}))
+        .await
+        .unwrap();
+    assert!(r["result"].as_str().unwrap().starts_with("failed"), "{r}");
+    let out = worker.invoke(drain(&aws).await).await.unwrap();
+    assert_eq!(out["batchItemFailures"], json!([]), "{out}");
+    let posts = crate::helpers::received_text(&slack).await;
+    assert_eq!(
+        posts.iter().filter(|p| p.contains("Bob Fabrikam")).count(),
+        1
+    );
+    assert!(posts.iter().any(|p| p.contains("[Fabrikam]") && p.contains("Bob Fabrikam")));
+    let lost: Vec<&String> = posts
+        .iter()
+        .filter(|p| p.contains("lost access to a tenant"))
+        .collect();
+    assert_eq!(lost.len(), 1, "{posts:?}");
+    assert!(lost[0].contains("Northwind"), "{}", lost[0]);
+    let _ = teams;
+}

@@ -4,6 +4,7 @@
 mod actions;
 mod app;
 mod bench_cycle;
+mod bench_tenants;
 mod coalesce;
 mod delivery;
 mod demo;
