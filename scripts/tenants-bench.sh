@@ -4,9 +4,8 @@
 # simulated tenant enforces Graph's 1 request/s identity-protection rule on its own. Prints wall
 # time, the ratio to the single-tenant run, peak memory and requests per tenant.
 # Usage: scripts/tenants-bench.sh [TENANTS...]   (default 10 50 200; CHANGES=3 users per tenant;
-#        BENCH_RELEASE=1 runs the simulator from a release build of the test binary: at 200
-#        tenants a debug simulator on a 2-core machine answers late enough to bunch a tenant's
-#        requests, which its own 1 request/s rule then throttles)
+#        BENCH_RELEASE=1 runs the simulator from a release build of the test binary, for
+#        many more tenants than 200)
 # A benchmark, not a test: run by hand on a quiet machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."

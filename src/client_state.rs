@@ -139,7 +139,10 @@ mod tests {
         let a_value = sa.current().expose_secret().to_string();
         assert!(sa.matches(&a_value));
         assert!(!sb.matches(&a_value), "tenant A's value passes for B");
-        assert!(!sa.matches("s3cret-current-value"), "the base value passes for a tenant");
+        assert!(
+            !sa.matches("s3cret-current-value"),
+            "the base value passes for a tenant"
+        );
         assert!(a_value.len() <= CLIENT_STATE_MAX_CHARS && !a_value.contains("s3cret"));
         // Deterministic: every process derives the same value; the previous carries over.
         assert!(states.for_tenant(a).matches(&a_value));

@@ -131,7 +131,13 @@ async fn msp_chapter(
         let mut adapters = Adapters::new(store.clone());
         adapters.inline_retry.base_delay = Duration::from_millis(200);
         adapters.local_sinks = sinks;
-        Fleet::build(settings, Role::Service, adapters, crate::tenancy::Mode::Registry, n)
+        Fleet::build(
+            settings,
+            Role::Service,
+            adapters,
+            crate::tenancy::Mode::Registry,
+            n,
+        )
     };
     // Every tenant's first posture check and baseline ("riskrelay is watching"), to no
     // destination: the story is what happens next.
@@ -145,7 +151,12 @@ async fn msp_chapter(
         }
     }
     let contoso = sims[0].add_user(
-        SimUser::new(crate::sim::scenario::user_id(400), "Pradeep Gupta", "pradeepg").synced(),
+        SimUser::new(
+            crate::sim::scenario::user_id(400),
+            "Pradeep Gupta",
+            "pradeepg",
+        )
+        .synced(),
     );
     sims[0].detect(contoso, DetectionSpec::leaked_credentials());
     sims[1].set_consent(false);

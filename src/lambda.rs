@@ -16,15 +16,15 @@ use tokio::time::Instant;
 use anyhow::Context as _;
 
 use crate::app::{Adapters, App, Role, Settings};
-use crate::fleet::{Done, Fleet, Job};
-use crate::observation::{JobKind, TenantJob};
-use crate::tenancy::Mode;
 use crate::checks;
 use crate::config::{ConfigError, Env, EnvSecrets, SecretSource};
+use crate::fleet::{Done, Fleet, Job};
+use crate::observation::{JobKind, TenantJob};
 use crate::queue::sqs::{self, SqsQueue};
 use crate::secrets::SecretCache;
 use crate::source::webhook::{RegisteredTenants, Tenants, Webhook, WebhookConfig};
 use crate::store::dynamo::DynamoStore;
+use crate::tenancy::Mode;
 
 fn queue_url(env: &Env) -> Result<String, ConfigError> {
     env.required("RISKRELAY_QUEUE_URL", "the SQS queue URL", |v| {
@@ -133,7 +133,12 @@ impl PollerFunction {
             return self.tenant_jobs(batch, deadline_ms).await;
         }
         let input: Input = serde_json::from_value(event.clone()).unwrap_or_default();
-        let kind: JobKind = input.job.as_deref().unwrap_or("poll").parse().map_err(anyhow::Error::msg)?;
+        let kind: JobKind = input
+            .job
+            .as_deref()
+            .unwrap_or("poll")
+            .parse()
+            .map_err(anyhow::Error::msg)?;
         let job = job_of(kind, deadline_ms);
         match (self.fleet.single(), input.tenant) {
             (Some(app), _) => single_job(app, job).await,
@@ -158,7 +163,11 @@ impl PollerFunction {
         // One tick per minute: a schedule that fires twice within it queues each job once.
         let tick = (self.fleet.clock().now().unix_timestamp() / 60).to_string();
         queue.enqueue_jobs(&jobs, &tick).await?;
-        tracing::info!(job = kind.name(), tenants = jobs.len(), "tenant jobs queued");
+        tracing::info!(
+            job = kind.name(),
+            tenants = jobs.len(),
+            "tenant jobs queued"
+        );
         Ok(serde_json::json!({ "job": kind.name(), "queued": jobs.len() }))
     }
 
@@ -186,7 +195,9 @@ impl PollerFunction {
                 .await?
             {
                 Some(run) => out.push(run_json(job.job, &run)),
-                None => tracing::warn!(tenant = %job.tenant, "job for a tenant no longer registered dropped"),
+                None => {
+                    tracing::warn!(tenant = %job.tenant, "job for a tenant no longer registered dropped")
+                }
             }
         }
         Ok(serde_json::json!({ "jobs": out }))

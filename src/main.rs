@@ -248,7 +248,16 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             listen,
             db,
             console,
-        } => service(once, simulate.then_some(tenants as usize), listen, db, console).await,
+        } => {
+            service(
+                once,
+                simulate.then_some(tenants as usize),
+                listen,
+                db,
+                console,
+            )
+            .await
+        }
         Command::Check {
             json,
             enforce,
@@ -427,19 +436,24 @@ async fn service(
     if mode == Mode::Registry {
         let n = fleet.registry().await?.tenants.len();
         if n == 0 {
-            tracing::warn!("RISKRELAY_TENANTS=registry and no tenant is registered yet (riskrelay tenants add)");
+            tracing::warn!(
+                "RISKRELAY_TENANTS=registry and no tenant is registered yet (riskrelay tenants add)"
+            );
         }
         tracing::info!(tenants = n, "watching the registered tenants");
     }
-    let webhook = settings.client_states.clone().map(|client_states| match mode {
-        Mode::Config => riskrelay::source::webhook::Tenants::One(WebhookConfig {
-            tenant_id: settings.tenant(),
-            client_states,
-        }),
-        Mode::Registry => riskrelay::source::webhook::Tenants::Registry(Arc::new(
-            riskrelay::source::webhook::RegisteredTenants::new(client_states, store.clone()),
-        )),
-    });
+    let webhook = settings
+        .client_states
+        .clone()
+        .map(|client_states| match mode {
+            Mode::Config => riskrelay::source::webhook::Tenants::One(WebhookConfig {
+                tenant_id: settings.tenant(),
+                client_states,
+            }),
+            Mode::Registry => riskrelay::source::webhook::Tenants::Registry(Arc::new(
+                riskrelay::source::webhook::RegisteredTenants::new(client_states, store.clone()),
+            )),
+        });
     if webhook.is_none() {
         tracing::info!("webhook disabled: RISKRELAY_CLIENT_STATE is not set");
     }
@@ -642,7 +656,11 @@ async fn tenants(
             if let Some(unknown) = sinks.iter().find(|s| !configured.contains(s)) {
                 anyhow::bail!(
                     "--sinks: \"{unknown}\" is not a destination of RISKRELAY_SINKS (configured: {})",
-                    if configured.is_empty() { "none".to_string() } else { configured.join(", ") }
+                    if configured.is_empty() {
+                        "none".to_string()
+                    } else {
+                        configured.join(", ")
+                    }
                 );
             }
             let drift_mode = drift_mode
@@ -704,7 +722,11 @@ async fn tenants(
                         r.name,
                         s.consent.name(),
                         fmt(s.last_poll),
-                        if r.sinks.is_empty() { "shared".to_string() } else { r.sinks.join(",") },
+                        if r.sinks.is_empty() {
+                            "shared".to_string()
+                        } else {
+                            r.sinks.join(",")
+                        },
                         s.last_error.as_deref().unwrap_or("-")
                     );
                 }
@@ -715,7 +737,11 @@ async fn tenants(
             let id = tenant_arg(&tenant)?;
             let link = ConsentLink::load(&env)?;
             let store = registry_store(db, table).await?;
-            if !fleet::statuses(store.as_ref()).await?.iter().any(|(r, _)| r.id == id) {
+            if !fleet::statuses(store.as_ref())
+                .await?
+                .iter()
+                .any(|(r, _)| r.id == id)
+            {
                 anyhow::bail!("{id} is not registered (riskrelay tenants add {id} --name NAME)");
             }
             println!("{}", link.url(id));
@@ -726,7 +752,10 @@ async fn tenants(
             let store = registry_store(db, table).await?;
             match fleet::unregister(store.as_ref(), id).await? {
                 Some(r) => {
-                    println!("Removed {} ({id}). Its subscriptions lapse on their own within three days; revoke the app in that tenant to end access now.", r.name);
+                    println!(
+                        "Removed {} ({id}). Its subscriptions lapse on their own within three days; revoke the app in that tenant to end access now.",
+                        r.name
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 None => {
@@ -838,6 +867,11 @@ async fn snooze_clear(
 
 async fn subscribe() -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
+    if riskrelay::tenancy::Mode::load(&env)? == riskrelay::tenancy::Mode::Registry {
+        anyhow::bail!(
+            "with RISKRELAY_TENANTS=registry each tenant's subscriptions are kept by riskrelay run (or the poller in AWS), each with its own clientState"
+        );
+    }
     let secrets = EnvSecrets(&env);
     let settings = Settings::load(&env, &secrets)?;
     settings.require_client_states(&secrets)?;

@@ -114,10 +114,36 @@ fn who(run: &TenantRun) -> String {
     }
 }
 
-/// Logs each tenant's failure; returns them as lines.
+/// The highest posture exit code among the tenants.
+fn worst_exit(runs: &[TenantRun]) -> u8 {
+    runs.iter()
+        .filter_map(|r| match r.result {
+            Ok(Done::Posture(code)) => Some(code),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// The poll cycles that ran.
+fn polls(runs: Vec<TenantRun>) -> Vec<crate::source::poll::PollReport> {
+    runs.into_iter()
+        .filter_map(|r| match r.result {
+            Ok(Done::Poll(p)) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each tenant's failure as a line.
 fn failures(job: &str, runs: &[TenantRun]) -> Vec<String> {
     runs.iter()
-        .filter_map(|r| r.result.as_ref().err().map(|e| format!("{job}: {}{e}", who(r))))
+        .filter_map(|r| {
+            r.result
+                .as_ref()
+                .err()
+                .map(|e| format!("{job}: {}{e}", who(r)))
+        })
         .collect()
 }
 
@@ -160,26 +186,13 @@ impl Service {
     pub async fn posture_job(&self) -> Result<u8, String> {
         let runs = self.job(Job::Posture).await?;
         report("posture check", &runs)?;
-        Ok(runs
-            .iter()
-            .filter_map(|r| match r.result {
-                Ok(Done::Posture(code)) => Some(code),
-                _ => None,
-            })
-            .max()
-            .unwrap_or(0))
+        Ok(worst_exit(&runs))
     }
 
     async fn poll(&self) -> Result<Vec<crate::source::poll::PollReport>, String> {
         let runs = self.job(Job::Poll(None)).await?;
         report("poll cycle", &runs)?;
-        Ok(runs
-            .into_iter()
-            .filter_map(|r| match r.result {
-                Ok(Done::Poll(p)) => Some(p),
-                _ => None,
-            })
-            .collect())
+        Ok(polls(runs))
     }
 
     async fn upkeep(&self) -> Result<(), String> {
@@ -193,27 +206,14 @@ impl Service {
         match self.job(Job::Posture).await {
             Ok(runs) => {
                 report.failures.extend(failures("posture check", &runs));
-                report.posture_exit = runs
-                    .iter()
-                    .filter_map(|r| match r.result {
-                        Ok(Done::Posture(code)) => Some(code),
-                        _ => None,
-                    })
-                    .max()
-                    .unwrap_or(0);
+                report.posture_exit = worst_exit(&runs);
             }
             Err(e) => report.failures.push(format!("posture check: {e}")),
         }
         match self.job(Job::Poll(None)).await {
             Ok(runs) => {
                 report.failures.extend(failures("poll", &runs));
-                report.polls = runs
-                    .into_iter()
-                    .filter_map(|r| match r.result {
-                        Ok(Done::Poll(p)) => Some(p),
-                        _ => None,
-                    })
-                    .collect();
+                report.polls = polls(runs);
             }
             Err(e) => report.failures.push(format!("poll: {e}")),
         }
@@ -345,7 +345,10 @@ impl crate::server::HttpApp for ConsentLanding {
         let granted = req
             .uri()
             .query()
-            .map(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "admin_consent" && v.eq_ignore_ascii_case("true")))
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .any(|(k, v)| k == "admin_consent" && v.eq_ignore_ascii_case("true"))
+            })
             .unwrap_or(false);
         let text: &'static str = if granted {
             "Thank you: riskrelay has been granted access. It confirms the grant at its next poll cycle; your service provider sees the tenant as granted in riskrelay tenants list.\n"
@@ -379,4 +382,33 @@ fn report(job: &str, runs: &[TenantRun]) -> Result<(), String> {
 /// Completes once the stop flag is true (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|v| *v).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::HttpApp as _;
+
+    #[tokio::test]
+    async fn the_consent_landing_says_what_happened_and_echoes_nothing() {
+        let ask = |query: &str| {
+            let req = http::Request::builder()
+                .uri(format!("/consent?{query}"))
+                .body(bytes::Bytes::new())
+                .unwrap();
+            async move {
+                let res = ConsentLanding.handle(req).await;
+                String::from_utf8(res.body().to_vec()).unwrap()
+            }
+        };
+        let granted =
+            ask("admin_consent=True&tenant=8d6a3c1e-2f4b-4c5d-9e6f-7a8b9c0d1e2f&state=%3Cb%3Ex%3C%2Fb%3E")
+                .await;
+        assert!(granted.starts_with("Thank you"), "{granted}");
+        assert!(!granted.contains("8d6a3c1e") && !granted.contains('<'));
+        let refused =
+            ask("error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
+        assert!(refused.starts_with("Access was not granted"), "{refused}");
+        assert!(!refused.contains("script"));
+    }
 }

@@ -85,7 +85,9 @@ impl TenantRecord {
             return Err("the tenant name contains a control character".into());
         }
         if name.chars().count() > NAME_MAX {
-            return Err(format!("the tenant name is longer than {NAME_MAX} characters"));
+            return Err(format!(
+                "the tenant name is longer than {NAME_MAX} characters"
+            ));
         }
         Ok(name.to_string())
     }
@@ -298,7 +300,11 @@ mod tests {
     #[test]
     fn a_tenant_gets_its_own_sinks_or_the_shared_ones_never_anothers() {
         let mut reg = Registry::default();
-        for r in [record(1, &["contoso"]), record(2, &[]), record(3, &["Fabrikam", "msp"])] {
+        for r in [
+            record(1, &["contoso"]),
+            record(2, &[]),
+            record(3, &["Fabrikam", "msp"]),
+        ] {
             reg.tenants.insert(r.id, r);
         }
         let configured: Vec<String> = ["msp", "contoso", "fabrikam", "oncall"]
@@ -320,7 +326,10 @@ mod tests {
         let now = OffsetDateTime::UNIX_EPOCH;
         let mut s = TenantStatus::default();
         // Pending and refused: the administrator has not consented yet; nothing to announce.
-        assert_eq!(s.record(&Outcome::Refused("AADSTS700016".into()), now), None);
+        assert_eq!(
+            s.record(&Outcome::Refused("AADSTS700016".into()), now),
+            None
+        );
         assert_eq!(s.consent, Consent::Pending);
         assert_eq!(s.record(&Outcome::Worked, now), None);
         assert_eq!(s.consent, Consent::Granted);
@@ -332,7 +341,10 @@ mod tests {
         assert_eq!(lost, Some(ConsentChange::Lost("403".into())));
         assert!(!s.is_usable());
         assert_eq!(s.record(&Outcome::Refused("403".into()), now), None);
-        assert_eq!(s.record(&Outcome::Worked, now), Some(ConsentChange::Restored));
+        assert_eq!(
+            s.record(&Outcome::Worked, now),
+            Some(ConsentChange::Restored)
+        );
         assert_eq!(s.last_error, None);
     }
 

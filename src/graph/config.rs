@@ -53,6 +53,16 @@ impl Cloud {
 }
 
 impl Cloud {
+    /// `RISKRELAY_CLOUD`.
+    pub fn load(env: &Env) -> Result<Self, ConfigError> {
+        env.or(
+            "RISKRELAY_CLOUD",
+            "global, usgov or dod",
+            Self::Global,
+            str::parse,
+        )
+    }
+
     /// Where administrators of this cloud manage users (GCC High and DoD share one).
     pub fn admin_center(self) -> AdminCenter {
         match self {
@@ -140,12 +150,7 @@ pub struct ConsentLink {
 
 impl ConsentLink {
     pub fn load(env: &Env) -> Result<Self, ConfigError> {
-        let cloud = env.or(
-            "RISKRELAY_CLOUD",
-            "global, usgov or dod",
-            Cloud::Global,
-            str::parse,
-        )?;
+        let cloud = Cloud::load(env)?;
         let (authority_host, graph_root) = endpoints(env, cloud)?;
         let client_id = env.required(
             "RISKRELAY_CLIENT_ID",
@@ -156,19 +161,20 @@ impl ConsentLink {
         let redirect = match env.get("RISKRELAY_CONSENT_REDIRECT_URI") {
             Some(_) => env.required("RISKRELAY_CONSENT_REDIRECT_URI", expected, redirect_uri)?,
             None => {
-                let public = env
-                    .get("RISKRELAY_PUBLIC_URL")
-                    .ok_or_else(|| ConfigError::Missing {
-                        var: "RISKRELAY_CONSENT_REDIRECT_URI (or RISKRELAY_PUBLIC_URL)".into(),
-                        expected: expected.into(),
-                    })?;
+                let public =
+                    env.get("RISKRELAY_PUBLIC_URL")
+                        .ok_or_else(|| ConfigError::Missing {
+                            var: "RISKRELAY_CONSENT_REDIRECT_URI (or RISKRELAY_PUBLIC_URL)".into(),
+                            expected: expected.into(),
+                        })?;
                 let mut root = redirect_uri(public)
                     .map_err(|e| ConfigError::invalid("RISKRELAY_PUBLIC_URL", expected, e))?;
                 if !root.path().ends_with('/') {
                     root.set_path(&format!("{}/", root.path()));
                 }
-                root.join("consent")
-                    .map_err(|e| ConfigError::invalid("RISKRELAY_PUBLIC_URL", expected, e.to_string()))?
+                root.join("consent").map_err(|e| {
+                    ConfigError::invalid("RISKRELAY_PUBLIC_URL", expected, e.to_string())
+                })?
             }
         };
         Ok(Self {
@@ -219,12 +225,7 @@ pub const DEFAULT_BATCH_CONCURRENCY: usize = 4;
 
 impl GraphConfig {
     pub fn load(env: &Env, secrets: &dyn SecretSource) -> Result<Self, ConfigError> {
-        let cloud = env.or(
-            "RISKRELAY_CLOUD",
-            "global, usgov or dod",
-            Cloud::Global,
-            str::parse,
-        )?;
+        let cloud = Cloud::load(env)?;
         let credential = Self::credential(env, secrets)?;
         let (authority_host, graph_root) = endpoints(env, cloud)?;
         Ok(Self {

@@ -118,7 +118,14 @@ pub fn tick(sim: &Simulator, step: u32) {
 
 /// Simulated tenants' names, so that a shared channel tells them apart.
 const TENANT_NAMES: [&str; 8] = [
-    "Contoso", "Fabrikam", "Northwind", "Tailspin", "Woodgrove", "Litware", "Adatum", "Proseware",
+    "Contoso",
+    "Fabrikam",
+    "Northwind",
+    "Tailspin",
+    "Woodgrove",
+    "Litware",
+    "Adatum",
+    "Proseware",
 ];
 
 /// The name of the `i`th simulated tenant: Contoso, Fabrikam, …, then Contoso 2, ….

@@ -114,18 +114,7 @@ async fn cycle_benchmark() {
     // The baseline run's last identity-protection request must not count against this one.
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
-    let started = Instant::now();
-    let mut child = run().spawn().unwrap();
-    let pid = child.id().unwrap();
-    let mut peak = 0;
-    let status = loop {
-        peak = peak.max(crate::run::peak_rss_kib(pid));
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let wall = started.elapsed();
+    let (status, wall, peak) = crate::run::measured(run()).await;
     let ended = Instant::now();
     assert!(status.success(), "the measured run failed");
 

@@ -7,7 +7,7 @@
 //! `RISKRELAY_BENCH_TENANTS` (default 200), `RISKRELAY_BENCH_CHANGES` (changed users per tenant,
 //! default 3), `RISKRELAY_BENCH_BIN` (the riskrelay binary to measure; default the test build's).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use riskrelay::risk::{RiskDetail, RiskLevel, RiskState};
 use riskrelay::sim::{DetectionSpec, SimConfig, SimUser, Simulator};
@@ -34,21 +34,9 @@ async fn measure(bin: &str, sims: &[Simulator], changes: u32, registry: bool) ->
     let db = dir.path().join("riskrelay.sqlite");
     if registry {
         let store = riskrelay::store::sqlite::SqliteStore::open(&db).unwrap();
-        for (i, sim) in sims.iter().enumerate() {
-            riskrelay::fleet::register(
-                &store,
-                riskrelay::tenancy::TenantRecord {
-                    id: sim.tenant_id(),
-                    name: format!("Tenant {i}"),
-                    sinks: Vec::new(),
-                    drift_mode: None,
-                    exclude: None,
-                    added_at: time::OffsetDateTime::now_utc(),
-                },
-            )
+        riskrelay::fleet::register_simulated(&store, sims)
             .await
             .unwrap();
-        }
     }
     let run = || {
         let mut cmd = tokio::process::Command::new(bin);
@@ -87,18 +75,7 @@ async fn measure(bin: &str, sims: &[Simulator], changes: u32, registry: bool) ->
     }
     // The baseline run's last identity-protection request must not count against this one.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let started = Instant::now();
-    let mut child = run().spawn().unwrap();
-    let pid = child.id().unwrap();
-    let mut peak = 0;
-    let status = loop {
-        peak = peak.max(crate::run::peak_rss_kib(pid));
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let wall = started.elapsed();
+    let (status, wall, peak) = crate::run::measured(run()).await;
     assert!(status.success(), "the measured run failed");
     let mut per_tenant = Vec::new();
     let mut throttled = 0;

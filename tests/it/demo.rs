@@ -205,7 +205,10 @@ async fn with_enforce_riskrelay_corrects_the_setting_itself_and_with_tenants_an_
                 "{text}"
             );
         } else {
-            assert!(text.contains("Fabrikam") && !text.contains("Northwind"), "{text}");
+            assert!(
+                text.contains("Fabrikam") && !text.contains("Northwind"),
+                "{text}"
+            );
         }
     }
     for p in &report.posted {

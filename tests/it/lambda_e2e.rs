@@ -219,15 +219,7 @@ struct Aws {
 async fn aws(sim: &Simulator, slack: &MockServer, teams: &MockServer) -> Aws {
     let config = aws_config().await;
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(unique("riskrelay-e2e"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
+    let queue_url = create_queue(&sqs, &unique("riskrelay-e2e"), false).await;
     let table = unique("riskrelay-e2e");
     DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&config), &table)
         .await
@@ -275,15 +267,43 @@ fn env(sim: &Simulator, aws: &Aws) -> Vec<(String, String)> {
     .collect()
 }
 
+/// A queue in moto (FIFO when `fifo`, its name then ending in `.fifo`): its URL.
+async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, fifo: bool) -> String {
+    let mut create = sqs.create_queue().queue_name(name);
+    if fifo {
+        create = create.attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true");
+    }
+    create
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string()
+}
+
 /// Everything on the queue, as the SQS event Lambda would hand the worker.
 async fn drain(aws: &Aws) -> Value {
-    let mut records = Vec::new();
+    let records: Vec<Value> = take(&aws.sqs, &aws.queue_url)
+        .await
+        .iter()
+        .map(|m| sqs_record(m.message_id().unwrap(), m.body().unwrap()))
+        .collect();
+    json!({ "Records": records })
+}
+
+/// Every message on a queue (with its message group, on a FIFO queue), deleted as Lambda deletes
+/// a batch that succeeded.
+async fn take(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut taken = Vec::new();
     loop {
-        let out = aws
-            .sqs
+        let out = sqs
             .receive_message()
-            .queue_url(&aws.queue_url)
+            .queue_url(url)
             .max_number_of_messages(10)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId,
+            )
             .send()
             .await
             .unwrap();
@@ -291,17 +311,16 @@ async fn drain(aws: &Aws) -> Value {
             break;
         }
         for m in out.messages() {
-            records.push(sqs_record(m.message_id().unwrap(), m.body().unwrap()));
-            aws.sqs
-                .delete_message()
-                .queue_url(&aws.queue_url)
+            sqs.delete_message()
+                .queue_url(url)
                 .receipt_handle(m.receipt_handle().unwrap())
                 .send()
                 .await
                 .unwrap();
         }
+        taken.extend(out.messages().iter().cloned());
     }
-    json!({ "Records": records })
+    taken
 }
 
 fn fixture(name: &str) -> Value {
@@ -807,78 +826,41 @@ async fn the_msp_mode_fans_out_one_job_per_tenant_through_a_fifo_queue() {
     let (slack, teams) = chat_servers().await;
     let aws = aws(&sims[0], &slack, &teams).await;
     let config = aws_config().await;
-    let jobs_url = aws
-        .sqs
-        .create_queue()
-        .queue_name(format!("{}.fifo", unique("riskrelay-jobs")))
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
+    let jobs_url = create_queue(
+        &aws.sqs,
+        &format!("{}.fifo", unique("riskrelay-jobs")),
+        true,
+    )
+    .await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), aws.table.clone());
-    for (sim, name) in sims.iter().zip(["Contoso", "Fabrikam", "Northwind"]) {
-        riskrelay::fleet::register(
-            &store,
-            riskrelay::tenancy::TenantRecord {
-                id: sim.tenant_id(),
-                name: name.into(),
-                sinks: Vec::new(),
-                drift_mode: None,
-                exclude: None,
-                added_at: time::OffsetDateTime::now_utc(),
-            },
-        )
+    // Contoso, Fabrikam and Northwind.
+    riskrelay::fleet::register_simulated(&store, &sims)
         .await
         .unwrap();
-    }
     let mut env = env(&sims[0], &aws);
     env.push(("RISKRELAY_TENANTS".into(), "registry".into()));
     env.push(("RISKRELAY_TENANT_JOBS_QUEUE_URL".into(), jobs_url.clone()));
     let poller = Function::start(env!("CARGO_BIN_EXE_poller"), &env).await;
     let worker = Function::start(env!("CARGO_BIN_EXE_worker"), &env).await;
 
-    // The jobs on the FIFO queue, as the event source hands them to the poller (and deleted,
-    // as Lambda deletes a batch that succeeded).
+    // The jobs on the FIFO queue, as the event source hands them to the poller.
     let take_jobs = || async {
-        let mut records = Vec::new();
-        let mut groups = Vec::new();
-        loop {
-            let out = aws
-                .sqs
-                .receive_message()
-                .queue_url(&jobs_url)
-                .max_number_of_messages(10)
-                .message_system_attribute_names(
-                    aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId,
-                )
-                .send()
-                .await
-                .unwrap();
-            if out.messages().is_empty() {
-                break;
-            }
-            for m in out.messages() {
-                records.push(sqs_record(m.message_id().unwrap(), m.body().unwrap()));
-                groups.push(
-                    m.attributes()
-                        .and_then(|a| {
-                            a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId)
-                        })
-                        .cloned()
-                        .unwrap_or_default(),
-                );
-                aws.sqs
-                    .delete_message()
-                    .queue_url(&jobs_url)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
+        let taken = take(&aws.sqs, &jobs_url).await;
+        let records: Vec<Value> = taken
+            .iter()
+            .map(|m| sqs_record(m.message_id().unwrap(), m.body().unwrap()))
+            .collect();
+        let groups: Vec<String> = taken
+            .iter()
+            .map(|m| {
+                m.attributes()
+                    .and_then(|a| {
+                        a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId)
+                    })
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect();
         (json!({ "Records": records }), groups)
     };
 
@@ -890,13 +872,13 @@ async fn the_msp_mode_fans_out_one_job_per_tenant_through_a_fifo_queue() {
     groups.sort();
     let mut tenants: Vec<String> = sims.iter().map(|s| s.tenant_id().to_string()).collect();
     tenants.sort();
-    assert_eq!(groups, tenants, "one job per tenant, the tenant its message group");
+    assert_eq!(
+        groups, tenants,
+        "one job per tenant, the tenant its message group"
+    );
     // Each tenant's job in its own invocation, as the event source with batch size 1 does.
     for record in jobs["Records"].as_array().unwrap() {
-        let r = poller
-            .invoke(json!({ "Records": [record] }))
-            .await
-            .unwrap();
+        let r = poller.invoke(json!({ "Records": [record] })).await.unwrap();
         assert_eq!(r["jobs"][0]["result"], "done", "{r}");
     }
     let out = worker.invoke(drain(&aws).await).await.unwrap();
@@ -930,7 +912,11 @@ async fn the_msp_mode_fans_out_one_job_per_tenant_through_a_fifo_queue() {
         posts.iter().filter(|p| p.contains("Bob Fabrikam")).count(),
         1
     );
-    assert!(posts.iter().any(|p| p.contains("[Fabrikam]") && p.contains("Bob Fabrikam")));
+    assert!(
+        posts
+            .iter()
+            .any(|p| p.contains("[Fabrikam]") && p.contains("Bob Fabrikam"))
+    );
     let lost: Vec<&String> = posts
         .iter()
         .filter(|p| p.contains("lost access to a tenant"))

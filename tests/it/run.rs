@@ -378,6 +378,25 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Runs a benchmark's process to its end: its exit status, wall time and peak memory (KiB),
+/// sampled every 20 ms.
+pub async fn measured(
+    mut cmd: tokio::process::Command,
+) -> (std::process::ExitStatus, Duration, u64) {
+    let started = std::time::Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id().unwrap();
+    let mut peak = 0;
+    let status = loop {
+        peak = peak.max(peak_rss_kib(pid));
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    (status, started.elapsed(), peak)
+}
+
 pub fn peak_rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()

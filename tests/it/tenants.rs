@@ -94,7 +94,11 @@ impl Msp {
 
     /// How many posts to `sink` say `text`.
     async fn saying(&self, sink: &str, text: &str) -> usize {
-        self.posts(sink).await.iter().filter(|p| p.contains(text)).count()
+        self.posts(sink)
+            .await
+            .iter()
+            .filter(|p| p.contains(text))
+            .count()
     }
 
     async fn status(&self, i: usize) -> TenantStatus {
@@ -174,10 +178,20 @@ async fn a_tenant_that_revokes_consent_is_announced_once_and_holds_up_no_other()
     msp.sims[0].set_consent(false);
     at_risk(&msp.sims[1], 2, "Bob Fabrikam", "bob");
     let runs = fleet.each(Job::Poll(None)).await.unwrap();
-    let contoso = runs.iter().find(|r| r.tenant == msp.sims[0].tenant_id()).unwrap();
-    let fabrikam = runs.iter().find(|r| r.tenant == msp.sims[1].tenant_id()).unwrap();
+    let contoso = runs
+        .iter()
+        .find(|r| r.tenant == msp.sims[0].tenant_id())
+        .unwrap();
+    let fabrikam = runs
+        .iter()
+        .find(|r| r.tenant == msp.sims[1].tenant_id())
+        .unwrap();
     assert!(contoso.result.is_err(), "{:?}", contoso.result);
-    assert!(matches!(fabrikam.result, Ok(Done::Poll(_))), "{:?}", fabrikam.result);
+    assert!(
+        matches!(fabrikam.result, Ok(Done::Poll(_))),
+        "{:?}",
+        fabrikam.result
+    );
     // Fabrikam's alert went out in the same cycle.
     assert!(msp.texts("shared").await.contains("Bob Fabrikam"));
     let status = msp.status(0).await;
@@ -189,8 +203,15 @@ async fn a_tenant_that_revokes_consent_is_announced_once_and_holds_up_no_other()
         fleet.each(Job::Poll(None)).await.unwrap();
     }
     let shared = msp.texts("shared").await;
-    assert_eq!(msp.saying("shared", "lost access to a tenant").await, 1, "{shared}");
-    assert!(shared.contains("Tenant: Contoso"), "the MSP's channel names the tenant: {shared}");
+    assert_eq!(
+        msp.saying("shared", "lost access to a tenant").await,
+        1,
+        "{shared}"
+    );
+    assert!(
+        shared.contains("Tenant: Contoso"),
+        "the MSP's channel names the tenant: {shared}"
+    );
     // The notice is for the MSP: the customer's own channel hears nothing of it.
     assert!(!msp.texts("contoso").await.contains("lost access"));
 
@@ -200,7 +221,11 @@ async fn a_tenant_that_revokes_consent_is_announced_once_and_holds_up_no_other()
     all_ok(&fleet.each(Job::Poll(None)).await.unwrap());
     all_ok(&fleet.each(Job::Poll(None)).await.unwrap());
     let shared = msp.texts("shared").await;
-    assert_eq!(msp.saying("shared", "has access to a tenant again").await, 1, "{shared}");
+    assert_eq!(
+        msp.saying("shared", "has access to a tenant again").await,
+        1,
+        "{shared}"
+    );
     assert_eq!(msp.status(0).await.consent, Consent::Granted);
     assert!(msp.texts("contoso").await.contains("Carol Contoso"));
 }
@@ -214,8 +239,15 @@ async fn a_tenant_never_consented_stays_pending_silently() {
     let fleet = msp.fleet();
     for _ in 0..2 {
         let runs = fleet.each(Job::Poll(None)).await.unwrap();
-        let pending = runs.iter().find(|r| r.tenant == msp.sims[1].tenant_id()).unwrap();
-        assert!(matches!(pending.result, Ok(Done::Skipped)), "{:?}", pending.result);
+        let pending = runs
+            .iter()
+            .find(|r| r.tenant == msp.sims[1].tenant_id())
+            .unwrap();
+        assert!(
+            matches!(pending.result, Ok(Done::Skipped)),
+            "{:?}",
+            pending.result
+        );
     }
     let status = msp.status(1).await;
     assert_eq!(status.consent, Consent::Pending);
@@ -270,9 +302,21 @@ async fn a_notification_signed_for_one_tenant_never_passes_for_another() {
         })
     };
     let cases = [
-        ("tenant A's clientState claiming tenant B", item(ids[1], 1, &value(ids[0])), false),
-        ("the deployment's own value", item(ids[1], 1, "deployment-secret"), false),
-        ("a tenant that is not registered", item(ids[2], 2, &value(ids[2])), false),
+        (
+            "tenant A's clientState claiming tenant B",
+            item(ids[1], 1, &value(ids[0])),
+            false,
+        ),
+        (
+            "the deployment's own value",
+            item(ids[1], 1, "deployment-secret"),
+            false,
+        ),
+        (
+            "a tenant that is not registered",
+            item(ids[2], 2, &value(ids[2])),
+            false,
+        ),
         ("B's own value for B", item(ids[1], 1, &value(ids[1])), true),
         ("A's own value for A", item(ids[0], 0, &value(ids[0])), true),
     ];
@@ -301,7 +345,12 @@ async fn each_tenant_keeps_its_own_budget_while_tenants_run_side_by_side() {
     for (i, sim) in msp.sims.iter().enumerate() {
         sim.clear_requests();
         for n in 0..3 {
-            at_risk(sim, (i * 10 + n) as u128 + 1, &format!("User {i}-{n}"), &format!("u{i}{n}"));
+            at_risk(
+                sim,
+                (i * 10 + n) as u128 + 1,
+                &format!("User {i}-{n}"),
+                &format!("u{i}{n}"),
+            );
         }
     }
     all_ok(&fleet.each(Job::Poll(None)).await.unwrap());
@@ -312,19 +361,187 @@ async fn each_tenant_keeps_its_own_budget_while_tenants_run_side_by_side() {
             .into_iter()
             .filter(|r| r.is_identity_protection())
             .collect();
-        assert!(ip.len() >= 2, "tenant {i} made {} identity-protection requests", ip.len());
-        assert!(ip.iter().all(|r| r.status != 429), "tenant {i} was throttled: its budget was overrun");
+        assert!(
+            ip.len() >= 2,
+            "tenant {i} made {} identity-protection requests",
+            ip.len()
+        );
+        assert!(
+            ip.iter().all(|r| r.status != 429),
+            "tenant {i} was throttled: its budget was overrun"
+        );
         for pair in ip.windows(2) {
             let gap = pair[1].at.duration_since(pair[0].at);
-            assert!(gap >= std::time::Duration::from_millis(950), "tenant {i}: requests {gap:?} apart");
+            assert!(
+                gap >= std::time::Duration::from_millis(950),
+                "tenant {i}: requests {gap:?} apart"
+            );
         }
         spans.push((ip[0].at, ip[ip.len() - 1].at));
     }
     // Side by side: every tenant's requests overlap every other's in time.
     for a in &spans {
         for b in &spans {
-            assert!(a.0 <= b.1 && b.0 <= a.1, "two tenants ran one after the other");
+            assert!(
+                a.0 <= b.1 && b.0 <= a.1,
+                "two tenants ran one after the other"
+            );
         }
     }
     assert!(msp.texts("shared").await.contains("User 3-2"));
+}
+
+/// `riskrelay` as a process with a clean environment.
+fn riskrelay(dir: &std::path::Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_riskrelay"));
+    cmd.env_clear()
+        .env("RISKRELAY_SQLITE_PATH", dir.join("riskrelay.sqlite"))
+        .env(
+            "RISKRELAY_CLIENT_ID",
+            "11111111-2222-4333-8444-555555555555",
+        )
+        .env("RISKRELAY_PUBLIC_URL", "https://riskrelay.example.net")
+        .env("RISKRELAY_SINKS", "msp:slack,contoso:teams")
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn out(cmd: &mut tokio::process::Command) -> (i32, String, String) {
+    let o = cmd.output().await.unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_tenants_command_registers_lists_and_removes_and_refuses_bad_input() {
+    const CONTOSO: &str = "8d6a3c1e-2f4b-4c5d-9e6f-7a8b9c0d1e2f";
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = out(riskrelay(dir.path()).args([
+        "tenants",
+        "add",
+        CONTOSO,
+        "--name",
+        "Contoso Ltd",
+        "--sinks",
+        "Contoso",
+        "--drift-mode",
+        "enforce",
+        "--exclude",
+        "breakglass@contoso.com",
+    ]))
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Added Contoso Ltd"), "{stdout}");
+    let url = stdout
+        .lines()
+        .find(|l| l.starts_with("https://"))
+        .expect("the admin-consent URL");
+    let url = url::Url::parse(url).unwrap();
+    assert_eq!(url.path(), format!("/{CONTOSO}/v2.0/adminconsent"));
+    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["client_id"], "11111111-2222-4333-8444-555555555555");
+    assert_eq!(q["scope"], "https://graph.microsoft.com/.default");
+    assert_eq!(q["redirect_uri"], "https://riskrelay.example.net/consent");
+
+    // Bad input: a clear error, exit 2, and nothing registered.
+    let (code, _, stderr) = out(riskrelay(dir.path()).args([
+        "tenants",
+        "add",
+        "contoso.onmicrosoft.com",
+        "--name",
+        "X",
+    ]))
+    .await;
+    assert_eq!(code, 2);
+    assert!(stderr.contains("the tenant must be its id"), "{stderr}");
+    for (extra, says) in [
+        (
+            ["--sinks", "nope"],
+            "\"nope\" is not a destination of RISKRELAY_SINKS",
+        ),
+        (["--drift-mode", "loud"], "--drift-mode"),
+        (["--exclude", "nobody"], "--exclude"),
+        (["--name", " "], "the tenant name is empty"),
+    ] {
+        let (code, _, stderr) = out(riskrelay(dir.path())
+            .args(["tenants", "add", "0a6a3c1e-2f4b-4c5d-9e6f-7a8b9c0d1e2f"])
+            .args(extra)
+            .args(if extra[0] == "--name" {
+                &[][..]
+            } else {
+                &["--name", "X"][..]
+            }))
+        .await;
+        assert_eq!(code, 2, "{extra:?}");
+        assert!(stderr.contains(says), "{extra:?}: {stderr}");
+    }
+    let (code, _, stderr) = out(riskrelay(dir.path())
+        .env_remove("RISKRELAY_PUBLIC_URL")
+        .args([
+            "tenants",
+            "add",
+            "0a6a3c1e-2f4b-4c5d-9e6f-7a8b9c0d1e2f",
+            "--name",
+            "X",
+        ]))
+    .await;
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("RISKRELAY_CONSENT_REDIRECT_URI"),
+        "{stderr}"
+    );
+
+    let (code, stdout, _) = out(riskrelay(dir.path()).args(["tenants", "list", "--json"])).await;
+    assert_eq!(code, 0);
+    let list: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["id"], CONTOSO);
+    assert_eq!(list[0]["consent"], "pending");
+    assert_eq!(list[0]["sinks"], json!(["contoso"]));
+    assert_eq!(list[0]["driftMode"], "enforce");
+    let (_, stdout, _) = out(riskrelay(dir.path()).args(["tenants", "list"])).await;
+    assert!(stdout.contains("Contoso Ltd\tpending"), "{stdout}");
+
+    let (code, stdout, _) = out(riskrelay(dir.path()).args(["tenants", "remove", CONTOSO])).await;
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Removed Contoso Ltd"));
+    let (code, _, stderr) = out(riskrelay(dir.path()).args(["tenants", "remove", CONTOSO])).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("is not registered"));
+    let (_, stdout, _) = out(riskrelay(dir.path()).args(["tenants", "list"])).await;
+    assert!(stdout.contains("no tenant is registered"), "{stdout}");
+}
+
+#[tokio::test]
+async fn run_simulate_watches_several_tenants_each_message_naming_its_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = out(riskrelay(dir.path()).env_remove("RISKRELAY_SINKS").args([
+        "run",
+        "--simulate",
+        "--tenants",
+        "3",
+        "--once",
+        "--console",
+    ]))
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    for name in ["Contoso", "Fabrikam", "Northwind"] {
+        assert!(
+            stdout.contains(&format!("Tenant: {name}")),
+            "no message names {name}: {stdout}"
+        );
+    }
+    let (_, stdout, _) = out(riskrelay(dir.path()).args(["tenants", "list", "--json"])).await;
+    let list: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 3);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["consent"] == "granted"),
+        "{list}"
+    );
 }
