@@ -149,6 +149,9 @@ enum Command {
         /// The deployment's DynamoDB table instead of a SQLite file.
         #[arg(long, env = "RISKRELAY_TABLE_NAME")]
         table: Option<String>,
+        /// The tenant the user is in (an MSP deployment; default RISKRELAY_TENANT_ID).
+        #[arg(long)]
+        tenant: Option<String>,
     },
     /// The tenants an MSP deployment watches (RISKRELAY_TENANTS=registry). Works on the
     /// service's SQLite file or, with --table, on the deployment's DynamoDB table.
@@ -273,8 +276,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             clear,
             db,
             table,
+            tenant,
         } => {
-            let store = snooze_store(db, table).await?;
+            let store = snooze_store(db, table, tenant).await?;
             let by = by
                 .or_else(|| std::env::var("USER").ok())
                 .filter(|b| !b.trim().is_empty())
@@ -771,9 +775,13 @@ async fn tenants(
 async fn snooze_store(
     db: PathBuf,
     table: Option<String>,
+    tenant: Option<String>,
 ) -> anyhow::Result<(Arc<dyn Store>, riskrelay::ids::TenantId)> {
     let env = Env::from_process();
-    let tenant = riskrelay::config::tenant_id(&env)?;
+    let tenant = match tenant {
+        Some(t) => tenant_arg(&t)?,
+        None => riskrelay::config::tenant_id(&env)?,
+    };
     let store: Arc<dyn Store> = match table {
         Some(table) => Arc::new(riskrelay::store::dynamo::DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&riskrelay::aws::config().await),

@@ -816,8 +816,9 @@ async fn actions_binary_serves_the_action_pages_from_the_secret() {
 
 /// The MSP mode in AWS: the scheduled poller queues one job per registered tenant on a FIFO
 /// queue (each tenant its own message group, a repeated tick dropped), each job runs as its own
-/// invocation, and the worker delivers each tenant's alerts with the tenant named, and the
-/// announcement of a tenant whose consent was revoked.
+/// invocation, the worker delivers each tenant's alerts with the tenant named and the
+/// announcement of a tenant whose consent was revoked, and the webhook function verifies each
+/// notification with the clientState of the tenant it claims.
 #[tokio::test]
 async fn the_msp_mode_fans_out_one_job_per_tenant_through_a_fifo_queue() {
     let sims = Simulator::start_many((0..3).map(SimConfig::tenant).collect())
@@ -924,4 +925,57 @@ async fn the_msp_mode_fans_out_one_job_per_tenant_through_a_fifo_queue() {
     assert_eq!(lost.len(), 1, "{posts:?}");
     assert!(lost[0].contains("Northwind"), "{}", lost[0]);
     let _ = teams;
+
+    // The webhook function takes notifications for any registered tenant, each verified with
+    // that tenant's own clientState (derived from the secret's), and nothing signed for another.
+    let subscription = riskrelay::ids::SubscriptionId::from_uuid(uuid::Uuid::from_u128(0x5ab));
+    riskrelay::store::save(
+        &store,
+        sims[1].tenant_id(),
+        riskrelay::store::keys::SUBSCRIPTIONS,
+        &riskrelay::source::subscriptions::CreatedWith([(subscription, "fp".to_string())].into()),
+        None,
+    )
+    .await
+    .unwrap();
+    let e = riskrelay::config::Env::default().with("RISKRELAY_CLIENT_STATE", "e2e-client-state");
+    let base =
+        riskrelay::client_state::ClientStates::load(&riskrelay::config::EnvSecrets(&e)).unwrap();
+    let signed_for = |sim: &Simulator| {
+        use secrecy::ExposeSecret as _;
+        base.for_tenant(sim.tenant_id())
+            .current()
+            .expose_secret()
+            .to_string()
+    };
+    let notify = |client_state: String| {
+        let mut event = fixture("furl-notifications");
+        event["body"] = json!(
+            json!({"value": [{
+                "subscriptionId": subscription.to_string(),
+                "changeType": "updated",
+                "resource": format!("Users/{}", crate::worker::uid(1)),
+                "clientState": client_state,
+                "tenantId": sims[1].tenant_id().to_string(),
+            }]})
+            .to_string()
+        );
+        event
+    };
+    let webhook = Function::start(env!("CARGO_BIN_EXE_webhook"), &env).await;
+    let r = webhook.invoke(notify(signed_for(&sims[0]))).await.unwrap();
+    assert_eq!(r["statusCode"], 202, "{r}");
+    assert!(
+        drain(&aws).await["Records"]
+            .as_array()
+            .is_none_or(|r| r.is_empty()),
+        "Contoso's clientState passed for Fabrikam"
+    );
+    let r = webhook.invoke(notify(signed_for(&sims[1]))).await.unwrap();
+    assert_eq!(r["statusCode"], 202, "{r}");
+    let batch = drain(&aws).await;
+    let records = batch["Records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "{batch}");
+    let item: Value = serde_json::from_str(records[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(item["tenantId"], sims[1].tenant_id().to_string());
 }

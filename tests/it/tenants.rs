@@ -544,4 +544,36 @@ async fn run_simulate_watches_several_tenants_each_message_naming_its_tenant() {
             .all(|t| t["consent"] == "granted"),
         "{list}"
     );
+    // A snooze belongs to the tenant it names.
+    let fabrikam = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Fabrikam")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, _, stderr) = out(riskrelay(dir.path()).args([
+        "snooze",
+        "bob@fabrikam.com",
+        "--for",
+        "1d",
+        "--reason",
+        "helpdesk ticket",
+        "--by",
+        "msp-analyst",
+        "--tenant",
+        &fabrikam,
+    ]))
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let listed = |tenant: String| {
+        let mut cmd = riskrelay(dir.path());
+        cmd.args(["snooze", "--list", "--tenant", &tenant]);
+        async move { out(&mut cmd).await.1 }
+    };
+    assert!(listed(fabrikam).await.contains("bob@fabrikam.com"));
+    let contoso = riskrelay::sim::SimConfig::tenant(0).tenant_id.to_string();
+    assert!(listed(contoso).await.contains("nobody is snoozed"));
 }
