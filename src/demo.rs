@@ -133,11 +133,12 @@ async fn msp_chapter(
         adapters.local_sinks = sinks;
         Fleet::build(
             settings,
-            Role::Service,
+            crate::app::service_parts,
             adapters,
             crate::tenancy::Mode::Registry,
             n,
         )
+        .map(Fleet::delivering)
     };
     // Every tenant's first posture check and baseline ("riskrelay is watching"), to no
     // destination: the story is what happens next.

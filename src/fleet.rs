@@ -20,7 +20,7 @@ use futures_util::StreamExt as _;
 use time::OffsetDateTime;
 
 use crate::alert::Message;
-use crate::app::{Adapters, App, Role, Settings};
+use crate::app::{Adapters, App, Parts, Settings};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Env};
 use crate::deliver::Delivery;
@@ -92,7 +92,7 @@ struct Built {
 pub struct Fleet {
     mode: Mode,
     base: Settings,
-    role: Role,
+    parts: Parts,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
@@ -106,12 +106,15 @@ pub struct Fleet {
     concurrency: usize,
     single: Option<Arc<App>>,
     built: tokio::sync::Mutex<HashMap<TenantId, Built>>,
+    announcer: Option<Arc<dyn Announce>>,
 }
 
 impl Fleet {
+    /// The tenants' parts, each built with `parts` (see [`crate::app::Parts`]). A process that
+    /// delivers then calls [`Fleet::delivering`].
     pub fn build(
         settings: &Settings,
-        role: Role,
+        parts: Parts,
         adapters: Adapters,
         mode: Mode,
         concurrency: usize,
@@ -125,19 +128,10 @@ impl Fleet {
         let mut fleet = Self {
             mode,
             base: settings.clone(),
-            role,
+            parts,
             store,
             clock,
-            configured: match role {
-                Role::Worker | Role::Service => crate::sink::build(
-                    &settings.alerts.sinks,
-                    crate::sink::Http {
-                        client: http.clone(),
-                        timeout: crate::http::CHAT_TIMEOUT,
-                    },
-                ),
-                Role::Poller | Role::Tool => Vec::new(),
-            },
+            configured: Vec::new(),
             local: adapters.local_sinks.clone(),
             queue: adapters.queue.clone(),
             inline_retry: adapters.inline_retry.clone(),
@@ -146,6 +140,7 @@ impl Fleet {
             concurrency: concurrency.max(1),
             single: None,
             built: Default::default(),
+            announcer: None,
         };
         if mode == Mode::Registry
             && matches!(
@@ -162,7 +157,7 @@ impl Fleet {
                 http: Some(http),
                 ..adapters
             };
-            fleet.single = Some(Arc::new(App::build(settings, role, adapters)?));
+            fleet.single = Some(Arc::new(parts(settings, adapters)?));
         }
         Ok(fleet)
     }
@@ -255,7 +250,7 @@ impl Fleet {
             clock: self.clock.clone(),
             http: Some(self.http.clone()),
         };
-        App::build(&settings, self.role, adapters)
+        (self.parts)(&settings, adapters)
     }
 
     /// One tenant's parts, if it is served here.
@@ -381,31 +376,45 @@ impl Fleet {
         }
     }
 
-    /// An operations message to the shared destinations (the MSP's own): delivered here when
-    /// this process delivers, else handed to the queue for the worker.
-    pub async fn announce(&self, message: Message, now: OffsetDateTime) -> anyhow::Result<()> {
-        match self.role {
-            Role::Worker | Role::Service => {
-                let report = self.shared_delivery().await?.deliver(&[message], now).await;
-                match report.failures.first() {
-                    None => Ok(()),
-                    Some(f) => anyhow::bail!("{}: {}", f.sink, f.error),
-                }
-            }
-            Role::Poller | Role::Tool => {
-                let queue = self
-                    .queue
-                    .as_ref()
-                    .context("no queue to hand the message to")?;
-                queue
-                    .enqueue(vec![WorkItem::Notice {
-                        tenant_id: tenancy::deployment(),
-                        message,
-                    }])
-                    .await
-                    .context("handing the message to the queue")
-            }
+    /// For the processes that deliver (the worker, `riskrelay run`): the configured destinations,
+    /// built once and shared by the tenants that post to them (so they share each one's pace),
+    /// and operations messages about tenants delivered here, to the shared destinations (the
+    /// MSP's own), instead of handed to the queue. A method the poller never calls, so that its
+    /// binary does not carry the delivery code.
+    pub fn delivering(mut self) -> Self {
+        self.announcer = Some(Arc::new(SharedDestinations));
+        if self.mode == Mode::Config {
+            // The one tenant's parts have built their destinations already.
+            return self;
         }
+        self.configured = crate::sink::build(
+            &self.base.alerts.sinks,
+            crate::sink::Http {
+                client: self.http.clone(),
+                timeout: crate::http::CHAT_TIMEOUT,
+            },
+        );
+        self.built = Default::default();
+        self
+    }
+
+    /// An operations message to the shared destinations: delivered here (see
+    /// [`Fleet::delivering_notices`]), else handed to the queue for the worker.
+    pub async fn announce(&self, message: Message, now: OffsetDateTime) -> anyhow::Result<()> {
+        if let Some(a) = &self.announcer {
+            return a.announce(self, message, now).await;
+        }
+        let queue = self
+            .queue
+            .as_ref()
+            .context("no queue to hand the message to")?;
+        queue
+            .enqueue(vec![WorkItem::Notice {
+                tenant_id: tenancy::deployment(),
+                message,
+            }])
+            .await
+            .context("handing the message to the queue")
     }
 
     /// The destinations no tenant claims as its own, plus this process's.
@@ -481,6 +490,39 @@ async fn work(app: &App, items: &[WorkItem]) -> Vec<Result<(), String>> {
             .map(|r| r.map_err(|e| e.to_string()))
             .collect(),
         Err(e) => vec![Err(format!("{e:#}")); items.len()],
+    }
+}
+
+/// Where a process that delivers sends operations messages (see [`Fleet::delivering`]).
+#[async_trait]
+trait Announce: Send + Sync {
+    async fn announce(
+        &self,
+        fleet: &Fleet,
+        message: Message,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<()>;
+}
+
+struct SharedDestinations;
+
+#[async_trait]
+impl Announce for SharedDestinations {
+    async fn announce(
+        &self,
+        fleet: &Fleet,
+        message: Message,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<()> {
+        let report = fleet
+            .shared_delivery()
+            .await?
+            .deliver(&[message], now)
+            .await;
+        match report.failures.first() {
+            None => Ok(()),
+            Some(f) => anyhow::bail!("{}: {}", f.sink, f.error),
+        }
     }
 }
 

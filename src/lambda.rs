@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use anyhow::Context as _;
 
-use crate::app::{Adapters, App, Role, Settings};
+use crate::app::{Adapters, App, Settings};
 use crate::checks;
 use crate::config::{ConfigError, Env, EnvSecrets, SecretSource};
 use crate::fleet::{Done, Fleet, Job};
@@ -48,7 +48,7 @@ fn dynamo_store(env: &Env, aws: &aws_config::SdkConfig) -> Result<DynamoStore, C
 
 /// A deployed function's parts: the DynamoDB store and SQS queue around each tenant's [`App`].
 fn build_fleet(
-    role: Role,
+    parts: crate::app::Parts,
     env: &Env,
     secrets: &dyn SecretSource,
     aws: &aws_config::SdkConfig,
@@ -59,7 +59,7 @@ fn build_fleet(
     let adapters = Adapters::new(store).with_queue(Arc::new(sqs_queue(env, aws)?));
     Fleet::build(
         &settings,
-        role,
+        parts,
         adapters,
         Mode::load(env)?,
         crate::fleet::concurrency(env)?,
@@ -94,7 +94,7 @@ impl PollerFunction {
         secrets: &dyn SecretSource,
         aws: &aws_config::SdkConfig,
     ) -> anyhow::Result<Self> {
-        let fleet = build_fleet(Role::Poller, env, secrets, aws)?;
+        let fleet = build_fleet(crate::app::poller_parts, env, secrets, aws)?;
         let jobs = match fleet.mode() {
             Mode::Config => None,
             Mode::Registry => Some(SqsQueue::new(
@@ -260,7 +260,7 @@ impl WorkerFunction {
         secrets: &dyn SecretSource,
         aws: &aws_config::SdkConfig,
     ) -> anyhow::Result<Self> {
-        build_fleet(Role::Worker, env, secrets, aws).map(Self)
+        build_fleet(crate::app::worker_parts, env, secrets, aws).map(|f| Self(f.delivering()))
     }
 
     /// Processes an SQS batch, reporting exactly the messages that failed so that SQS retries

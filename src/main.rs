@@ -432,11 +432,12 @@ async fn service(
     adapters.poll_trigger = Some(Arc::new(PollSignal(poll_now.clone())));
     let fleet = riskrelay::fleet::Fleet::build(
         &settings,
-        Role::Service,
+        riskrelay::app::service_parts,
         adapters,
         mode,
         riskrelay::fleet::concurrency(&env)?,
-    )?;
+    )?
+    .delivering();
     if mode == Mode::Registry {
         let n = fleet.registry().await?.tenants.len();
         if n == 0 {

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use riskrelay::app::{Adapters, Role, Settings};
+use riskrelay::app::{Adapters, Settings};
 use riskrelay::drift::DriftMode;
 use riskrelay::fleet::{Done, Fleet, Job};
 use riskrelay::ids::TenantId;
@@ -80,7 +80,15 @@ impl Msp {
         let store: Arc<dyn Store> = self.store.clone();
         let mut adapters = Adapters::new(store);
         adapters.inline_retry.base_delay = std::time::Duration::from_millis(20);
-        Fleet::build(&self.settings, Role::Service, adapters, Mode::Registry, 250).unwrap()
+        Fleet::build(
+            &self.settings,
+            riskrelay::app::service_parts,
+            adapters,
+            Mode::Registry,
+            250,
+        )
+        .unwrap()
+        .delivering()
     }
 
     async fn texts(&self, sink: &str) -> String {
