@@ -194,14 +194,29 @@ impl Fleet {
 
     /// Every tenant's parts, (re)built to match the registry as it is now.
     pub async fn tenants(&self) -> anyhow::Result<Vec<(Option<TenantRecord>, Arc<App>)>> {
+        self.select(None).await
+    }
+
+    /// Every tenant's parts, or only `only`'s (a tenant's job in AWS, the worker's items): a
+    /// tenant's parts are built when first needed, so an invocation for one tenant builds one.
+    async fn select(
+        &self,
+        only: Option<TenantId>,
+    ) -> anyhow::Result<Vec<(Option<TenantRecord>, Arc<App>)>> {
         if let Some(app) = &self.single {
+            if only.is_some_and(|t| t != app.tenant) {
+                return Ok(Vec::new());
+            }
             return Ok(vec![(None, app.clone())]);
         }
         let registry = self.registry().await?;
         let mut built = self.built.lock().await;
         built.retain(|id, _| registry.tenants.contains_key(id));
-        let mut out = Vec::with_capacity(registry.tenants.len());
+        let mut out = Vec::new();
         for record in registry.tenants.values() {
+            if only.is_some_and(|t| t != record.id) {
+                continue;
+            }
             let settings = self.base.for_tenant(&registry, record)?;
             let sinks: Vec<String> = settings
                 .alerts
@@ -256,10 +271,10 @@ impl Fleet {
     /// One tenant's parts, if it is served here.
     pub async fn app(&self, tenant: TenantId) -> anyhow::Result<Option<Arc<App>>> {
         Ok(self
-            .tenants()
+            .select(Some(tenant))
             .await?
             .into_iter()
-            .find(|(_, app)| app.tenant == tenant)
+            .next()
             .map(|(_, app)| app))
     }
 
@@ -295,11 +310,7 @@ impl Fleet {
     /// Runs a job for one tenant (a poll job taken off the queue in AWS); `None` when the tenant
     /// is not served here (removed since the job was queued).
     pub async fn run_for(&self, tenant: TenantId, job: Job) -> anyhow::Result<Option<TenantRun>> {
-        let found = self
-            .tenants()
-            .await?
-            .into_iter()
-            .find(|(_, app)| app.tenant == tenant);
+        let found = self.select(Some(tenant)).await?.into_iter().next();
         Ok(match found {
             Some((record, app)) => Some(self.one(job, record, app).await),
             None => None,
