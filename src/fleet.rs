@@ -346,6 +346,7 @@ impl Fleet {
         }
         let result = run(&app, job).await;
         let outcome = match &result {
+            Ok(Done::Poll(_)) => Outcome::Polled,
             Ok(_) => Outcome::Worked,
             Err(e) => outcome_of(e),
         };

@@ -161,7 +161,7 @@ pub struct TenantStatus {
     /// When the consent state last changed.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub since: Option<OffsetDateTime>,
-    /// The end of the last job that worked.
+    /// The end of the last poll cycle that worked.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_poll: Option<OffsetDateTime>,
     #[serde(default)]
@@ -171,6 +171,9 @@ pub struct TenantStatus {
 /// How one tenant's job went, as far as its consent is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
+    /// A poll cycle worked.
+    Polled,
+    /// Another job (posture, subscriptions) or a token worked.
     Worked,
     /// The token endpoint or Graph refused the app (consent revoked, a permission removed).
     Refused(String),
@@ -191,9 +194,11 @@ impl TenantStatus {
     pub fn record(&mut self, outcome: &Outcome, now: OffsetDateTime) -> Option<ConsentChange> {
         let before = self.consent;
         match outcome {
-            Outcome::Worked => {
+            Outcome::Polled | Outcome::Worked => {
                 self.consent = Consent::Granted;
-                self.last_poll = Some(now);
+                if *outcome == Outcome::Polled {
+                    self.last_poll = Some(now);
+                }
                 self.last_error = None;
             }
             Outcome::Refused(reason) => {
@@ -333,6 +338,8 @@ mod tests {
         assert_eq!(s.consent, Consent::Pending);
         assert_eq!(s.record(&Outcome::Worked, now), None);
         assert_eq!(s.consent, Consent::Granted);
+        assert_eq!(s.last_poll, None, "a posture check is not a poll");
+        assert_eq!(s.record(&Outcome::Polled, now), None);
         assert_eq!(s.last_poll, Some(now));
         // A network failure changes nothing about consent.
         assert_eq!(s.record(&Outcome::Failed("timeout".into()), now), None);
