@@ -216,6 +216,11 @@ impl Delivery {
         }
     }
 
+    /// Whether there is no destination at all.
+    pub fn is_empty(&self) -> bool {
+        self.sinks.is_empty()
+    }
+
     /// Names the tenant on every message (the MSP mode: several tenants share a channel).
     pub fn with_tenant_name(mut self, name: Option<String>) -> Self {
         self.tenant_name = name;

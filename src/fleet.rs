@@ -526,11 +526,13 @@ impl Announce for SharedDestinations {
         message: Message,
         now: OffsetDateTime,
     ) -> anyhow::Result<()> {
-        let report = fleet
-            .shared_delivery()
-            .await?
-            .deliver(&[message], now)
-            .await;
+        let delivery = fleet.shared_delivery().await?;
+        if delivery.is_empty() {
+            // Every configured destination is some tenant's own: the message stays in the log.
+            tracing::error!(message = %crate::render::view(&message).fallback, "no shared destination for this operations message: every destination in RISKRELAY_SINKS belongs to a tenant; add one that none names");
+            return Ok(());
+        }
+        let report = delivery.deliver(&[message], now).await;
         match report.failures.first() {
             None => Ok(()),
             Some(f) => anyhow::bail!("{}: {}", f.sink, f.error),

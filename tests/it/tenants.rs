@@ -585,3 +585,29 @@ async fn run_simulate_watches_several_tenants_each_message_naming_its_tenant() {
     let contoso = riskrelay::sim::SimConfig::tenant(0).tenant_id.to_string();
     assert!(listed(contoso).await.contains("nobody is snoozed"));
 }
+
+#[tokio::test]
+async fn with_no_shared_destination_an_operations_message_never_reaches_a_customer_channel() {
+    // Every destination is some tenant's own: there is nowhere the MSP hears, and the customer's
+    // channel must not hear about another tenant (nor about itself from the MSP's side).
+    let msp = Msp::start(2, &["contoso", "fabrikam"]).await;
+    msp.register(0, "Contoso", &["contoso"], None).await;
+    msp.register(1, "Fabrikam", &["fabrikam"], None).await;
+    let fleet = msp.fleet();
+    all_ok(&fleet.each(Job::Poll(None)).await.unwrap());
+    msp.sims[1].set_consent(false);
+    at_risk(&msp.sims[0], 1, "Alice Contoso", "alice");
+    let logs = crate::helpers::LogCapture::start();
+    fleet.each(Job::Poll(None)).await.unwrap();
+    assert_eq!(msp.status(1).await.consent, Consent::Lost);
+    assert!(msp.texts("contoso").await.contains("Alice Contoso"));
+    for sink in ["contoso", "fabrikam"] {
+        assert_eq!(msp.saying(sink, "lost access").await, 0, "{sink}");
+    }
+    assert!(
+        logs.text()
+            .contains("no shared destination for this operations message"),
+        "{}",
+        logs.text()
+    );
+}
