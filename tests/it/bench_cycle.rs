@@ -43,9 +43,7 @@ async fn cycle_benchmark() {
     crate::helpers::ok_teams(&teams).await;
 
     let run = || {
-        let mut cmd = tokio::process::Command::new(&bin);
-        cmd.env_clear();
-        crate::run::against(&mut cmd, &sim);
+        let mut cmd = crate::run::once(&bin, &sim, &db);
         cmd.env(
             "RISKRELAY_SLACK_WEBHOOK_URL",
             format!("{}{SLACK_PATH}", slack.uri()),
@@ -54,8 +52,6 @@ async fn cycle_benchmark() {
             "RISKRELAY_TEAMS_WEBHOOK_URL",
             format!("{}{TEAMS_PATH}?sig=bench", teams.uri()),
         )
-        .env("RISKRELAY_MIN_RISK_LEVEL", "low")
-        .env("RISKRELAY_LOG", "warn")
         // One cycle, however long its Graph floor: the benchmark measures it whole.
         .env("RISKRELAY_JOB_DEADLINE_MINUTES", "240")
         .env(
@@ -65,11 +61,7 @@ async fn cycle_benchmark() {
                 riskrelay::graph::config::DEFAULT_BATCH_CONCURRENCY as u64,
             )
             .to_string(),
-        )
-        .args(["run", "--once", "--db"])
-        .arg(&db)
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true);
+        );
         cmd
     };
     assert!(run().status().await.unwrap().success(), "baseline run");

@@ -38,22 +38,14 @@ async fn measure(bin: &str, sims: &[Simulator], changes: u32, registry: bool) ->
             .await
             .unwrap();
     }
+    // No chat destination: the console, discarded. A shared Slack channel would pace every
+    // tenant's posts at Slack's one a second, which is not what is measured here.
     let run = || {
-        let mut cmd = tokio::process::Command::new(bin);
-        cmd.env_clear();
-        crate::run::against(&mut cmd, &sims[0]);
-        cmd.env("RISKRELAY_LOG", "warn")
-            .env("RISKRELAY_MIN_RISK_LEVEL", "low")
-            .env(
-                "RISKRELAY_TENANTS",
-                if registry { "registry" } else { "config" },
-            )
-            .args(["run", "--once", "--db"])
-            .arg(&db)
-            // No chat destination: the console, discarded. A shared Slack channel would pace
-            // every tenant's posts at Slack's one a second, which is not what is measured here.
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true);
+        let mut cmd = crate::run::once(bin, &sims[0], &db);
+        cmd.env(
+            "RISKRELAY_TENANTS",
+            if registry { "registry" } else { "config" },
+        );
         cmd
     };
     assert!(run().status().await.unwrap().success(), "baseline run");

@@ -378,6 +378,21 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `riskrelay run --once` on `db` against `sim`, its stdout discarded, logging warnings only:
+/// what the benchmarks run (each adds its own settings).
+pub fn once(bin: &str, sim: &Simulator, db: &Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(bin);
+    cmd.env_clear();
+    against(&mut cmd, sim);
+    cmd.env("RISKRELAY_MIN_RISK_LEVEL", "low")
+        .env("RISKRELAY_LOG", "warn")
+        .args(["run", "--once", "--db"])
+        .arg(db)
+        .stdout(Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
 /// Runs a benchmark's process to its end: its exit status, wall time and peak memory (KiB),
 /// sampled every 20 ms.
 pub async fn measured(
