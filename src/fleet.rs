@@ -11,7 +11,7 @@
 //! whose consent is pending or lost only has its token tried; one that is refused is announced
 //! once to the shared destinations and never holds up the others.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -197,14 +197,15 @@ impl Fleet {
         self.select(None).await
     }
 
-    /// Every tenant's parts, or only `only`'s (a tenant's job in AWS, the worker's items): a
-    /// tenant's parts are built when first needed, so an invocation for one tenant builds one.
+    /// Every tenant's parts, or only those in `only` (a tenant's job in AWS, a batch of work
+    /// items), from one read of the registry: a tenant's parts are built when first needed, so
+    /// an invocation for one tenant builds one.
     async fn select(
         &self,
-        only: Option<TenantId>,
+        only: Option<&HashSet<TenantId>>,
     ) -> anyhow::Result<Vec<(Option<TenantRecord>, Arc<App>)>> {
         if let Some(app) = &self.single {
-            if only.is_some_and(|t| t != app.tenant) {
+            if only.is_some_and(|o| !o.contains(&app.tenant)) {
                 return Ok(Vec::new());
             }
             return Ok(vec![(None, app.clone())]);
@@ -214,7 +215,7 @@ impl Fleet {
         built.retain(|id, _| registry.tenants.contains_key(id));
         let mut out = Vec::new();
         for record in registry.tenants.values() {
-            if only.is_some_and(|t| t != record.id) {
+            if only.is_some_and(|o| !o.contains(&record.id)) {
                 continue;
             }
             let settings = self.base.for_tenant(&registry, record)?;
@@ -270,12 +271,20 @@ impl Fleet {
 
     /// One tenant's parts, if it is served here.
     pub async fn app(&self, tenant: TenantId) -> anyhow::Result<Option<Arc<App>>> {
+        Ok(self.apps([tenant].into()).await?.remove(&tenant))
+    }
+
+    /// The parts of each of these tenants that is served here, by tenant.
+    async fn apps(
+        &self,
+        tenants: HashSet<TenantId>,
+    ) -> anyhow::Result<HashMap<TenantId, Arc<App>>> {
         Ok(self
-            .select(Some(tenant))
+            .select(Some(&tenants))
             .await?
             .into_iter()
-            .next()
-            .map(|(_, app)| app))
+            .map(|(_, app)| (app.tenant, app))
+            .collect())
     }
 
     /// Runs a job for every tenant, side by side up to the concurrency cap.
@@ -310,7 +319,11 @@ impl Fleet {
     /// Runs a job for one tenant (a poll job taken off the queue in AWS); `None` when the tenant
     /// is not served here (removed since the job was queued).
     pub async fn run_for(&self, tenant: TenantId, job: Job) -> anyhow::Result<Option<TenantRun>> {
-        let found = self.select(Some(tenant)).await?.into_iter().next();
+        let found = self
+            .select(Some(&[tenant].into()))
+            .await?
+            .into_iter()
+            .next();
         Ok(match found {
             Some((record, app)) => Some(self.one(job, record, app).await),
             None => None,
@@ -325,18 +338,29 @@ impl Fleet {
                 result: run(&app, job).await.map_err(|e| format!("{e:#}")),
             };
         };
-        let status = store::load::<TenantStatus>(self.store.as_ref(), record.id, tenancy::STATUS)
-            .await
-            .ok()
-            .flatten()
-            .map(|v| v.value)
-            .unwrap_or_default();
+        let stored = match store::load::<TenantStatus>(
+            self.store.as_ref(),
+            record.id,
+            tenancy::STATUS,
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                return TenantRun {
+                    tenant: record.id,
+                    name: Some(record.name),
+                    result: Err(format!("reading the tenant's status: {e}")),
+                };
+            }
+        };
+        let status = stored.as_ref().map(|v| v.value.clone()).unwrap_or_default();
         // A tenant without access is only asked for a token: cheap, and it fails at once.
         if !status.is_usable()
             && let Err(e) = app.graph.token_check().await
         {
             let outcome = outcome_of_graph(&e);
-            self.settle(&record, &outcome).await;
+            self.settle(&record, stored, &outcome).await;
             tracing::info!(tenant = %record.id, name = %record.name, consent = status.consent.name(), error = %e, "tenant skipped: no access yet");
             return TenantRun {
                 tenant: record.id,
@@ -350,7 +374,7 @@ impl Fleet {
             Ok(_) => Outcome::Worked,
             Err(e) => outcome_of(e),
         };
-        self.settle(&record, &outcome).await;
+        self.settle(&record, stored, &outcome).await;
         TenantRun {
             tenant: record.id,
             name: Some(record.name),
@@ -358,30 +382,51 @@ impl Fleet {
         }
     }
 
-    /// Records a tenant's outcome and announces a change of consent, once.
-    async fn settle(&self, record: &TenantRecord, outcome: &Outcome) {
+    /// Records a tenant's outcome and announces a change of consent, once. The change is
+    /// recorded only after its announcement went out, so a failed one is tried again at the next
+    /// job (under the same key: no destination gets it twice). One job of a tenant runs at a
+    /// time (the scheduler in `riskrelay run`, the FIFO group in AWS), so `stored` is current.
+    async fn settle(
+        &self,
+        record: &TenantRecord,
+        stored: Option<store::Versioned<TenantStatus>>,
+        outcome: &Outcome,
+    ) {
         if matches!(outcome, Outcome::Refused(_)) {
             // Fresh parts next time: a token cached before consent was revoked stays refused
             // after it is granted again (a new grant is a new service principal).
             self.built.lock().await.remove(&record.id);
         }
         let now = self.clock.now();
-        let change = store::update::<TenantStatus, _>(
+        let (before, version) = match stored {
+            Some(v) => (v.value, Some(v.version)),
+            None => (TenantStatus::default(), None),
+        };
+        let mut after = before.clone();
+        if let Some(change) = after.record(outcome, now) {
+            tracing::info!(tenant = %record.id, name = %record.name, ?change, "tenant access changed");
+            let notice = tenancy::consent_notice(record, &change, before.since, now);
+            if let Err(e) = self.announce(Message::Operations(notice), now).await {
+                tracing::error!(tenant = %record.id, error = %format!("{e:#}"), "could not announce the change of access; the next job tries again");
+                return;
+            }
+        }
+        if after == before {
+            return;
+        }
+        match store::save(
             self.store.as_ref(),
             record.id,
             tenancy::STATUS,
-            |s| s.record(outcome, now),
+            &after,
+            version,
         )
-        .await;
-        match change {
-            Ok(Some(change)) => {
-                tracing::info!(tenant = %record.id, name = %record.name, ?change, "tenant access changed");
-                let notice = Message::Operations(tenancy::consent_notice(record, &change, now));
-                if let Err(e) = self.announce(notice, now).await {
-                    tracing::error!(tenant = %record.id, error = %format!("{e:#}"), "could not announce the change of access");
-                }
+        .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(tenant = %record.id, "the tenant's status changed under this job; kept the other write")
             }
-            Ok(None) => {}
             Err(e) => {
                 tracing::warn!(tenant = %record.id, error = %e, "could not record the tenant's status")
             }
@@ -458,6 +503,7 @@ impl Fleet {
         for (i, item) in items.iter().enumerate() {
             by_tenant.entry(item.tenant_id()).or_default().push(i);
         }
+        let apps = self.apps(by_tenant.keys().copied().collect()).await;
         for (tenant, indexes) in by_tenant {
             let batch: Vec<WorkItem> = indexes.iter().map(|&i| items[i].clone()).collect();
             let outcome: Vec<Result<(), String>> = if tenant == tenancy::deployment() {
@@ -473,8 +519,8 @@ impl Fleet {
                 }
                 out
             } else {
-                match self.app(tenant).await {
-                    Ok(Some(app)) => work(&app, &batch).await,
+                match apps.as_ref().map(|a| a.get(&tenant)) {
+                    Ok(Some(app)) => work(app, &batch).await,
                     // A tenant removed since the item was queued: nothing to do for it.
                     Ok(None) => {
                         tracing::warn!(%tenant, items = batch.len(), "work for a tenant that is not registered dropped");
@@ -590,9 +636,13 @@ impl Queue for FleetQueue {
         for item in items {
             by_tenant.entry(item.tenant_id()).or_default().push(item);
         }
+        let apps = self
+            .0
+            .apps(by_tenant.keys().copied().collect())
+            .await
+            .unwrap_or_default();
         for (tenant, items) in by_tenant {
-            let app = self.0.app(tenant).await.ok().flatten();
-            match app.as_ref().map(|a| a.queue()) {
+            match apps.get(&tenant).map(|a| a.queue()) {
                 Some(Ok(q)) => q.enqueue(items).await?,
                 _ => {
                     tracing::warn!(%tenant, "webhook work for a tenant that is not served here dropped")

@@ -645,14 +645,7 @@ async fn tenants(
             let name = TenantRecord::check_name(&name).map_err(anyhow::Error::msg)?;
             // The destinations a tenant names must be configured ones: a typo would otherwise
             // silently send its alerts nowhere.
-            let configured: Vec<String> = env
-                .get("RISKRELAY_SINKS")
-                .unwrap_or_default()
-                .split(',')
-                .filter_map(|spec| spec.split(':').next())
-                .map(|n| n.trim().to_ascii_lowercase())
-                .filter(|n| !n.is_empty())
-                .collect();
+            let configured = riskrelay::sink::config::names(&env)?;
             let sinks: Vec<String> = sinks
                 .iter()
                 .map(|s| s.trim().to_ascii_lowercase())

@@ -355,10 +355,9 @@ impl crate::server::HttpApp for ConsentLanding {
         } else {
             "Access was not granted. Ask your service provider for the consent link again, and sign in as a Global Administrator or Privileged Role Administrator of your tenant.\n"
         };
-        let mut res = http::Response::new(bytes::Bytes::from_static(text.as_bytes()));
-        res.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        let mut res = crate::source::webhook::text_response(
+            http::StatusCode::OK,
+            bytes::Bytes::from_static(text.as_bytes()),
         );
         res.headers_mut().insert(
             http::header::CACHE_CONTROL,

@@ -227,13 +227,16 @@ impl TenantStatus {
     }
 }
 
-/// The operations message for a change of consent.
+/// The operations message for a change of consent. `since` is when the state it leaves began:
+/// its key is the same on every attempt to announce one change (delivery records then post it
+/// once) and differs for the next change.
 pub fn consent_notice(
     record: &TenantRecord,
     change: &ConsentChange,
+    since: Option<OffsetDateTime>,
     now: OffsetDateTime,
 ) -> OperationsNotice {
-    let stamp = now.unix_timestamp();
+    let stamp = since.map_or(0, OffsetDateTime::unix_timestamp);
     match change {
         ConsentChange::Lost(reason) => OperationsNotice {
             key: format!("consent/{}/lost/{stamp}", record.id),

@@ -165,6 +165,8 @@ pub enum GraphError {
     Paging { feature: Feature, detail: String },
     #[error("could not get a Graph token: {0}")]
     Auth(String),
+    #[error("Graph refused the token for {feature} (401)")]
+    TokenRefused { feature: Feature },
     #[error("riskrelay is stopping; the request for {feature} was not sent")]
     Stopping { feature: Feature },
     #[error(transparent)]
@@ -200,16 +202,16 @@ impl GraphError {
     /// required", AADSTS7000112 "application disabled", AADSTS500011 "resource principal not
     /// found"), a token Graph no longer takes (401), or a permission removed (403).
     pub fn refuses_app(&self) -> bool {
-        const REFUSALS: [&str; 6] = [
+        // The token endpoint's refusals reach riskrelay as azure_identity's error text.
+        const REFUSALS: [&str; 5] = [
             "AADSTS700016",
             "AADSTS65001",
             "AADSTS7000112",
             "AADSTS500011",
             "unauthorized_client",
-            "(401)",
         ];
         match self {
-            Self::Forbidden { .. } => true,
+            Self::Forbidden { .. } | Self::TokenRefused { .. } => true,
             Self::Auth(text) => REFUSALS.iter().any(|r| text.contains(r)),
             _ => false,
         }
@@ -640,9 +642,7 @@ fn classify(feature: Feature, status: StatusCode, body: &[u8]) -> GraphError {
     match status {
         StatusCode::FORBIDDEN => GraphError::Forbidden { feature },
         StatusCode::NOT_FOUND => GraphError::NotFound { feature },
-        StatusCode::UNAUTHORIZED => {
-            GraphError::Auth(format!("Graph refused the token for {feature} (401)"))
-        }
+        StatusCode::UNAUTHORIZED => GraphError::TokenRefused { feature },
         _ => {
             #[derive(serde::Deserialize, Default)]
             struct Detail {
@@ -671,6 +671,23 @@ fn classify(feature: Feature, status: StatusCode, body: &[u8]) -> GraphError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tenant_refusing_the_app_is_told_apart_from_a_broken_deployment() {
+        let f = Feature::RiskyUsers;
+        assert!(classify(f, StatusCode::UNAUTHORIZED, b"{}").refuses_app());
+        assert!(classify(f, StatusCode::FORBIDDEN, b"{}").refuses_app());
+        assert!(GraphError::Auth("unauthorized_client: AADSTS700016: Application with identifier 'x' was not found in the directory 'y'".into()).refuses_app());
+        // A wrong client secret is the deployment's fault, the same for every tenant.
+        assert!(
+            !GraphError::Auth(
+                "invalid_client: AADSTS7000215: Invalid client secret provided.".into()
+            )
+            .refuses_app()
+        );
+        assert!(!GraphError::Throttled { feature: f }.refuses_app());
+        assert!(!GraphError::Timeout { feature: f }.refuses_app());
+    }
 
     #[test]
     fn errors_name_the_permission_and_classify_retries() {

@@ -97,6 +97,54 @@ pub fn signing_secrets(value: &str) -> Result<Vec<Vec<u8>>, String> {
 /// What `RISKRELAY_SINKS` looks like.
 pub const SINKS_EXPECTED: &str = "a comma-separated list of name:kind[:minimum level] (kinds slack, teams, pagerduty, webhook), such as secops:slack:medium,soc:teams:high,oncall:pagerduty:high,siem:webhook:low";
 
+/// One entry of `RISKRELAY_SINKS`: its name (lower case), kind and own minimum level, if any.
+struct Spec {
+    name: String,
+    kind: SinkKind,
+    level: Option<RiskLevel>,
+}
+
+/// `RISKRELAY_SINKS` parsed and checked, without its secrets.
+fn specs(list: &str) -> Result<Vec<Spec>, ConfigError> {
+    let invalid = |reason: String| ConfigError::invalid("RISKRELAY_SINKS", SINKS_EXPECTED, reason);
+    let mut out: Vec<Spec> = Vec::new();
+    for spec in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (name, kind, level) = match parts.as_slice() {
+            [name, kind] => (*name, *kind, None),
+            [name, kind, level] => (*name, *kind, Some(*level)),
+            _ => return Err(invalid(format!("\"{spec}\" is not name:kind[:level]"))),
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(invalid(format!(
+                "the name \"{name}\" must be letters, digits and _"
+            )));
+        }
+        let name = name.to_ascii_lowercase();
+        if out.iter().any(|s| s.name == name) {
+            return Err(invalid(format!("the name \"{name}\" is used twice")));
+        }
+        let kind = kind.parse::<SinkKind>().map_err(invalid)?;
+        let level = level
+            .map(|l| {
+                RiskLevel::parse_minimum(l).map_err(|e| invalid(format!("level of {name}: {e}")))
+            })
+            .transpose()?;
+        out.push(Spec { name, kind, level });
+    }
+    Ok(out)
+}
+
+/// The destination names `RISKRELAY_SINKS` lists (none when it is not set), checked as
+/// [`load`] checks them, for what names destinations without needing their secrets
+/// (`riskrelay tenants add --sinks`).
+pub fn names(env: &Env) -> Result<Vec<String>, ConfigError> {
+    Ok(match env.get("RISKRELAY_SINKS") {
+        Some(list) => specs(list)?.into_iter().map(|s| s.name).collect(),
+        None => Vec::new(),
+    })
+}
+
 /// The destinations: `RISKRELAY_SINKS` with one `<NAME>_WEBHOOK_URL` secret each, or by default
 /// one Slack and/or one Teams destination whose URL is set. `default_level` applies where a
 /// destination names no level of its own.
@@ -127,34 +175,16 @@ pub fn load(
         }
         Some(list) => {
             let mut sinks: Vec<SinkConfig> = Vec::new();
-            for spec in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let parts: Vec<&str> = spec.split(':').collect();
-                let invalid = |reason: String| {
-                    ConfigError::invalid("RISKRELAY_SINKS", SINKS_EXPECTED, reason)
-                };
-                let (name, kind, level) = match parts.as_slice() {
-                    [name, kind] => (*name, *kind, None),
-                    [name, kind, level] => (*name, *kind, Some(*level)),
-                    _ => return Err(invalid(format!("\"{spec}\" is not name:kind[:level]"))),
-                };
-                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    return Err(invalid(format!(
-                        "the name \"{name}\" must be letters, digits and _"
-                    )));
-                }
-                if sinks.iter().any(|s| s.name.eq_ignore_ascii_case(name)) {
-                    return Err(invalid(format!("the name \"{name}\" is used twice")));
-                }
-                let kind = kind.parse::<SinkKind>().map_err(invalid)?;
-                let min_level = match level {
-                    None => default_level.clone(),
-                    Some(l) => RiskLevel::parse_minimum(l)
-                        .map_err(|e| invalid(format!("level of {name}: {e}")))?,
-                };
-                let lower = name.to_ascii_lowercase();
+            for Spec {
+                name: lower,
+                kind,
+                level,
+            } in specs(list)?
+            {
+                let min_level = level.unwrap_or_else(|| default_level.clone());
                 let (url, key) = match kind {
                     SinkKind::PagerDuty => {
-                        let var = format!("RISKRELAY_{}_EVENTS_URL", name.to_ascii_uppercase());
+                        let var = format!("RISKRELAY_{}_EVENTS_URL", lower.to_ascii_uppercase());
                         let url = env.or(
                             &var,
                             "an https URL of PagerDuty's Events API v2",

@@ -43,7 +43,8 @@ impl WebhookConfig {
     }
 }
 
-fn text_response(status: StatusCode, body: Bytes) -> Response<Bytes> {
+/// A plain-text answer that no browser sniffs into anything else.
+pub(crate) fn text_response(status: StatusCode, body: Bytes) -> Response<Bytes> {
     let mut res = Response::new(body);
     *res.status_mut() = status;
     res.headers_mut().insert(

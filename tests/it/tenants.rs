@@ -611,3 +611,44 @@ async fn with_no_shared_destination_an_operations_message_never_reaches_a_custom
         logs.text()
     );
 }
+
+#[tokio::test]
+async fn a_consent_change_whose_announcement_failed_is_announced_at_the_next_job() {
+    let msp = Msp::start(1, &["shared"]).await;
+    msp.register(0, "Contoso", &[], None).await;
+    let fleet = msp.fleet();
+    all_ok(&fleet.each(Job::Poll(None)).await.unwrap());
+    // The MSP's channel refuses the next post, then takes every one.
+    let shared = &msp.chats[0].1;
+    shared.reset().await;
+    crate::helpers::answer(
+        shared,
+        SLACK_PATH,
+        wiremock::ResponseTemplate::new(400).set_body_string("invalid_blocks"),
+        Some(1),
+        None,
+    )
+    .await;
+    ok_slack(shared).await;
+    msp.sims[0].set_consent(false);
+    fleet.each(Job::Poll(None)).await.unwrap();
+    assert_eq!(
+        msp.status(0).await.consent,
+        Consent::Granted,
+        "not recorded as lost before it was said"
+    );
+    assert_eq!(
+        msp.saying("shared", "lost access to a tenant").await,
+        1,
+        "the refused post"
+    );
+    for _ in 0..2 {
+        fleet.each(Job::Poll(None)).await.unwrap();
+    }
+    assert_eq!(msp.status(0).await.consent, Consent::Lost);
+    assert_eq!(
+        msp.saying("shared", "lost access to a tenant").await,
+        2,
+        "the refused post and one that arrived, nothing more"
+    );
+}
