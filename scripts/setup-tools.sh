@@ -22,24 +22,28 @@ if [ ! -d tools/validators/node_modules ] || ! cmp -s tools/validators/package-l
   (cd tools/validators && npm ci --no-audit --no-fund --silent)
   cp tools/validators/package-lock.json tools/validators/node_modules/.package-lock.json.installed
 fi
-# Debian's chromium and its driver, pinned: the security archive's build, or the release's own
-# when the security archive has moved on (both are the same major line).
-CHROMIUM_VERSIONS="148.0.7778.167-1~deb12u1 147.0.7727.137-1~deb12u1"
-installed=$(dpkg-query -W -f='${Version}' chromium-driver 2>/dev/null || true)
-if ! printf '%s\n' $CHROMIUM_VERSIONS | grep -qxF "$installed"; then
+# Debian's chromium and its driver: whatever pair the archive carries now (its security updates
+# retire each build within weeks, so an exact pin breaks a fresh machine), installed together so
+# apt keeps them at one version, and checked to be that one pair.
+installed() {
+  dpkg-query -W -f='${db:Status-Abbrev}|${Version}' "$1" 2>/dev/null | sed -n 's/^ii *|//p'
+}
+browser=$(installed chromium)
+driver=$(installed chromium-driver)
+if [ -z "$browser" ] || [ "$browser" != "$driver" ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
   export DEBIAN_FRONTEND=noninteractive
-  done_install=""
-  for attempt in cached updated; do
-    [ "$attempt" = updated ] && $sudo apt-get update -q >/dev/null
-    for v in $CHROMIUM_VERSIONS; do
-      echo "== installing chromium and chromium-driver $v"
-      if $sudo apt-get install -y -q --no-install-recommends "chromium=$v" "chromium-driver=$v" >/dev/null 2>&1; then
-        done_install=yes
-        break 2
-      fi
-    done
-  done
-  [ -n "$done_install" ] || { echo "could not install chromium/chromium-driver ($CHROMIUM_VERSIONS)" >&2; exit 1; }
+  echo "== installing Debian's chromium and chromium-driver"
+  if ! $sudo apt-get install -y -q --no-install-recommends chromium chromium-driver >/dev/null 2>&1; then
+    $sudo apt-get update -q >/dev/null
+    $sudo apt-get install -y -q --no-install-recommends chromium chromium-driver >/dev/null
+  fi
+  browser=$(installed chromium)
+  driver=$(installed chromium-driver)
 fi
+if [ -z "$browser" ] || [ "$browser" != "$driver" ]; then
+  echo "chromium $browser and chromium-driver $driver differ; the browser test needs one pair" >&2
+  exit 1
+fi
+echo "== chromium and chromium-driver $browser"

@@ -112,6 +112,14 @@ impl LinkKey {
             ))
         })
     }
+
+    /// 32 bytes of key material for another use, bound to `purpose` (HMAC-SHA256 of it under
+    /// this key), so one secret serves several keys that cannot stand in for one another.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(aws_lc_rs::hmac::sign(&self.0, purpose.as_bytes()).as_ref());
+        out
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -196,9 +196,31 @@ pub struct UserAlert {
     /// An action an analyst took from an earlier alert that explains this change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acted: Option<ActionNotice>,
+    /// The destinations told of this risk episode before this alert.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub told: Vec<String>,
 }
 
 impl UserAlert {
+    /// Whether `sink` takes this alert, given its minimum level and the configured `kinds`: a
+    /// kind it wants at or above its level; and, for an episode the sink was told of, the
+    /// lowered risk whatever the level (it updates the open incident) and the end whatever the
+    /// level and kinds (it closes the incident: a destination told of one is always told its end).
+    pub fn wanted_by(
+        &self,
+        sink: &str,
+        min_level: &RiskLevel,
+        kinds: &std::collections::BTreeSet<AlertKind>,
+    ) -> bool {
+        let told = self.told.iter().any(|t| t == sink);
+        let kind = kinds.contains(&self.change.kind());
+        match self.change {
+            Change::Remediated { .. } | Change::Dismissed { .. } if told => true,
+            Change::Lowered { .. } if told => kind,
+            _ => kind && self.routing_level().meets(min_level),
+        }
+    }
+
     /// The level a destination's minimum is compared with: the current level while the risk is
     /// ongoing, the level the risk had when it ended (a channel that saw a high risk also hears
     /// that it is over), always high for a confirmed compromise.
@@ -480,6 +502,20 @@ impl Message {
             Self::Snooze(n) => n.tenant_id,
             Self::Summary(s) => s.tenant_id,
             Self::Action(a) => a.tenant_id,
+        }
+    }
+
+    /// When what the message reports happened, when it says: a user's risk change as Graph stamps
+    /// it, a finding's or notice's own time. `None` for digests and baselines, which gather many.
+    pub fn occurred_at(&self) -> Option<OffsetDateTime> {
+        match self {
+            Self::User(a) => a.user.risk_last_updated_date_time,
+            Self::Posture(p) => Some(p.at),
+            Self::Operations(o) => Some(o.at),
+            Self::Snooze(n) => Some(n.at),
+            Self::Summary(s) => Some(s.at),
+            Self::Action(a) => Some(a.at),
+            Self::Digest(_) | Self::Baseline(_) => None,
         }
     }
 

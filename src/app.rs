@@ -149,7 +149,7 @@ pub fn actions_app(
             store,
             delivery,
             settings.tenant(),
-        )
+        )?
         .with_clock(clock),
     ))
 }

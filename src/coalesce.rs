@@ -149,6 +149,7 @@ mod tests {
             episode_start: None,
             last_alert_at: last,
             folded: folded.iter().map(|i| d(i)).collect(),
+            told: Vec::new(),
         }
     }
 

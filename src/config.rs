@@ -161,6 +161,8 @@ pub fn required_secret(
     })?;
     check(value.expose_secret())
         .map_err(|reason| ConfigError::invalid(secrets.describe(key), expected, reason))?;
+    // Every secret loaded is held for scrubbing from any text riskrelay logs, stores or posts.
+    crate::redact::hold_value(value.expose_secret());
     Ok(value)
 }
 

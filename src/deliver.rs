@@ -134,6 +134,10 @@ pub struct Failure {
 pub struct Report {
     /// (sink, message key) of every post made; a digest counts once, under its own key.
     pub posted: Vec<(String, String)>,
+    /// (sink, user alert key) of every user alert the sink now has: posted on its own or in a
+    /// digest, now or by an earlier attempt. The worker records these sinks as told of the
+    /// episode, so that each is told its end.
+    pub reached: Vec<(String, String)>,
     /// Alerts skipped because the sink already had them.
     pub duplicates: usize,
     pub digests: usize,
@@ -181,6 +185,7 @@ fn stopping(sink: &str, keys: &[String]) -> Option<Failure> {
         keys: keys.to_vec(),
         error: DeliverError::Sink(SinkError::Retryable {
             sink: sink.to_string(),
+            class: crate::sink::FailureClass::Stopping,
             detail: "riskrelay is stopping; not posted".into(),
         }),
     })
@@ -229,11 +234,14 @@ impl Delivery {
 
     pub async fn deliver(&self, messages: &[Message], now: OffsetDateTime) -> Report {
         let mut report = Report::default();
-        let wanted: Vec<&Message> = messages
-            .iter()
-            .filter(|m| m.routing().kind.is_none_or(|k| self.kinds.contains(&k)))
-            .collect();
         for sink in &self.sinks {
+            let wanted: Vec<&Message> = messages
+                .iter()
+                .filter(|m| match m {
+                    Message::User(a) => a.wanted_by(sink.name(), sink.min_level(), &self.kinds),
+                    other => other.routing().kind.is_none_or(|k| self.kinds.contains(&k)),
+                })
+                .collect();
             self.deliver_to(sink.as_ref(), &wanted, now, &mut report)
                 .await;
         }
@@ -266,8 +274,7 @@ impl Delivery {
         let mut users: Vec<&UserAlert> = Vec::new();
         for m in messages {
             match m {
-                Message::User(a) if a.routing_level().meets(sink.min_level()) => users.push(a),
-                Message::User(_) => {}
+                Message::User(a) => users.push(a),
                 other => self.post_one(sink, other, now, report).await,
             }
         }
@@ -289,7 +296,10 @@ impl Delivery {
                 for (a, claim) in users.into_iter().zip(claims) {
                     match claim {
                         Claim::Claimed => claimed.push(a),
-                        Claim::Done => report.duplicates += 1,
+                        Claim::Done => {
+                            report.duplicates += 1;
+                            report.reached.push((name.clone(), a.key.clone()));
+                        }
                         Claim::InProgress => report.failures.push(Failure {
                             sink: name.clone(),
                             keys: vec![a.key.clone()],
@@ -331,6 +341,9 @@ impl Delivery {
         if self.settle(&name, &keys_of, result, now, report).await {
             report.digests += 1;
             report.posted.push((name.clone(), digest.key().to_string()));
+            report
+                .reached
+                .extend(keys_of.iter().map(|k| (name.clone(), k.clone())));
         }
     }
 
@@ -348,6 +361,7 @@ impl Delivery {
             report.failures.push(failure);
             return;
         }
+        let user = matches!(m, Message::User(_));
         match self.store.claim_delivery(&key, &name, now).await {
             Ok(Claim::Claimed) => {
                 let result = sink.post(&self.outgoing(m)).await;
@@ -355,10 +369,18 @@ impl Delivery {
                     .settle(&name, std::slice::from_ref(&key), result, now, report)
                     .await
                 {
+                    if user {
+                        report.reached.push((name.clone(), key.clone()));
+                    }
                     report.posted.push((name, key));
                 }
             }
-            Ok(Claim::Done) => report.duplicates += 1,
+            Ok(Claim::Done) => {
+                report.duplicates += 1;
+                if user {
+                    report.reached.push((name, key));
+                }
+            }
             Ok(Claim::InProgress) => report.failures.push(Failure {
                 sink: name,
                 keys: vec![key],

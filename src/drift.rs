@@ -110,6 +110,9 @@ pub enum DriftNotice {
     ReadForbidden,
     /// The policy has no such member.
     Missing,
+    /// The setting can be read again after a "cannot check" notice, and it is on: that notice's
+    /// incident ends (a paging destination would otherwise keep it open for ever).
+    Checkable { at: OffsetDateTime },
 }
 
 impl DriftNotice {
@@ -126,6 +129,7 @@ impl DriftNotice {
             Self::Unavailable { status } => format!("unavailable/{status}"),
             Self::ReadForbidden => "read-forbidden".into(),
             Self::Missing => "missing".into(),
+            Self::Checkable { at } => format!("checkable/{}", t(at)),
         }
     }
 }
@@ -168,11 +172,11 @@ pub fn decide(
     };
     match observed {
         Observed::On => {
-            next.notice = None;
-            if let Some(ep) = next.episode.take()
-                && ep.announced
-            {
-                notices.push(DriftNotice::Restored { since: ep.since });
+            let was_blind = next.notice.take().is_some();
+            match next.episode.take() {
+                Some(ep) if ep.announced => notices.push(DriftNotice::Restored { since: ep.since }),
+                _ if was_blind => notices.push(DriftNotice::Checkable { at: now }),
+                _ => {}
             }
         }
         Observed::Off => {
@@ -391,6 +395,16 @@ mod tests {
         assert_eq!(f.notices, vec![DriftNotice::ReadForbidden]);
         let back = decide(DriftMode::Report, &f.next, &Observed::On, T2);
         assert_eq!(back.next.notice, None);
+        // The "cannot check" notice opened an incident; readable and on again ends it, once.
+        assert_eq!(back.notices, vec![DriftNotice::Checkable { at: T2 }]);
+        assert!(
+            decide(DriftMode::Report, &back.next, &Observed::On, T2)
+                .notices
+                .is_empty()
+        );
+        // Readable and off: the drift episode takes the incident over, and its end closes it.
+        let off = decide(DriftMode::Report, &f.next, &Observed::Off, T2);
+        assert_eq!(off.notices, vec![DriftNotice::Drift { since: T2 }]);
     }
 
     #[test]

@@ -55,9 +55,13 @@ pub const CHAT_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct SetupError(String);
 
 /// The HTTP client every adapter uses, with a default whole-request `timeout` (a caller sharing
-/// it sets its own per request).
+/// it sets its own per request). It follows no redirect: reqwest would turn a POST answered with
+/// 301, 302 or 303 into a GET without a body, and a 2xx to that GET would count as a delivered
+/// alert that never arrived (Standard Webhooks: a 3xx is a failure, the URL is to be updated).
+/// No API riskrelay calls answers with a redirect, so a 3xx is an error wherever it comes from.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, SetupError> {
     reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(CONNECT_TIMEOUT)
         .user_agent(concat!("riskrelay/", env!("CARGO_PKG_VERSION")))
@@ -82,7 +86,7 @@ impl TransportFailure {
         } else if e.is_connect() {
             Self::Connect
         } else {
-            Self::Other(e.to_string())
+            Self::Other(crate::redact::scrub(&e.to_string()))
         }
     }
 }
@@ -102,19 +106,29 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     parse_retry_after(headers.get(http::header::RETRY_AFTER)?.to_str().ok()?)
 }
 
-/// A `Retry-After` value: delta-seconds (fractions rounded up) or an HTTP date.
+/// The longest `Retry-After` ever taken as given: an upstream asking for more is read as asking for
+/// this. Every retry policy gives up long before (its `max_retry_after` is minutes), and a bounded
+/// value keeps every later `now + wait` far from overflowing, whatever number an upstream sends.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(24 * 3600);
+
+/// A `Retry-After` value: delta-seconds (fractions rounded up) or an HTTP date, at most
+/// [`RETRY_AFTER_CAP`]. Never panics, whatever the text.
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+        return Some(Duration::from_secs(secs).min(RETRY_AFTER_CAP));
     }
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.ceil()));
+        // Compared before converting: `Duration::from_secs_f64` panics on a value past
+        // `u64::MAX` seconds (`1e20`).
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.ceil().min(RETRY_AFTER_CAP.as_secs_f64())));
     }
     let when = httpdate::parse_http_date(v).ok()?;
     Some(
         when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
+            .unwrap_or(Duration::ZERO)
+            .min(RETRY_AFTER_CAP),
     )
 }
 
@@ -254,6 +268,31 @@ mod tests {
         assert_eq!(retry_after(&h), None);
         assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
         assert_eq!(parse_retry_after("-1"), None);
+    }
+
+    #[test]
+    fn any_upstream_number_is_capped_never_a_panic() {
+        for huge in [
+            "1e20",
+            "18446744073709551616",
+            "18446744073709551615",
+            "1.8446744073709552e19",
+            "9999999999999999999999999",
+            "1e308",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            assert_eq!(parse_retry_after(huge), Some(RETRY_AFTER_CAP), "{huge}");
+        }
+        for odd in ["inf", "NaN", "-0.5", "1e-400", "", "0x10"] {
+            let d = parse_retry_after(odd);
+            assert!(
+                d.is_none_or(|d| d <= Duration::from_secs(1)),
+                "{odd}: {d:?}"
+            );
+        }
+        // A capped wait is still longer than any policy honours: the caller gives up at once.
+        let p = policy();
+        assert_eq!(p.start("x").next_delay(parse_retry_after("1e20")), None);
     }
 
     #[test]

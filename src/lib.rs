@@ -29,6 +29,8 @@
 //!   and the admin-consent URL.
 //! - [`render`]: one view per message, drawn for Slack, Teams and a terminal, with escaping.
 //! - [`client_state`]: the `clientState` secret and its constant-time check.
+//! - [`redact`]: every secret riskrelay holds, and the one scrub of them from any text it logs,
+//!   stores or posts (whatever encoding an upstream echoes them in).
 //! - [`clock`]: the one source of "now" for every service.
 //! - [`config`]: the environment and secret sources, and the shared value parsers. Each component
 //!   owns its own settings type and loader.
@@ -98,6 +100,7 @@ pub mod parking;
 pub mod posture;
 pub mod queue;
 pub mod reconcile;
+pub mod redact;
 pub mod render;
 pub mod risk;
 pub mod secrets;

@@ -80,6 +80,17 @@ pub enum UnsupportedTarget {
     BadId,
 }
 
+impl UnsupportedTarget {
+    /// A short, fixed name for counting.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Hostile => "hostile resource path",
+            Self::UnknownResource => "resource not handled",
+            Self::BadId => "malformed resource id",
+        }
+    }
+}
+
 impl From<NotAGuid> for UnsupportedTarget {
     fn from(_: NotAGuid) -> Self {
         Self::BadId
@@ -201,6 +212,21 @@ pub enum Rejection {
     ClientStateMismatch,
     #[error("tenantId is missing or is not the configured tenant")]
     WrongTenant,
+}
+
+impl Rejection {
+    /// A short, fixed name for counting.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::NotAnObject => "not an object",
+            Self::NoSubscription => "no subscription",
+            Self::WrongType => "wrong member type",
+            Self::NoKind => "no change type",
+            Self::ClientStateMissing => "clientState missing",
+            Self::ClientStateMismatch => "clientState mismatch",
+            Self::WrongTenant => "wrong tenant",
+        }
+    }
 }
 
 impl Unverified {

@@ -40,8 +40,12 @@ pub struct Parked {
     pub id: String,
     pub sink: String,
     pub message: Message,
-    /// The last error, as the sink reported it (never a webhook URL).
+    /// The last error, as the sink reported it, scrubbed of every secret riskrelay holds.
     pub error: String,
+    /// The kind of failure in a few words ("refused the message (HTTP 400)"), never the
+    /// destination's own text: what a notice to the other destinations says.
+    #[serde(default)]
+    pub failure: String,
     pub attempts: u32,
     #[serde(with = "time::serde::rfc3339")]
     pub first_failed: OffsetDateTime,
@@ -78,6 +82,15 @@ pub struct Failed<'a> {
 }
 
 impl Failed<'_> {
+    /// The kind of failure, in words that quote nothing the destination said.
+    fn failure(&self) -> String {
+        match self.error {
+            DeliverError::Sink(e) => e.class().to_string(),
+            DeliverError::Store(_) => "the delivery record could not be written".into(),
+            DeliverError::InProgress => "another worker was delivering it".into(),
+        }
+    }
+
     fn permanent(&self) -> bool {
         matches!(self.error, DeliverError::Sink(SinkError::Permanent { .. }))
     }
@@ -169,7 +182,8 @@ pub async fn settle(
                 id,
                 sink: f.sink.to_string(),
                 message: f.message.clone(),
-                error: f.error.to_string(),
+                error: crate::redact::scrub(&f.error.to_string()),
+                failure: f.failure(),
                 attempts: count.count,
                 first_failed: count.first,
                 parked_at: now,
@@ -210,6 +224,8 @@ fn notice(tenant: TenantId, parked: &[Parked], now: OffsetDateTime) -> Message {
             if n == 1 { "" } else { "s" },
             if n == 1 { "was" } else { "were" }
         ),
+        // The destination and the kind of failure, never its answer: this notice goes to the other
+        // destinations, and an answer may quote a secret of the one that refused.
         lines: parked
             .iter()
             .map(|p| {
@@ -217,7 +233,7 @@ fn notice(tenant: TenantId, parked: &[Parked], now: OffsetDateTime) -> Message {
                     "{} · to {} · {} (after {} attempt{}) · id {}",
                     summary(&p.message),
                     p.sink,
-                    p.error,
+                    p.failure,
                     p.attempts,
                     if p.attempts == 1 { "" } else { "s" },
                     p.id

@@ -44,6 +44,11 @@ pub struct UserState {
     /// New detections folded since then, waiting for the next message about the user.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub folded: Vec<RiskDetection>,
+    /// The destinations told of the current risk episode: each is told of its end, whatever its
+    /// minimum level and the alert kinds configured (a paging destination would otherwise keep
+    /// the incident open for ever).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub told: Vec<String>,
 }
 
 impl UserState {
@@ -183,6 +188,11 @@ pub fn reconcile(
         },
         last_alert_at: prev.and_then(|p| p.last_alert_at),
         folded: prev.map(|p| p.folded.clone()).unwrap_or_default(),
+        // Carried through the episode; the episode's end is told, then forgotten.
+        told: match (is_risky, was_risky) {
+            (true, true) => prev.map(|p| p.told.clone()).unwrap_or_default(),
+            _ => Vec::new(),
+        },
     };
     Outcome {
         change,

@@ -239,6 +239,11 @@ impl Service {
         if let Some(actions) = &actions {
             routes = routes.prefix("/actions/", actions.clone());
         }
+        // Answered here rather than by the webhook, so that it says whether the schedule runs.
+        let scheduling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        if !routes.is_empty() {
+            routes = routes.prefix("/healthz", Arc::new(Health(scheduling.clone())));
+        }
         if !routes.is_empty() {
             let listener = crate::server::bind(self.listen).await?;
             tracing::info!(address = %listener.local_addr()?, webhook = self.webhook.is_some(), actions = actions.is_some(), "listening");
@@ -277,40 +282,44 @@ impl Service {
         let me = self.clone();
         let trigger = self.poll_now.clone();
         let mut s = stop.clone();
+        let alive = Alive(scheduling);
         tasks.spawn(async move {
+            // Says "not running" however this task ends, a panic included.
+            let _alive = alive;
             let mut poll = tokio::time::interval(me.schedule.poll);
             let mut posture = tokio::time::interval(me.schedule.posture);
             let mut subs = tokio::time::interval(me.schedule.subscriptions);
             for i in [&mut poll, &mut posture, &mut subs] {
                 i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             }
-            // Each job runs stoppable: a stop cuts its waits short and starts no new request, so
-            // it ends in moments with nothing half-done.
-            use crate::http::stoppable;
             loop {
                 tokio::select! {
                     biased;
                     () = stopped(&mut s) => break,
                     _ = posture.tick() => {
-                        if let Err(e) = stoppable(s.clone(), me.posture_job()).await {
+                        let job = me.clone();
+                        if let Err(e) = guarded("posture check", &s, async move { job.posture_job().await.map(|_| ()) }).await {
                             tracing::error!(error = %e, "posture check failed");
                         }
                     }
                     _ = poll.tick() => {
-                        if let Err(e) = stoppable(s.clone(), me.poll()).await {
+                        let job = me.clone();
+                        if let Err(e) = guarded("poll cycle", &s, async move { job.poll().await.map(|_| ()) }).await {
                             tracing::error!(error = %e, "poll cycle failed; the next one re-reads the window");
                         }
                     }
                     _ = trigger.notified() => {
-                        if let Err(e) = stoppable(s.clone(), me.poll()).await {
+                        let job = me.clone();
+                        if let Err(e) = guarded("poll cycle", &s, async move { job.poll().await.map(|_| ()) }).await {
                             tracing::error!(error = %e, "poll cycle failed");
                         }
                     }
                     _ = subs.tick() => {
-                        if me.webhook.is_some()
-                            && let Err(e) = stoppable(s.clone(), me.upkeep()).await
-                        {
-                            tracing::error!(error = %e, "subscription upkeep failed");
+                        if me.webhook.is_some() {
+                            let job = me.clone();
+                            if let Err(e) = guarded("subscription upkeep", &s, async move { job.upkeep().await }).await {
+                                tracing::error!(error = %e, "subscription upkeep failed");
+                            }
                         }
                     }
                 }
@@ -335,30 +344,118 @@ impl Service {
 }
 
 /// Where a tenant's administrator lands after the admin-consent page (the default redirect URI of
-/// `riskrelay tenants add`). It says what happens next and echoes nothing from the request: the
-/// grant itself is confirmed by the next token riskrelay gets for the tenant.
+/// `riskrelay tenants add`). It says what happens next and echoes nothing from the request but an
+/// error code: the grant itself is confirmed by the next token riskrelay gets for the tenant.
 struct ConsentLanding;
+
+/// Longest error code the consent page repeats.
+const CONSENT_ERROR_MAX: usize = 64;
+
+/// What the admin-consent redirect says. Microsoft's error answer carries `admin_consent=True`
+/// too, beside `error` and `error_description` (identity platform "admin consent" docs), so the
+/// error is read first.
+fn consent_answer(query: Option<&str>) -> String {
+    let pairs: Vec<(String, String)> = query
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if let Some(error) = get("error") {
+        // An error code is letters, digits and underscores (`consent_required`,
+        // `access_denied`); anything else is not repeated.
+        let code = if !error.is_empty()
+            && error.len() <= CONSENT_ERROR_MAX
+            && error.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            error
+        } else {
+            "unrecognised"
+        };
+        return format!(
+            "Consent was not granted (Microsoft answered with the error {code}). Ask your service provider for the consent link again, and sign in as a Global Administrator or Privileged Role Administrator of your tenant.\n"
+        );
+    }
+    if get("admin_consent").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return "Thank you: riskrelay has been granted access. It confirms the grant at its next poll cycle; your service provider sees the tenant as granted in riskrelay tenants list.\n".into();
+    }
+    "Access was not granted. Ask your service provider for the consent link again, and sign in as a Global Administrator or Privileged Role Administrator of your tenant.\n".into()
+}
 
 #[async_trait]
 impl crate::server::HttpApp for ConsentLanding {
     async fn handle(&self, req: http::Request<bytes::Bytes>) -> http::Response<bytes::Bytes> {
-        let granted = req
-            .uri()
-            .query()
-            .map(|q| {
-                form_urlencoded::parse(q.as_bytes())
-                    .any(|(k, v)| k == "admin_consent" && v.eq_ignore_ascii_case("true"))
-            })
-            .unwrap_or(false);
-        let text: &'static str = if granted {
-            "Thank you: riskrelay has been granted access. It confirms the grant at its next poll cycle; your service provider sees the tenant as granted in riskrelay tenants list.\n"
-        } else {
-            "Access was not granted. Ask your service provider for the consent link again, and sign in as a Global Administrator or Privileged Role Administrator of your tenant.\n"
-        };
         let mut res = crate::source::webhook::text_response(
             http::StatusCode::OK,
-            bytes::Bytes::from_static(text.as_bytes()),
+            bytes::Bytes::from(consent_answer(req.uri().query())),
         );
+        res.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+        res
+    }
+}
+
+/// Runs one scheduled job as a task of its own, stoppable (a stop cuts its waits short and starts
+/// no new request, so it ends in moments with nothing half-done). A panic in it is logged and
+/// counted as a failed job: the schedule goes on, and the next tick runs the job again.
+async fn guarded(
+    job: &'static str,
+    stop: &watch::Receiver<bool>,
+    work: impl std::future::Future<Output = Result<(), String>> + Send + 'static,
+) -> Result<(), String> {
+    match tokio::spawn(crate::http::stoppable(stop.clone(), work)).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => {
+            let what = e
+                .into_panic()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "a panic".into());
+            tracing::error!(job, panic = %crate::redact::scrub(&what), "a scheduled job panicked; it counts as failed and the schedule goes on");
+            Err(format!("the {job} stopped on an internal error"))
+        }
+        Err(_) => Err(format!("the {job} was cancelled")),
+    }
+}
+
+/// Clears the "scheduler running" flag when dropped, however the scheduler ends.
+struct Alive(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// `GET /healthz` of `riskrelay run`: 200 while the scheduler runs, 503 once it has stopped (a
+/// process that answers but no longer polls is not healthy).
+struct Health(Arc<std::sync::atomic::AtomicBool>);
+
+impl Health {
+    fn running(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl crate::server::HttpApp for Health {
+    async fn handle(&self, req: http::Request<bytes::Bytes>) -> http::Response<bytes::Bytes> {
+        if req.uri().path() != "/healthz" {
+            return crate::api_error::ApiError::NotFound.into_response();
+        }
+        if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
+            return crate::api_error::ApiError::MethodNotAllowed.into_response();
+        }
+        let (status, text): (_, &'static [u8]) = if self.running() {
+            (http::StatusCode::OK, b"ok")
+        } else {
+            (
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                b"the scheduler is not running: no poll, posture check or delivery happens",
+            )
+        };
+        let mut res =
+            crate::source::webhook::text_response(status, bytes::Bytes::from_static(text));
         res.headers_mut().insert(
             http::header::CACHE_CONTROL,
             http::HeaderValue::from_static("no-store"),
@@ -389,6 +486,48 @@ mod tests {
     use crate::server::HttpApp as _;
 
     #[tokio::test]
+    async fn a_panicking_job_is_a_failed_job_and_the_next_one_runs() {
+        let (_tx, stop) = watch::channel(false);
+        let err = guarded("poll cycle", &stop, async {
+            if stop_never() {
+                return Ok(());
+            }
+            panic!("overflow when converting float to duration")
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err, "the poll cycle stopped on an internal error");
+        assert_eq!(guarded("poll cycle", &stop, async { Ok(()) }).await, Ok(()));
+        assert_eq!(
+            guarded("poll cycle", &stop, async { Err("Graph: 503".to_string()) }).await,
+            Err("Graph: 503".to_string())
+        );
+    }
+
+    /// Keeps the compiler from seeing that the job above always panics.
+    fn stop_never() -> bool {
+        std::env::var_os("RISKRELAY_NEVER_SET_THIS").is_some()
+    }
+
+    #[tokio::test]
+    async fn healthz_says_whether_the_scheduler_runs() {
+        let get = |path: &str| {
+            http::Request::builder()
+                .uri(path)
+                .body(bytes::Bytes::new())
+                .unwrap()
+        };
+        let flag = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let health = Health(flag.clone());
+        assert_eq!(health.handle(get("/healthz")).await.status(), 200);
+        drop(Alive(flag));
+        let res = health.handle(get("/healthz")).await;
+        assert_eq!(res.status(), 503);
+        assert!(String::from_utf8_lossy(res.body()).contains("scheduler is not running"));
+        assert_eq!(health.handle(get("/healthz/x")).await.status(), 404);
+    }
+
+    #[tokio::test]
     async fn the_consent_landing_says_what_happened_and_echoes_nothing() {
         let ask = |query: &str| {
             let req = http::Request::builder()
@@ -407,7 +546,15 @@ mod tests {
         assert!(!granted.contains("8d6a3c1e") && !granted.contains('<'));
         let refused =
             ask("error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
-        assert!(refused.starts_with("Access was not granted"), "{refused}");
-        assert!(!refused.contains("script"));
+        assert!(refused.starts_with("Consent was not granted"), "{refused}");
+        assert!(refused.contains("access_denied") && !refused.contains("script"));
+        // Microsoft's error answer carries admin_consent=True as well: not a grant.
+        let failed = ask("admin_consent=True&error=consent_required&error_description=AADSTS65004%3A+User+declined&state=x").await;
+        assert!(failed.starts_with("Consent was not granted"), "{failed}");
+        assert!(failed.contains("consent_required") && !failed.contains("AADSTS65004"));
+        let odd = ask("admin_consent=True&error=%3Cb%3Enope%3C%2Fb%3E").await;
+        assert!(odd.contains("unrecognised") && !odd.contains('<'), "{odd}");
+        let nothing = ask("").await;
+        assert!(nothing.starts_with("Access was not granted"), "{nothing}");
     }
 }

@@ -89,6 +89,8 @@ struct Changed {
     detections: Vec<RiskDetection>,
     previous: Option<(RiskLevel, RiskState)>,
     episode_start: Option<OffsetDateTime>,
+    /// The destinations told of the episode so far.
+    told: Vec<String>,
 }
 
 /// Everything the batch knows about one user.
@@ -278,6 +280,10 @@ impl Worker {
                             detections: d.detections,
                             previous,
                             episode_start,
+                            told: prev
+                                .as_ref()
+                                .map(|p| p.value.told.clone())
+                                .unwrap_or_default(),
                         });
                     }
                     match d.last_alert_at {
@@ -332,6 +338,16 @@ impl Worker {
         }
         let alert_key: HashMap<UserId, &str> =
             alerts.iter().map(|a| (a.user.id, a.key.as_str())).collect();
+        // Every destination an ongoing alert reached is told of the episode from now on.
+        for a in alerts.iter().filter(|a| a.change.is_ongoing()) {
+            if let Some((_, next, _)) = writes.iter_mut().find(|(w, _, _)| *w == a.user.id) {
+                for (sink, _) in delivery.reached.iter().filter(|(_, k)| *k == a.key) {
+                    if !next.told.contains(sink) {
+                        next.told.push(sink.clone());
+                    }
+                }
+            }
+        }
         // The poll cycle must learn of folded detections before the state holding them is saved;
         // if it cannot, those users are not saved and their items fail, to be retried.
         let wrote: HashSet<UserId> = writes.iter().map(|(id, _, _)| *id).collect();
@@ -458,6 +474,7 @@ impl Worker {
                 detections: Vec::new(),
                 previous: None,
                 episode_start: None,
+                told: Vec::new(),
             })
             .collect();
         let total = changed.len();
@@ -914,6 +931,7 @@ impl Worker {
                      detections,
                      previous,
                      episode_start,
+                     told,
                  }| {
                     let user = seen[&id].user.clone();
                     let context = contexts.get(&id).cloned().unwrap_or(Lookup::Unavailable {
@@ -959,6 +977,7 @@ impl Worker {
                         snoozed: None,
                         actions: Vec::new(),
                         acted: None,
+                        told,
                     }
                 },
             )

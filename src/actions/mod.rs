@@ -5,15 +5,19 @@
 //! 1. `GET /actions/<link>` verifies the signed link ([`crate::action_link`]) and shows what it is
 //!    for. It never acts and writes nothing: Safe Links and Slack's unfurler open URLs before
 //!    people do.
-//! 2. `GET /actions/signin/<link>` starts a session (a `__Host-` cookie) and sends the browser to
-//!    Entra: authorization code flow with PKCE, `state` and `nonce`, bound to that session.
-//! 3. `GET /actions/callback` redeems the code once (the `state` is spent first), validates the
-//!    ID token, and with the analyst's delegated token reads the user's risk live. The token
-//!    is then dropped; the session keeps who signed in and a CSRF token.
+//! 2. `GET /actions/signin/<link>` gives the browser a session cookie (`__Host-`) and sends it to
+//!    Entra: authorization code flow with PKCE, `state` and `nonce`. The sign-in in flight is
+//!    kept in a second, sealed cookie ([`seal`]), bound to the session: this GET, which link
+//!    scanners make too, stores nothing.
+//! 3. `GET /actions/callback` checks the answer against that cookie, redeems the code (Entra
+//!    takes each code once), validates the ID token, and with the analyst's delegated token reads
+//!    the user's risk live. Only now is the session stored: who signed in, a CSRF token, and the
+//!    `state`s already answered (a second answer is refused). The token is dropped.
 //! 4. `POST /actions/<link>` with the session's CSRF token asks Entra again, silently
 //!    (`prompt=none` for the same analyst), for a token to act with; its callback checks it is
-//!    the same analyst, takes the action with that token, records it, tells every destination
-//!    once, and shows what was done.
+//!    the same analyst, claims the session's one action (a conditional write: of concurrent or
+//!    repeated submissions one acts, the others see what was done), takes the action with that
+//!    token, records it, tells every destination once, and shows what was done.
 //!
 //! So every change is made with a token Entra issued to the analyst for that one request: Entra's
 //! roles, MFA and Conditional Access decide, and its audit log names the person. riskrelay's app
@@ -21,6 +25,7 @@
 
 pub mod oidc;
 pub mod pages;
+pub mod seal;
 pub mod taken;
 
 use std::sync::Arc;
@@ -45,19 +50,25 @@ use oidc::{Analyst, Oidc, digest, random};
 const SESSION_LIFETIME: time::Duration = time::Duration::minutes(15);
 /// A sign-in must come back within this long.
 const LOGIN_LIFETIME: time::Duration = time::Duration::minutes(10);
+/// An action claimed by a sign-in that never finished (the process stopped mid-way) may be
+/// claimed again after this long: longer than Graph's answer with its retries takes.
+const ACT_CLAIM: time::Duration = time::Duration::minutes(2);
+/// What a sealed sign-in cookie is for (see [`seal`]).
+const LOGIN_SEAL: &str = "login";
 /// Bytes of randomness in session ids, CSRF tokens, `state`, `nonce` and PKCE verifiers (the
 /// verifier's 32 bytes give the 43 characters RFC 7636 asks for at least).
 const RANDOM_BYTES: usize = 32;
 
-/// Delegated permissions asked for: reading and changing user risk always, revoking sessions and
-/// reading group membership only when configured.
+/// Delegated permissions asked for: reading and changing user risk always, revoking sessions only
+/// when configured, and the analyst's own group memberships (`/me/checkMemberGroups`, for which
+/// Graph names `User.Read` the least privileged permission) only with an action group.
 fn scope_names(config: &ActionsConfig) -> Vec<&'static str> {
     let mut names = vec!["IdentityRiskyUser.ReadWrite.All"];
     if config.actions.contains(&ActionKind::Revoke) {
         names.push("User.RevokeSessions.All");
     }
     if config.group.is_some() {
-        names.push("GroupMember.Read.All");
+        names.push("User.Read");
     }
     names
 }
@@ -71,8 +82,20 @@ struct Session {
     csrf: String,
     live: Option<RiskyUser>,
     done: Option<ActionNotice>,
+    /// When a sign-in claimed the session's one action; others wait for it (see [`ACT_CLAIM`]).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    acting: Option<OffsetDateTime>,
+    /// Digests of the `state`s whose answers came back to this session: each is taken once.
+    #[serde(default)]
+    used: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
     expires: OffsetDateTime,
+}
+
+impl Session {
+    fn claimed(&self, now: OffsetDateTime) -> bool {
+        self.acting.is_some_and(|at| now - at < ACT_CLAIM)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,18 +105,21 @@ enum Purpose {
     Act,
 }
 
-/// A sign-in in flight, keyed by the digest of its `state`.
+/// A sign-in in flight, sealed in the browser's cookie (see [`seal`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Login {
+    /// The `state` sent to Entra: its answer must carry the same.
+    state: String,
     /// Digest of the session cookie that started it: the callback must come to that browser.
     session: String,
+    /// The link it is for.
+    link: String,
     purpose: Purpose,
     nonce: String,
     verifier: String,
     /// Asked with `prompt=none`; Entra may answer that it needs the analyst after all.
     silent: bool,
-    used: bool,
     #[serde(with = "time::serde::rfc3339")]
     expires: OffsetDateTime,
 }
@@ -110,9 +136,15 @@ enum Problem {
     SignInFailed,
     WrongAnalyst,
     NeedsRole(ActionKind),
+    /// The analyst's token may not read the user's risk.
+    NeedsReadRole,
+    /// Graph refused to say whether the analyst is in the action group.
+    GroupCheckRefused,
     NotInGroup,
     GraphFailed,
     Unavailable,
+    /// Another submission of the same form is taking the action right now.
+    InProgress,
 }
 
 impl Problem {
@@ -156,13 +188,23 @@ impl Problem {
             ),
             Self::NeedsRole(ActionKind::Revoke) => (
                 StatusCode::FORBIDDEN,
-                "You need the User Administrator role",
-                "Revoking sessions needs the User Administrator, Helpdesk Administrator or Privileged Authentication Administrator role in Entra ID, and riskrelay's app registration needs the delegated permission User.RevokeSessions.All. Nothing was done.",
+                "Graph refused to revoke the user's sessions",
+                "Revoking sessions needs one of the User Administrator, Helpdesk Administrator, Privileged Authentication Administrator or Authentication Administrator roles in Entra ID (for an administrator's account, only a role allowed to act on privileged users), and riskrelay's app registration needs the delegated permission User.RevokeSessions.All. Nothing was done.",
             ),
             Self::NeedsRole(_) => (
                 StatusCode::FORBIDDEN,
-                "You need the Security Operator role",
-                "Reading and changing user risk needs the Security Operator (or Security Administrator) role in Entra ID, and riskrelay's app registration needs the delegated permission IdentityRiskyUser.ReadWrite.All. Nothing was done.",
+                "Graph refused to change the user's risk",
+                "Microsoft Graph names Security Administrator as the least privileged role for confirming a compromise or dismissing user risk; Entra's ID Protection documentation also lets Security Operator do both. If you hold one of these roles already, riskrelay's app registration may lack the delegated permission IdentityRiskyUser.ReadWrite.All, or Graph refused for another reason: act in the Entra admin center instead. Nothing was done.",
+            ),
+            Self::NeedsReadRole => (
+                StatusCode::FORBIDDEN,
+                "Graph refused to show the user's risk",
+                "Reading a user's risk needs one of the Security Reader, Security Operator, Security Administrator or Global Reader roles in Entra ID, and riskrelay's app registration needs the delegated permission IdentityRiskyUser.ReadWrite.All. Nothing was done.",
+            ),
+            Self::GroupCheckRefused => (
+                StatusCode::FORBIDDEN,
+                "Your group membership could not be checked",
+                "This riskrelay lets only members of one Entra group act (RISKRELAY_ACTION_GROUP), and Graph refused to say whether you are one. riskrelay's app registration needs the delegated permission User.Read, with admin consent. Nothing was done.",
             ),
             Self::NotInGroup => (
                 StatusCode::FORBIDDEN,
@@ -178,6 +220,11 @@ impl Problem {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Try again in a moment",
                 "riskrelay could not reach its store. Nothing was done.",
+            ),
+            Self::InProgress => (
+                StatusCode::CONFLICT,
+                "This action is being taken",
+                "The same form was sent more than once; one of them is taking the action, and this one does not act again. Open the link from the alert in a minute to see what was done.",
             ),
         };
         html(status, pages::problem(title, detail))
@@ -244,6 +291,7 @@ pub struct ActionsApp {
     store: Arc<dyn Store>,
     delivery: Delivery,
     clock: Arc<dyn Clock>,
+    sealer: seal::Sealer,
 }
 
 impl ActionsApp {
@@ -254,8 +302,10 @@ impl ActionsApp {
         store: Arc<dyn Store>,
         delivery: Delivery,
         tenant: TenantId,
-    ) -> Self {
-        Self {
+    ) -> anyhow::Result<Self> {
+        let sealer = seal::Sealer::new(&config.key)
+            .ok_or_else(|| anyhow::anyhow!("the action pages' cookie key could not be made"))?;
+        Ok(Self {
             tenant,
             config,
             oidc,
@@ -263,7 +313,8 @@ impl ActionsApp {
             store,
             delivery,
             clock: crate::clock::system(),
-        }
+            sealer,
+        })
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -273,15 +324,21 @@ impl ActionsApp {
 
     /// `__Host-` (Secure, Path=/, no Domain) over https. A plain-http public URL is only accepted
     /// on a loopback host (local runs), where a browser may refuse `Secure`.
-    fn cookie_name(&self) -> &'static str {
+    fn cookie_name(&self, which: &str) -> String {
         if self.config.public_url.scheme() == "https" {
-            "__Host-riskrelay-actions"
+            format!("__Host-riskrelay-{which}")
         } else {
-            "riskrelay-actions"
+            format!("riskrelay-{which}")
         }
     }
 
-    fn set_cookie(&self, res: &mut Response<Bytes>, value: &str) {
+    fn set_cookie(
+        &self,
+        res: &mut Response<Bytes>,
+        which: &str,
+        value: &str,
+        lifetime: time::Duration,
+    ) {
         let secure = if self.config.public_url.scheme() == "https" {
             "; Secure"
         } else {
@@ -289,23 +346,23 @@ impl ActionsApp {
         };
         let cookie = format!(
             "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-            self.cookie_name(),
-            SESSION_LIFETIME.whole_seconds()
+            self.cookie_name(which),
+            lifetime.whole_seconds().max(0)
         );
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             res.headers_mut().append(header::SET_COOKIE, v);
         }
     }
 
-    fn cookie(&self, req: &Request<Bytes>) -> Option<String> {
-        let name = self.cookie_name();
+    fn cookie(&self, req: &Request<Bytes>, which: &str) -> Option<String> {
+        let name = self.cookie_name(which);
         req.headers()
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|c| c.trim().split_once('='))
-            .find(|(k, _)| *k == name)
+            .find(|(k, v)| *k == name && !v.is_empty())
             .map(|(_, v)| v.to_string())
     }
 
@@ -318,11 +375,13 @@ impl ActionsApp {
         Ok(link)
     }
 
+    /// The session the request's cookie names: its id (the cookie's digest), and the stored
+    /// session with its version when one exists and has not expired.
     async fn session(
         &self,
         req: &Request<Bytes>,
-    ) -> Result<Option<(String, Session, u64)>, Problem> {
-        let Some(cookie) = self.cookie(req) else {
+    ) -> Result<Option<(String, Option<(Session, u64)>)>, Problem> {
+        let Some(cookie) = self.cookie(req, "actions") else {
             return Ok(None);
         };
         let id = digest(&cookie);
@@ -333,18 +392,21 @@ impl ActionsApp {
         )
         .await
         .map_err(|_| Problem::Unavailable)?;
-        Ok(stored
+        let live = stored
             .filter(|s| s.value.expires > self.clock.now())
-            .map(|s| (id, s.value, s.version)))
+            .map(|s| (s.value, s.version));
+        Ok(Some((id, live)))
     }
 
+    /// Writes the session if it is still at `version` (`None`: not stored yet). `Ok(false)`: a
+    /// concurrent request changed it first.
     async fn save_session(
         &self,
         id: &str,
         session: &Session,
         version: Option<u64>,
-    ) -> Result<(), Problem> {
-        match store::save(
+    ) -> Result<bool, Problem> {
+        store::save(
             self.store.as_ref(),
             self.tenant,
             &store::keys::action_session(id),
@@ -352,50 +414,41 @@ impl ActionsApp {
             version,
         )
         .await
-        {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(Problem::SignInFirst),
-            Err(_) => Err(Problem::Unavailable),
-        }
+        .map_err(|_| Problem::Unavailable)
     }
 
-    /// Records a sign-in in flight and answers with the redirect to Entra.
-    async fn start_login(
+    /// A redirect to Entra for a sign-in, with the sign-in sealed in the browser's cookie.
+    fn start_login(
         &self,
         session: &str,
+        link: &str,
         purpose: Purpose,
         login_hint: Option<&str>,
-    ) -> Result<String, Problem> {
-        let state = random(RANDOM_BYTES);
+    ) -> Result<Response<Bytes>, Problem> {
         let login = Login {
+            state: random(RANDOM_BYTES),
             session: session.to_string(),
+            link: link.to_string(),
             purpose,
             nonce: random(RANDOM_BYTES),
             verifier: random(RANDOM_BYTES),
             silent: login_hint.is_some(),
-            used: false,
             expires: self.clock.now() + LOGIN_LIFETIME,
         };
-        let saved = store::save(
-            self.store.as_ref(),
-            self.tenant,
-            &store::keys::action_login(&digest(&state)),
-            &login,
-            None,
-        )
-        .await
-        .map_err(|_| Problem::Unavailable)?;
-        if !saved {
-            return Err(Problem::Unavailable);
-        }
-        Ok(self.oidc.authorize_url(
+        let sealed = self
+            .sealer
+            .seal(LOGIN_SEAL, &login)
+            .ok_or(Problem::Unavailable)?;
+        let mut res = see_other(&self.oidc.authorize_url(
             &self.config.redirect_uri(),
             &self.scope(),
-            &state,
+            &login.state,
             &login.nonce,
             &login.verifier,
             login_hint,
-        ))
+        ));
+        self.set_cookie(&mut res, "login", &sealed, LOGIN_LIFETIME);
+        Ok(res)
     }
 
     fn scope(&self) -> String {
@@ -404,7 +457,7 @@ impl ActionsApp {
 
     async fn show(&self, token: &str, req: &Request<Bytes>) -> Page {
         let link = self.link(token)?;
-        if let Some((_, s, _)) = self.session(req).await?
+        if let Some((_, Some((s, _)))) = self.session(req).await?
             && s.link == token
         {
             if let Some(done) = &s.done {
@@ -423,28 +476,19 @@ impl ActionsApp {
         ))
     }
 
+    /// Starts a sign-in for a link. Stores nothing: the session cookie and the sealed sign-in
+    /// cookie are all it leaves, in the browser.
     async fn sign_in(&self, token: &str) -> Page {
         self.link(token)?;
         let cookie = random(RANDOM_BYTES);
-        let id = digest(&cookie);
-        let session = Session {
-            link: token.to_string(),
-            analyst: None,
-            csrf: random(RANDOM_BYTES),
-            live: None,
-            done: None,
-            expires: self.clock.now() + SESSION_LIFETIME,
-        };
-        self.save_session(&id, &session, None).await?;
-        let to = self.start_login(&id, Purpose::SignIn, None).await?;
-        let mut res = see_other(&to);
-        self.set_cookie(&mut res, &cookie);
+        let mut res = self.start_login(&digest(&cookie), token, Purpose::SignIn, None)?;
+        self.set_cookie(&mut res, "actions", &cookie, SESSION_LIFETIME);
         Ok(res)
     }
 
     async fn act(&self, token: &str, req: &Request<Bytes>) -> Page {
         self.link(token)?;
-        let Some((id, s, _)) = self.session(req).await? else {
+        let Some((id, Some((s, _)))) = self.session(req).await? else {
             return Err(Problem::SignInFirst);
         };
         let Some(analyst) = s.analyst.as_ref().filter(|_| s.link == token) else {
@@ -458,52 +502,83 @@ impl ActionsApp {
             tracing::warn!(analyst = %analyst.upn, "action form refused: wrong or missing CSRF token");
             return Err(Problem::Csrf);
         }
-        let to = self
-            .start_login(&id, Purpose::Act, Some(&analyst.upn))
-            .await?;
-        Ok(see_other(&to))
+        // The form was sent again after it acted: show what was done, do nothing.
+        if s.done.is_some() {
+            return Ok(see_other(&format!("/actions/{token}")));
+        }
+        if s.claimed(self.clock.now()) {
+            return Err(Problem::InProgress);
+        }
+        self.start_login(&id, token, Purpose::Act, Some(&analyst.upn))
     }
 
     async fn callback(&self, req: &Request<Bytes>) -> Page {
+        let mut res = self.answer(req).await;
+        // The sign-in is over, however it went: its sealed cookie goes (`Max-Age=0`), unless
+        // the answer started another sign-in and set a new one.
+        let restarted = res.as_ref().is_ok_and(|r| {
+            r.headers().get_all(header::SET_COOKIE).iter().any(|c| {
+                c.to_str()
+                    .is_ok_and(|c| c.starts_with(&self.cookie_name("login")))
+            })
+        });
+        if !restarted {
+            let clear =
+                |r: &mut Response<Bytes>| self.set_cookie(r, "login", "", time::Duration::ZERO);
+            match &mut res {
+                Ok(r) => clear(r),
+                Err(problem) => {
+                    let mut page = problem.page();
+                    clear(&mut page);
+                    return Ok(page);
+                }
+            }
+        }
+        res
+    }
+
+    async fn answer(&self, req: &Request<Bytes>) -> Page {
         let q: std::collections::HashMap<String, String> =
             form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
                 .into_owned()
                 .collect();
         let state = q.get("state").ok_or(Problem::SignInFailed)?;
-        let key = store::keys::action_login(&digest(state));
-        let stored = store::load::<Login>(self.store.as_ref(), self.tenant, &key)
-            .await
-            .map_err(|_| Problem::Unavailable)?
-            .ok_or(Problem::Replayed)?;
-        let mut login = stored.value;
-        if login.used {
-            tracing::warn!("a sign-in answer came back a second time; refused");
-            return Err(Problem::Replayed);
-        }
+        let spent = digest(state);
+        let session = self.session(req).await?;
+        let login = self
+            .cookie(req, "login")
+            .and_then(|c| self.sealer.open::<Login>(LOGIN_SEAL, &c))
+            .filter(|l| bool::from(l.state.as_bytes().ct_eq(state.as_bytes())));
+        let Some(login) = login else {
+            // No sign-in of this browser carries that `state`: an answer already taken (its
+            // cookie is gone), or one meant for another browser.
+            if let Some((_, Some((s, _)))) = &session
+                && s.used.contains(&spent)
+            {
+                tracing::warn!("a sign-in answer came back a second time; refused");
+                return Err(Problem::Replayed);
+            }
+            tracing::warn!("a sign-in answer matched no sign-in of this browser; refused");
+            return Err(Problem::SignInFailed);
+        };
         if login.expires <= self.clock.now() {
             return Err(Problem::SignInFailed);
         }
-        // Spent before anything else, so that an answer replayed at the same time loses.
-        login.used = true;
-        match store::save(
-            self.store.as_ref(),
-            self.tenant,
-            &key,
-            &login,
-            Some(stored.version),
-        )
-        .await
-        {
-            Ok(true) => {}
-            Ok(false) => return Err(Problem::Replayed),
-            Err(_) => return Err(Problem::Unavailable),
-        }
-        let (id, mut session, version) = self.session(req).await?.ok_or(Problem::SignInFirst)?;
+        let Some((id, stored)) = session else {
+            return Err(Problem::SignInFirst);
+        };
         if !bool::from(id.as_bytes().ct_eq(login.session.as_bytes())) {
             tracing::warn!("a sign-in answer came to another browser session; refused");
             return Err(Problem::SignInFailed);
         }
-        let link = self.link(&session.link)?;
+        if stored
+            .as_ref()
+            .is_some_and(|(s, _)| s.used.contains(&spent))
+        {
+            tracing::warn!("a sign-in answer came back a second time; refused");
+            return Err(Problem::Replayed);
+        }
+        let link = self.link(&login.link)?;
         if let Some(error) = q.get("error") {
             // A silent request Entra cannot answer (MFA due, the Entra session gone): ask again
             // with the sign-in page.
@@ -512,12 +587,14 @@ impl ActionsApp {
                 "login_required" | "interaction_required" | "consent_required"
             );
             if login.silent && needs_user && login.purpose == Purpose::Act {
-                return Ok(see_other(&self.start_login(&id, Purpose::Act, None).await?));
+                return self.start_login(&id, &login.link, Purpose::Act, None);
             }
-            tracing::warn!(error = %error, "sign-in answered with an error");
+            tracing::warn!(error = %crate::render::escape::truncate(&crate::render::escape::single_line(error), 64), "sign-in answered with an error");
             return Err(Problem::SignInFailed);
         }
         let code = q.get("code").ok_or(Problem::SignInFailed)?;
+        // Before anything is stored: Entra takes each code once, and only a real sign-in gets
+        // one, so nothing below can be reached by a forged answer.
         let signed = self
             .oidc
             .redeem(
@@ -553,31 +630,76 @@ impl ActionsApp {
                     .await
                     .map_err(|e| graph_problem(&e, link.action))?;
                 tracing::info!(analyst = %analyst.upn, action = link.action.name(), user = %link.user, "analyst signed in on an action page");
-                session.analyst = Some(analyst);
-                session.live = live;
+                let (mut used, version) = match stored {
+                    Some((s, v)) => (s.used, Some(v)),
+                    None => (Vec::new(), None),
+                };
+                used.push(spent);
+                let session = Session {
+                    link: login.link.clone(),
+                    analyst: Some(analyst),
+                    csrf: random(RANDOM_BYTES),
+                    live,
+                    done: None,
+                    acting: None,
+                    used,
+                    expires: self.clock.now() + SESSION_LIFETIME,
+                };
+                if !self.save_session(&id, &session, version).await? {
+                    return Err(Problem::Replayed);
+                }
+                Ok(see_other(&format!("/actions/{}", session.link)))
             }
             Purpose::Act => {
+                let Some((mut session, version)) = stored else {
+                    return Err(Problem::SignInFirst);
+                };
                 if session.analyst.as_ref().map(|a| a.oid) != Some(analyst.oid) {
                     return Err(Problem::WrongAnalyst);
                 }
-                let notice = self
-                    .take(&link, &analyst, &token, session.live.as_ref(), state)
-                    .await?;
+                if session.done.is_some() {
+                    return Ok(see_other(&format!("/actions/{}", session.link)));
+                }
+                if session.claimed(self.clock.now()) {
+                    return Err(Problem::InProgress);
+                }
+                // The session's one action is claimed with a conditional write: of concurrent
+                // or repeated submissions, one acts.
+                session.acting = Some(self.clock.now());
+                session.used.push(spent);
+                if !self.save_session(&id, &session, Some(version)).await? {
+                    return match self.session(req).await? {
+                        Some((_, Some((s, _)))) if s.done.is_some() => {
+                            Ok(see_other(&format!("/actions/{}", s.link)))
+                        }
+                        _ => Err(Problem::InProgress),
+                    };
+                }
+                let version = version + 1;
+                let taken = self
+                    .take(&link, &analyst, &token, session.live.as_ref(), &id)
+                    .await;
+                session.acting = None;
+                let notice = match taken {
+                    Ok(n) => n,
+                    Err(problem) => {
+                        // Nothing was done: the claim is released so the analyst may try again.
+                        let _ = self.save_session(&id, &session, Some(version)).await;
+                        return Err(problem);
+                    }
+                };
                 session.done = Some(notice.clone());
                 // Done is done: if the session cannot record it, say so on this answer rather
                 // than hide a change that happened behind an error page.
-                if self
-                    .save_session(&id, &session, Some(version))
-                    .await
-                    .is_err()
-                {
+                if !matches!(
+                    self.save_session(&id, &session, Some(version)).await,
+                    Ok(true)
+                ) {
                     return Ok(html(StatusCode::OK, pages::done(&notice)));
                 }
-                return Ok(see_other(&format!("/actions/{}", session.link)));
+                Ok(see_other(&format!("/actions/{}", session.link)))
             }
         }
-        self.save_session(&id, &session, Some(version)).await?;
-        Ok(see_other(&format!("/actions/{}", session.link)))
     }
 
     /// Takes the action with the analyst's token, records it and tells every destination once.
@@ -587,7 +709,7 @@ impl ActionsApp {
         analyst: &Analyst,
         token: &secrecy::SecretString,
         live: Option<&RiskyUser>,
-        state: &str,
+        session: &str,
     ) -> Result<ActionNotice, Problem> {
         let now = self.clock.now();
         let user = live
@@ -621,13 +743,13 @@ impl ActionsApp {
         }
         tracing::info!(analyst = %analyst.upn, action = link.action.name(), user = %link.user, "action taken from an alert");
         let notice = ActionNotice {
-            // One per sign-in that acted: a retried delivery of it posts once.
+            // One per session (a session acts once): a retried delivery of it posts once.
             key: format!(
                 "action/{}/{}/{}/{}",
                 self.tenant,
                 link.user,
                 link.action.name(),
-                &digest(state)[..16]
+                &session[..16]
             ),
             tenant_id: self.tenant,
             user_id: link.user,
@@ -657,9 +779,18 @@ impl ActionsApp {
     }
 }
 
-/// A 403 from Graph with the analyst's token means a role or permission is missing.
+/// A 403 from Graph with the analyst's token: which call it refused says what is missing.
 fn graph_problem(e: &GraphError, action: ActionKind) -> Problem {
+    use crate::graph::Feature;
     match e {
+        GraphError::Forbidden {
+            feature: Feature::AnalystRead,
+            ..
+        } => Problem::NeedsReadRole,
+        GraphError::Forbidden {
+            feature: Feature::AnalystGroups,
+            ..
+        } => Problem::GroupCheckRefused,
         GraphError::Forbidden { .. } => Problem::NeedsRole(action),
         other => {
             tracing::warn!(error = %other, "Graph call with the analyst's token failed");

@@ -333,13 +333,16 @@ impl Oidc {
         let body = res.bytes().await.unwrap_or_default();
         if !status.is_success() {
             let e: TokenError = serde_json::from_slice(&body).unwrap_or_default();
-            // Entra's descriptions name AADSTS codes, never the secret; scrub anyway in case an
-            // endpoint echoes the request.
-            let text: String = format!("{status} {}: {}", e.error, e.error_description)
-                .chars()
-                .take(300)
-                .collect();
-            return Err(SignInError::Refused(scrub(&text, self.client.secret())));
+            // Entra's descriptions name AADSTS codes, never the secret; scrub anyway (before
+            // cutting it short) in case an endpoint echoes the request, a client assertion
+            // included.
+            let text = scrub(
+                &format!("{status} {}: {}", e.error, e.error_description),
+                self.client.secret(),
+            );
+            return Err(SignInError::Refused(crate::render::escape::truncate(
+                &text, 300,
+            )));
         }
         let reply: TokenReply = serde_json::from_slice(&body)
             .map_err(|_| SignInError::Refused("the token response could not be read".into()))?;

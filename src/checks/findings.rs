@@ -101,6 +101,12 @@ pub fn notice_alert(tenant: TenantId, n: &DriftNotice, now: OffsetDateTime) -> P
             Some("Grant the app Policy.Read.IdentityProtection (or Policy.ReadWrite.IdentityProtection to enforce).".into()),
             false,
         ),
+        DriftNotice::Checkable { .. } => (
+            "The on-premises reset setting can be checked again",
+            format!("Graph answers for the identity protection policy again, and \"{SETTING_TITLE}\" is on."),
+            None,
+            true,
+        ),
         DriftNotice::Missing => (
             "The on-premises reset setting was not in Graph's answer",
             format!("The beta identity protection policy has no {} member; the undocumented API may have changed.", crate::posture::SETTING),

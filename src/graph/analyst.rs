@@ -41,11 +41,11 @@ impl GraphClient {
         let call = Call {
             method: http::Method::POST,
             url: self.url("v1.0", "me/checkMemberGroups", None),
-            feature: Feature::AnalystRead,
+            feature: Feature::AnalystGroups,
             body: Some(serde_json::json!({ "groupIds": [group.to_string()] })),
             as_user: Some(token.clone()),
         };
-        let groups: Groups = self.send(&call).await?.json(Feature::AnalystRead)?;
+        let groups: Groups = self.send(&call).await?.json(Feature::AnalystGroups)?;
         Ok(groups
             .value
             .iter()

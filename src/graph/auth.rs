@@ -224,19 +224,14 @@ pub struct TokenSource {
     secret: Option<SecretString>,
 }
 
-/// `text` with every form of `secret` riskrelay could have sent (as is, form-encoded,
-/// percent-encoded) replaced, so an upstream that echoes the request cannot put it into a log.
+/// `text` with every secret riskrelay holds replaced, in any encoding (see [`crate::redact`]), and
+/// `secret` too (held already when it came from the configuration; a caller may pass one that did
+/// not), so an upstream that echoes the request cannot put it into a log.
 pub fn scrub(text: &str, secret: Option<&SecretString>) -> String {
-    let Some(secret) = secret.map(|s| s.expose_secret()).filter(|s| !s.is_empty()) else {
-        return text.to_string();
-    };
-    let form: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    let percent = form.replace('+', "%20");
-    let mut out = text.to_string();
-    for form in [secret.to_string(), form, percent] {
-        out = out.replace(&form, "[redacted]");
+    if let Some(s) = secret {
+        crate::redact::hold(s.expose_secret());
     }
-    out
+    crate::redact::scrub(text)
 }
 
 impl std::fmt::Debug for TokenSource {

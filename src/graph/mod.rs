@@ -49,6 +49,8 @@ pub enum Feature {
     /// An analyst's actions from an alert, with their own delegated token (see
     /// [`crate::actions`]): reading the user's risk, confirming, dismissing, revoking.
     AnalystRead,
+    /// Whether the signed-in analyst is in the action group (`/me/checkMemberGroups`).
+    AnalystGroups,
     ConfirmCompromised,
     DismissRisk,
     RevokeSessions,
@@ -74,6 +76,9 @@ impl Feature {
                 "IdentityRiskyUser.ReadWrite.All (delegated)"
             }
             Self::RevokeSessions => "User.RevokeSessions.All (delegated)",
+            // Graph lists User.Read as the least privileged permission for the signed-in user's
+            // own memberships.
+            Self::AnalystGroups => "User.Read (delegated)",
         }
     }
 
@@ -96,6 +101,7 @@ impl Feature {
             Self::ConfirmCompromised => "confirming a user compromised",
             Self::DismissRisk => "dismissing a user's risk",
             Self::RevokeSessions => "revoking a user's sessions",
+            Self::AnalystGroups => "the analyst's group membership",
         }
     }
 
@@ -114,7 +120,8 @@ impl Feature {
             Self::PasswordSync
             | Self::Subscriptions
             | Self::SecurityAlerts
-            | Self::RevokeSessions => Budget::Other,
+            | Self::RevokeSessions
+            | Self::AnalystGroups => Budget::Other,
         }
     }
 }
@@ -661,8 +668,9 @@ fn classify(feature: Feature, status: StatusCode, body: &[u8]) -> GraphError {
             GraphError::Rejected {
                 feature,
                 status: status.as_u16(),
-                code: detail.code,
-                message: detail.message.chars().take(300).collect(),
+                code: crate::redact::excerpt(&detail.code, 100),
+                // Scrubbed before it is cut short, so no half of a secret survives.
+                message: crate::redact::excerpt(&detail.message, 300),
             }
         }
     }

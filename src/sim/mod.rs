@@ -239,7 +239,7 @@ impl Chaos {
     fn pick(&self, path: &str) -> Option<FaultReply> {
         if rand::random_range(0.0..1.0) < self.rate {
             let (status, retry_after) = match rand::random_range(0..3u8) {
-                0 => (429, Some(1)),
+                0 => (429, Some("1".to_string())),
                 1 => (429, None),
                 _ => (503, None),
             };
@@ -258,7 +258,8 @@ impl Chaos {
 pub enum FaultReply {
     Status {
         status: u16,
-        retry_after: Option<u64>,
+        /// The `Retry-After` header as sent: any text, as an upstream might send it.
+        retry_after: Option<String>,
         body: String,
     },
     /// Sleep this long before answering normally (for timeouts).
@@ -283,9 +284,14 @@ impl Fault {
         }
     }
 
-    pub fn with_retry_after(mut self, secs: u64) -> Self {
+    pub fn with_retry_after(self, secs: u64) -> Self {
+        self.with_retry_after_text(&secs.to_string())
+    }
+
+    /// `Retry-After` exactly as given (`1e20`, an HTTP date, nonsense).
+    pub fn with_retry_after_text(mut self, value: &str) -> Self {
         if let FaultReply::Status { retry_after, .. } = &mut self.reply {
-            *retry_after = Some(secs);
+            *retry_after = Some(value.to_string());
         }
         self
     }

@@ -17,6 +17,8 @@ use crate::ids::UserId;
 pub const SECURITY_OPERATOR: &str = "Security Operator";
 /// The roles that may revoke a user's sessions, as the simulator models them.
 pub const USER_ADMINISTRATOR: &str = "User Administrator";
+/// A role that may read user risk but not change it.
+pub const SECURITY_READER: &str = "Security Reader";
 
 /// Someone who can sign in to the simulated tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +40,8 @@ impl SimAnalyst {
 /// The group the simulated Security Operator is a member of.
 pub const SOC_GROUP: uuid::Uuid = uuid::Uuid::from_u128(0x5a5a_5a5a_0000_4000_8000_0000_00b0_0001);
 
-/// One Security Operator (in [`SOC_GROUP`]), one analyst with no directory role and no group.
+/// One Security Operator (in [`SOC_GROUP`]), one analyst with no directory role and no group, and
+/// one Security Reader (may read user risk, not change it).
 pub fn default_analysts() -> Vec<SimAnalyst> {
     vec![
         SimAnalyst {
@@ -54,6 +57,13 @@ pub fn default_analysts() -> Vec<SimAnalyst> {
             name: "Hal Ortiz (no admin role)".into(),
             roles: Vec::new(),
             groups: Vec::new(),
+        },
+        SimAnalyst {
+            oid: uuid::Uuid::from_u128(0x5a5a_5a5a_0000_4000_8000_0000_00a0_0003),
+            upn: "reader@contoso.com".into(),
+            name: "Rae Kim (Security Reader)".into(),
+            roles: vec![SECURITY_READER],
+            groups: vec![SOC_GROUP],
         },
     ]
 }

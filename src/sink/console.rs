@@ -32,6 +32,7 @@ impl Sink for ConsoleSink {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{text}").map_err(|e| SinkError::Permanent {
             sink: "console".into(),
+            class: super::FailureClass::Local,
             detail: e.to_string(),
         })
     }

@@ -78,6 +78,7 @@ impl Sink for FileSink {
     async fn post(&self, message: &Outgoing<'_>) -> Result<(), SinkError> {
         let fail = |detail: String| SinkError::Permanent {
             sink: "files".into(),
+            class: super::FailureClass::Local,
             detail,
         };
         let mut written = self

@@ -37,14 +37,78 @@ use config::{SinkConfig, SinkKind};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SinkError {
     #[error("{sink}: {detail} (will retry)")]
-    Retryable { sink: String, detail: String },
+    Retryable {
+        sink: String,
+        class: FailureClass,
+        detail: String,
+    },
     #[error("{sink}: {detail} (not retried)")]
-    Permanent { sink: String, detail: String },
+    Permanent {
+        sink: String,
+        class: FailureClass,
+        detail: String,
+    },
 }
 
 impl SinkError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Retryable { .. })
+    }
+
+    /// What kind of failure it was, without anything the destination said.
+    pub fn class(&self) -> FailureClass {
+        match self {
+            Self::Retryable { class, .. } | Self::Permanent { class, .. } => *class,
+        }
+    }
+
+    pub fn sink(&self) -> &str {
+        match self {
+            Self::Retryable { sink, .. } | Self::Permanent { sink, .. } => sink,
+        }
+    }
+}
+
+/// The kind of a failed post, for text that must not quote a destination's answer (a notice
+/// posted to the *other* destinations, a metric): an answer can echo the request, URL included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// The destination answered with this HTTP status.
+    Status(u16),
+    /// It answered with a redirect, which riskrelay never follows with a post.
+    Redirect(u16),
+    Timeout,
+    Unreachable,
+    Transport,
+    /// riskrelay was stopping and did not post.
+    Stopping,
+    /// A local destination (the terminal, a file) could not be written.
+    Local,
+}
+
+impl std::fmt::Display for FailureClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Status(429) => f.write_str("kept rate-limiting (HTTP 429)"),
+            Self::Status(s) if *s >= 500 => write!(f, "failed on its side (HTTP {s})"),
+            Self::Status(s) => write!(f, "refused the message (HTTP {s})"),
+            Self::Redirect(s) => write!(f, "redirected (HTTP {s}): update its URL"),
+            Self::Timeout => f.write_str("did not answer in time"),
+            Self::Unreachable => f.write_str("could not be reached"),
+            Self::Transport => f.write_str("the connection failed"),
+            Self::Stopping => f.write_str("riskrelay was stopping"),
+            Self::Local => f.write_str("could not be written"),
+        }
+    }
+}
+
+impl From<&crate::http::TransportFailure> for FailureClass {
+    fn from(t: &crate::http::TransportFailure) -> Self {
+        match t {
+            crate::http::TransportFailure::Timeout => Self::Timeout,
+            crate::http::TransportFailure::Connect => Self::Unreachable,
+            crate::http::TransportFailure::Other(_) => Self::Transport,
+        }
     }
 }
 
@@ -80,9 +144,10 @@ pub const LOGGED_BODY_MAX: usize = 200;
 /// queue retries it later.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// A short, single-line excerpt of an error answer.
+/// A short, single-line excerpt of an error answer, scrubbed of every secret riskrelay holds
+/// before it is cut short (see [`crate::redact`]).
 pub(crate) fn excerpt(body: &str) -> String {
-    crate::render::escape::truncate(&crate::render::escape::single_line(body), LOGGED_BODY_MAX)
+    crate::redact::excerpt(body, LOGGED_BODY_MAX)
 }
 
 /// What every webhook sink holds: its name, its URL (a credential), its minimum level, and the
@@ -102,6 +167,18 @@ pub struct Http {
     pub timeout: std::time::Duration,
 }
 
+/// How one answer of a destination is read.
+pub(crate) enum Answer {
+    Delivered,
+    /// 429 or 5xx: may be tried again, after `wait` when the destination named one.
+    Again {
+        error: SinkError,
+        wait: Option<Duration>,
+    },
+    /// Anything else, a redirect included: trying again will not help.
+    Refused(SinkError),
+}
+
 impl Endpoint {
     pub fn new(config: &SinkConfig, http: Http) -> Self {
         Self {
@@ -112,58 +189,102 @@ impl Endpoint {
         }
     }
 
-    pub fn error(&self, retryable: bool, detail: String) -> SinkError {
+    pub fn error(&self, retryable: bool, class: FailureClass, detail: String) -> SinkError {
         let sink = self.name.clone();
         if retryable {
-            SinkError::Retryable { sink, detail }
+            SinkError::Retryable {
+                sink,
+                class,
+                detail,
+            }
         } else {
-            SinkError::Permanent { sink, detail }
+            SinkError::Permanent {
+                sink,
+                class,
+                detail,
+            }
+        }
+    }
+
+    /// A post that did not get an answer: retryable, described without the URL.
+    pub fn transport_error(&self, e: &crate::http::TransportFailure) -> SinkError {
+        self.error(true, e.into(), crate::redact::scrub(&e.to_string()))
+    }
+
+    /// Reads a destination's answer. A redirect is never followed (the client is built so): a
+    /// post turned into a bodiless GET would count as delivered while nothing arrived. It fails
+    /// for good, naming the status and not the new location, so the destination's URL gets fixed.
+    pub async fn read(&self, res: reqwest::Response, vendor: &str) -> Answer {
+        let status = res.status();
+        if status.is_success() {
+            return Answer::Delivered;
+        }
+        let code = status.as_u16();
+        if status.is_redirection() {
+            return Answer::Refused(self.error(
+                false,
+                FailureClass::Redirect(code),
+                format!(
+                    "{vendor} answered {code}, a redirect; riskrelay does not follow redirects with a post, so nothing was delivered: update the destination's URL to the one it now uses"
+                ),
+            ));
+        }
+        let wait = crate::http::retry_after(res.headers());
+        let body = excerpt(&res.text().await.unwrap_or_default());
+        let error = |retryable| {
+            self.error(
+                retryable,
+                FailureClass::Status(code),
+                format!("{vendor} answered {code}: {body}"),
+            )
+        };
+        if code == 429 || status.is_server_error() {
+            Answer::Again {
+                error: error(true),
+                wait,
+            }
+        } else {
+            Answer::Refused(error(false))
         }
     }
 
     /// POSTs the request until the destination takes it: 429 and 5xx (and transport failures) are
     /// retried under `retry`, any other answer fails at once as permanent. `vendor` names the
-    /// destination in errors; `secret` (when given) is cut out of any answer quoted in them.
+    /// destination in errors.
     pub async fn deliver(
         &self,
         request: &Request,
         retry: &crate::http::RetryPolicy,
         vendor: &str,
-        secret: Option<&str>,
     ) -> Result<(), SinkError> {
         let mut attempts = retry.start(format_args!("{vendor} sink {}", self.name));
         loop {
             let (error, wait) = match self.send_request(request).await {
-                Err(e) => (e, None),
-                Ok(res) => {
-                    let status = res.status();
-                    if status.is_success() {
-                        return Ok(());
-                    }
-                    let wait = crate::http::retry_after(res.headers());
-                    let mut body = excerpt(&res.text().await.unwrap_or_default());
-                    if let Some(s) = secret.filter(|s| !s.is_empty()) {
-                        body = body.replace(s, "[redacted]");
-                    }
-                    let error = format!("{vendor} answered {}: {body}", status.as_u16());
-                    if status.as_u16() != 429 && !status.is_server_error() {
-                        return Err(self.error(false, error));
-                    }
-                    (error, wait)
-                }
+                Err(e) => (self.transport_error(&e), None),
+                Ok(res) => match self.read(res, vendor).await {
+                    Answer::Delivered => return Ok(()),
+                    Answer::Refused(e) => return Err(e),
+                    Answer::Again { error, wait } => (error, wait),
+                },
             };
             if !attempts.again(&error, wait).await {
-                return Err(self.error(true, error));
+                return Err(error);
             }
         }
     }
 
     /// POSTs the payload as JSON; a transport failure is described without the URL.
-    pub async fn send(&self, payload: &serde_json::Value) -> Result<reqwest::Response, String> {
+    pub async fn send(
+        &self,
+        payload: &serde_json::Value,
+    ) -> Result<reqwest::Response, crate::http::TransportFailure> {
         self.send_request(&Request::json(payload)).await
     }
 
-    async fn send_request(&self, request: &Request) -> Result<reqwest::Response, String> {
+    async fn send_request(
+        &self,
+        request: &Request,
+    ) -> Result<reqwest::Response, crate::http::TransportFailure> {
         self.http
             .client
             .post(secrecy::ExposeSecret::expose_secret(&self.url))
@@ -173,7 +294,7 @@ impl Endpoint {
             .body(request.body.clone())
             .send()
             .await
-            .map_err(|e| crate::http::TransportFailure::of(e).to_string())
+            .map_err(crate::http::TransportFailure::of)
     }
 }
 
@@ -193,11 +314,16 @@ impl Request {
     }
 }
 
-/// Builds the configured sinks on one shared HTTP client.
+/// Builds the configured sinks on one shared HTTP client. Each destination's secrets (its URL,
+/// its key) are held for scrubbing, however its settings were made.
 pub fn build(configs: &[SinkConfig], http: Http) -> Vec<Arc<dyn Sink>> {
     configs
         .iter()
         .map(|c| -> Arc<dyn Sink> {
+            crate::redact::hold_value(secrecy::ExposeSecret::expose_secret(&c.url));
+            if let Some(key) = &c.key {
+                crate::redact::hold_value(secrecy::ExposeSecret::expose_secret(key));
+            }
             match c.kind {
                 SinkKind::Slack => Arc::new(slack::SlackSink::new(c, http.clone())),
                 SinkKind::Teams => Arc::new(teams::TeamsSink::new(c, http.clone())),

@@ -51,13 +51,19 @@ impl PagerDutySink {
     }
 }
 
-/// PagerDuty's severity for a message: a high user risk or a compromise is critical.
+/// PagerDuty's severity for a message: a high user risk or a compromise is critical. A user
+/// alert is rated at the level the user is at now, so a lowered risk updates the open incident
+/// at its new, lower severity (the level it is *routed* at is the one before the change).
 fn severity(message: &Outgoing<'_>) -> &'static str {
-    use crate::alert::AlertKind;
+    use crate::alert::{AlertKind, Message};
     if message.routing.kind == Some(AlertKind::ConfirmedCompromised) {
         return "critical";
     }
-    match message.routing.level {
+    let level = match message.message {
+        Message::User(a) => Some(&a.user.risk_level),
+        _ => message.routing.level.as_ref(),
+    };
+    match level {
         Some(RiskLevel::High) => "critical",
         Some(RiskLevel::Medium) => "error",
         Some(RiskLevel::Low) => "warning",
@@ -137,15 +143,10 @@ impl Sink for PagerDutySink {
         ) else {
             return Ok(());
         };
-        // The key is a credential: never echoed, even if an answer quotes it.
-        let key = secrecy::ExposeSecret::expose_secret(&self.routing_key);
+        // The key is a credential held for scrubbing (see crate::redact): an answer quoting it
+        // never reaches a log line.
         self.endpoint
-            .deliver(
-                &super::Request::json(&body),
-                &self.retry,
-                "PagerDuty",
-                Some(key),
-            )
+            .deliver(&super::Request::json(&body), &self.retry, "PagerDuty")
             .await
     }
 }

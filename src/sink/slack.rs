@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::config::SinkConfig;
-use super::{Endpoint, MAX_RETRY_AFTER, Outgoing, Sink, SinkError, excerpt};
+use super::{Answer, Endpoint, FailureClass, MAX_RETRY_AFTER, Outgoing, Sink, SinkError};
 use crate::http::RetryPolicy;
 use crate::limiter::Limiter;
 use crate::risk::RiskLevel;
@@ -73,28 +73,24 @@ impl Sink for SlackSink {
                 .endpoint
                 .send(&payload)
                 .await
-                .map_err(|e| self.endpoint.error(true, e))?;
-            let status = res.status();
-            if status.is_success() {
-                return Ok(());
-            }
-            let wait = crate::http::retry_after(res.headers());
-            let body = excerpt(&res.text().await.unwrap_or_default());
-            if status.as_u16() != 429 {
-                return Err(self.endpoint.error(
-                    status.is_server_error(),
-                    format!("Slack answered {}: {body}", status.as_u16()),
-                ));
-            }
-            let error = format!("Slack kept answering 429 ({body})");
+                .map_err(|e| self.endpoint.transport_error(&e))?;
+            let (error, wait) = match self.endpoint.read(res, "Slack").await {
+                Answer::Delivered => return Ok(()),
+                Answer::Refused(e) => return Err(e),
+                // A 5xx is not retried here: Slack may have posted already.
+                Answer::Again { error, .. } if error.class() != FailureClass::Status(429) => {
+                    return Err(error);
+                }
+                Answer::Again { error, wait } => (error, wait),
+            };
             let Some(delay) = attempts.next_delay(Some(wait.unwrap_or(PACE))) else {
                 attempts.give_up(&error);
-                return Err(self.endpoint.error(true, error));
+                return Err(error);
             };
             // Hold every later post to this webhook back too, not only this one.
             self.pace.pause(delay).await;
             if !attempts.wait(delay, &"Slack rate limit").await {
-                return Err(self.endpoint.error(true, error));
+                return Err(error);
             }
         }
     }

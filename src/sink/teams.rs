@@ -48,7 +48,7 @@ impl Sink for TeamsSink {
     async fn post(&self, message: &Outgoing<'_>) -> Result<(), SinkError> {
         let payload = crate::render::teams::payload(&message.view);
         self.endpoint
-            .deliver(&super::Request::json(&payload), &self.retry, "Teams", None)
+            .deliver(&super::Request::json(&payload), &self.retry, "Teams")
             .await
     }
 }

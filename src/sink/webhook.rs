@@ -150,7 +150,9 @@ fn user_data(a: &UserAlert) -> Value {
 }
 
 /// The event for a message: `None` for a digest, which this destination never asks for (it takes
-/// every alert on its own).
+/// every alert on its own). Its `timestamp` is when the change happened (Standard Webhooks: "when
+/// the event occurred, not necessarily when it was delivered"), `now` only for a message that
+/// carries no time of its own.
 pub fn event(message: &Outgoing<'_>, now: OffsetDateTime) -> Option<Value> {
     let routing = &message.routing;
     let (kind, details) = match message.message {
@@ -238,7 +240,7 @@ pub fn event(message: &Outgoing<'_>, now: OffsetDateTime) -> Option<Value> {
     }
     Some(json!({
         "type": format!("riskrelay.{kind}"),
-        "timestamp": rfc3339(Some(now)),
+        "timestamp": rfc3339(Some(message.message.occurred_at().unwrap_or(now))),
         "data": data,
     }))
 }
@@ -305,7 +307,7 @@ impl Sink for WebhookSink {
             }
         }
         self.endpoint
-            .deliver(&request, &self.retry, "The webhook", None)
+            .deliver(&request, &self.retry, "The webhook")
             .await
     }
 }

@@ -16,6 +16,16 @@ pub struct MemoryStore {
     deliveries: Mutex<HashMap<(String, String), (Status, OffsetDateTime)>>,
 }
 
+impl MemoryStore {
+    /// The keys of every document stored, for tests that check what a request left behind.
+    pub fn keys(&self) -> Vec<(TenantId, String)> {
+        self.docs
+            .lock()
+            .map(|d| d.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
 fn poisoned<T>(_: T) -> StoreError {
     StoreError::Unavailable("a previous writer panicked".into())
 }

@@ -261,13 +261,39 @@ async fn an_analyst_without_a_role_is_told_which_role_and_nothing_changes() {
     let (t, app, user, alert) = rig().await;
     let posts_before = t.posts().await;
     let mut b = browser(&app);
+    // No directory role at all: the live read is refused, and the page names the read roles.
     let (page, _) = sign_in(&mut b, &button(&alert, "Dismiss user risk"), 1).await;
     assert_eq!(page.status, 403, "{}", page.body);
     assert!(
-        page.body.contains("You need the Security Operator role"),
+        page.body.contains("Graph refused to show the user")
+            && page.body.contains("Security Reader"),
         "{}",
         page.body
     );
+    // A Security Reader reads the risk but may not change it: Graph's own least privileged role
+    // (Security Administrator) and the portal's (Security Operator) are both named, and the
+    // analyst is not told they lack a role they may hold.
+    let mut b = browser(&app);
+    let (page, _) = sign_in(&mut b, &button(&alert, "Dismiss user risk"), 2).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let form = format!("csrf={}", csrf(&page.body).unwrap());
+    let posted = request(
+        &mut b,
+        "POST",
+        &format!("/actions/{}", token(&button(&alert, "Dismiss user risk"))),
+        Some(&form),
+    )
+    .await;
+    let (refused, _) = b.follow(posted).await.unwrap();
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    for words in [
+        "Security Administrator",
+        "Security Operator",
+        "IdentityRiskyUser.ReadWrite.All",
+    ] {
+        assert!(refused.body.contains(words), "{words}: {}", refused.body);
+    }
+    assert!(!refused.body.contains("You need the Security Operator role"));
     assert_eq!(
         t.sim.risky_user(user).unwrap().risk_state,
         RiskState::AtRisk
@@ -341,6 +367,118 @@ async fn forged_expired_and_unoffered_links_are_refused_with_a_page() {
         t.sim.risky_user(user).unwrap().risk_state,
         RiskState::AtRisk
     );
+}
+
+/// A form acts at most once: sent again after it acted, it shows what was done; sent three times
+/// at once (three tabs, or a client replaying the session), one submission acts and the others
+/// are told it is being taken or was done. One Graph action, one follow-up per destination.
+#[tokio::test]
+async fn a_form_acts_once_when_resubmitted_or_sent_three_times_at_once() {
+    let (t, app, user, alert) = rig().await;
+    let confirm = button(&alert, "Confirm compromised");
+    let mut b = browser(&app);
+    let (page, _) = sign_in(&mut b, &confirm, 0).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let form = format!("csrf={}", csrf(&page.body).unwrap());
+    let action = format!("/actions/{}", token(&confirm));
+
+    let mut tabs: Vec<_> = (0..3)
+        .map(|_| {
+            let mut tab = b.fresh();
+            tab.cookies = b.cookies.clone();
+            tab
+        })
+        .collect();
+    let mut posted = Vec::new();
+    for tab in &mut tabs {
+        let p = request(tab, "POST", &action, Some(&form)).await;
+        assert_eq!(p.status, 303, "{}", p.body);
+        posted.push(p);
+    }
+    let [mut t1, mut t2, mut t3] = <[_; 3]>::try_from(tabs).ok().unwrap();
+    let [p1, p2, p3] = <[_; 3]>::try_from(posted).unwrap();
+    let (a, b2, c) = tokio::join!(t1.follow(p1), t2.follow(p2), t3.follow(p3));
+    let ends: Vec<(u16, String)> = [a, b2, c]
+        .into_iter()
+        .map(|r| {
+            let (answer, _) = r.unwrap();
+            (answer.status, answer.body)
+        })
+        .collect();
+    let acted = ends
+        .iter()
+        .filter(|(s, body)| *s == 200 && body.contains("Confirmed compromised"))
+        .count();
+    assert!(acted >= 1, "{ends:?}");
+    for (status, body) in &ends {
+        assert!(
+            (*status == 200 && body.contains("Confirmed compromised"))
+                || (*status == 409 && body.contains("This action is being taken")),
+            "{status}: {body}"
+        );
+    }
+    assert_eq!(t.sim.analyst_actions().len(), 1, "one Graph action");
+
+    // The same form again, after it acted: the page says what was done; nothing is done again.
+    let again = request(&mut t1, "POST", &action, Some(&form)).await;
+    assert_eq!(again.status, 303);
+    assert_eq!(again.location.as_deref(), Some(action.as_str()));
+    let (shown, _) = t1.follow(again).await.unwrap();
+    assert!(
+        shown.body.contains("Confirmed compromised"),
+        "{}",
+        shown.body
+    );
+    assert_eq!(t.sim.analyst_actions().len(), 1, "still one Graph action");
+    let follow_ups = |posts: Vec<serde_json::Value>| {
+        posts
+            .into_iter()
+            .filter(|p| p.to_string().contains("Confirmed compromised by"))
+            .count()
+    };
+    assert_eq!(follow_ups(received_json(&t.slack).await), 1);
+    assert_eq!(follow_ups(received_json(&t.teams).await), 1);
+    assert_eq!(
+        t.sim.risky_user(user).unwrap().risk_state,
+        RiskState::ConfirmedCompromised
+    );
+}
+
+/// Opening the sign-in link, as link scanners and preview bots do, stores nothing: 5,000 opens
+/// leave the store as it was (the sign-in in flight lives in a sealed cookie), and a forged
+/// answer to the callback stores nothing either.
+#[tokio::test]
+async fn five_thousand_sign_in_opens_store_nothing() {
+    let (t, app, _user, alert) = rig().await;
+    let confirm = button(&alert, "Confirm compromised");
+    let before = t.store.keys();
+    let mut scanner = browser(&app);
+    for _ in 0..5_000 {
+        let mut fresh = scanner.fresh();
+        let res = open(&mut fresh, &format!("/actions/signin/{}", token(&confirm))).await;
+        assert_eq!(res.status, 303);
+        scanner = fresh;
+    }
+    // Its cookies replayed with a made-up answer: refused before anything is stored.
+    let started = open(
+        &mut scanner,
+        &format!("/actions/signin/{}", token(&confirm)),
+    )
+    .await;
+    let state = url::Url::parse(started.location.as_deref().unwrap())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let forged = open(
+        &mut scanner,
+        &format!("/actions/callback?code=made-up&state={state}"),
+    )
+    .await;
+    assert_eq!(forged.status, 400, "{}", forged.body);
+    assert_eq!(t.store.keys(), before, "nothing stored");
 }
 
 #[tokio::test]

@@ -546,3 +546,134 @@ async fn pagerduty_pages_once_per_episode_escalates_in_place_and_resolves_itself
     worker.process(&items).await;
     assert_eq!(pd.received_requests().await.unwrap().len() - before, 12);
 }
+
+/// A destination told of an episode is told its end, whatever level the risk ended at: a `:high`
+/// PagerDuty destination gets the trigger at high, an update at the lowered severity under the
+/// same key (not a second critical page), and one resolve of that key when the user remediates
+/// from medium. The signed webhook gets its resolving event the same way, even with the ending
+/// kinds left out of `RISKRELAY_ALERT_KINDS`; a destination never told of an episode hears
+/// nothing of it.
+#[tokio::test]
+async fn an_incident_opened_at_high_is_updated_when_lowered_and_resolved_when_it_ends_at_medium() {
+    use riskrelay::alert::AlertKind;
+    use riskrelay::observation::Subject;
+    use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskState};
+    use riskrelay::sim::DetectionSpec;
+    let mut t = crate::helpers::TestApp::start().await;
+    let pd = MockServer::start().await;
+    crate::helpers::ok_pagerduty(&pd).await;
+    let hook = MockServer::start().await;
+    crate::helpers::answer(
+        &hook,
+        crate::helpers::WEBHOOK_PATH,
+        ResponseTemplate::new(204),
+        None,
+        None,
+    )
+    .await;
+    let slack = MockServer::start().await;
+    crate::helpers::ok_slack(&slack).await;
+    t.settings.alerts.sinks = vec![
+        pagerduty_sink(&pd, RiskLevel::High),
+        crate::helpers::webhook_sink(&hook, RiskLevel::High, crate::helpers::SIGNING_SECRET),
+        slack_sink(&slack, RiskLevel::High),
+    ];
+    // Only the beginnings and the changes: the ends are owed to whoever was told anyway.
+    t.settings.alerts.kinds = [AlertKind::NewRisk, AlertKind::Escalated, AlertKind::Lowered]
+        .into_iter()
+        .collect();
+    t.save_posture(OffsetDateTime::now_utc()).await;
+    let worker = t.worker();
+    let hint = |id| crate::worker::hint(&t, Subject::RiskyUser { user_id: id });
+    let detection = |kind: &str| {
+        DetectionSpec::new(
+            kind,
+            "signin",
+            RiskLevel::High,
+            DetectionTimingType::Realtime,
+        )
+    };
+
+    let id = t.sim.add_user(riskrelay::sim::SimUser::new(
+        crate::worker::uid(1),
+        "Paged User",
+        "paged",
+    ));
+    t.sim.detect(id, detection("anonymizedIPAddress"));
+    t.sim
+        .set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
+    worker.process(&[hint(id)]).await;
+    t.sim
+        .set_risk(id, RiskLevel::Medium, RiskState::AtRisk, RiskDetail::None);
+    worker.process(&[hint(id)]).await;
+    t.sim.end_risk(
+        id,
+        RiskState::Remediated,
+        RiskDetail::UserPerformedSecuredPasswordChange,
+    );
+    worker.process(&[hint(id)]).await;
+
+    let events = crate::helpers::received_json(&pd).await;
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["event_action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["trigger", "trigger", "resolve"], "{events:#?}");
+    let key = &events[0]["dedup_key"];
+    assert!(events.iter().all(|e| e["dedup_key"] == *key), "{events:#?}");
+    assert_eq!(events[0]["payload"]["severity"], "critical");
+    assert_eq!(
+        events[1]["payload"]["severity"], "error",
+        "the lowered risk updates the incident at medium's severity"
+    );
+
+    let hooked = crate::helpers::received_json(&hook).await;
+    let types: Vec<&str> = hooked.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "riskrelay.user.newRisk",
+            "riskrelay.user.lowered",
+            "riskrelay.user.remediated"
+        ],
+        "{hooked:#?}"
+    );
+    let last = &hooked[2]["data"];
+    assert_eq!(last["resolves"], true);
+    assert_eq!(last["resolvesKey"], hooked[0]["data"]["incident"]);
+
+    // A medium-only episode: the :high destinations were never told of it, nor of its end.
+    let quiet = t.sim.add_user(riskrelay::sim::SimUser::new(
+        crate::worker::uid(2),
+        "Quiet User",
+        "quiet",
+    ));
+    t.sim.detect(quiet, detection("unfamiliarFeatures"));
+    t.sim.set_risk(
+        quiet,
+        RiskLevel::Medium,
+        RiskState::AtRisk,
+        RiskDetail::None,
+    );
+    let before = (
+        pd.received_requests().await.unwrap().len(),
+        hook.received_requests().await.unwrap().len(),
+        slack.received_requests().await.unwrap().len(),
+    );
+    worker.process(&[hint(quiet)]).await;
+    t.sim.end_risk(
+        quiet,
+        RiskState::Remediated,
+        RiskDetail::UserPerformedSecuredPasswordChange,
+    );
+    worker.process(&[hint(quiet)]).await;
+    let after = (
+        pd.received_requests().await.unwrap().len(),
+        hook.received_requests().await.unwrap().len(),
+        slack.received_requests().await.unwrap().len(),
+    );
+    assert_eq!(before, after);
+    // Slack, at :high too, was told of the first episode and heard its end as well.
+    let slack_texts = crate::helpers::received_text(&slack).await;
+    assert_eq!(slack_texts.len(), 3, "{slack_texts:#?}");
+}

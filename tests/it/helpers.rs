@@ -328,6 +328,7 @@ pub mod samples {
             snoozed: None,
             actions: Vec::new(),
             acted: None,
+            told: Vec::new(),
             verdict: ongoing.then(|| Verdict::OnPremises { how: "an ordinary password change on-premises (Ctrl+Alt+Del) reaches Entra through password hash sync and clears the risk".into() }),
         }
     }

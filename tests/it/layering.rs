@@ -33,6 +33,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tenancy",
             "render",
             "client_state",
+            "redact",
             "clock",
             "config",
         ],

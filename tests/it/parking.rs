@@ -134,6 +134,7 @@ impl Sink for Flaky {
             *self.attempts.lock().unwrap() += 1;
             return Err(SinkError::Retryable {
                 sink: "flaky".into(),
+                class: riskrelay::sink::FailureClass::Status(503),
                 detail: "answered 503".into(),
             });
         }

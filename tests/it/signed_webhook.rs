@@ -119,6 +119,29 @@ async fn every_event_follows_the_schema_and_verifies_with_the_reference_library(
             "{:?}",
             r.headers
         );
+        // The payload's timestamp is when the change happened (Standard Webhooks), which the
+        // samples put in the past; the header carries the send time.
+        if body["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("riskrelay.user.")
+        {
+            assert_eq!(
+                body["timestamp"], body["data"]["risk"]["lastUpdatedDateTime"],
+                "{body}"
+            );
+            let sent: i64 = r.headers["webhook-timestamp"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let occurred = OffsetDateTime::parse(
+                body["timestamp"].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap();
+            assert!(occurred.unix_timestamp() < sent - 60, "{body}");
+        }
     }
 
     assert!(verified(SIGNING_SECRET, &files), "the current key verifies");

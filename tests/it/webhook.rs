@@ -364,10 +364,7 @@ async fn wrong_client_state_is_dropped_and_logged_without_the_secret() {
         let text = logs.text();
         if matches!(via, Via::Lambda) {
             // The HTTP path logs on the server task, outside this thread's capture.
-            assert!(
-                text.contains(SUBSCRIPTION) && text.contains("clientState does not match"),
-                "{text}"
-            );
+            assert!(text.contains("clientState mismatch"), "{text}");
         }
         assert!(
             !text.contains(CLIENT_STATE) && !text.contains("riskrelay-test-client-stat"),
@@ -579,6 +576,55 @@ async fn a_failing_queue_answers_503_without_internal_detail() {
     let app = app_with(&webhook_env(), Arc::new(FailingQueue));
     let res = call(Via::Lambda, app, &Req::fixture("furl-wrong-client-state")).await;
     assert_eq!(res.status, 202);
+}
+
+/// Unauthenticated input cannot make the log grow without bound: a request of 1,000 forged items
+/// is one line (counts by reason), and a queue refusing work is said once, not per 503.
+#[tokio::test]
+async fn a_thousand_rejected_items_are_one_log_line_and_a_full_queue_is_said_once() {
+    let logs = LogCapture::start();
+    let (app, q) = recording();
+    let forged: Vec<serde_json::Value> = (0..1000)
+        .map(|_| {
+            item(
+                &format!("Users/{USER_1}"),
+                Some("not-the-client-state"),
+                TENANT,
+            )
+        })
+        .collect();
+    let req = Req::notifications(json!({ "value": forged }));
+    let res = call(Via::Lambda, app, &req).await;
+    assert_eq!(res.status, 202);
+    assert!(q.items().is_empty());
+    let text = logs.text();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("notification"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        lines[0].contains("rejected=1000") && lines[0].contains("clientState mismatch: 1000"),
+        "{}",
+        lines[0]
+    );
+
+    let app = app_with(&webhook_env(), Arc::new(FailingQueue));
+    for _ in 0..50 {
+        let res = call(
+            Via::Lambda,
+            app.clone(),
+            &Req::fixture("furl-notifications"),
+        )
+        .await;
+        assert_eq!(res.status, 503);
+    }
+    let refused = logs
+        .text()
+        .lines()
+        .filter(|l| l.contains("could not enqueue"))
+        .count();
+    assert!(refused <= 1, "{refused} lines for 50 refusals");
 }
 
 #[tokio::test]

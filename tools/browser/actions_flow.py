@@ -169,6 +169,9 @@ def browser(shots):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(30)
+    caps = driver.capabilities
+    print(f"browser: {caps.get('browserName')} {caps.get('browserVersion')}, "
+          f"chromedriver {caps.get('chrome', {}).get('chromedriverVersion', '?').split(' ')[0]}")
     return driver
 
 
@@ -267,7 +270,7 @@ def main():
         element(driver, "signin", "the landing page").click()
         element(driver, "analyst-1", "the sign-in page").click()
         problem = element(driver, "problem", "the analyst without a role").text
-        expect(problem == "You need the Security Operator role", f"no-role page: {problem}")
+        expect(problem == "Graph refused to show the user's risk", f"no-role page: {problem}")
         driver.save_screenshot(os.path.join(shots, "4-needs-role.png"))
         expect(sim_state(sim_root, user) == ("high", "confirmedCompromised"), "nothing changed")
 

@@ -167,9 +167,10 @@ impl SimApp {
                     header::CONTENT_TYPE,
                     http::HeaderValue::from_static("application/json"),
                 );
-                if let Some(secs) = retry_after {
-                    res.headers_mut()
-                        .insert(header::RETRY_AFTER, http::HeaderValue::from(secs));
+                if let Some(v) = retry_after
+                    && let Ok(v) = http::HeaderValue::from_str(&v)
+                {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
                 }
                 Some(res)
             }

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
 use super::*;
 use crate::risk::{RiskDetail, RiskLevel, RiskState};
-use crate::sim::signin::{Code, Delegated, SECURITY_OPERATOR, USER_ADMINISTRATOR};
+use crate::sim::signin::{Code, Delegated, SECURITY_OPERATOR, SECURITY_READER, USER_ADMINISTRATOR};
 
 /// Who is calling Graph.
 #[derive(Debug, Clone)]
@@ -370,7 +370,7 @@ impl SimApp {
                     "IdentityRiskyUser.Read.All",
                     "IdentityRiskyUser.ReadWrite.All",
                 ],
-                &[SECURITY_OPERATOR],
+                &[SECURITY_OPERATOR, SECURITY_READER],
             ),
         }
     }
@@ -429,7 +429,8 @@ impl SimApp {
                 "/me request is only valid with delegated authentication flow.",
             );
         };
-        if !d.scopes.iter().any(|s| s == "GroupMember.Read.All") {
+        // Graph's least privileged permission for the signed-in user's own groups.
+        if !d.scopes.iter().any(|s| s == "User.Read") {
             return error(
                 StatusCode::FORBIDDEN,
                 "Authorization_RequestDenied",
