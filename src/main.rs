@@ -578,8 +578,8 @@ async fn parked(replay: Option<String>, db: PathBuf) -> anyhow::Result<ExitCode>
                     .format(&time::format_description::well_known::Rfc3339)?,
                 p.attempts,
                 if p.attempts == 1 { "" } else { "s" },
-                parking::summary(&p.message),
-                p.error
+                shown(&parking::summary(&p.message)),
+                shown(&riskrelay::redact::scrub(&p.error))
             );
         }
         return Ok(ExitCode::SUCCESS);
@@ -596,7 +596,7 @@ async fn parked(replay: Option<String>, db: PathBuf) -> anyhow::Result<ExitCode>
             Ok(()) => println!("{id}\tdelivered"),
             Err(e) => {
                 failed += 1;
-                println!("{id}\tstill parked: {e}");
+                println!("{id}\tstill parked: {}", shown(e));
             }
         }
     }
@@ -620,8 +620,18 @@ async fn registry_store(db: PathBuf, table: Option<String>) -> anyhow::Result<Ar
 }
 
 fn tenant_arg(s: &str) -> anyhow::Result<riskrelay::ids::TenantId> {
-    riskrelay::ids::TenantId::parse(s.trim())
-        .map_err(|e| anyhow::anyhow!("the tenant must be its id: {e}"))
+    let id = riskrelay::ids::TenantId::parse(s.trim())
+        .map_err(|e| anyhow::anyhow!("the tenant must be its id: {e}"))?;
+    // The nil GUID is no tenant: riskrelay keeps the deployment's own records under it.
+    if id == riskrelay::tenancy::deployment() {
+        anyhow::bail!("the tenant must be its id, not the nil GUID");
+    }
+    Ok(id)
+}
+
+/// Text from a store or an upstream, safe to print on a terminal.
+fn shown(text: &str) -> String {
+    riskrelay::render::escape::terminal(text)
 }
 
 async fn tenants(
@@ -681,8 +691,9 @@ async fn tenants(
             };
             let new = fleet::register(store.as_ref(), record).await?;
             println!(
-                "{} {name} ({id}).\nIts administrator grants riskrelay access here (a Global Administrator or Privileged Role Administrator of that tenant):\n\n{}\n\nriskrelay confirms it with the first token it gets; until then `riskrelay tenants list` shows it as pending.",
+                "{} {} ({id}).\nIts administrator grants riskrelay access here (a Global Administrator or Privileged Role Administrator of that tenant):\n\n{}\n\nriskrelay confirms it with the first token it gets; until then `riskrelay tenants list` shows it as pending.",
                 if new { "Added" } else { "Updated" },
+                shown(&name),
                 link.url(id)
             );
             Ok(ExitCode::SUCCESS)
@@ -717,15 +728,15 @@ async fn tenants(
                     println!(
                         "{}\t{}\t{}\t{}\t{}\t{}",
                         r.id,
-                        r.name,
+                        shown(&r.name),
                         s.consent.name(),
                         fmt(s.last_poll),
                         if r.sinks.is_empty() {
                             "shared".to_string()
                         } else {
-                            r.sinks.join(",")
+                            shown(&r.sinks.join(","))
                         },
-                        s.last_error.as_deref().unwrap_or("-")
+                        shown(s.last_error.as_deref().unwrap_or("-"))
                     );
                 }
             }
@@ -752,7 +763,7 @@ async fn tenants(
                 Some(r) => {
                     println!(
                         "Removed {} ({id}). Its subscriptions lapse on their own within three days; revoke the app in that tenant to end access now.",
-                        r.name
+                        shown(&r.name)
                     );
                     Ok(ExitCode::SUCCESS)
                 }
@@ -772,6 +783,7 @@ async fn snooze_store(
     tenant: Option<String>,
 ) -> anyhow::Result<(Arc<dyn Store>, riskrelay::ids::TenantId)> {
     let env = Env::from_process();
+    let named = tenant.is_some();
     let tenant = match tenant {
         Some(t) => tenant_arg(&t)?,
         None => riskrelay::config::tenant_id(&env)?,
@@ -787,6 +799,31 @@ async fn snooze_store(
             db.display()
         ),
     };
+    // A snooze for a tenant this deployment does not watch would be kept where nothing reads it.
+    if named {
+        match riskrelay::tenancy::Mode::load(&env)? {
+            riskrelay::tenancy::Mode::Registry => {
+                let watched = riskrelay::fleet::statuses(store.as_ref())
+                    .await?
+                    .iter()
+                    .any(|(r, _)| r.id == tenant);
+                if !watched {
+                    anyhow::bail!(
+                        "--tenant {tenant} is not a registered tenant of this deployment (riskrelay tenants list shows them)"
+                    );
+                }
+            }
+            riskrelay::tenancy::Mode::Config => {
+                if let Ok(own) = riskrelay::config::tenant_id(&env)
+                    && own != tenant
+                {
+                    anyhow::bail!(
+                        "--tenant {tenant} is not the tenant this deployment watches (RISKRELAY_TENANT_ID is {own})"
+                    );
+                }
+            }
+        }
+    }
     Ok((store, tenant))
 }
 
@@ -815,7 +852,7 @@ async fn snooze(
         .map(|v| v.value.risk_level);
     }
     let until = s.until;
-    let name = s.user.to_string();
+    let name = shown(&s.user.to_string());
     riskrelay::source::snoozes::update(store.as_ref(), tenant, |b| b.add(s.clone())).await?;
     println!(
         "{name} snoozed until {}; the snooze is posted at the next poll cycle",
@@ -835,12 +872,12 @@ async fn snooze_list(
     }
     for s in running {
         println!(
-            "{}	until {}	by {}	{} held back	{}",
-            s.user,
+            "{}\tuntil {}\tby {}\t{} held back\t{}",
+            shown(&s.user.to_string()),
             riskrelay::render::time_text(s.until),
-            s.by,
+            shown(&s.by),
             s.held,
-            s.reason
+            shown(&s.reason)
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -851,18 +888,26 @@ async fn snooze_clear(
     user: &str,
     by: &str,
 ) -> anyhow::Result<ExitCode> {
-    let who = riskrelay::ids::UserRef::parse(user).with_context(|| {
-        format!("\"{user}\" is neither a user principal name (name@domain) nor a user id (GUID)")
-    })?;
+    let who = riskrelay::ids::UserRef::parse(user)
+        .filter(|_| user.chars().count() <= riskrelay::snooze::USER_MAX)
+        .with_context(|| {
+            format!(
+                "\"{}\" is neither a user principal name (name@domain) nor a user id (GUID)",
+                shown(user)
+            )
+        })?;
     let now = time::OffsetDateTime::now_utc();
     let cleared =
         riskrelay::source::snoozes::update(store.as_ref(), tenant, |b| b.clear(&who, by, now))
             .await?;
     if cleared {
-        println!("{who}'s snooze lifted; posted at the next poll cycle");
+        println!(
+            "{}'s snooze lifted; posted at the next poll cycle",
+            shown(&who.to_string())
+        );
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("{who} is not snoozed");
+        println!("{} is not snoozed", shown(&who.to_string()));
         Ok(ExitCode::from(1))
     }
 }

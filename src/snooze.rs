@@ -21,6 +21,10 @@ use crate::risk::RiskLevel;
 pub const MAX: Duration = Duration::days(30);
 /// Longest reason kept.
 pub const REASON_MAX: usize = 300;
+/// The longest user argument: a user principal name is at most 113 characters in Entra, a GUID 36.
+pub const USER_MAX: usize = 256;
+/// The longest `--by`: a name or a user principal name.
+pub const BY_MAX: usize = 128;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -106,8 +110,14 @@ pub fn new(
     level: Option<RiskLevel>,
     now: OffsetDateTime,
 ) -> Result<Snooze, String> {
+    if user.chars().count() > USER_MAX {
+        return Err(format!("the user is longer than {USER_MAX} characters"));
+    }
     let user = UserRef::parse(user).ok_or_else(|| {
-        format!("\"{user}\" is neither a user principal name (name@domain) nor a user id (GUID)")
+        format!(
+            "\"{}\" is neither a user principal name (name@domain) nor a user id (GUID)",
+            crate::render::escape::terminal(user)
+        )
     })?;
     let reason = reason.trim();
     if reason.is_empty() {
@@ -119,6 +129,10 @@ pub fn new(
     if duration > MAX {
         return Err(format!("a snooze lasts at most {} days", MAX.whole_days()));
     }
+    let by = by.trim();
+    if by.chars().count() > BY_MAX {
+        return Err(format!("--by is longer than {BY_MAX} characters"));
+    }
     Ok(Snooze {
         user_id: match &user {
             UserRef::Id(id) => Some(*id),
@@ -126,7 +140,7 @@ pub fn new(
         },
         user,
         level,
-        by: by.trim().to_string(),
+        by: by.to_string(),
         reason: reason.to_string(),
         at: now,
         until: now + duration,

@@ -81,8 +81,8 @@ impl TenantRecord {
         if name.is_empty() {
             return Err("the tenant name is empty".into());
         }
-        if name.chars().any(char::is_control) {
-            return Err("the tenant name contains a control character".into());
+        if crate::render::escape::has_hidden(name) {
+            return Err("the tenant name contains a control, bidi or invisible character".into());
         }
         if name.chars().count() > NAME_MAX {
             return Err(format!(
@@ -378,6 +378,8 @@ mod tests {
         assert_eq!(TenantRecord::check_name("  Contoso  ").unwrap(), "Contoso");
         assert!(TenantRecord::check_name("").is_err());
         assert!(TenantRecord::check_name("a\nb").is_err());
+        assert!(TenantRecord::check_name("Contoso\u{202E}lasrever").is_err());
+        assert!(TenantRecord::check_name("Con\u{200B}toso").is_err());
         assert!(TenantRecord::check_name(&"x".repeat(NAME_MAX + 1)).is_err());
     }
 }

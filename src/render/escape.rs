@@ -39,6 +39,46 @@ pub fn single_line(s: &str) -> String {
     out.trim().to_string()
 }
 
+/// Characters that show nothing but change what is shown: zero-width spaces and joiners, the
+/// word joiner and invisible operators, the byte-order mark, the soft hyphen.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{034F}' | '\u{180E}')
+}
+
+/// Text for a terminal, where a name, a reason or an error must not move the cursor, recolour
+/// the screen, reorder the line or hide characters: control, bidi and invisible characters are
+/// shown as `\u{…}` escapes (and a backslash as `\\`, so an escape cannot be faked). Everything
+/// else is left as it is.
+pub fn terminal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if c.is_control()
+            || is_bidi_control(c)
+            || is_invisible(c)
+            || c == '\u{2028}'
+            || c == '\u{2029}'
+        {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether `s` holds a character [`terminal`] would escape (other than a backslash).
+pub fn has_hidden(s: &str) -> bool {
+    s.chars().any(|c| {
+        c.is_control()
+            || is_bidi_control(c)
+            || is_invisible(c)
+            || c == '\u{2028}'
+            || c == '\u{2029}'
+    })
+}
+
 /// At most `max` characters, ending with `…` when shortened.
 pub fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -142,7 +182,23 @@ mod tests {
         assert_eq!(teams_field("- item\n1. item", 100), "- item 1. item");
     }
 
+    #[test]
+    fn terminal_text_shows_every_hidden_character() {
+        assert_eq!(
+            terminal("Ann\u{1b}[2J\nby \u{202E}nimda\u{200B}\\u{41}"),
+            "Ann\\u{1b}[2J\\u{a}by \\u{202e}nimda\\u{200b}\\\\u{41}"
+        );
+        assert_eq!(terminal("Zoë Smith-Jones"), "Zoë Smith-Jones");
+        assert!(has_hidden("a\u{2066}b") && !has_hidden("plain name"));
+    }
+
     proptest! {
+        #[test]
+        fn terminal_text_has_no_control_bidi_or_invisible_character(s in any::<String>()) {
+            let out = terminal(&s);
+            prop_assert!(!has_hidden(&out));
+        }
+
         #[test]
         fn slack_escaping_is_complete_and_reversible(s in any::<String>()) {
             let e = slack(&s);

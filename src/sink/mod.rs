@@ -248,13 +248,16 @@ impl Endpoint {
         }
     }
 
-    /// POSTs the request until the destination takes it: 429 and 5xx (and transport failures) are
-    /// retried under `retry`, any other answer fails at once as permanent. `vendor` names the
-    /// destination in errors.
+    /// POSTs the request until the destination takes it: 5xx (and transport failures) are retried
+    /// under `retry`, and 429 too unless `throttled` says to leave it to the queue; any other
+    /// answer fails at once as permanent. `pace`, when given, is the destination's own spacing,
+    /// pushed back by a 429's wait. `vendor` names the destination in errors.
     pub async fn deliver(
         &self,
         request: &Request,
         retry: &crate::http::RetryPolicy,
+        throttled: Throttled,
+        pace: Option<&crate::limiter::Limiter>,
         vendor: &str,
     ) -> Result<(), SinkError> {
         let mut attempts = retry.start(format_args!("{vendor} sink {}", self.name));
@@ -267,8 +270,23 @@ impl Endpoint {
                     Answer::Again { error, wait } => (error, wait),
                 },
             };
-            if !attempts.again(&error, wait).await {
+            let rate_limited = error.class() == FailureClass::Status(429);
+            if rate_limited && throttled == Throttled::ToTheQueue {
                 return Err(error);
+            }
+            let Some(delay) = attempts.next_delay(wait) else {
+                attempts.give_up(&error);
+                return Err(error);
+            };
+            if let (true, Some(pace)) = (rate_limited, pace) {
+                // Every later post to this destination waits too, not only this one.
+                pace.pause(delay).await;
+            }
+            if !attempts.wait(delay, &error).await {
+                return Err(error);
+            }
+            if let Some(pace) = pace {
+                pace.acquire().await;
             }
         }
     }
@@ -296,6 +314,16 @@ impl Endpoint {
             .await
             .map_err(crate::http::TransportFailure::of)
     }
+}
+
+/// What a sink does with a 429.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Throttled {
+    /// Waits (the `Retry-After`, within the policy) and tries again.
+    Retry,
+    /// Fails the post as retryable at once: the destination asks for waits longer than a post
+    /// should hold its delivery for, and the queue's later retry is that wait.
+    ToTheQueue,
 }
 
 /// A JSON body exactly as it is sent (a signature covers these bytes), and any headers besides

@@ -7,7 +7,13 @@
 //! the page instead of opening another — and a `resolve` when it ends. The user's next episode has
 //! a new key and pages anew. Messages about no single incident (digests, the baseline summary,
 //! operations and snooze notices, the standing summary) are not paged. PagerDuty answers 202; 400
-//! means the event was refused (not retried); 429 and 5xx are retried.
+//! means the event was refused (not retried); a 5xx is retried once.
+//!
+//! PagerDuty takes about 120 events a minute per routing key, and advises retrying a 429 about
+//! 30 seconds apart or with "a backoff of a few minutes" (Events API v2 overview and rate limits):
+//! so events are paced at two a second, and a 429 is handed to the queue at once — its next
+//! attempt (the queue's redelivery, the next cycle) is that backoff — instead of holding the
+//! delivery in process.
 
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
@@ -22,12 +28,16 @@ use super::config::SinkConfig;
 /// PagerDuty limits an event's summary to 1,024 characters.
 const SUMMARY_MAX: usize = 1024;
 
+/// About 120 events a minute per routing key: two a second at most.
+pub const PACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A 5xx or a lost connection is tried once more after a short wait; a 429 never waits here.
 fn policy() -> RetryPolicy {
     RetryPolicy {
-        max_attempts: 4,
-        base_delay: std::time::Duration::from_secs(1),
-        max_delay: std::time::Duration::from_secs(8),
-        budget: 2 * super::MAX_RETRY_AFTER,
+        max_attempts: 2,
+        base_delay: std::time::Duration::from_secs(2),
+        max_delay: std::time::Duration::from_secs(4),
+        budget: super::MAX_RETRY_AFTER,
         max_retry_after: super::MAX_RETRY_AFTER,
     }
 }
@@ -36,6 +46,7 @@ pub struct PagerDutySink {
     endpoint: Endpoint,
     routing_key: secrecy::SecretString,
     retry: RetryPolicy,
+    pace: crate::limiter::Limiter,
 }
 
 impl PagerDutySink {
@@ -47,6 +58,7 @@ impl PagerDutySink {
                 .clone()
                 .unwrap_or_else(|| secrecy::SecretString::from(String::new())),
             retry: policy(),
+            pace: crate::limiter::Limiter::with_interval(PACE),
         }
     }
 }
@@ -136,6 +148,10 @@ impl Sink for PagerDutySink {
         false
     }
 
+    async fn ready(&self) {
+        self.pace.acquire().await;
+    }
+
     async fn post(&self, message: &Outgoing<'_>) -> Result<(), SinkError> {
         let Some(body) = event(
             message,
@@ -146,7 +162,45 @@ impl Sink for PagerDutySink {
         // The key is a credential held for scrubbing (see crate::redact): an answer quoting it
         // never reaches a log line.
         self.endpoint
-            .deliver(&super::Request::json(&body), &self.retry, "PagerDuty")
+            .deliver(
+                &super::Request::json(&body),
+                &self.retry,
+                super::Throttled::ToTheQueue,
+                Some(&self.pace),
+                "PagerDuty",
+            )
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::config::SinkKind;
+
+    #[tokio::test(start_paused = true)]
+    async fn events_are_paced_within_120_a_minute() {
+        let config = SinkConfig {
+            name: "oncall".into(),
+            kind: SinkKind::PagerDuty,
+            url: secrecy::SecretString::from(super::super::config::PAGERDUTY_EVENTS_URL),
+            min_level: RiskLevel::High,
+            key: Some(secrecy::SecretString::from(
+                "R0ut1ngK3yR0ut1ngK3yR0ut1ngK3y12",
+            )),
+        };
+        let sink = PagerDutySink::new(
+            &config,
+            super::super::Http {
+                client: reqwest::Client::new(),
+                timeout: std::time::Duration::from_secs(1),
+            },
+        );
+        let start = tokio::time::Instant::now();
+        for _ in 0..121 {
+            sink.ready().await;
+        }
+        // 121 events take a minute: never more than 120 in one.
+        assert_eq!(start.elapsed(), std::time::Duration::from_secs(60));
     }
 }

@@ -307,7 +307,13 @@ impl Sink for WebhookSink {
             }
         }
         self.endpoint
-            .deliver(&request, &self.retry, "The webhook")
+            .deliver(
+                &request,
+                &self.retry,
+                super::Throttled::Retry,
+                None,
+                "The webhook",
+            )
             .await
     }
 }

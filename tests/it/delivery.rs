@@ -404,21 +404,41 @@ async fn kinds_not_configured_are_not_posted() {
     assert!(report.posted.is_empty() && report.failures.is_empty());
 }
 
+/// PagerDuty: a 5xx is tried once more in process; a 429 is handed to the queue at once (PagerDuty
+/// advises retrying 30 seconds apart or minutes later, longer than a post should hold its
+/// delivery), as a retryable failure; a 400 is refused for good.
 #[tokio::test]
-async fn pagerduty_429_and_5xx_are_retried_and_a_refused_event_is_not() {
+async fn pagerduty_retries_a_5xx_hands_a_429_to_the_queue_and_a_refused_event_is_not_retried() {
     let accepted = ResponseTemplate::new(202)
         .set_body_json(serde_json::json!({"status": "success", "dedup_key": "x"}));
     let (server, report) = deliver_one(
         SinkKind::PagerDuty,
         vec![
-            (ResponseTemplate::new(429), Some(1)),
             (ResponseTemplate::new(502), Some(1)),
-            (accepted, None),
+            (accepted.clone(), None),
         ],
     )
     .await;
     assert!(report.failures.is_empty(), "{report:?}");
-    assert_eq!(received(&server).await, 3);
+    assert_eq!(received(&server).await, 2);
+
+    let (server, report) = deliver_one(
+        SinkKind::PagerDuty,
+        vec![
+            (
+                ResponseTemplate::new(429).insert_header("retry-after", "30"),
+                Some(1),
+            ),
+            (accepted, None),
+        ],
+    )
+    .await;
+    assert_eq!(received(&server).await, 1, "no wait in process for a 429");
+    let DeliverError::Sink(e) = &report.failures[0].error else {
+        panic!("{report:?}")
+    };
+    assert!(e.is_retryable(), "the queue tries again later: {e}");
+    assert_eq!(e.class(), sink::FailureClass::Status(429));
 
     let logs = LogCapture::start();
     // PagerDuty's answer to an invalid event; one that quoted the key must not leak it.
@@ -676,4 +696,73 @@ async fn an_incident_opened_at_high_is_updated_when_lowered_and_resolved_when_it
     // Slack, at :high too, was told of the first episode and heard its end as well.
     let slack_texts = crate::helpers::received_text(&slack).await;
     assert_eq!(slack_texts.len(), 3, "{slack_texts:#?}");
+}
+
+/// A redirect is a failure, never a delivery: the production client follows none, so a POST is
+/// not turned into a bodiless GET that "succeeds" at the new place. Each 3xx fails for good,
+/// naming the status and not the new location, and nothing reaches the redirect's target.
+#[tokio::test]
+async fn a_destination_answering_with_a_redirect_fails_for_good_and_nothing_reaches_the_target() {
+    let target = MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&target)
+        .await;
+    let production = sink::Http {
+        client: riskrelay::http::client(Duration::from_secs(5)).unwrap(),
+        timeout: Duration::from_secs(5),
+    };
+    for status in [301, 302, 303, 307, 308] {
+        for kind in [
+            SinkKind::Slack,
+            SinkKind::Teams,
+            SinkKind::PagerDuty,
+            SinkKind::Webhook,
+        ] {
+            let server = MockServer::start().await;
+            wiremock::Mock::given(wiremock::matchers::any())
+                .respond_with(
+                    ResponseTemplate::new(status)
+                        .insert_header("location", format!("{}/moved/secret-place", target.uri())),
+                )
+                .mount(&server)
+                .await;
+            let config = match kind {
+                SinkKind::Slack => slack_sink(&server, RiskLevel::Low),
+                SinkKind::Teams => teams_sink(&server, RiskLevel::Low),
+                SinkKind::PagerDuty => pagerduty_sink(&server, RiskLevel::Low),
+                SinkKind::Webhook => crate::helpers::webhook_sink(
+                    &server,
+                    RiskLevel::Low,
+                    crate::helpers::SIGNING_SECRET,
+                ),
+            };
+            let d = Delivery::new(
+                Arc::new(MemoryStore::default()),
+                sink::build(&[config], production.clone()),
+                riskrelay::alert::AlertKind::ALL.into_iter().collect(),
+                10,
+            );
+            let report = d
+                .deliver(&[alert(1, RiskLevel::High)], OffsetDateTime::now_utc())
+                .await;
+            assert!(report.posted.is_empty(), "{status} {kind:?}: {report:?}");
+            let DeliverError::Sink(e) = &report.failures[0].error else {
+                panic!("{report:?}")
+            };
+            assert!(!e.is_retryable(), "{status} {kind:?}");
+            assert_eq!(e.class(), sink::FailureClass::Redirect(status));
+            let text = e.to_string();
+            assert!(
+                text.contains(&status.to_string()) && text.contains("update the destination's URL"),
+                "{text}"
+            );
+            assert!(!text.contains("secret-place"), "{text}");
+            assert_eq!(received(&server).await, 1, "{status} {kind:?}: tried once");
+        }
+    }
+    assert!(
+        target.received_requests().await.unwrap().is_empty(),
+        "nothing followed a redirect"
+    );
 }

@@ -109,6 +109,79 @@ async fn a_token_endpoint_that_echoes_the_request_leaks_no_secret() {
     }
 }
 
+/// The same, when the echo percent-encodes in lower case (`%7e`), when it comes from the
+/// certificate's signed client assertion, and when the sign-in's error text is cut short: no
+/// form of the secret survives.
+#[tokio::test]
+async fn a_token_echo_leaks_no_secret_in_lower_case_escapes_nor_a_client_assertion() {
+    struct LowerCaseEcho;
+    impl wiremock::Respond for LowerCaseEcho {
+        fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+            // Re-encode the form's escapes in lower case, as some proxies do.
+            let body = String::from_utf8_lossy(&req.body).into_owned();
+            let mut echoed = String::new();
+            let mut chars = body.chars().peekable();
+            while let Some(c) = chars.next() {
+                echoed.push(c);
+                if c == '%' {
+                    for _ in 0..2 {
+                        if let Some(h) = chars.next() {
+                            echoed.push(h.to_ascii_lowercase());
+                        }
+                    }
+                }
+            }
+            ResponseTemplate::new(400).set_body_json(json!({
+                "error": "invalid_request",
+                "error_description": format!("AADSTS900144: could not read: {echoed}"),
+            }))
+        }
+    }
+    let logs = crate::helpers::LogCapture::start();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(LowerCaseEcho)
+        .mount(&server)
+        .await;
+    let secret = "Ab~cD~eF/gH+iJ?kL=mN";
+    let mut config = wiremock_config(&server);
+    config.credential = GraphCredential::App {
+        client_id: uuid::Uuid::from_u128(7),
+        secret: AppSecret::ClientSecret(SecretString::from(secret)),
+    };
+    let err = client(&config)
+        .risky_users_changed_since(since())
+        .await
+        .unwrap_err();
+    let text = format!("{err} {err:?} {}", logs.text());
+    assert!(
+        text.contains("%7e") || text.contains("[redacted]"),
+        "{text}"
+    );
+    for leaked in ["Ab~cD", "Ab%7ecD", "Ab%7EcD", "eF%2fgH", "iJ%3fkL"] {
+        assert!(!text.contains(leaked), "{leaked} leaked: {text}");
+    }
+
+    // The certificate's signed assertion, echoed: minted per request, so it is matched as a
+    // signed JWT.
+    let pem = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/graph-app-cert.pem",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    config.credential = GraphCredential::App {
+        client_id: uuid::Uuid::from_u128(8),
+        secret: AppSecret::Certificate(SecretString::from(pem)),
+    };
+    let err = client(&config)
+        .risky_users_changed_since(since())
+        .await
+        .unwrap_err();
+    let text = format!("{err} {err:?} {}", logs.text());
+    assert!(text.contains("client_assertion="), "{text}");
+    assert!(!text.contains("client_assertion=eyJ"), "{text}");
+}
+
 #[tokio::test]
 async fn invalid_client_surfaces_as_a_clear_message() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();

@@ -691,3 +691,216 @@ async fn a_kill_during_a_digest_loses_nothing_and_repeats_at_most_that_digest() 
         "nothing else was posted, and nothing one at a time: {texts:?}"
     );
 }
+
+/// Named destinations, each with its secret URL, on a `riskrelay` command.
+fn destinations(cmd: &mut tokio::process::Command, sinks: &[(&str, &str, String)]) {
+    let list: Vec<String> = sinks
+        .iter()
+        .map(|(name, kind, _)| format!("{name}:{kind}:low"))
+        .collect();
+    cmd.env("RISKRELAY_SINKS", list.join(","));
+    for (name, _, url) in sinks {
+        cmd.env(
+            format!("RISKRELAY_{}_WEBHOOK_URL", name.to_ascii_uppercase()),
+            url,
+        );
+    }
+}
+
+/// Answers every post with 400 and the request line, URL and query included, as a
+/// TLS-inspecting proxy's error page may.
+struct EchoTheRequest;
+
+impl wiremock::Respond for EchoTheRequest {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        ResponseTemplate::new(400).set_body_string(format!(
+            "proxy refused POST {} ({} bytes)",
+            req.url,
+            req.body.len()
+        ))
+    }
+}
+
+/// A destination that redirects and one whose proxy echoes its URL: each message to them is
+/// parked (a redirect is a failure, never a delivery: nothing reaches the redirect's target),
+/// and no secret of theirs reaches a log line, `riskrelay parked`, or the notice the third
+/// destination gets, which names each destination and its kind of failure only.
+#[tokio::test]
+async fn redirected_and_echoing_destinations_lose_nothing_and_leak_no_secret() {
+    let Watched {
+        _dir,
+        db,
+        sim,
+        slack,
+    } = watched(SimConfig::default(), 2).await;
+    let target = MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&target)
+        .await;
+    let moved = MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(
+            ResponseTemplate::new(301).insert_header("location", format!("{}/new", target.uri())),
+        )
+        .mount(&moved)
+        .await;
+    let echo = MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(EchoTheRequest)
+        .mount(&echo)
+        .await;
+    let ops = MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&ops)
+        .await;
+    let secrets = [
+        "T0REDIR01",
+        "MovedTokenMovedToken1234",
+        "0123456789abcdef0123456789abcdef",
+        "EchoSigEchoSigEchoSigEchoSig0123456789",
+        "OpsTokenOpsTokenOpsToken",
+    ];
+    let sinks = [
+        (
+            "moved",
+            "slack",
+            format!(
+                "{}/services/T0REDIR01/B0REDIR01/MovedTokenMovedToken1234",
+                moved.uri()
+            ),
+        ),
+        (
+            "echo",
+            "teams",
+            format!(
+                "{}/workflows/0123456789abcdef0123456789abcdef/triggers/manual/paths/invoke?api-version=2016-06-01&sig=EchoSigEchoSigEchoSigEchoSig0123456789",
+                echo.uri()
+            ),
+        ),
+        (
+            "ops",
+            "slack",
+            format!(
+                "{}/services/T0OPS0001/B0OPS0001/OpsTokenOpsTokenOpsToken",
+                ops.uri()
+            ),
+        ),
+    ];
+    let mut once = command(&db, &slack);
+    once.arg("--once");
+    against(&mut once, &sim);
+    destinations(&mut once, &sinks);
+    assert!(once.status().await.unwrap().success(), "{}", logs(&db));
+
+    assert!(
+        target.received_requests().await.unwrap().is_empty(),
+        "a redirect was followed"
+    );
+    let posted = bodies(&ops).await;
+    let notice = posted
+        .iter()
+        .find(|t| t.contains("set aside"))
+        .unwrap_or_else(|| panic!("no notice in {posted:#?}"));
+    // The whole posts, not only their fallback text.
+    let all = crate::helpers::received_text(&ops).await.join("\n");
+    assert!(
+        all.contains("to moved") && all.contains("redirected (HTTP 301)"),
+        "{notice}: {all}"
+    );
+    assert!(
+        all.contains("to echo") && all.contains("refused the message (HTTP 400)"),
+        "{all}"
+    );
+    assert!(
+        !all.contains("proxy refused"),
+        "another destination's answer: {all}"
+    );
+    assert_eq!(user_alerts(&posted).len(), 2, "{posted:#?}");
+
+    let mut list = cli(&db, &slack);
+    list.arg("parked");
+    against(&mut list, &sim);
+    destinations(&mut list, &sinks);
+    let listed = list.output().await.unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    // Every message for the two destinations is parked: the two alerts and what else this
+    // first cycle had for them (posture findings), nothing for the third.
+    assert!(listed.lines().count() >= 4, "{listed}");
+    assert!(
+        listed
+            .lines()
+            .all(|l| l.contains("\tmoved\t") || l.contains("\techo\t")),
+        "{listed}"
+    );
+    assert!(listed.contains("redirect"), "{listed}");
+
+    let everything = format!("{}{listed}{all}", logs(&db));
+    for secret in secrets {
+        assert!(
+            !everything.contains(secret),
+            "{secret} leaked:\n{everything}"
+        );
+    }
+}
+
+/// A `Retry-After` of 1e20 seconds (more than `u64::MAX`) from Graph or from a destination is
+/// read as "too long", never a panic: `run --once` and `check --json` end with their normal exit
+/// codes, and `riskrelay run` keeps its schedule after a posture check that met it.
+#[tokio::test]
+async fn a_retry_after_of_1e20_panics_nothing_and_the_schedule_goes_on() {
+    use riskrelay::sim::Fault;
+    let Watched {
+        _dir,
+        db,
+        sim,
+        slack,
+    } = watched(SimConfig::default(), 2).await;
+
+    sim.fail(Fault::status("/identityProtection/policy", 429, 1).with_retry_after_text("1e20"));
+    let mut check = cli(&db, &slack);
+    check.args(["check", "--json"]).stdout(Stdio::piped());
+    against(&mut check, &sim);
+    let checked = check.output().await.unwrap();
+    assert_ne!(checked.status.code(), Some(101), "{}", logs(&db));
+
+    sim.fail(Fault::status("/identityProtection/riskyUsers", 429, 1).with_retry_after_text("1e20"));
+    let mut once = command(&db, &slack);
+    once.arg("--once");
+    against(&mut once, &sim);
+    let status = once.status().await.unwrap();
+    assert_eq!(
+        status.code(),
+        Some(2),
+        "a failed cycle, said: {}",
+        logs(&db)
+    );
+
+    // The service: its first posture check meets the huge Retry-After, the first post to Slack
+    // too; the poll cycle after it runs and the alerts arrive.
+    sim.fail(Fault::status("/identityProtection/policy", 429, 1).with_retry_after_text("1e20"));
+    slack.reset().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1e20"))
+        .up_to_n_times(1)
+        .mount(&slack)
+        .await;
+    crate::helpers::ok_slack(&slack).await;
+    let mut service = command(&db, &slack);
+    against(&mut service, &sim);
+    let mut child = service.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while user_alerts(&bodies(&slack).await).len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no alert after the huge Retry-After: {}",
+            logs(&db)
+        );
+        assert!(child.try_wait().unwrap().is_none(), "{}", logs(&db));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    child.kill().await.unwrap();
+    let text = logs(&db);
+    assert!(!text.contains("panicked"), "{text}");
+}

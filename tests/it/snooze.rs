@@ -266,6 +266,56 @@ async fn the_snooze_command_on_dynamodb_refuses_bad_input_and_lists_what_it_stor
             vec!["ada@contoso.com", "--for", "7d", "--reason", "x"],
             "--by",
         ),
+        (
+            vec![
+                "ada@contoso.com",
+                "--for",
+                "7d",
+                "--reason",
+                "x",
+                "--by",
+                &"b".repeat(129),
+            ],
+            "--by is longer than 128",
+        ),
+        (
+            vec![
+                &"a".repeat(300),
+                "--for",
+                "7d",
+                "--reason",
+                "x",
+                "--by",
+                "alice",
+            ],
+            "the user is longer than 256",
+        ),
+        (
+            vec![
+                "\u{1b}[2Jada",
+                "--for",
+                "7d",
+                "--reason",
+                "x",
+                "--by",
+                "alice",
+            ],
+            "\\u{1b}[2Jada\" is neither",
+        ),
+        (
+            vec![
+                "ada@contoso.com",
+                "--tenant",
+                "99999999-2222-3333-4444-555555555555",
+                "--for",
+                "7d",
+                "--reason",
+                "x",
+                "--by",
+                "alice",
+            ],
+            "not the tenant this deployment watches",
+        ),
     ] {
         let (code, text) = run(&args);
         assert_eq!(code, Some(2), "{args:?}: {text}");
@@ -290,13 +340,42 @@ async fn the_snooze_command_on_dynamodb_refuses_bad_input_and_lists_what_it_stor
             && text.contains("handled in INC-4711"),
         "{text}"
     );
+    // A reason and a name that would move the cursor, clear the screen or reverse the line are
+    // shown escaped, never raw.
+    let (code, text) = run(&[
+        "bob@contoso.com",
+        "--for",
+        "1d",
+        "--reason",
+        "fixed\n\u{1b}[2J\u{202E}deppots",
+        "--by",
+        "mallory\u{200B}\u{1b}[31m",
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let (_, text) = run(&["--list"]);
+    assert!(
+        !text
+            .chars()
+            .any(|c| c == '\u{1b}' || c == '\u{202E}' || c == '\u{200B}'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("by mallory\\u{200b}\\u{1b}[31m")
+            && text.contains("fixed\\u{a}\\u{1b}[2J\\u{202e}deppots"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 2, "one line each: {text}");
     let (book, _) = snoozes::load(
         store.as_ref(),
         riskrelay::ids::TenantId::parse(tenant).unwrap(),
     )
     .await
     .unwrap();
-    assert_eq!(book.active.len(), 1);
+    assert_eq!(book.active.len(), 2);
+    assert_eq!(
+        run(&["--clear", "bob@contoso.com", "--by", "bob"]).0,
+        Some(0)
+    );
     assert_eq!(
         run(&["--clear", "ada@contoso.com", "--by", "bob"]).0,
         Some(0)

@@ -465,6 +465,16 @@ async fn the_tenants_command_registers_lists_and_removes_and_refuses_bad_input()
     .await;
     assert_eq!(code, 2);
     assert!(stderr.contains("the tenant must be its id"), "{stderr}");
+    let (code, _, stderr) = out(riskrelay(dir.path()).args([
+        "tenants",
+        "add",
+        "00000000-0000-0000-0000-000000000000",
+        "--name",
+        "X",
+    ]))
+    .await;
+    assert_eq!(code, 2);
+    assert!(stderr.contains("not the nil GUID"), "{stderr}");
     for (extra, says) in [
         (
             ["--sinks", "nope"],
@@ -473,6 +483,10 @@ async fn the_tenants_command_registers_lists_and_removes_and_refuses_bad_input()
         (["--drift-mode", "loud"], "--drift-mode"),
         (["--exclude", "nobody"], "--exclude"),
         (["--name", " "], "the tenant name is empty"),
+        (
+            ["--name", "Contoso\u{202E}dtL"],
+            "bidi or invisible character",
+        ),
     ] {
         let (code, _, stderr) = out(riskrelay(dir.path())
             .args(["tenants", "add", "0a6a3c1e-2f4b-4c5d-9e6f-7a8b9c0d1e2f"])
@@ -584,6 +598,24 @@ async fn run_simulate_watches_several_tenants_each_message_naming_its_tenant() {
     assert!(listed(fabrikam).await.contains("bob@fabrikam.com"));
     let contoso = riskrelay::sim::SimConfig::tenant(0).tenant_id.to_string();
     assert!(listed(contoso).await.contains("nobody is snoozed"));
+    // A tenant the deployment does not watch: refused, nothing kept where nothing reads it.
+    let (code, _, stderr) = out(riskrelay(dir.path())
+        .env("RISKRELAY_TENANTS", "registry")
+        .args([
+            "snooze",
+            "bob@elsewhere.com",
+            "--for",
+            "1d",
+            "--reason",
+            "x",
+            "--by",
+            "msp-analyst",
+            "--tenant",
+            "99999999-2222-3333-4444-555555555555",
+        ]))
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("not a registered tenant"), "{stderr}");
 }
 
 #[tokio::test]
