@@ -82,6 +82,14 @@ pub struct TenantRun {
     pub result: Result<Done, String>,
 }
 
+/// What one tenant's job leaves to record: its outcome, and the status it was decided against.
+#[derive(Clone)]
+struct Settle {
+    record: TenantRecord,
+    stored: Option<store::Versioned<TenantStatus>>,
+    outcome: Outcome,
+}
+
 /// One tenant's parts, and what they were built from.
 struct Built {
     record: TenantRecord,
@@ -287,33 +295,40 @@ impl Fleet {
             .collect())
     }
 
-    /// Runs a job for every tenant, side by side up to the concurrency cap.
+    /// Runs a job for every tenant, side by side up to the concurrency cap. The tenants'
+    /// outcomes are recorded together at the end: a refusal every tenant shares is the
+    /// deployment's, said once, and no tenant is marked as having lost access for it.
     pub async fn each(&self, job: Job) -> anyhow::Result<Vec<TenantRun>> {
         let tenants = self.tenants().await?;
         let n = tenants.len().max(1) as u32;
         let window = (STAGGER_STEP * n).min(STAGGER_MAX);
-        Ok(futures_util::stream::iter(tenants.into_iter().enumerate())
-            .map(|(i, (record, app))| {
-                use tracing::Instrument as _;
-                let span = match &record {
-                    Some(r) => tracing::info_span!("tenant", id = %r.id, name = %r.name),
-                    None => tracing::Span::none(),
-                };
-                // Tenants start spread out: each then keeps its own 1 request/s pace, so their
-                // identity-protection requests stay spread out instead of all leaving at the
-                // same instant every second (a burst that delays some of them on the way out,
-                // and so brings a tenant's next one closer than a second to its last at
-                // Graph's end: measured, 9 of 800 throttled at 200 tenants without this).
-                let start = window * i as u32 / n;
-                async move {
-                    tokio::time::sleep(start).await;
-                    self.one(job, record, app).await
-                }
-                .instrument(span)
-            })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await)
+        let done: Vec<(TenantRun, Option<Settle>)> =
+            futures_util::stream::iter(tenants.into_iter().enumerate())
+                .map(|(i, (record, app))| {
+                    use tracing::Instrument as _;
+                    let span = match &record {
+                        Some(r) => tracing::info_span!("tenant", id = %r.id, name = %r.name),
+                        None => tracing::Span::none(),
+                    };
+                    // Tenants start spread out: each then keeps its own 1 request/s pace, so
+                    // their identity-protection requests stay spread out instead of all leaving
+                    // at the same instant every second (a burst that delays some of them on the
+                    // way out, and so brings a tenant's next one closer than a second to its
+                    // last at Graph's end: measured, 9 of 800 throttled at 200 tenants without
+                    // this).
+                    let start = window * i as u32 / n;
+                    async move {
+                        tokio::time::sleep(start).await;
+                        self.one(job, record, app).await
+                    }
+                    .instrument(span)
+                })
+                .buffer_unordered(self.concurrency)
+                .collect()
+                .await;
+        let settles: Vec<Settle> = done.iter().filter_map(|(_, s)| s.clone()).collect();
+        self.settle_all(settles).await;
+        Ok(done.into_iter().map(|(run, _)| run).collect())
     }
 
     /// Runs a job for one tenant (a poll job taken off the queue in AWS); `None` when the tenant
@@ -325,18 +340,83 @@ impl Fleet {
             .into_iter()
             .next();
         Ok(match found {
-            Some((record, app)) => Some(self.one(job, record, app).await),
+            Some((record, app)) => {
+                let (run, settle) = self.one(job, record, app).await;
+                self.settle_all(settle.into_iter().collect()).await;
+                Some(run)
+            }
             None => None,
         })
     }
 
-    async fn one(&self, job: Job, record: Option<TenantRecord>, app: Arc<App>) -> TenantRun {
-        let Some(record) = record else {
-            return TenantRun {
-                tenant: app.tenant,
-                name: None,
-                result: run(&app, job).await.map_err(|e| format!("{e:#}")),
+    /// Records what a job did for each tenant, after deciding whether a problem they share is the
+    /// deployment's (see [`tenancy::deployment_problem`]).
+    async fn settle_all(&self, settles: Vec<Settle>) {
+        if settles.is_empty() {
+            return;
+        }
+        let outcomes: Vec<&Outcome> = settles.iter().map(|s| &s.outcome).collect();
+        let problem = tenancy::deployment_problem(&outcomes);
+        let worked = outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::Polled | Outcome::Worked));
+        if problem.is_some() || worked {
+            self.settle_deployment(problem.as_deref()).await;
+        }
+        for s in settles {
+            let outcome = match (&problem, s.outcome) {
+                // The deployment's problem, recorded as each tenant's last error only.
+                (Some(_), Outcome::Refused(_, text)) => Outcome::Deployment(text),
+                (_, o) => o,
             };
+            self.settle(&s.record, s.stored, &outcome).await;
+        }
+    }
+
+    /// Records the deployment's shared problem (or its end) and says it once.
+    async fn settle_deployment(&self, problem: Option<&str>) {
+        let key = tenancy::DEPLOYMENT_STATUS;
+        let home = tenancy::deployment();
+        let stored =
+            match store::load::<tenancy::DeploymentStatus>(self.store.as_ref(), home, key).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the deployment's status");
+                    return;
+                }
+            };
+        let version = stored.as_ref().map(|s| s.version);
+        let mut status = stored.map(|s| s.value).unwrap_or_default();
+        let now = self.clock.now();
+        let Some(notice) = status.record(problem, now) else {
+            return;
+        };
+        tracing::warn!(problem = ?problem, "a problem every tenant shares changed");
+        // Recorded only once said, so a failed announcement is tried again by the next job.
+        if let Err(e) = self.announce(Message::Operations(notice), now).await {
+            tracing::error!(error = %format!("{e:#}"), "could not announce the deployment's problem; the next job tries again");
+            return;
+        }
+        if let Err(e) = store::save(self.store.as_ref(), home, key, &status, version).await {
+            tracing::warn!(error = %e, "could not record the deployment's status");
+        }
+    }
+
+    async fn one(
+        &self,
+        job: Job,
+        record: Option<TenantRecord>,
+        app: Arc<App>,
+    ) -> (TenantRun, Option<Settle>) {
+        let Some(record) = record else {
+            return (
+                TenantRun {
+                    tenant: app.tenant,
+                    name: None,
+                    result: run(&app, job).await.map_err(|e| format!("{e:#}")),
+                },
+                None,
+            );
         };
         let stored = match store::load::<TenantStatus>(
             self.store.as_ref(),
@@ -347,11 +427,14 @@ impl Fleet {
         {
             Ok(s) => s,
             Err(e) => {
-                return TenantRun {
-                    tenant: record.id,
-                    name: Some(record.name),
-                    result: Err(format!("reading the tenant's status: {e}")),
-                };
+                return (
+                    TenantRun {
+                        tenant: record.id,
+                        name: Some(record.name),
+                        result: Err(format!("reading the tenant's status: {e}")),
+                    },
+                    None,
+                );
             }
         };
         let status = stored.as_ref().map(|v| v.value.clone()).unwrap_or_default();
@@ -360,13 +443,19 @@ impl Fleet {
             && let Err(e) = app.graph.token_check().await
         {
             let outcome = outcome_of_graph(&e);
-            self.settle(&record, stored, &outcome).await;
             tracing::info!(tenant = %record.id, name = %record.name, consent = status.consent.name(), error = %e, "tenant skipped: no access yet");
-            return TenantRun {
-                tenant: record.id,
-                name: Some(record.name),
-                result: Ok(Done::Skipped),
-            };
+            return (
+                TenantRun {
+                    tenant: record.id,
+                    name: Some(record.name.clone()),
+                    result: Ok(Done::Skipped),
+                },
+                Some(Settle {
+                    record,
+                    stored,
+                    outcome,
+                }),
+            );
         }
         let result = run(&app, job).await;
         let outcome = match &result {
@@ -374,12 +463,18 @@ impl Fleet {
             Ok(_) => Outcome::Worked,
             Err(e) => outcome_of(e),
         };
-        self.settle(&record, stored, &outcome).await;
-        TenantRun {
-            tenant: record.id,
-            name: Some(record.name),
-            result: result.map_err(|e| format!("{e:#}")),
-        }
+        (
+            TenantRun {
+                tenant: record.id,
+                name: Some(record.name.clone()),
+                result: result.map_err(|e| format!("{e:#}")),
+            },
+            Some(Settle {
+                record,
+                stored,
+                outcome,
+            }),
+        )
     }
 
     /// Records a tenant's outcome and announces a change of consent, once. The change is
@@ -392,7 +487,7 @@ impl Fleet {
         stored: Option<store::Versioned<TenantStatus>>,
         outcome: &Outcome,
     ) {
-        if matches!(outcome, Outcome::Refused(_)) {
+        if matches!(outcome, Outcome::Refused(..)) {
             // Fresh parts next time: a token cached before consent was revoked stays refused
             // after it is granted again (a new grant is a new service principal).
             self.built.lock().await.remove(&record.id);
@@ -602,10 +697,10 @@ async fn run(app: &App, job: Job) -> anyhow::Result<Done> {
 }
 
 fn outcome_of_graph(e: &GraphError) -> Outcome {
-    if e.refuses_app() {
-        Outcome::Refused(e.to_string())
-    } else {
-        Outcome::Failed(e.to_string())
+    match e.refusal() {
+        Some(crate::graph::Refused::Tenant(r)) => Outcome::Refused(r, e.to_string()),
+        Some(crate::graph::Refused::Deployment) => Outcome::Deployment(e.to_string()),
+        None => Outcome::Failed(e.to_string()),
     }
 }
 

@@ -714,7 +714,7 @@ async fn tenants(
                     .map(|(r, s)| {
                         serde_json::json!({
                             "id": r.id, "name": r.name, "sinks": r.sinks, "driftMode": r.drift_mode,
-                            "exclude": r.exclude, "consent": s.consent, "since": s.since.map(|t| fmt(Some(t))),
+                            "exclude": r.exclude, "consent": s.consent, "refusal": s.refusal, "since": s.since.map(|t| fmt(Some(t))),
                             "lastPoll": s.last_poll.map(|t| fmt(Some(t))), "lastError": s.last_error,
                         })
                     })
@@ -729,7 +729,10 @@ async fn tenants(
                         "{}\t{}\t{}\t{}\t{}\t{}",
                         r.id,
                         shown(&r.name),
-                        s.consent.name(),
+                        match s.refusal {
+                            Some(why) => format!("{} ({})", s.consent.name(), why.name()),
+                            None => s.consent.name().to_string(),
+                        },
                         fmt(s.last_poll),
                         if r.sinks.is_empty() {
                             "shared".to_string()

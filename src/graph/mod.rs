@@ -151,8 +151,12 @@ pub enum GraphError {
     Timeout { feature: Feature },
     #[error("could not reach Graph for {feature}: {detail}")]
     Transport { feature: Feature, detail: String },
-    #[error("Graph refused {feature} (403): the app needs the {} permission", feature.permission())]
-    Forbidden { feature: Feature },
+    #[error("{}", forbidden_text(*feature, code))]
+    Forbidden {
+        feature: Feature,
+        /// Graph's `error.code`, which tells a missing licence from a missing permission.
+        code: String,
+    },
     #[error("Graph found nothing for {feature} (404)")]
     NotFound { feature: Feature },
     #[error("Graph rejected the request for {feature} ({status} {code}): {message}")]
@@ -204,23 +208,36 @@ impl GraphError {
         )
     }
 
-    /// Whether the tenant refuses the app itself: consent revoked or never given (the token
-    /// endpoint's AADSTS700016 "application not found in the directory", AADSTS65001 "consent
-    /// required", AADSTS7000112 "application disabled", AADSTS500011 "resource principal not
-    /// found"), a token Graph no longer takes (401), or a permission removed (403).
-    pub fn refuses_app(&self) -> bool {
-        // The token endpoint's refusals reach riskrelay as azure_identity's error text.
-        const REFUSALS: [&str; 5] = [
-            "AADSTS700016",
-            "AADSTS65001",
-            "AADSTS7000112",
-            "AADSTS500011",
-            "unauthorized_client",
+    /// Whether the tenant refuses the app, and why, or whether the cause is the deployment's —
+    /// from error codes only (an AADSTS code in the token endpoint's answer, Graph's
+    /// `error.code`), never from message text. `None`: neither (throttling, a timeout, a bad
+    /// client secret — the deployment's own credential, which no tenant can fix).
+    pub fn refusal(&self) -> Option<Refused> {
+        use crate::tenancy::Refusal;
+        // The token endpoint's refusals reach riskrelay as azure_identity's error text, which
+        // quotes Entra's AADSTS code (or the OAuth error code).
+        const BY_TOKEN_ENDPOINT: [(&str, Option<Refusal>); 7] = [
+            ("AADSTS700016", Some(Refusal::Consent)),
+            ("AADSTS65001", Some(Refusal::Consent)),
+            ("AADSTS7000112", Some(Refusal::Consent)),
+            ("unauthorized_client", Some(Refusal::Consent)),
+            ("AADSTS90002", Some(Refusal::TenantNotFound)),
+            ("AADSTS53003", Some(Refusal::ConditionalAccess)),
+            // Graph's resource principal is not in the tenant: a wrong cloud or Graph root,
+            // which every tenant answers the same way.
+            ("AADSTS500011", None),
         ];
         match self {
-            Self::Forbidden { .. } | Self::TokenRefused { .. } => true,
-            Self::Auth(text) => REFUSALS.iter().any(|r| text.contains(r)),
-            _ => false,
+            Self::TokenRefused { .. } => Some(Refused::Tenant(Refusal::Consent)),
+            Self::Forbidden { code, .. } => Some(Refused::Tenant(forbidden_kind(code))),
+            Self::Auth(text) => BY_TOKEN_ENDPOINT
+                .iter()
+                .find(|(code, _)| text.contains(code))
+                .map(|(_, r)| match r {
+                    Some(r) => Refused::Tenant(*r),
+                    None => Refused::Deployment,
+                }),
+            _ => None,
         }
     }
 
@@ -232,6 +249,56 @@ impl GraphError {
             Self::NotFound { .. } => Some(404),
             _ => None,
         }
+    }
+}
+
+/// Who a refusal is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    Tenant(crate::tenancy::Refusal),
+    Deployment,
+}
+
+/// Graph's 403 codes for a tenant without the licence a feature needs (seen from the reports and
+/// sign-in APIs; risky users need Microsoft Entra ID P2).
+const LICENCE_CODES: [&str; 2] = [
+    "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+    "NoLicense",
+];
+/// Graph's 403 codes for an app without the permission.
+const PERMISSION_CODES: [&str; 2] = ["Authorization_RequestDenied", "accessDenied"];
+
+fn forbidden_kind(code: &str) -> crate::tenancy::Refusal {
+    use crate::tenancy::Refusal;
+    let is = |list: &[&str]| list.iter().any(|c| c.eq_ignore_ascii_case(code));
+    if is(&LICENCE_CODES) {
+        Refusal::Licence
+    } else if is(&PERMISSION_CODES) {
+        Refusal::Permission
+    } else {
+        Refusal::Forbidden
+    }
+}
+
+fn forbidden_text(feature: Feature, code: &str) -> String {
+    use crate::tenancy::Refusal;
+    let with_code = if code.is_empty() {
+        "403".to_string()
+    } else {
+        format!("403 {code}")
+    };
+    match forbidden_kind(code) {
+        Refusal::Licence => format!(
+            "Graph refused {feature} ({with_code}): the tenant lacks the licence it needs (risky users and detections need Microsoft Entra ID P2)"
+        ),
+        Refusal::Forbidden if !code.is_empty() => format!(
+            "Graph refused {feature} ({with_code}): the app needs the {} permission, or the tenant a licence the feature requires",
+            feature.permission()
+        ),
+        _ => format!(
+            "Graph refused {feature} ({with_code}): the app needs the {} permission",
+            feature.permission()
+        ),
     }
 }
 
@@ -644,33 +711,45 @@ impl<T: DeserializeOwned> Pages<T> {
     }
 }
 
+/// Graph's `{"error": {"code", "message"}}`, as far as it is there.
+fn error_body(body: &[u8]) -> (String, String) {
+    #[derive(serde::Deserialize, Default)]
+    struct Detail {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        error: Detail,
+    }
+    let d = serde_json::from_slice::<Envelope>(body)
+        .map(|e| e.error)
+        .unwrap_or_default();
+    // Scrubbed before they are cut short, so no half of a secret survives.
+    (
+        crate::redact::excerpt(&d.code, 100),
+        crate::redact::excerpt(&d.message, 300),
+    )
+}
+
 /// Maps a non-retryable error answer.
 fn classify(feature: Feature, status: StatusCode, body: &[u8]) -> GraphError {
     match status {
-        StatusCode::FORBIDDEN => GraphError::Forbidden { feature },
+        StatusCode::FORBIDDEN => GraphError::Forbidden {
+            feature,
+            code: error_body(body).0,
+        },
         StatusCode::NOT_FOUND => GraphError::NotFound { feature },
         StatusCode::UNAUTHORIZED => GraphError::TokenRefused { feature },
         _ => {
-            #[derive(serde::Deserialize, Default)]
-            struct Detail {
-                #[serde(default)]
-                code: String,
-                #[serde(default)]
-                message: String,
-            }
-            #[derive(serde::Deserialize)]
-            struct Envelope {
-                error: Detail,
-            }
-            let detail = serde_json::from_slice::<Envelope>(body)
-                .map(|e| e.error)
-                .unwrap_or_default();
+            let (code, message) = error_body(body);
             GraphError::Rejected {
                 feature,
                 status: status.as_u16(),
-                code: crate::redact::excerpt(&detail.code, 100),
-                // Scrubbed before it is cut short, so no half of a secret survives.
-                message: crate::redact::excerpt(&detail.message, 300),
+                code,
+                message,
             }
         }
     }
@@ -682,29 +761,75 @@ mod tests {
 
     #[test]
     fn a_tenant_refusing_the_app_is_told_apart_from_a_broken_deployment() {
+        use crate::tenancy::Refusal;
         let f = Feature::RiskyUsers;
-        assert!(classify(f, StatusCode::UNAUTHORIZED, b"{}").refuses_app());
-        assert!(classify(f, StatusCode::FORBIDDEN, b"{}").refuses_app());
-        assert!(GraphError::Auth("unauthorized_client: AADSTS700016: Application with identifier 'x' was not found in the directory 'y'".into()).refuses_app());
-        // A wrong client secret is the deployment's fault, the same for every tenant.
-        assert!(
-            !GraphError::Auth(
-                "invalid_client: AADSTS7000215: Invalid client secret provided.".into()
-            )
-            .refuses_app()
+        let tenant = |r| Some(Refused::Tenant(r));
+        assert_eq!(
+            classify(f, StatusCode::UNAUTHORIZED, b"{}").refusal(),
+            tenant(Refusal::Consent)
         );
-        assert!(!GraphError::Throttled { feature: f }.refuses_app());
-        assert!(!GraphError::Timeout { feature: f }.refuses_app());
+        let forbidden = |code: &str| {
+            classify(f, StatusCode::FORBIDDEN, format!(r#"{{"error":{{"code":"{code}","message":"Your tenant is not licensed for this feature."}}}}"#).as_bytes())
+        };
+        // By code, not by text: the same words under a permission code are a permission.
+        assert_eq!(
+            forbidden("Authentication_RequestFromNonPremiumTenantOrB2CTenant").refusal(),
+            tenant(Refusal::Licence)
+        );
+        assert_eq!(forbidden("NoLicense").refusal(), tenant(Refusal::Licence));
+        assert_eq!(
+            forbidden("Authorization_RequestDenied").refusal(),
+            tenant(Refusal::Permission)
+        );
+        assert_eq!(forbidden("Forbidden").refusal(), tenant(Refusal::Forbidden));
+        assert!(forbidden("NoLicense").to_string().contains("Entra ID P2"));
+        assert_eq!(
+            classify(f, StatusCode::FORBIDDEN, b"not json").refusal(),
+            tenant(Refusal::Forbidden)
+        );
+        for (text, r) in [
+            (
+                "unauthorized_client: AADSTS700016: Application with identifier 'x' was not found in the directory 'y'",
+                tenant(Refusal::Consent),
+            ),
+            (
+                "AADSTS7000112: Application is disabled.",
+                tenant(Refusal::Consent),
+            ),
+            (
+                "AADSTS90002: Tenant 'x' not found.",
+                tenant(Refusal::TenantNotFound),
+            ),
+            (
+                "AADSTS53003: Access has been blocked by Conditional Access policies.",
+                tenant(Refusal::ConditionalAccess),
+            ),
+            (
+                "AADSTS500011: The resource principal named https://graph.microsoft.us was not found in the tenant",
+                Some(Refused::Deployment),
+            ),
+            // A wrong client secret is the deployment's fault, the same for every tenant, and
+            // not a refusal by any tenant.
+            (
+                "invalid_client: AADSTS7000215: Invalid client secret provided.",
+                None,
+            ),
+        ] {
+            assert_eq!(GraphError::Auth(text.into()).refusal(), r, "{text}");
+        }
+        assert_eq!(GraphError::Throttled { feature: f }.refusal(), None);
+        assert_eq!(GraphError::Timeout { feature: f }.refusal(), None);
     }
 
     #[test]
     fn errors_name_the_permission_and_classify_retries() {
         let e = GraphError::Forbidden {
             feature: Feature::Registration,
+            code: "Authorization_RequestDenied".into(),
         };
         assert_eq!(
             e.to_string(),
-            "Graph refused MFA and SSPR registration in alerts (403): the app needs the AuditLog.Read.All permission"
+            "Graph refused MFA and SSPR registration in alerts (403 Authorization_RequestDenied): the app needs the AuditLog.Read.All permission"
         );
         assert!(!e.is_retryable());
         assert!(

@@ -288,6 +288,14 @@ impl Fault {
         self.with_retry_after_text(&secs.to_string())
     }
 
+    /// Graph's `error.code` in the answer (a licence's, a permission's).
+    pub fn with_code(mut self, code: &str) -> Self {
+        if let FaultReply::Status { body, .. } = &mut self.reply {
+            *body = json!({"error": {"code": code, "message": "simulated fault"}}).to_string();
+        }
+        self
+    }
+
     /// `Retry-After` exactly as given (`1e20`, an HTTP date, nonsense).
     pub fn with_retry_after_text(mut self, value: &str) -> Self {
         if let FaultReply::Status { retry_after, .. } = &mut self.reply {
@@ -372,6 +380,8 @@ struct State {
     signin: signin::SignIn,
     /// Whether the tenant's administrator has consented to riskrelay's app.
     consented: bool,
+    /// An AADSTS refusal the token endpoint answers every client-credentials request with.
+    token_refusal: Option<String>,
 }
 
 impl State {
@@ -531,6 +541,7 @@ impl Simulator {
             wrap_registration: false,
             signin: signin::SignIn::with_default_analysts(),
             consented: true,
+            token_refusal: None,
         }
     }
 
@@ -581,6 +592,19 @@ impl Simulator {
         if !consented {
             s.tokens.clear();
         }
+    }
+
+    /// The token endpoint answers with this AADSTS code (`AADSTS90002` a tenant not found,
+    /// `AADSTS53003` blocked by Conditional Access, `AADSTS500011` Graph's resource not in the
+    /// tenant), or normally again with `None`. Tokens issued before keep working until they
+    /// expire, as Entra's do.
+    pub fn refuse_tokens(&self, code: Option<&str>) {
+        self.lock().token_refusal = code.map(str::to_string);
+    }
+
+    /// Removes every fault still waiting.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
     }
 
     /// How many access tokens the token endpoint has issued.

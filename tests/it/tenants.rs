@@ -684,3 +684,76 @@ async fn a_consent_change_whose_announcement_failed_is_announced_at_the_next_job
         "the refused post and one that arrived, nothing more"
     );
 }
+
+/// A lapsed licence is not lost consent: the tenant's one message says which licence and asks for
+/// no consent; a tenant that no longer exists is said as such; and a refusal every tenant shares
+/// (AADSTS500011: Graph's resource is not in the tenant, as a wrong cloud or Graph root causes)
+/// is one message about the deployment's setting, with no tenant marked as having lost access.
+#[tokio::test]
+async fn a_lapsed_licence_a_missing_tenant_and_a_deployment_wide_error_are_told_apart() {
+    use riskrelay::sim::Fault;
+    let msp = Msp::start(2, &["msp"]).await;
+    msp.register(0, "Contoso", &[], None).await;
+    msp.register(1, "Fabrikam", &[], None).await;
+    let fleet = msp.fleet();
+    all_ok(&fleet.each(Job::Poll(None)).await.unwrap());
+    assert_eq!(msp.status(1).await.consent, Consent::Granted);
+
+    // Fabrikam's Entra ID P2 lapses: Graph answers 403 with a licence code.
+    msp.sims[1].fail(
+        Fault::status("/identityProtection/", 403, usize::MAX)
+            .with_code("Authentication_RequestFromNonPremiumTenantOrB2CTenant"),
+    );
+    for _ in 0..3 {
+        fleet.each(Job::Poll(None)).await.unwrap();
+    }
+    let status = msp.status(1).await;
+    assert_eq!(
+        (status.consent, status.refusal),
+        (Consent::Lost, Some(tenancy::Refusal::Licence))
+    );
+    assert_eq!(msp.saying("msp", "a licence is missing").await, 1);
+    let texts = msp.texts("msp").await;
+    assert!(
+        texts.contains("Entra ID P2") && texts.contains("Fabrikam"),
+        "{texts}"
+    );
+    assert_eq!(msp.saying("msp", "grant consent again").await, 0, "{texts}");
+    assert_eq!(msp.status(0).await.consent, Consent::Granted);
+    msp.sims[1].clear_faults();
+    fleet.each(Job::Poll(None)).await.unwrap();
+    assert_eq!(msp.status(1).await.consent, Consent::Granted);
+    assert_eq!(msp.saying("msp", "has access to a tenant again").await, 1);
+
+    // Every tenant's token endpoint says Graph's resource is not there: the deployment's setting.
+    for sim in &msp.sims {
+        sim.refuse_tokens(Some("AADSTS500011"));
+    }
+    let fresh = msp.fleet();
+    for _ in 0..2 {
+        fresh.each(Job::Poll(None)).await.unwrap();
+    }
+    assert_eq!(msp.saying("msp", "setting fails for every tenant").await, 1);
+    assert!(msp.texts("msp").await.contains("RISKRELAY_GRAPH_ROOT"));
+    for i in 0..2 {
+        let s = msp.status(i).await;
+        assert_eq!(s.consent, Consent::Granted, "tenant {i} kept its access");
+        assert!(s.last_error.is_some_and(|e| e.contains("AADSTS500011")));
+    }
+    assert_eq!(msp.saying("msp", "lost access").await, 0);
+    for sim in &msp.sims {
+        sim.refuse_tokens(None);
+    }
+    msp.fleet().each(Job::Poll(None)).await.unwrap();
+    assert_eq!(msp.saying("msp", "tenants answer again").await, 1);
+
+    // Fabrikam is deleted: "not found", with the advice to remove it.
+    msp.sims[1].refuse_tokens(Some("AADSTS90002"));
+    let fresh = msp.fleet();
+    fresh.each(Job::Poll(None)).await.unwrap();
+    fresh.each(Job::Poll(None)).await.unwrap();
+    let s = msp.status(1).await;
+    assert_eq!(s.refusal, Some(tenancy::Refusal::TenantNotFound));
+    assert_eq!(msp.saying("msp", "A tenant was not found").await, 1);
+    assert!(msp.texts("msp").await.contains("riskrelay tenants remove"));
+}

@@ -47,6 +47,13 @@ impl SimApp {
                 json!({"error": "unauthorized_client", "error_description": format!("AADSTS700016: Application with identifier '{}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", s.client_id), "error_codes": [700016]}),
             );
         }
+        if let Some(code) = self.lock().token_refusal.clone() {
+            let number: u64 = code.trim_start_matches("AADSTS").parse().unwrap_or(0);
+            return reply(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "invalid_request", "error_description": format!("{code}: the simulated tenant refuses this request."), "error_codes": [number]}),
+            );
+        }
         if grant == Some("authorization_code") {
             return self.redeem(tenant, host, &form);
         }
