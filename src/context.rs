@@ -76,4 +76,7 @@ pub struct Registration {
     pub is_sspr_enabled: Option<bool>,
     #[serde(default)]
     pub methods_registered: Vec<String>,
+    /// Whether the user can sign in without a password (registered for a passwordless method).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_passwordless_capable: Option<bool>,
 }

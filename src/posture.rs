@@ -111,6 +111,65 @@ pub struct CaGrantControls {
     pub operator: Option<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub built_in_controls: Vec<String>,
+    /// The authentication strength the policy requires (Graph lists it inline, `null` when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_strength: Option<CaAuthStrength>,
+}
+
+/// `authenticationStrengthPolicy`, the members the verdict reads.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaAuthStrength {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// `builtIn` or `custom`.
+    #[serde(default)]
+    pub policy_type: Option<String>,
+}
+
+/// The authentication strength a user-risk policy requires, as far as the verdict can check it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Strength {
+    /// As the portal shows it ("Phishing-resistant MFA", or the tenant's own name).
+    pub name: String,
+    pub kind: StrengthKind,
+}
+
+/// Microsoft's three built-in strengths, which riskrelay can check against a user's registered
+/// methods, or one the tenant defined (or a built-in added later), which it cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StrengthKind {
+    Mfa,
+    PasswordlessMfa,
+    PhishingResistantMfa,
+    Custom,
+}
+
+impl Strength {
+    /// The built-in strengths have fixed ids (Graph `authenticationStrengthPolicy`: built-in
+    /// policies are read-only and the same in every tenant).
+    pub fn from_ca(s: &CaAuthStrength) -> Self {
+        let kind = match s.id.as_str() {
+            "00000000-0000-0000-0000-000000000002" => StrengthKind::Mfa,
+            "00000000-0000-0000-0000-000000000003" => StrengthKind::PasswordlessMfa,
+            "00000000-0000-0000-0000-000000000004" => StrengthKind::PhishingResistantMfa,
+            _ => StrengthKind::Custom,
+        };
+        let name = s.display_name.clone().unwrap_or_else(|| {
+            match kind {
+                StrengthKind::Mfa => "Multifactor authentication",
+                StrengthKind::PasswordlessMfa => "Passwordless MFA",
+                StrengthKind::PhishingResistantMfa => "Phishing-resistant MFA",
+                StrengthKind::Custom => "a custom authentication strength",
+            }
+            .to_string()
+        });
+        Self { name, kind }
+    }
 }
 
 /// A `conditionalAccessPolicy`, the members the user-risk check reads.
@@ -209,6 +268,9 @@ pub struct UserRiskPolicy {
     pub users: Option<CaUsers>,
     #[serde(default)]
     pub applications: Option<CaApplications>,
+    /// The authentication strength it requires, when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strength: Option<Strength>,
 }
 
 impl UserRiskPolicy {
@@ -258,6 +320,11 @@ impl UserRiskPolicy {
             response,
             users: Some(conditions.users.clone().unwrap_or_default()),
             applications: Some(conditions.applications.clone().unwrap_or_default()),
+            strength: p
+                .grant_controls
+                .as_ref()
+                .and_then(|g| g.authentication_strength.as_ref())
+                .map(Strength::from_ca),
         })
     }
 

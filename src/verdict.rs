@@ -16,6 +16,14 @@
 //!   for the reset path (remediate-unblock, "Automatic risk remediation"). A synced user's cloud
 //!   password change needs password writeback, which riskrelay cannot read with application
 //!   permissions: that verdict is conditional on it.
+//! - "Require risk remediation" (entra-docs `concept-identity-protection-policies.md`,
+//!   `howto-identity-protection-configure-risk-policies.md`): a password user changes their
+//!   password securely; a passwordless user's sessions are revoked and they sign in again. The
+//!   policy carries an authentication strength the user must meet: the three built-in ones are
+//!   checked against the user's registered methods, a custom one cannot be and is said to be
+//!   unknown. "External and guest users must continue to self-remediate through secure password
+//!   reset": the control does not cover them. And a user under it and a password-change or block
+//!   policy too "will be forced through all policies or blocked": not a clean self-remediation.
 //! - Otherwise an administrator has to act, and the verdict says why.
 //!
 //! An input that could not be read makes the verdict "unknown because …" rather than a guess.
@@ -25,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::context::{Lookup, Registration, UserContext};
 use crate::posture::{
     AppCoverage, Known, Member, Membership, PasswordSync, PolicyState, PostureSnapshot,
-    RiskResponse, UserRiskPolicy,
+    RiskResponse, StrengthKind, UserRiskPolicy,
 };
 use crate::risk::{RiskLevel, RiskState, RiskyUser};
 
@@ -217,8 +225,14 @@ fn level_words(level: &RiskLevel) -> String {
     }
 }
 
-/// The policy check of the cloud path, and, when it holds, the sign-ins it applies to.
-fn policy(f: &Facts<'_>) -> (Check, Option<String>) {
+/// The enforced policy that asks this user to remediate, and the sign-ins it applies to.
+struct Route<'p> {
+    policy: &'p UserRiskPolicy,
+    at: String,
+}
+
+/// The policy check of the cloud path, and, when it holds, the policy and when it asks.
+fn policy<'p>(f: &Facts<'p>) -> (Check, Option<Route<'p>>) {
     let policies = match &f.posture.user_risk_policies {
         Known::Known { value } => value,
         Known::Unknown { reason } => {
@@ -276,10 +290,28 @@ fn policy(f: &Facts<'_>) -> (Check, Option<String>) {
     if let Some(reason) = block_undecided {
         return (unknown(reason), None);
     }
-    let (mut remediating, undecided) = enforced(RiskResponse::RiskRemediation);
-    let (by_password, password_undecided) = enforced(RiskResponse::PasswordChange);
-    remediating.extend(by_password);
-    if let Some(p) = remediating.first() {
+    let (remediating, rr_undecided) = enforced(RiskResponse::RiskRemediation);
+    let (by_password, pc_undecided) = enforced(RiskResponse::PasswordChange);
+    // Both controls at once: Microsoft documents the conflict, not a way through it.
+    if let (Some(a), Some(b)) = (remediating.first(), by_password.first()) {
+        return (
+            unknown(format!(
+                "\"{}\" (require risk remediation) and \"{}\" (require password change) both apply: Microsoft documents that a user under both is forced through all policies or blocked",
+                a.name, b.name
+            )),
+            None,
+        );
+    }
+    if let Some(p) = remediating.first().or(by_password.first()) {
+        // The other control might apply too: then the conflict above would decide.
+        let other = if p.response == RiskResponse::RiskRemediation {
+            pc_undecided
+        } else {
+            rr_undecided
+        };
+        if let Some(reason) = other {
+            return (unknown(reason), None);
+        }
         let at = match p.app_coverage() {
             AppCoverage::All => "at the next sign-in".to_string(),
             AppCoverage::AllExcept(n) => format!(
@@ -292,9 +324,9 @@ fn policy(f: &Facts<'_>) -> (Check, Option<String>) {
             ),
             AppCoverage::Unknown => format!("at a sign-in \"{}\" covers", p.name),
         };
-        return (holds(), Some(at));
+        return (holds(), Some(Route { policy: p, at }));
     }
-    if let Some(reason) = undecided.or(password_undecided) {
+    if let Some(reason) = rr_undecided.or(pc_undecided) {
         return (unknown(reason), None);
     }
     let hidden = !matches!(level, RiskLevel::Low | RiskLevel::Medium | RiskLevel::High);
@@ -333,10 +365,9 @@ fn policy(f: &Facts<'_>) -> (Check, Option<String>) {
     (fails(reason), None)
 }
 
-fn cloud(f: &Facts<'_>) -> (Path, Option<String>) {
-    let (policy, at) = policy(f);
-    // A secure password change needs MFA registration; SSPR registration does not matter here.
-    let mfa = match f.registration {
+/// A secure password change needs MFA registration; SSPR registration does not matter here.
+fn mfa(f: &Facts<'_>) -> Check {
+    match f.registration {
         Lookup::Found(r) => match r.is_mfa_registered {
             Some(true) => holds(),
             Some(false) => fails("the user has not registered for MFA"),
@@ -344,8 +375,112 @@ fn cloud(f: &Facts<'_>) -> (Path, Option<String>) {
         },
         Lookup::NotFound => fails("the user has no registration details"),
         Lookup::Unavailable { reason } => unknown(format!("MFA registration is {reason}")),
+    }
+}
+
+/// Methods Microsoft counts as phishing-resistant, as `userRegistrationDetails` names them.
+const PHISHING_RESISTANT: [&str; 6] = [
+    "fido2SecurityKey",
+    "windowsHelloForBusiness",
+    "passKeyDeviceBound",
+    "passKeyDeviceBoundAuthenticator",
+    "passKeyDeviceBoundWindowsHello",
+    "macOsSecureEnclaveKey",
+];
+
+/// Whether the user can meet the authentication strength "Require risk remediation" carries.
+fn strength(f: &Facts<'_>, policy: &UserRiskPolicy) -> Check {
+    let Some(s) = &policy.strength else {
+        return mfa(f);
     };
-    (combine(vec![policy, mfa]), at)
+    let registration = match f.registration {
+        Lookup::Found(r) => r,
+        Lookup::NotFound => return fails("the user has no registration details"),
+        Lookup::Unavailable { reason } => {
+            return unknown(format!("the user's registered methods are {reason}"));
+        }
+    };
+    match s.kind {
+        StrengthKind::Mfa => mfa(f),
+        StrengthKind::PasswordlessMfa => match registration.is_passwordless_capable {
+            Some(true) => holds(),
+            Some(false) => fails(format!(
+                "\"{}\" requires the authentication strength \"{}\", and the user has no passwordless method registered",
+                policy.name, s.name
+            )),
+            None => unknown("whether the user can sign in without a password was not reported"),
+        },
+        StrengthKind::PhishingResistantMfa => {
+            let methods = &registration.methods_registered;
+            if methods
+                .iter()
+                .any(|m| PHISHING_RESISTANT.iter().any(|p| p.eq_ignore_ascii_case(m)))
+            {
+                holds()
+            } else if methods.is_empty() {
+                unknown("the user's registered methods were not reported")
+            } else {
+                fails(format!(
+                    "\"{}\" requires the authentication strength \"{}\", and the user has no phishing-resistant method registered (a passkey, a FIDO2 security key, Windows Hello for Business)",
+                    policy.name, s.name
+                ))
+            }
+        }
+        StrengthKind::Custom => unknown(format!(
+            "\"{}\" requires the custom authentication strength \"{}\", which riskrelay cannot check against the user's methods",
+            policy.name, s.name
+        )),
+    }
+}
+
+fn cloud<'p>(f: &Facts<'p>) -> (Path, Option<Route<'p>>) {
+    let (policy, route) = policy(f);
+    let second = match &route {
+        Some(r) if r.policy.response == RiskResponse::RiskRemediation => match f.context {
+            Lookup::Found(c)
+                if c.user_type
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("Guest")) =>
+            {
+                fails(format!(
+                    "\"{}\" requires risk remediation, which Microsoft Entra does not support for guest and external users: they self-remediate only through a secure password reset",
+                    r.policy.name
+                ))
+            }
+            Lookup::Found(c) if c.user_type.is_none() => unknown(
+                "whether the user is a guest could not be read, and risk remediation does not cover guests",
+            ),
+            Lookup::Found(_) => strength(f, r.policy),
+            _ => unknown(
+                "whether the user is a guest could not be read, and risk remediation does not cover guests",
+            ),
+        },
+        _ => mfa(f),
+    };
+    (combine(vec![policy, second]), route)
+}
+
+/// What the policy that asks the user to remediate has them do.
+fn how(route: Option<Route<'_>>) -> String {
+    let Some(route) = route else {
+        return "at the next sign-in, Conditional Access asks for MFA and a secure password change, which clears the risk".into();
+    };
+    let at = route.at;
+    match (&route.policy.response, &route.policy.strength) {
+        (RiskResponse::RiskRemediation, strength) => {
+            let proof = match strength {
+                None => "MFA".to_string(),
+                Some(s) => format!("the authentication strength \"{}\"", s.name),
+            };
+            format!(
+                "{at}, Conditional Access (\"{}\", require risk remediation) asks for {proof}, then a secure password change; a user who signs in without a password has their sessions revoked and signs in again instead. Either clears the risk",
+                route.policy.name
+            )
+        }
+        _ => format!(
+            "{at}, Conditional Access asks for MFA and a secure password change, which clears the risk"
+        ),
+    }
 }
 
 pub fn verdict(f: &Facts<'_>) -> Verdict {
@@ -363,12 +498,9 @@ pub fn verdict(f: &Facts<'_>) -> Verdict {
             how: "an ordinary password change on-premises (Ctrl+Alt+Del) reaches Entra through password hash sync and clears the risk".into(),
         };
     }
-    let (cloud, at) = cloud(f);
+    let (cloud, route) = cloud(f);
     if matches!(cloud, Path::Yes) {
-        let how = format!(
-            "{}, Conditional Access asks for MFA and a secure password change, which clears the risk",
-            at.unwrap_or_else(|| "at the next sign-in".into())
-        );
+        let how = how(route);
         return match synced(f.context) {
             Ok(false) => Verdict::Cloud { how },
             Ok(true) => Verdict::CloudIfWriteback { how },
@@ -447,6 +579,7 @@ mod tests {
             is_sspr_registered: Some(sspr),
             is_sspr_enabled: Some(true),
             methods_registered: vec![],
+            is_passwordless_capable: None,
         })
     }
 
@@ -472,6 +605,7 @@ mod tests {
             response,
             users: Some(CaUsers::all()),
             applications: Some(CaApplications::all()),
+            strength: None,
         }
     }
 
@@ -783,6 +917,182 @@ mod tests {
         every.levels = vec!["low".into(), "medium".into(), "high".into()];
         let v = verdict(&facts(&posture(false, fresh(), vec![every])));
         assert_eq!(kind(&v), "cloud", "{v:?}");
+    }
+
+    fn with_strength(mut p: UserRiskPolicy, id: &str, name: &str) -> UserRiskPolicy {
+        p.strength = Some(crate::posture::Strength::from_ca(
+            &crate::posture::CaAuthStrength {
+                id: id.into(),
+                display_name: Some(name.into()),
+                policy_type: None,
+            },
+        ));
+        p
+    }
+
+    fn methods(list: &[&str], passwordless: Option<bool>) -> Lookup<Registration> {
+        Lookup::Found(Registration {
+            is_mfa_registered: Some(true),
+            is_sspr_registered: Some(false),
+            is_sspr_enabled: Some(true),
+            methods_registered: list.iter().map(|m| m.to_string()).collect(),
+            is_passwordless_capable: passwordless,
+        })
+    }
+
+    #[test]
+    fn risk_remediation_revokes_a_passwordless_users_sessions_rather_than_changing_a_password() {
+        let p = posture(
+            false,
+            fresh(),
+            vec![policy(PolicyState::Enabled, RiskResponse::RiskRemediation)],
+        );
+        let v = judge(&p, &ctx(None), &reg(true, false), None);
+        assert_eq!(kind(&v), "cloud", "{v:?}");
+        let text = v.explanation();
+        assert!(
+            text.contains("secure password change") && text.contains("sessions revoked"),
+            "{text}"
+        );
+        // A password-change policy says nothing about sessions.
+        let p = posture(
+            false,
+            fresh(),
+            vec![policy(PolicyState::Enabled, RiskResponse::PasswordChange)],
+        );
+        let text = judge(&p, &ctx(None), &reg(true, false), None).explanation();
+        assert!(!text.contains("sessions"), "{text}");
+    }
+
+    #[test]
+    fn the_authentication_strength_is_named_and_checked_or_said_to_be_uncheckable() {
+        let rr = policy(PolicyState::Enabled, RiskResponse::RiskRemediation);
+        let phish = with_strength(
+            rr.clone(),
+            "00000000-0000-0000-0000-000000000004",
+            "Phishing-resistant MFA",
+        );
+        let p = posture(false, fresh(), vec![phish.clone()]);
+        let v = judge(
+            &p,
+            &ctx(None),
+            &methods(&["microsoftAuthenticatorPush"], Some(false)),
+            None,
+        );
+        assert_eq!(kind(&v), "admin", "{v:?}");
+        assert!(
+            v.explanation().contains("\"Phishing-resistant MFA\"")
+                && v.explanation().contains("no phishing-resistant method"),
+            "{v:?}"
+        );
+        let v = judge(
+            &p,
+            &ctx(None),
+            &methods(&["fido2SecurityKey"], Some(true)),
+            None,
+        );
+        assert_eq!(kind(&v), "cloud", "{v:?}");
+        assert!(
+            v.explanation()
+                .contains("the authentication strength \"Phishing-resistant MFA\""),
+            "{v:?}"
+        );
+
+        let pwless = with_strength(
+            rr.clone(),
+            "00000000-0000-0000-0000-000000000003",
+            "Passwordless MFA",
+        );
+        let p = posture(false, fresh(), vec![pwless]);
+        assert_eq!(
+            kind(&judge(
+                &p,
+                &ctx(None),
+                &methods(&["mobilePhone"], Some(false)),
+                None
+            )),
+            "admin"
+        );
+        assert_eq!(
+            kind(&judge(
+                &p,
+                &ctx(None),
+                &methods(&["microsoftAuthenticatorPasswordless"], Some(true)),
+                None
+            )),
+            "cloud"
+        );
+
+        let custom = with_strength(
+            rr,
+            "5b7a1e0c-0000-4000-8000-000000000001",
+            "Contoso hardware keys",
+        );
+        let p = posture(false, fresh(), vec![custom]);
+        let v = judge(
+            &p,
+            &ctx(None),
+            &methods(&["fido2SecurityKey"], Some(true)),
+            None,
+        );
+        assert_eq!(kind(&v), "unknown", "{v:?}");
+        assert!(
+            v.explanation()
+                .contains("custom authentication strength \"Contoso hardware keys\"")
+                && v.explanation().contains("cannot check"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn risk_remediation_does_not_cover_guests() {
+        let p = posture(
+            false,
+            fresh(),
+            vec![policy(PolicyState::Enabled, RiskResponse::RiskRemediation)],
+        );
+        let guest = Lookup::Found(UserContext {
+            user_type: Some("Guest".into()),
+            ..match ctx(None) {
+                Lookup::Found(c) => c,
+                _ => unreachable!(),
+            }
+        });
+        let v = judge(&p, &guest, &reg(true, true), None);
+        assert_eq!(kind(&v), "admin", "{v:?}");
+        assert!(
+            v.explanation().contains("guest and external users"),
+            "{v:?}"
+        );
+        // A password-change policy still covers them.
+        let p = posture(
+            false,
+            fresh(),
+            vec![policy(PolicyState::Enabled, RiskResponse::PasswordChange)],
+        );
+        assert_eq!(kind(&judge(&p, &guest, &reg(true, true), None)), "cloud");
+    }
+
+    #[test]
+    fn risk_remediation_together_with_a_password_change_policy_is_not_a_clean_path() {
+        let p = posture(
+            false,
+            fresh(),
+            vec![
+                policy(PolicyState::Enabled, RiskResponse::RiskRemediation),
+                UserRiskPolicy {
+                    name: "Password change".into(),
+                    ..policy(PolicyState::Enabled, RiskResponse::PasswordChange)
+                },
+            ],
+        );
+        let v = judge(&p, &ctx(None), &reg(true, true), None);
+        assert_eq!(kind(&v), "unknown", "{v:?}");
+        assert!(
+            v.explanation()
+                .contains("forced through all policies or blocked"),
+            "{v:?}"
+        );
     }
 
     #[test]

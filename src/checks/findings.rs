@@ -375,6 +375,7 @@ mod tests {
             response,
             users: Some(crate::posture::CaUsers::all()),
             applications: Some(crate::posture::CaApplications::all()),
+            strength: None,
         }
     }
 

@@ -94,6 +94,7 @@ impl SimUser {
                 is_sspr_registered: Some(true),
                 is_sspr_enabled: Some(true),
                 methods_registered: vec!["microsoftAuthenticatorPush".into()],
+                is_passwordless_capable: None,
             }),
             groups: Vec::new(),
             roles: Vec::new(),
@@ -123,6 +124,20 @@ impl SimUser {
             is_sspr_registered: Some(sspr),
             is_sspr_enabled: Some(true),
             methods_registered: Vec::new(),
+            is_passwordless_capable: None,
+        });
+        self
+    }
+
+    /// Registered for MFA with these methods (`userRegistrationDetails` names), and able to sign
+    /// in without a password or not.
+    pub fn with_methods(mut self, methods: &[&str], passwordless: bool) -> Self {
+        self.registration = Some(Registration {
+            is_mfa_registered: Some(true),
+            is_sspr_registered: Some(true),
+            is_sspr_enabled: Some(true),
+            methods_registered: methods.iter().map(|m| m.to_string()).collect(),
+            is_passwordless_capable: Some(passwordless),
         });
         self
     }
@@ -152,6 +167,7 @@ impl SimUser {
             is_sspr_registered: Some(false),
             is_sspr_enabled: Some(true),
             methods_registered: Vec::new(),
+            is_passwordless_capable: None,
         });
         self
     }

@@ -52,8 +52,29 @@ pub fn user_risk_policy(name: &str, state: &str, levels: &[&str], controls: &[&s
         grant_controls: Some(CaGrantControls {
             operator: Some("AND".into()),
             built_in_controls: controls.iter().map(|c| c.to_string()).collect(),
+            authentication_strength: None,
         }),
     }
+}
+
+/// The policy, requiring the authentication strength `id` named `name` (a built-in one's fixed
+/// id, or a tenant's own).
+pub fn with_strength(mut policy: CaPolicy, id: &str, name: &str) -> CaPolicy {
+    if let Some(g) = policy.grant_controls.as_mut() {
+        g.authentication_strength = Some(crate::posture::CaAuthStrength {
+            id: id.into(),
+            display_name: Some(name.into()),
+            policy_type: Some(
+                if id.starts_with("00000000-0000-0000-0000-00000000000") {
+                    "builtIn"
+                } else {
+                    "custom"
+                }
+                .into(),
+            ),
+        });
+    }
+    policy
 }
 
 pub fn seed_service(sim: &Simulator) {

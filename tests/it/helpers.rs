@@ -321,7 +321,7 @@ pub mod samples {
                 manager: Some(ManagerRef { display_name: Some("Megan Bowen".into()), user_principal_name: None }),
                 user_type: Some("Member".into()),
             }),
-            registration: Lookup::Found(Registration { is_mfa_registered: Some(true), is_sspr_registered: Some(false), is_sspr_enabled: Some(true), methods_registered: vec![] }),
+            registration: Lookup::Found(Registration { is_mfa_registered: Some(true), is_sspr_registered: Some(false), is_sspr_enabled: Some(true), methods_registered: vec![], is_passwordless_capable: None }),
             detections_note: None,
             episode_start: None,
             admin_center: Default::default(),

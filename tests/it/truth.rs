@@ -435,3 +435,105 @@ async fn one_risky_user_is_read_without_query_options_which_graph_refuses() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 400);
 }
+
+/// Entra's "Require risk remediation" as Microsoft documents it, in the words posted: a
+/// passwordless user's sessions are revoked (no password to change); the policy's authentication
+/// strength is named, and one riskrelay cannot check is said to be unknown; guests are not
+/// covered; and a user under it and a password-change policy is forced through both or blocked.
+#[tokio::test]
+async fn require_risk_remediation_is_explained_as_microsoft_documents_it() {
+    use riskrelay::sim::scenario::with_strength;
+    let rr = || {
+        user_risk_policy(
+            "Require risk remediation for high user risk",
+            "enabled",
+            &["high"],
+            &["riskRemediation"],
+        )
+    };
+
+    // Passwordless users: sessions revoked, sign in again.
+    let case = Case::new(false, None).await;
+    case.posture().await;
+    let said = case
+        .high_risk(cloud_only(40, "Pat Passkey").with_methods(&["passKeyDeviceBound"], true))
+        .await;
+    assert!(said.contains("Can self-remediate in the cloud"), "{said}");
+    assert!(
+        said.contains("sessions revoked and signs in again"),
+        "{said}"
+    );
+
+    // A built-in strength is named and checked; a custom one cannot be.
+    let t = TestApp::start().await;
+    t.sim.set_setting(false);
+    t.sim.set_ca_policies(vec![with_strength(
+        rr(),
+        "00000000-0000-0000-0000-000000000004",
+        "Phishing-resistant MFA",
+    )]);
+    let case = Case::build(t).await;
+    case.posture().await;
+    let said = case
+        .high_risk(
+            cloud_only(41, "Adam Authenticator")
+                .with_methods(&["microsoftAuthenticatorPush"], false),
+        )
+        .await;
+    assert!(said.contains("Needs an administrator"), "{said}");
+    assert!(
+        said.contains("\"Phishing-resistant MFA\"")
+            && said.contains("no phishing-resistant method"),
+        "{said}"
+    );
+    assert!(!said.contains("Can self-remediate"), "{said}");
+    let t = TestApp::start().await;
+    t.sim.set_setting(false);
+    t.sim.set_ca_policies(vec![with_strength(
+        rr(),
+        "6c2f0a11-0000-4000-8000-000000000001",
+        "Contoso hardware keys",
+    )]);
+    let case = Case::build(t).await;
+    case.posture().await;
+    let said = case
+        .high_risk(cloud_only(42, "Kim Keys").with_methods(&["fido2SecurityKey"], true))
+        .await;
+    assert!(said.contains("Self-remediation unknown"), "{said}");
+    assert!(
+        said.contains("custom authentication strength \"Contoso hardware keys\"")
+            && said.contains("cannot check"),
+        "{said}"
+    );
+
+    // Guests and external users: not covered by risk remediation.
+    let t = TestApp::start().await;
+    t.sim.set_setting(false);
+    t.sim.set_ca_policies(vec![rr()]);
+    let case = Case::build(t).await;
+    case.posture().await;
+    let said = case.high_risk(cloud_only(43, "Gale Guest").guest()).await;
+    assert!(!said.contains("Can self-remediate"), "{said}");
+    assert!(said.contains("guest and external users"), "{said}");
+
+    // Under risk remediation and a password change at once: forced through both, or blocked.
+    let t = TestApp::start().await;
+    t.sim.set_setting(false);
+    t.sim.set_ca_policies(vec![
+        rr(),
+        user_risk_policy(
+            "Require password change for high user risk",
+            "enabled",
+            &["high"],
+            &["mfa", "passwordChange"],
+        ),
+    ]);
+    let case = Case::build(t).await;
+    case.posture().await;
+    let said = case.high_risk(cloud_only(44, "Bo Both")).await;
+    assert!(!said.contains("Can self-remediate"), "{said}");
+    assert!(
+        said.contains("forced through all policies or blocked"),
+        "{said}"
+    );
+}
