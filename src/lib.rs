@@ -21,6 +21,8 @@
 //! - [`alert`]: alerts, their kinds, stable keys and routing (incident, resolves).
 //! - [`exclusions`]: who never gets a user alert (break-glass, test and service accounts).
 //! - [`coalesce`]: new detections soon after a message about the user, folded into the next one.
+//! - [`late`]: alerts whose detections surfaced before the poll window, held back until the
+//!   cycle's capped reads, made after its pages.
 //! - [`snooze`]: users the team is handling, held back for a while with a reason.
 //! - [`action_link`]: the signed links behind an alert's action buttons, and their settings.
 //! - [`summary`]: the standing summary's schedule and lines (who is still at risk).
@@ -93,6 +95,7 @@ pub mod graph;
 pub mod http;
 pub mod ids;
 pub mod lambda;
+pub mod late;
 pub mod limiter;
 pub mod notification;
 pub mod observation;

@@ -120,6 +120,9 @@ pub enum WorkItem {
         #[serde(with = "time::serde::rfc3339")]
         slot: OffsetDateTime,
     },
+    /// A poll cycle's pages are all handed on: read the detections its held-back alerts wait
+    /// for (see [`crate::late`]).
+    LateDetections { tenant_id: TenantId, cycle_id: String },
 }
 
 impl WorkItem {
@@ -127,7 +130,9 @@ impl WorkItem {
         match self {
             Self::Observation(o) => o.tenant_id,
             Self::Lifecycle(l) => l.tenant_id,
-            Self::Notice { tenant_id, .. } | Self::Summary { tenant_id, .. } => *tenant_id,
+            Self::Notice { tenant_id, .. }
+            | Self::Summary { tenant_id, .. }
+            | Self::LateDetections { tenant_id, .. } => *tenant_id,
         }
     }
 

@@ -100,6 +100,11 @@ struct Seen {
     detections: Vec<RiskDetection>,
     /// When the observations were all part of the first run's baseline: when it was taken.
     baseline: Option<OffsetDateTime>,
+    /// The poll cycle that handed the user on with its data, when one did.
+    cycle: Option<String>,
+    /// How the user's open detections were read for a held-back alert (see [`crate::late`]):
+    /// `Ok` when read, `Err` with why not.
+    late: Option<Result<(), String>>,
 }
 
 impl Worker {
@@ -195,6 +200,7 @@ impl Worker {
         let mut results: Vec<Result<(), WorkError>> = vec![Ok(()); items.len()];
         let mut seen: BTreeMap<UserId, Seen> = BTreeMap::new();
         let mut notices: Vec<(usize, Message)> = Vec::new();
+        let mut late_items: Vec<(usize, String)> = Vec::new();
 
         for (i, item) in items.iter().enumerate() {
             if item.tenant_id() != self.tenant {
@@ -216,6 +222,7 @@ impl Worker {
                     }
                 }
                 WorkItem::Notice { message, .. } => notices.push((i, message.clone())),
+                WorkItem::LateDetections { cycle_id, .. } => late_items.push((i, cycle_id.clone())),
                 WorkItem::Summary { slot, .. } => match self.summary(*slot, now).await {
                     Ok(m) => notices.push((i, m)),
                     Err(e) => {
@@ -223,6 +230,18 @@ impl Worker {
                         results[i] = Err(e);
                     }
                 },
+            }
+        }
+
+        // A cycle's held-back alerts: their detections read now, their users reconciled below.
+        let mut waited: Vec<UserId> = Vec::new();
+        for (i, cycle) in &late_items {
+            match self.read_late(*i, cycle, now, &mut seen).await {
+                Ok(ids) => waited.extend(ids),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the held-back alerts could not be taken up; the item will be retried");
+                    results[*i] = Err(e);
+                }
             }
         }
 
@@ -304,13 +323,16 @@ impl Worker {
         }
 
         let mut alerts = self.enrich(changed, &seen, now).await;
-        for (id, detections) in self.late_detections(&mut alerts).await {
+        let held = self.late_detections(&mut alerts, &seen, now).await;
+        for (id, detections) in held.read {
             // Remember them, so a later window that lists them does not call them new.
             if let Some((_, next, _)) = writes.iter_mut().find(|(w, _, _)| *w == id) {
                 next.known_detections
                     .extend(detections.into_iter().map(|d| d.id));
             }
         }
+        // Held back for the cycle's reads: neither posted nor recorded now (the book holds them).
+        writes.retain(|(id, _, _)| !held.waiting.contains(id));
         self.apply_snoozes(&mut alerts, now).await;
         self.apply_actions(&mut alerts, now).await;
         let mut messages: Vec<Message> = alerts
@@ -421,6 +443,25 @@ impl Worker {
                 .collect(),
             Err(_) => HashSet::new(),
         };
+        // The held-back alerts that went out, and whose state is saved, leave the book.
+        if !waited.is_empty() {
+            let done: Vec<UserId> = waited
+                .iter()
+                .filter(|id| saved_ids.contains(id) || !wrote.contains(id))
+                .filter(|id| alert_key.get(id).is_none_or(|k| !failed.contains(*k)))
+                .copied()
+                .collect();
+            if let Err(e) = store::update(
+                self.store.as_ref(),
+                self.tenant,
+                store::keys::LATE_DETECTIONS,
+                |book: &mut crate::late::LateReads| book.done(&done),
+            )
+            .await
+            {
+                tracing::info!(error = %e, "could not clear the held-back alerts that went out; the next cycle's reads find them recorded and post nothing twice");
+            }
+        }
         let leaving: Vec<UserId> = unfolded
             .into_iter()
             .filter(|id| saved_ids.contains(id) || !wrote.contains(id))
@@ -488,6 +529,8 @@ impl Worker {
                         user,
                         detections: Vec::new(),
                         baseline: None,
+                        cycle: None,
+                        late: None,
                     },
                 )
             })
@@ -738,33 +781,100 @@ impl Worker {
         (still, settled.parked)
     }
 
-    /// Fills in the detections of ongoing alerts that would list none. A poll attaches only the
-    /// detections updated inside its window, and offline detections surface up to 48 hours late
-    /// with a `lastUpdatedDateTime` that may be older. Each read is one identity-protection
-    /// request, so at most `late_detection_reads` per batch; beyond that the alert says where to
-    /// look. Returns the detections read, per user.
-    async fn late_detections(&self, alerts: &mut [UserAlert]) -> Vec<(UserId, Vec<RiskDetection>)> {
+    /// Fills in the detections of ongoing alerts that would list none (see [`crate::late`]).
+    /// Each read is one identity-protection request, so at most `late_detection_reads` per poll
+    /// cycle, made after the cycle's pages: an alert of a cycle waits in the book for them
+    /// (`waiting`), or is read now once the cycle's reads have begun, or goes out with a note past
+    /// the cap. Alerts of no cycle (webhook hints, whose detections the worker read itself) are
+    /// read within the same cap per batch. Returns what was read, and who waits.
+    async fn late_detections(
+        &self,
+        alerts: &mut Vec<UserAlert>,
+        seen: &BTreeMap<UserId, Seen>,
+        now: OffsetDateTime,
+    ) -> Held {
+        const NOTE: &str =
+            "detections older than the poll window; see the user in the Entra admin center";
+        let mut held = Held::default();
+        let needing: Vec<usize> = alerts
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.change.is_ongoing() && a.detections.is_empty())
+            .map(|(i, _)| i)
+            .collect();
+        let mut read_now: Vec<usize> = Vec::new();
+        let mut by_cycle: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let mut budget = self.late_detection_reads;
-        let mut read = Vec::new();
-        for a in alerts
-            .iter_mut()
-            .filter(|a| a.change.is_ongoing() && a.detections.is_empty())
-        {
-            if budget == 0 {
-                a.detections_note = Some(
-                    "detections older than the poll window; see the user in the Entra admin center"
-                        .into(),
-                );
-                continue;
+        for i in needing {
+            let s = &seen[&alerts[i].user.id];
+            match (&s.late, &s.cycle) {
+                // Read already, for this very alert.
+                (Some(Ok(())), _) => {
+                    alerts[i].detections_note =
+                        Some("Graph lists no open detection for this user".into());
+                }
+                (Some(Err(e)), _) => {
+                    alerts[i].detections_note =
+                        Some(format!("the user's detections could not be read ({e})"));
+                }
+                (None, Some(cycle)) => by_cycle.entry(cycle.clone()).or_default().push(i),
+                (None, None) if budget > 0 => {
+                    budget -= 1;
+                    read_now.push(i);
+                }
+                (None, None) => alerts[i].detections_note = Some(NOTE.into()),
             }
-            budget -= 1;
+        }
+        let cap = self.late_detection_reads;
+        for (cycle, indexes) in by_cycle {
+            let users: Vec<crate::observation::Fetched> = indexes
+                .iter()
+                .map(|&i| {
+                    let s = &seen[&alerts[i].user.id];
+                    crate::observation::Fetched {
+                        risky_user: s.user.clone(),
+                        detections: s.detections.clone(),
+                    }
+                })
+                .collect();
+            let plans = store::update(
+                self.store.as_ref(),
+                self.tenant,
+                store::keys::LATE_DETECTIONS,
+                |book: &mut crate::late::LateReads| book.plan(&cycle, &users, cap, now),
+            )
+            .await;
+            let plans = match plans {
+                Ok(p) => p,
+                Err(e) => {
+                    // The alert goes out now rather than wait on a book that cannot be kept.
+                    tracing::warn!(error = %e, "could not hold alerts back for their detections; they go out now");
+                    vec![crate::late::Plan::Note; indexes.len()]
+                }
+            };
+            for (i, plan) in indexes.into_iter().zip(plans) {
+                match plan {
+                    crate::late::Plan::Wait => held.waiting.insert(alerts[i].user.id),
+                    crate::late::Plan::ReadNow => {
+                        read_now.push(i);
+                        true
+                    }
+                    crate::late::Plan::Note => {
+                        alerts[i].detections_note = Some(NOTE.into());
+                        true
+                    }
+                };
+            }
+        }
+        for i in read_now {
+            let a = &mut alerts[i];
             match self.graph.open_detections(a.user.id).await {
                 Ok(found) if found.is_empty() => {
                     a.detections_note = Some("Graph lists no open detection for this user".into());
                 }
                 Ok(found) => {
                     a.detections = found.clone();
-                    read.push((a.user.id, found));
+                    held.read.push((a.user.id, found));
                 }
                 Err(e) => {
                     tracing::warn!(user = %a.user.id, error = %e, "could not read the user's open detections");
@@ -773,7 +883,51 @@ impl Worker {
                 }
             }
         }
-        read
+        if !held.waiting.is_empty() {
+            tracing::info!(
+                users = held.waiting.len(),
+                "alerts held back until the cycle's reads of their detections"
+            );
+            alerts.retain(|a| !held.waiting.contains(&a.user.id));
+        }
+        held
+    }
+
+    /// A cycle's reads begin: every alert waiting in the book (this cycle's, and any an earlier
+    /// one left behind) gets its user's open detections, read now, and joins the batch as if
+    /// its poll had brought them. Returns the users taken up.
+    async fn read_late(
+        &self,
+        item: usize,
+        cycle: &str,
+        now: OffsetDateTime,
+        seen: &mut BTreeMap<UserId, Seen>,
+    ) -> Result<Vec<UserId>, WorkError> {
+        let waiting = store::update(
+            self.store.as_ref(),
+            self.tenant,
+            store::keys::LATE_DETECTIONS,
+            |book: &mut crate::late::LateReads| book.close(cycle, now),
+        )
+        .await?;
+        let mut ids = Vec::with_capacity(waiting.len());
+        for w in waiting {
+            let id = w.risky_user.id;
+            let (mut detections, late) = match self.graph.open_detections(id).await {
+                Ok(found) => (found, Ok(())),
+                Err(e) => {
+                    tracing::warn!(user = %id, error = %e, "could not read the user's open detections");
+                    (Vec::new(), Err(e.to_string()))
+                }
+            };
+            detections.extend(w.detections);
+            merge(seen, item, w.risky_user, detections, None, None);
+            if let Some(s) = seen.get_mut(&id) {
+                s.late = Some(late);
+            }
+            ids.push(id);
+        }
+        Ok(ids)
     }
 
     /// Adds what an observation says about a user to `seen`, reading Graph when it came without
@@ -819,12 +973,17 @@ impl Worker {
         if let (Some(f), [id]) = (&o.fetched, users.as_slice())
             && f.risky_user.id == *id
         {
+            let cycle = match &o.origin {
+                Origin::Poll { cycle_id } => Some(cycle_id.clone()),
+                _ => None,
+            };
             merge(
                 seen,
                 i,
                 f.risky_user.clone(),
                 f.detections.clone(),
                 baseline,
+                cycle,
             );
             return Ok(());
         }
@@ -834,7 +993,7 @@ impl Worker {
             };
             let since = now - DETECTION_LOOKBACK;
             let detections = self.graph.user_detections(id, since).await?;
-            merge(seen, i, user, detections, baseline);
+            merge(seen, i, user, detections, baseline, None);
         }
         Ok(())
     }
@@ -1002,6 +1161,7 @@ fn merge(
     user: RiskyUser,
     detections: Vec<RiskDetection>,
     baseline: Option<OffsetDateTime>,
+    cycle: Option<String>,
 ) {
     match seen.get_mut(&user.id) {
         Some(s) => {
@@ -1013,6 +1173,7 @@ fn merge(
             if baseline.is_none() {
                 s.baseline = None;
             }
+            s.cycle = s.cycle.take().or(cycle);
         }
         None => {
             seen.insert(
@@ -1022,10 +1183,21 @@ fn merge(
                     user,
                     detections,
                     baseline,
+                    cycle,
+                    late: None,
                 },
             );
         }
     }
+}
+
+/// What the late-detection step did to a batch's alerts.
+#[derive(Default)]
+struct Held {
+    /// The detections read, per user.
+    read: Vec<(UserId, Vec<RiskDetection>)>,
+    /// Users whose alert waits in the book for the cycle's reads.
+    waiting: HashSet<UserId>,
 }
 
 fn describe_failures(report: &Report, key: &str) -> String {

@@ -39,6 +39,42 @@ pub const MAX_BATCH: usize = 20;
 /// optional; asking again later picks up a newly granted one).
 const REGISTRATION_OFF_FOR: Duration = Duration::from_secs(3600);
 
+/// Once a `$batch` read of a feature has given up after its retries, the feature is treated as
+/// unavailable for this long: the rest of the cycle (every later page of it, each worker batch
+/// in between) goes on without it instead of spending ≈20 s of retries a page, and the cycle
+/// after (two minutes at the default interval) tries again.
+pub const OUTAGE_REST: Duration = Duration::from_secs(120);
+
+/// The enrichment features that gave up recently, with why and until when: the breaker.
+#[derive(Debug, Default)]
+pub struct Outages(Mutex<HashMap<&'static str, (String, tokio::time::Instant)>>);
+
+impl Outages {
+    fn of(&self, feature: Feature) -> Option<String> {
+        let now = tokio::time::Instant::now();
+        self.0.lock().ok().and_then(|o| {
+            o.get(feature.description())
+                .filter(|(_, until)| now < *until)
+                .map(|(reason, _)| reason.clone())
+        })
+    }
+
+    fn trip(&self, feature: Feature, reason: &str) {
+        if let Ok(mut o) = self.0.lock() {
+            let fresh = !o
+                .get(feature.description())
+                .is_some_and(|(_, until)| tokio::time::Instant::now() < *until);
+            if fresh {
+                tracing::warn!(%feature, error = %reason, rest_seconds = OUTAGE_REST.as_secs(), "a $batch read gave up; the feature is treated as unavailable for the rest of the cycle");
+            }
+            o.insert(
+                feature.description(),
+                (reason.to_string(), tokio::time::Instant::now() + OUTAGE_REST),
+            );
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct BatchResponse {
     #[serde(default)]
@@ -242,10 +278,10 @@ impl GraphClient {
             .0
             .retry
             .start(format_args!("Graph $batch for {feature}"));
-        // Once one `$batch` request has failed after its retries, the rest of this read treats
-        // the feature as unavailable instead of retrying chunk after chunk: an outage of one
-        // feature must not cost a cycle minutes.
-        let outage: Mutex<Option<String>> = Mutex::new(None);
+        // Once one `$batch` request has failed after its retries, the feature is unavailable for
+        // the rest of the cycle (see [`Outages`]): an outage of one feature must not cost every
+        // page of a cycle its retries.
+        let outage = &self.0.outages;
         while !pending.is_empty() {
             // Owned chunks: futures borrowing from `pending` would not be `Send` across the
             // async-trait boundary of the worker.
@@ -295,7 +331,7 @@ impl GraphClient {
         chunk: Vec<UserId>,
         feature: Feature,
         path: &impl Fn(UserId) -> String,
-        outage: &Mutex<Option<String>>,
+        outage: &Outages,
     ) -> Chunk<T> {
         let unavailable = |reason: &str| Chunk {
             done: chunk
@@ -312,8 +348,7 @@ impl GraphClient {
             again: Vec::new(),
             wait: None,
         };
-        let known_outage = outage.lock().ok().and_then(|o| o.clone());
-        if let Some(reason) = known_outage {
+        if let Some(reason) = outage.of(feature) {
             return unavailable(&reason);
         }
         let requests: Vec<serde_json::Value> = chunk
@@ -335,10 +370,7 @@ impl GraphClient {
         {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(%feature, error = %e, "a $batch request failed; the feature is unavailable for the rest of this read");
-                if let Ok(mut o) = outage.lock() {
-                    *o = Some(e.to_string());
-                }
+                outage.trip(feature, &e.to_string());
                 return unavailable(&e.to_string());
             }
         };

@@ -407,6 +407,7 @@ struct Inner {
     retry: RetryPolicy,
     counts: Counts,
     registration_gate: batch::FeatureGate,
+    outages: batch::Outages,
 }
 
 /// Cheap to clone; clones share the limiter, the token cache and the counters.
@@ -472,6 +473,7 @@ impl GraphClient {
             retry: config.retry.clone(),
             counts: Counts::default(),
             registration_gate: batch::FeatureGate::default(),
+            outages: batch::Outages::default(),
         })))
     }
 

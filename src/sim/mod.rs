@@ -618,6 +618,11 @@ impl Simulator {
         self.lock().token_refusal = code.map(str::to_string);
     }
 
+    /// The most items a list page holds from now on (Graph's own maximum is 500).
+    pub fn set_max_page(&self, max: usize) {
+        self.lock().config.max_page = max;
+    }
+
     /// Removes every fault still waiting.
     pub fn clear_faults(&self) {
         self.lock().faults.clear();

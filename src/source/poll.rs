@@ -633,6 +633,14 @@ impl Poller {
                 .collect();
             handoff.send(items).await?;
         }
+        // Last: the detections the cycle's held-back alerts wait for are read once its pages
+        // are handed on, so they never delay the other alerts (see [`crate::late`]).
+        handoff
+            .send(vec![WorkItem::LateDetections {
+                tenant_id: self.tenant,
+                cycle_id: cycle_id.into(),
+            }])
+            .await?;
         let enqueued = handoff.finish().await?;
         Ok(PollReport {
             cycle_id: cycle_id.into(),

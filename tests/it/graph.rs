@@ -680,6 +680,48 @@ async fn an_enrichment_outage_gives_up_once_not_once_per_batch() {
     );
 }
 
+/// The breaker holds for the rest of the cycle, not only one read: with `$batch` down, a cycle of
+/// two pages (1,000 users) spends one chunk's retries on its first page and none on its second,
+/// and each page's alerts still go out, saying the context is unavailable.
+#[tokio::test]
+async fn an_enrichment_outage_gives_up_once_per_cycle_not_once_per_page() {
+    let t = crate::helpers::TestApp::start().await;
+    t.ok_sinks().await;
+    t.save_posture(OffsetDateTime::now_utc()).await;
+    let worker = t.worker();
+    let ids: Vec<UserId> = (0..1000u128)
+        .map(|n| t.high_risk_user(3000 + n, &format!("Page User {n}"), &format!("page{n}")))
+        .collect();
+    t.sim.fail(Fault::status("$batch", 503, usize::MAX));
+    let page = |ids: &[UserId]| -> Vec<_> {
+        ids.iter()
+            .map(|id| crate::helpers::polled(&t.sim, *id, "cycle-1"))
+            .collect()
+    };
+    let batches = || {
+        t.sim
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains("$batch") && !r.inner)
+            .count()
+    };
+    let first = worker.process(&page(&ids[..500])).await;
+    assert!(first.results.iter().all(Result::is_ok));
+    let after_first = batches();
+    // One chunk's attempts for each feature read in `$batch` (directory context, registration).
+    let attempts = t.settings.graph.retry.max_attempts as usize;
+    assert_eq!(after_first, 2 * attempts, "one chunk's attempts per feature on the first page");
+    let second = worker.process(&page(&ids[500..])).await;
+    assert!(second.results.iter().all(Result::is_ok));
+    assert_eq!(batches(), after_first, "the second page sends no $batch at all");
+    let alerts = second
+        .alerts
+        .iter()
+        .filter(|m| matches!(m, riskrelay::alert::Message::User(_)))
+        .count();
+    assert_eq!(alerts, 500, "its alerts still go out");
+}
+
 #[tokio::test]
 async fn batch_handles_mixed_inner_statuses() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();

@@ -26,6 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "alert",
             "exclusions",
             "coalesce",
+            "late",
             "snooze",
             "action_link",
             "summary",

@@ -162,7 +162,19 @@ async fn a_failed_enqueue_leaves_the_checkpoint_where_it_was() {
         .await
         .unwrap();
     assert!(again.since.unwrap() <= before);
-    assert_eq!(q.items().len(), 1);
+    let observed = q
+        .items()
+        .iter()
+        .filter(|i| matches!(i, riskrelay::observation::WorkItem::Observation(_)))
+        .count();
+    assert_eq!(observed, 1);
+    assert!(
+        matches!(
+            q.items().last(),
+            Some(riskrelay::observation::WorkItem::LateDetections { .. })
+        ),
+        "the cycle's last item asks for its late reads"
+    );
     assert!(checkpoint(store.as_ref(), &sim).await.unwrap() > before);
 }
 

@@ -392,6 +392,63 @@ async fn a_detection_that_surfaced_before_the_poll_window_is_still_listed() {
     assert_eq!(open_reads, 1);
 }
 
+/// The reads of late detections are capped per poll cycle, not per page, and made after the
+/// cycle's pages are handed on: with 25 such users over three pages and a cap of 3, exactly
+/// three reads, every one after the last page of risky users; each user alerted once.
+#[tokio::test]
+async fn late_detection_reads_are_capped_per_cycle_and_made_after_its_pages() {
+    let mut t = TestApp::start().await;
+    t.settings.alerts.late_detection_reads = 3;
+    t.settings.alerts.digest_threshold = 1000;
+    t.sim.set_max_page(10);
+    let case = Case::build(t).await;
+    case.posture().await;
+    case.app.poller().unwrap().poll().await.unwrap(); // the baseline
+    let two_days_ago = OffsetDateTime::now_utc() - time::Duration::hours(49);
+    for n in 0..25 {
+        let id = case.t.sim.add_user(cloud_only(2000 + n, &format!("Late {n}")));
+        case.t
+            .sim
+            .add_detection(id, DetectionSpec::leaked_credentials().at(two_days_ago));
+        case.t
+            .sim
+            .set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
+    }
+    case.t.sim.clear_requests();
+    case.app.poller().unwrap().poll().await.unwrap();
+    let texts = case.sink.user_texts();
+    assert_eq!(texts.len(), 25, "each user alerted once: {texts:#?}");
+    let listed = texts.iter().filter(|t| t.contains("Leaked credentials")).count();
+    let pointed = texts
+        .iter()
+        .filter(|t| t.contains("detections older than the poll window"))
+        .count();
+    assert_eq!((listed, pointed), (3, 22), "{texts:#?}");
+    let requests = case.t.sim.requests();
+    let open_reads: Vec<_> = requests
+        .iter()
+        .filter(|r| {
+            r.query.as_deref().is_some_and(|q| {
+                q.contains("userId") && q.contains("riskState") && q.contains("atRisk")
+            })
+        })
+        .collect();
+    assert_eq!(open_reads.len(), 3);
+    let last_page = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/identityProtection/riskyUsers") && !r.inner)
+        .map(|r| r.at)
+        .max()
+        .unwrap();
+    assert!(
+        open_reads.iter().all(|r| r.at > last_page),
+        "the reads come after the cycle's last page"
+    );
+    // Nothing is left waiting, and a second cycle posts nothing more.
+    case.app.poller().unwrap().poll().await.unwrap();
+    assert_eq!(case.sink.user_texts().len(), 25);
+}
+
 #[tokio::test]
 async fn registration_details_wrapped_in_value_are_read() {
     let case = Case::ready().await;

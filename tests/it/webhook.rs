@@ -194,7 +194,10 @@ fn users(items: &[WorkItem]) -> Vec<String> {
                 }
                 Subject::SecurityAlert { alert_id } => Some(format!("alert:{alert_id}")),
             },
-            WorkItem::Lifecycle(_) | WorkItem::Notice { .. } | WorkItem::Summary { .. } => None,
+            WorkItem::Lifecycle(_)
+            | WorkItem::Notice { .. }
+            | WorkItem::Summary { .. }
+            | WorkItem::LateDetections { .. } => None,
         })
         .collect()
 }
