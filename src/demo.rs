@@ -47,6 +47,126 @@ pub struct Posted {
 #[derive(Debug, Default)]
 pub struct DemoReport {
     pub posted: Vec<Posted>,
+    /// The events the PagerDuty chapter's on-call service received, in order.
+    pub pagerduty: Vec<serde_json::Value>,
+}
+
+/// PagerDuty's Events API v2 on loopback, for the PagerDuty chapter: it answers as PagerDuty does
+/// (202 with the dedup key) and keeps every event it is sent.
+#[derive(Default)]
+struct FakePagerDuty {
+    events: Mutex<Vec<serde_json::Value>>,
+}
+
+#[async_trait::async_trait]
+impl crate::server::HttpApp for FakePagerDuty {
+    async fn handle(&self, req: http::Request<bytes::Bytes>) -> http::Response<bytes::Bytes> {
+        let event: serde_json::Value = serde_json::from_slice(req.body()).unwrap_or_default();
+        let answer = serde_json::json!({
+            "status": "success",
+            "message": "Event processed",
+            "dedup_key": event["dedup_key"],
+        });
+        if let Ok(mut events) = self.events.lock() {
+            events.push(event);
+        }
+        let mut res = http::Response::new(bytes::Bytes::from(answer.to_string()));
+        *res.status_mut() = http::StatusCode::ACCEPTED;
+        res
+    }
+}
+
+/// Routing keys are 32 letters and digits; this one reaches only the demo's own fake.
+const DEMO_ROUTING_KEY: &str = "DEM0R0UT1NGKEYF0RTHEL0CALFAKE000";
+
+/// The PagerDuty chapter: an on-call service paged for high risk only, one user's episode
+/// opened at high, lowered to medium and ended, through the real PagerDuty sink against a fake
+/// Events API on loopback. Its events are written to `out/pagerduty/`.
+async fn pagerduty_chapter(
+    demo: &Demo,
+    settings: &Settings,
+    store: Arc<MemoryStore>,
+    sinks: Vec<Arc<dyn crate::sink::Sink>>,
+    out: &std::path::Path,
+    print: bool,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let fake = Arc::new(FakePagerDuty::default());
+    let listener = crate::server::bind(([127, 0, 0, 1], 0).into()).await?;
+    let url = format!("http://{}/v2/enqueue", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::server::serve(listener, fake.clone(), async {
+        let _ = stopped.await;
+    }));
+    let mut settings = settings.clone();
+    settings.alerts.sinks.push(SinkConfig {
+        name: "oncall".into(),
+        kind: SinkKind::PagerDuty,
+        url: SecretString::from(url),
+        min_level: RiskLevel::High,
+        key: Some(SecretString::from(DEMO_ROUTING_KEY)),
+    });
+    let mut adapters = Adapters::new(store);
+    adapters.inline_retry.base_delay = Duration::from_millis(200);
+    adapters.local_sinks = sinks;
+    let app = App::build(&settings, Role::Service, adapters)?;
+    let poll = || async { app.poller()?.poll().await.context("poll cycle") };
+    let sim = &demo.sim;
+    let nestor = sim.add_user(
+        SimUser::new(
+            crate::sim::scenario::user_id(310),
+            "Nestor Wilke",
+            "nestorw",
+        )
+        .synced()
+        .with_job("Operations", "Director"),
+    );
+    sim.detect(
+        nestor,
+        DetectionSpec::new(
+            "anonymizedIPAddress",
+            "signin",
+            RiskLevel::High,
+            DetectionTimingType::Realtime,
+        )
+        .from_ip("185.220.101.7", "Frankfurt", "DE"),
+    );
+    poll().await?;
+    sim.set_risk(
+        nestor,
+        RiskLevel::Medium,
+        RiskState::AtRisk,
+        RiskDetail::None,
+    );
+    poll().await?;
+    sim.end_risk(
+        nestor,
+        RiskState::Remediated,
+        RiskDetail::UserPerformedSecuredPasswordChange,
+    );
+    poll().await?;
+    let _ = stop.send(());
+    let _ = server.await;
+
+    let events = fake.events.lock().map(|e| e.clone()).unwrap_or_default();
+    let dir = out.join("pagerduty");
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    for (i, e) in events.iter().enumerate() {
+        let action = e["event_action"].as_str().unwrap_or("event");
+        let file = dir.join(format!("{:02}-{action}.json", i + 1));
+        std::fs::write(&file, serde_json::to_vec_pretty(e)?)
+            .with_context(|| format!("could not write {}", file.display()))?;
+        if print {
+            println!(
+                "PagerDuty received: {action}{} · dedup_key {}",
+                e["payload"]["severity"]
+                    .as_str()
+                    .map(|s| format!(" · severity {s}"))
+                    .unwrap_or_default(),
+                e["dedup_key"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    Ok(events)
 }
 
 struct Demo {
@@ -215,7 +335,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         &actions_env,
         &crate::config::EnvSecrets(&actions_env),
     )?;
-    let mut adapters = Adapters::new(Arc::new(MemoryStore::default()));
+    let memory = Arc::new(MemoryStore::default());
+    let mut adapters = Adapters::new(memory.clone());
     adapters.inline_retry.base_delay = Duration::from_millis(200);
     if opts.print {
         adapters
@@ -453,10 +574,25 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     );
     demo.poll().await?;
 
+    demo.chapter(
+        8,
+        "8. A page that closes itself",
+        "On-call is paged through PagerDuty for high risk only (oncall:pagerduty:high). Nestor Wilke's risk turns high: a trigger\nopens an incident. ID Protection lowers it to medium: the same incident is updated at its new severity, not paged again.\nHe changes his password: a resolve closes the incident, although the risk ended below the on-call level.",
+    );
+    let pagerduty = pagerduty_chapter(
+        &demo,
+        &settings,
+        memory,
+        local_sinks.clone(),
+        &opts.out,
+        opts.print,
+    )
+    .await?;
+
     if opts.tenants > 1 {
         demo.chapter(
-            8,
-            &format!("8. One deployment, {} customer tenants", opts.tenants),
+            9,
+            &format!("9. One deployment, {} customer tenants", opts.tenants),
             "A managed service provider watches its customers' tenants from one riskrelay (RISKRELAY_TENANTS=registry). Each tenant\nhas its own Graph budget, so they are polled side by side. At Contoso a user's credentials leak; Fabrikam's administrator\nremoves riskrelay's access. The alert names its tenant; the lost access is said once, and the other tenants carry on.",
         );
         msp_chapter(&settings, local_sinks, opts.tenants, opts.print).await?;
@@ -465,10 +601,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     let posted = demo.posted();
     if opts.print {
         println!(
-            "\n{} messages; their Slack and Teams payloads are in {}",
+            "\n{} messages; their Slack and Teams payloads are in {}, the PagerDuty events in {}",
             posted.len(),
-            opts.out.display()
+            opts.out.display(),
+            opts.out.join("pagerduty").display()
         );
     }
-    Ok(DemoReport { posted })
+    Ok(DemoReport { posted, pagerduty })
 }

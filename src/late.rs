@@ -192,7 +192,10 @@ mod tests {
         book.done(&[waiting[0].risky_user.id]);
         book.close("c3", later + time::Duration::hours(25));
         assert_eq!(
-            book.cycles.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            book.cycles
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect::<Vec<_>>(),
             ["c3"]
         );
     }

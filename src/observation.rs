@@ -122,7 +122,10 @@ pub enum WorkItem {
     },
     /// A poll cycle's pages are all handed on: read the detections its held-back alerts wait
     /// for (see [`crate::late`]).
-    LateDetections { tenant_id: TenantId, cycle_id: String },
+    LateDetections {
+        tenant_id: TenantId,
+        cycle_id: String,
+    },
 }
 
 impl WorkItem {

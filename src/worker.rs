@@ -102,9 +102,9 @@ struct Seen {
     baseline: Option<OffsetDateTime>,
     /// The poll cycle that handed the user on with its data, when one did.
     cycle: Option<String>,
-    /// How the user's open detections were read for a held-back alert (see [`crate::late`]):
-    /// `Ok` when read, `Err` with why not.
-    late: Option<Result<(), String>>,
+    /// The user's open detections, read for a held-back alert (see [`crate::late`]), or why
+    /// they could not be.
+    late: Option<Result<Vec<RiskDetection>, String>>,
 }
 
 impl Worker {
@@ -808,11 +808,12 @@ impl Worker {
         for i in needing {
             let s = &seen[&alerts[i].user.id];
             match (&s.late, &s.cycle) {
-                // Read already, for this very alert.
-                (Some(Ok(())), _) => {
+                // Read already, for this very alert: what is open, when none is new.
+                (Some(Ok(found)), _) if found.is_empty() => {
                     alerts[i].detections_note =
                         Some("Graph lists no open detection for this user".into());
                 }
+                (Some(Ok(found)), _) => alerts[i].detections = found.clone(),
                 (Some(Err(e)), _) => {
                     alerts[i].detections_note =
                         Some(format!("the user's detections could not be read ({e})"));
@@ -914,7 +915,7 @@ impl Worker {
         for w in waiting {
             let id = w.risky_user.id;
             let (mut detections, late) = match self.graph.open_detections(id).await {
-                Ok(found) => (found, Ok(())),
+                Ok(found) => (found.clone(), Ok(found)),
                 Err(e) => {
                     tracing::warn!(user = %id, error = %e, "could not read the user's open detections");
                     (Vec::new(), Err(e.to_string()))

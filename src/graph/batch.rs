@@ -69,7 +69,10 @@ impl Outages {
             }
             o.insert(
                 feature.description(),
-                (reason.to_string(), tokio::time::Instant::now() + OUTAGE_REST),
+                (
+                    reason.to_string(),
+                    tokio::time::Instant::now() + OUTAGE_REST,
+                ),
             );
         }
     }

@@ -140,6 +140,13 @@ impl<'q> Handoff<'q> {
         Ok(())
     }
 
+    /// Hands on a work item that is about no user (it is not counted), after the pages.
+    async fn close_with(&mut self, item: WorkItem) -> Result<(), PollError> {
+        self.flush().await?;
+        self.queue.enqueue(vec![item]).await?;
+        Ok(())
+    }
+
     /// Waits for the last page; returns how many items were enqueued.
     async fn finish(mut self) -> Result<usize, PollError> {
         self.flush().await?;
@@ -636,10 +643,10 @@ impl Poller {
         // Last: the detections the cycle's held-back alerts wait for are read once its pages
         // are handed on, so they never delay the other alerts (see [`crate::late`]).
         handoff
-            .send(vec![WorkItem::LateDetections {
+            .close_with(WorkItem::LateDetections {
                 tenant_id: self.tenant,
                 cycle_id: cycle_id.into(),
-            }])
+            })
             .await?;
         let enqueued = handoff.finish().await?;
         Ok(PollReport {

@@ -139,10 +139,51 @@ async fn the_chapters_produce_the_expected_messages() {
         chapter7[2]
     );
 
+    // The PagerDuty chapter: one incident, opened at high, updated at its lowered severity
+    // under the same key, resolved although the risk ended at medium.
+    assert_eq!(
+        titles(&report, 8),
+        vec![
+            "High user risk",
+            "User risk lowered to medium",
+            "User risk remediated"
+        ]
+    );
+    let actions: Vec<&str> = report
+        .pagerduty
+        .iter()
+        .map(|e| e["event_action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["trigger", "trigger", "resolve"],
+        "{:#?}",
+        report.pagerduty
+    );
+    assert!(
+        report
+            .pagerduty
+            .iter()
+            .all(|e| e["dedup_key"] == report.pagerduty[0]["dedup_key"])
+    );
+    assert_eq!(report.pagerduty[0]["payload"]["severity"], "critical");
+    assert_eq!(report.pagerduty[1]["payload"]["severity"], "error");
+    let mut written: Vec<String> = std::fs::read_dir(dir.path().join("pagerduty"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(
+        written,
+        ["01-trigger.json", "02-trigger.json", "03-resolve.json"]
+    );
+
     // One pair of payload files per message, named in story order.
     let mut files: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
     assert_eq!(files.len(), report.posted.len() * 2);
@@ -191,13 +232,13 @@ async fn with_enforce_riskrelay_corrects_the_setting_itself_and_with_tenants_an_
     );
     // The MSP chapter: Contoso's alert names its tenant; Fabrikam's lost access is said once;
     // Northwind, quiet, says nothing (its baseline was taken before the story).
-    let mut msp = titles(&report, 8);
+    let mut msp = titles(&report, 9);
     msp.sort();
     assert_eq!(
         msp,
         vec!["High user risk", "riskrelay lost access to a tenant"]
     );
-    for p in report.posted.iter().filter(|p| p.chapter == 8) {
+    for p in report.posted.iter().filter(|p| p.chapter == 9) {
         let text = riskrelay::render::console::text(&p.view);
         if p.view.title == "High user risk" {
             assert!(

@@ -584,7 +584,7 @@ async fn a_missing_permission_names_it() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "Graph refused risky-user reads (403): the app needs the IdentityRiskyUser.Read.All permission"
+        "Graph refused risky-user reads (403 Authorization_RequestDenied): the app needs the IdentityRiskyUser.Read.All permission"
     );
     assert_eq!(sim.requests().len(), 1, "a 403 is not retried");
 }
@@ -710,10 +710,18 @@ async fn an_enrichment_outage_gives_up_once_per_cycle_not_once_per_page() {
     let after_first = batches();
     // One chunk's attempts for each feature read in `$batch` (directory context, registration).
     let attempts = t.settings.graph.retry.max_attempts as usize;
-    assert_eq!(after_first, 2 * attempts, "one chunk's attempts per feature on the first page");
+    assert_eq!(
+        after_first,
+        2 * attempts,
+        "one chunk's attempts per feature on the first page"
+    );
     let second = worker.process(&page(&ids[500..])).await;
     assert!(second.results.iter().all(Result::is_ok));
-    assert_eq!(batches(), after_first, "the second page sends no $batch at all");
+    assert_eq!(
+        batches(),
+        after_first,
+        "the second page sends no $batch at all"
+    );
     let alerts = second
         .alerts
         .iter()

@@ -616,8 +616,10 @@ async fn webhook_binary_answers_graph_and_enqueues_to_sqs() {
 #[tokio::test]
 async fn a_window_larger_than_one_invocation_is_caught_up_across_invocations() {
     use riskrelay::store::Store as _;
-    const USERS: u32 = 300;
-    const DETECTIONS: u32 = 4;
+    // Few users, many detections each: Teams takes at most four posts a second (riskrelay paces
+    // them 300 ms apart), and the window's reads are what this test is about.
+    const USERS: u32 = 100;
+    const DETECTIONS: u32 = 12;
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let (slack, teams) = chat_servers().await;
     let aws = aws(&sim, &slack, &teams).await;
@@ -631,7 +633,7 @@ async fn a_window_larger_than_one_invocation_is_caught_up_across_invocations() {
     assert_eq!(r["baseline"], true, "{r}");
     worker.invoke(drain(&aws).await).await.unwrap();
 
-    // The last cycle ran three hours ago; since then 300 users became risky, 4 detections each:
+    // The last cycle ran three hours ago; since then 100 users became risky, 12 detections each:
     // 1,200 detections (three pages of 500), then a page of users: about 4 s of reads, more than
     // an invocation has.
     let store = DynamoStore::new(

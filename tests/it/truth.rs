@@ -406,7 +406,10 @@ async fn late_detection_reads_are_capped_per_cycle_and_made_after_its_pages() {
     case.app.poller().unwrap().poll().await.unwrap(); // the baseline
     let two_days_ago = OffsetDateTime::now_utc() - time::Duration::hours(49);
     for n in 0..25 {
-        let id = case.t.sim.add_user(cloud_only(2000 + n, &format!("Late {n}")));
+        let id = case
+            .t
+            .sim
+            .add_user(cloud_only(2000 + n, &format!("Late {n}")));
         case.t
             .sim
             .add_detection(id, DetectionSpec::leaked_credentials().at(two_days_ago));
@@ -418,7 +421,10 @@ async fn late_detection_reads_are_capped_per_cycle_and_made_after_its_pages() {
     case.app.poller().unwrap().poll().await.unwrap();
     let texts = case.sink.user_texts();
     assert_eq!(texts.len(), 25, "each user alerted once: {texts:#?}");
-    let listed = texts.iter().filter(|t| t.contains("Leaked credentials")).count();
+    let listed = texts
+        .iter()
+        .filter(|t| t.contains("Leaked credentials"))
+        .count();
     let pointed = texts
         .iter()
         .filter(|t| t.contains("detections older than the poll window"))
