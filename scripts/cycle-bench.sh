@@ -5,6 +5,8 @@
 # the last identity-protection read, peak memory, $batch count and posts per destination.
 # Usage: scripts/cycle-bench.sh [USERS...]   (default 1000 10000; BATCH_MS=150,
 #        CONCURRENCY=$batches in flight, riskrelay's default when unset;
+#        LATE=N of the users have their detections from before the window (late-detection reads);
+#        BATCH_DOWN=1 every $batch answers 503 (an enrichment outage);
 #        BENCH_RELEASE=1 runs the simulator from a release build of the test binary, in
 #        BENCH_TARGET_DIR, default target/bench: needed at 100,000 users, where a debug
 #        simulator would be slower than Graph's pace)
@@ -20,6 +22,7 @@ for n in "${@:-1000 10000}"; do
       export RISKRELAY_BENCH_USERS="$users" RISKRELAY_BENCH_BATCH_MS=${BATCH_MS:-150} \
         RISKRELAY_BENCH_BIN="$PWD/target/release/riskrelay"
       if [ -n "${CONCURRENCY:-}" ]; then export RISKRELAY_BENCH_CONCURRENCY=$CONCURRENCY; fi
+      export RISKRELAY_BENCH_LATE=${LATE:-0} RISKRELAY_BENCH_BATCH_DOWN=${BATCH_DOWN:-0}
       bench_test cycle_benchmark
     ) 2>&1 | grep -E 'cycle-bench: |throttled: |panicked'
   done

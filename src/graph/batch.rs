@@ -61,9 +61,9 @@ impl Outages {
 
     fn trip(&self, feature: Feature, reason: &str) {
         if let Ok(mut o) = self.0.lock() {
-            let fresh = !o
+            let fresh = o
                 .get(feature.description())
-                .is_some_and(|(_, until)| tokio::time::Instant::now() < *until);
+                .is_none_or(|(_, until)| tokio::time::Instant::now() >= *until);
             if fresh {
                 tracing::warn!(%feature, error = %reason, rest_seconds = OUTAGE_REST.as_secs(), "a $batch read gave up; the feature is treated as unavailable for the rest of the cycle");
             }
@@ -293,10 +293,10 @@ impl GraphClient {
             // The first `$batch` goes alone: if the feature is down, it alone spends its retries
             // and the rest are not sent.
             let first = owned.remove(0);
-            let mut chunks = vec![self.one_batch(first, feature, &path, &outage).await];
+            let mut chunks = vec![self.one_batch(first, feature, &path, outage).await];
             chunks.extend(
                 futures_util::stream::iter(owned)
-                    .map(|chunk| self.one_batch(chunk, feature, &path, &outage))
+                    .map(|chunk| self.one_batch(chunk, feature, &path, outage))
                     .buffer_unordered(self.0.batch_concurrency)
                     .collect::<Vec<Chunk<T>>>()
                     .await,

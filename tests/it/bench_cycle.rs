@@ -7,6 +7,9 @@
 //!
 //! `RISKRELAY_BENCH_USERS` (default 1000), `RISKRELAY_BENCH_BATCH_MS` (150),
 //! `RISKRELAY_BENCH_CONCURRENCY` (`$batch`es in flight; riskrelay's default),
+//! `RISKRELAY_BENCH_LATE` (how many of the users have their detections from before the poll window,
+//! so their alerts need a read of their open detections; default 0),
+//! `RISKRELAY_BENCH_BATCH_DOWN` (1: every `$batch` answers 503, an enrichment outage),
 //! `RISKRELAY_BENCH_BIN` (the riskrelay binary to measure; default the test build's).
 
 use std::time::{Duration, Instant};
@@ -32,6 +35,8 @@ fn env_or(name: &str, default: u64) -> u64 {
 async fn cycle_benchmark() {
     let users = env_or("RISKRELAY_BENCH_USERS", 1000) as u32;
     let batch_ms = env_or("RISKRELAY_BENCH_BATCH_MS", 150);
+    let late = env_or("RISKRELAY_BENCH_LATE", 0) as u32;
+    let batch_down = env_or("RISKRELAY_BENCH_BATCH_DOWN", 0) == 1;
     let bin = std::env::var("RISKRELAY_BENCH_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_riskrelay").to_string());
     let dir = tempfile::tempdir().unwrap();
@@ -66,6 +71,8 @@ async fn cycle_benchmark() {
     };
     assert!(run().status().await.unwrap().success(), "baseline run");
 
+    // Detections from before the window: offline ones that surfaced late, stamped two days ago.
+    let before_window = time::OffsetDateTime::now_utc() - time::Duration::hours(49);
     for n in 0..users {
         let id = sim.add_user(
             SimUser::new(
@@ -80,14 +87,19 @@ async fn cycle_benchmark() {
             "anonymizedIPAddress",
             "leakedCredentials",
         ] {
+            let spec = DetectionSpec::new(
+                kind,
+                "signin",
+                RiskLevel::Medium,
+                DetectionTimingType::Realtime,
+            );
             sim.add_detection(
                 id,
-                DetectionSpec::new(
-                    kind,
-                    "signin",
-                    RiskLevel::Medium,
-                    DetectionTimingType::Realtime,
-                ),
+                if n < late {
+                    spec.at(before_window)
+                } else {
+                    spec
+                },
             );
         }
         sim.set_risk(
@@ -98,6 +110,9 @@ async fn cycle_benchmark() {
         );
     }
     sim.enforce_rate_limit(true);
+    if batch_down {
+        sim.fail(riskrelay::sim::Fault::status("$batch", 503, usize::MAX));
+    }
     sim.set_chaos(Some(Chaos {
         rate: 0.0,
         batch_delay: Duration::from_millis(batch_ms),
@@ -140,6 +155,18 @@ async fn cycle_benchmark() {
         .count();
     let slack_posts = slack.received_requests().await.unwrap().len();
     let teams_posts = teams.received_requests().await.unwrap().len();
+    // Reads of one user's open detections (the late-detection reads).
+    let late_reads = requests
+        .iter()
+        .filter(|r| {
+            r.query
+                .as_deref()
+                .is_some_and(|q| q.contains("userId") && q.contains("atRisk"))
+        })
+        .count();
+    println!(
+        "\ncycle-bench: users {users}, late {late}, $batch down {batch_down}, late-detection reads {late_reads}"
+    );
     println!(
         "\ncycle-bench: users {users}, $batch latency {batch_ms} ms, concurrency {}: wall {:.1} s, floor {:.1} s ({} identity-protection requests, {throttled} throttled), wall/floor {:.2}, tail after the last identity-protection read {:.1} s, peak RSS {:.1} MiB, $batch requests {batches}, posts slack {} teams {}",
         env_or(
