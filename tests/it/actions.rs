@@ -95,6 +95,14 @@ async fn sign_in(b: &mut Browser, link: &str, n: usize) -> (Answer, Vec<String>)
     b.sign_in(link, n).await.unwrap()
 }
 
+/// The follow-up messages among posts: "Confirmed compromised by …".
+fn follow_ups(posts: Vec<serde_json::Value>) -> usize {
+    posts
+        .into_iter()
+        .filter(|p| p.to_string().contains("Confirmed compromised by"))
+        .count()
+}
+
 fn token(link: &str) -> &str {
     link.rsplit('/').next().unwrap()
 }
@@ -211,12 +219,6 @@ async fn an_analyst_confirms_a_compromise_from_the_alert_and_the_channel_hears_i
     );
 
     // One follow-up message per destination, naming the analyst.
-    let follow_ups = |posts: Vec<serde_json::Value>| {
-        posts
-            .into_iter()
-            .filter(|p| p.to_string().contains("Confirmed compromised by"))
-            .count()
-    };
     assert_eq!(follow_ups(received_json(&t.slack).await), 1);
     assert_eq!(follow_ups(received_json(&t.teams).await), 1);
 
@@ -430,12 +432,6 @@ async fn a_form_acts_once_when_resubmitted_or_sent_three_times_at_once() {
         shown.body
     );
     assert_eq!(t.sim.analyst_actions().len(), 1, "still one Graph action");
-    let follow_ups = |posts: Vec<serde_json::Value>| {
-        posts
-            .into_iter()
-            .filter(|p| p.to_string().contains("Confirmed compromised by"))
-            .count()
-    };
     assert_eq!(follow_ups(received_json(&t.slack).await), 1);
     assert_eq!(follow_ups(received_json(&t.teams).await), 1);
     assert_eq!(

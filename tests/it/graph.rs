@@ -79,25 +79,35 @@ impl wiremock::Respond for EchoingTokenEndpoint {
     }
 }
 
-#[tokio::test]
-async fn a_token_endpoint_that_echoes_the_request_leaks_no_secret() {
+/// What a failed token request said, in its error and in the log, against a token endpoint that
+/// answers with `endpoint`.
+async fn token_refusal(endpoint: impl wiremock::Respond + 'static, secret: AppSecret) -> String {
     let logs = crate::helpers::LogCapture::start();
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(EchoingTokenEndpoint)
+        .respond_with(endpoint)
         .mount(&server)
         .await;
-    let secret = "s3cr3t+v@lue/with=chars";
     let mut config = wiremock_config(&server);
     config.credential = GraphCredential::App {
         client_id: uuid::Uuid::from_u128(7),
-        secret: AppSecret::ClientSecret(SecretString::from(secret)),
+        secret,
     };
     let err = client(&config)
         .risky_users_changed_since(since())
         .await
         .unwrap_err();
-    let text = format!("{err} {err:?} {}", logs.text());
+    format!("{err} {err:?} {}", logs.text())
+}
+
+#[tokio::test]
+async fn a_token_endpoint_that_echoes_the_request_leaks_no_secret() {
+    let secret = "s3cr3t+v@lue/with=chars";
+    let text = token_refusal(
+        EchoingTokenEndpoint,
+        AppSecret::ClientSecret(SecretString::from(secret)),
+    )
+    .await;
     assert!(
         text.contains("AADSTS900144"),
         "the upstream's words stay: {text}"
@@ -137,23 +147,11 @@ async fn a_token_echo_leaks_no_secret_in_lower_case_escapes_nor_a_client_asserti
             }))
         }
     }
-    let logs = crate::helpers::LogCapture::start();
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(LowerCaseEcho)
-        .mount(&server)
-        .await;
-    let secret = "Ab~cD~eF/gH+iJ?kL=mN";
-    let mut config = wiremock_config(&server);
-    config.credential = GraphCredential::App {
-        client_id: uuid::Uuid::from_u128(7),
-        secret: AppSecret::ClientSecret(SecretString::from(secret)),
-    };
-    let err = client(&config)
-        .risky_users_changed_since(since())
-        .await
-        .unwrap_err();
-    let text = format!("{err} {err:?} {}", logs.text());
+    let text = token_refusal(
+        LowerCaseEcho,
+        AppSecret::ClientSecret(SecretString::from("Ab~cD~eF/gH+iJ?kL=mN")),
+    )
+    .await;
     assert!(
         text.contains("%7e") || text.contains("[redacted]"),
         "{text}"
@@ -169,15 +167,11 @@ async fn a_token_echo_leaks_no_secret_in_lower_case_escapes_nor_a_client_asserti
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    config.credential = GraphCredential::App {
-        client_id: uuid::Uuid::from_u128(8),
-        secret: AppSecret::Certificate(SecretString::from(pem)),
-    };
-    let err = client(&config)
-        .risky_users_changed_since(since())
-        .await
-        .unwrap_err();
-    let text = format!("{err} {err:?} {}", logs.text());
+    let text = token_refusal(
+        LowerCaseEcho,
+        AppSecret::Certificate(SecretString::from(pem)),
+    )
+    .await;
     assert!(text.contains("client_assertion="), "{text}");
     assert!(!text.contains("client_assertion=eyJ"), "{text}");
 }
