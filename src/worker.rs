@@ -830,12 +830,11 @@ impl Worker {
         for (cycle, indexes) in by_cycle {
             let users: Vec<crate::observation::Fetched> = indexes
                 .iter()
-                .map(|&i| {
-                    let s = &seen[&alerts[i].user.id];
-                    crate::observation::Fetched {
-                        risky_user: s.user.clone(),
-                        detections: s.detections.clone(),
-                    }
+                // The user's record only: the read brings the open detections, and the book
+                // stays small (a DynamoDB item holds 400 KB).
+                .map(|&i| crate::observation::Fetched {
+                    risky_user: seen[&alerts[i].user.id].user.clone(),
+                    detections: Vec::new(),
                 })
                 .collect();
             let plans = store::update(
