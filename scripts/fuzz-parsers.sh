@@ -7,5 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CASES=${1:-20000}
 start=$(date +%s)
-PROPTEST_CASES=$CASES cargo test --lib properties -- --test-threads=2
+PROPTEST_CASES=$CASES cargo test --workspace --lib properties -- --test-threads=2
 echo "properties passed with $CASES cases each in $(( $(date +%s) - start )) s"

@@ -14,5 +14,5 @@ cargo build --bin riskrelay
 bin=$(mktemp -d)/riskrelay && cp target/debug/riskrelay "$bin"
 logs=$(mktemp -d) && echo "each run's log: $logs"
 RISKRELAY_SOAK_LOGS=$logs RISKRELAY_SOAK_BIN=$bin RISKRELAY_SOAK_CHANGES=${1:-1000} RISKRELAY_SOAK_KILLS=${2:-10} RISKRELAY_SOAK_PER_CYCLE=${3:-50} \
-  cargo test --test it soak -- --nocapture --test-threads=1 2>&1 | grep -E 'soak: |test result|panicked|never arrived' 
+  cargo test -p riskrelay-cli --test cli soak -- --nocapture --test-threads=1 2>&1 | grep -E 'soak: |test result|panicked|never arrived' 
 echo "soak finished in $(( $(date +%s) - start )) s"

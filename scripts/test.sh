@@ -32,10 +32,10 @@ export RISKRELAY_TEST_MOTO_URL="http://127.0.0.1:$MOTO_PORT"
 echo "== rustfmt"
 cargo fmt --all -- --check
 echo "== clippy"
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== tests"
 rm -rf "$RISKRELAY_PAYLOAD_DIR"
-cargo test --locked
+cargo test --locked --workspace
 if [ -d tools/validators/checks ]; then
   for check in tools/validators/checks/*.sh; do
     echo "== $(basename "$check" .sh)"

@@ -1,0 +1,141 @@
+//! The commands of `riskrelay`, one file each, and what several share: the store they open and
+//! how they print what came from outside.
+
+pub mod check;
+pub mod demo;
+pub mod parked;
+pub mod replay;
+pub mod run;
+pub mod serve;
+pub mod simulated;
+pub mod snooze;
+pub mod subscribe;
+pub mod tenants;
+
+use anyhow::Context as _;
+use riskrelay::config::Env;
+use riskrelay::store::Store;
+use riskrelay::store::memory::MemoryStore;
+use riskrelay::store::sqlite::SqliteStore;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The store of the tenant registry: the service's SQLite file (created when missing) or the
+/// deployment's table.
+pub async fn registry_store(db: PathBuf, table: Option<String>) -> anyhow::Result<Arc<dyn Store>> {
+    let env = Env::from_process();
+    Ok(match table {
+        Some(table) => Arc::new(riskrelay::store::dynamo::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&riskrelay::aws::config().await),
+            table,
+        )),
+        None => Arc::new(sqlite(&env, &db)?),
+    })
+}
+
+pub fn tenant_arg(s: &str) -> anyhow::Result<riskrelay::ids::TenantId> {
+    let id = riskrelay::ids::TenantId::parse(s.trim())
+        .map_err(|e| anyhow::anyhow!("the tenant must be its id: {e}"))?;
+    // The nil GUID is no tenant: riskrelay keeps the deployment's own records under it.
+    if id == riskrelay::tenancy::deployment() {
+        anyhow::bail!("the tenant must be its id, not the nil GUID");
+    }
+    Ok(id)
+}
+
+/// Text from a store or an upstream, safe to print on a terminal.
+pub fn shown(text: &str) -> String {
+    riskrelay::render::escape::terminal(text)
+}
+
+/// The store a snooze command works on, with the tenant its documents belong to.
+pub async fn snooze_store(
+    db: PathBuf,
+    table: Option<String>,
+    tenant: Option<String>,
+) -> anyhow::Result<(Arc<dyn Store>, riskrelay::ids::TenantId)> {
+    let env = Env::from_process();
+    let named = tenant.is_some();
+    let tenant = match tenant {
+        Some(t) => tenant_arg(&t)?,
+        None => riskrelay::config::tenant_id(&env)?,
+    };
+    let store: Arc<dyn Store> = match table {
+        Some(table) => Arc::new(riskrelay::store::dynamo::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&riskrelay::aws::config().await),
+            table,
+        )),
+        None if db.exists() => Arc::new(sqlite(&env, &db)?),
+        None => anyhow::bail!(
+            "there is no database at {} (set --db or RISKRELAY_SQLITE_PATH to the service's, or --table for a deployment's DynamoDB table)",
+            db.display()
+        ),
+    };
+    // A snooze for a tenant this deployment does not watch would be kept where nothing reads it.
+    if named {
+        match riskrelay::tenancy::Mode::load(&env)? {
+            riskrelay::tenancy::Mode::Registry => {
+                let watched = riskrelay::fleet::statuses(store.as_ref())
+                    .await?
+                    .iter()
+                    .any(|(r, _)| r.id == tenant);
+                if !watched {
+                    anyhow::bail!(
+                        "--tenant {tenant} is not a registered tenant of this deployment (riskrelay tenants list shows them)"
+                    );
+                }
+            }
+            riskrelay::tenancy::Mode::Config => {
+                if let Ok(own) = riskrelay::config::tenant_id(&env)
+                    && own != tenant
+                {
+                    anyhow::bail!(
+                        "--tenant {tenant} is not the tenant this deployment watches (RISKRELAY_TENANT_ID is {own})"
+                    );
+                }
+            }
+        }
+    }
+    Ok((store, tenant))
+}
+
+/// The service's SQLite database, with `RISKRELAY_CLAIM_LEASE_SECONDS` when set.
+pub fn sqlite(env: &Env, db: &std::path::Path) -> anyhow::Result<SqliteStore> {
+    let store = SqliteStore::open(db).with_context(|| format!("opening {}", db.display()))?;
+    let lease = env.or(
+        "RISKRELAY_CLAIM_LEASE_SECONDS",
+        "seconds, 5 to 3600",
+        riskrelay::store::CLAIM_LEASE,
+        riskrelay::config::seconds(5..=3600),
+    )?;
+    Ok(store.with_claim_lease(lease))
+}
+
+/// The SQLite store when `RISKRELAY_SQLITE_PATH` is set (so `check` and `subscribe` share the
+/// service's memory of episodes and subscriptions), else a throwaway one.
+pub fn optional_store(env: &Env) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match env.get("RISKRELAY_SQLITE_PATH") {
+        Some(p) => Arc::new(SqliteStore::open(std::path::Path::new(p))?),
+        None => Arc::new(MemoryStore::default()),
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,12 @@
+//! The `riskrelay` command's tests: the demo, `run` (once, as a service, soaked), snoozing from
+//! the command line, and the benchmarks that drive the binary. One binary, one module per area.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod bench_cycle;
+mod bench_tenants;
+mod demo;
+mod run;
+mod serve;
+mod snooze;
+mod soak;
+mod tenants;

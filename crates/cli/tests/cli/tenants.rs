@@ -1,0 +1,222 @@
+//! `riskrelay tenants` and `run --simulate --tenants N` as the operator runs them.
+
+use serde_json::json;
+
+/// `riskrelay` as a process with a clean environment.
+fn riskrelay(dir: &std::path::Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_riskrelay"));
+    cmd.env_clear()
+        .env("RISKRELAY_SQLITE_PATH", dir.join("riskrelay.sqlite"))
+        .env(
+            "RISKRELAY_CLIENT_ID",
+            "11111111-2222-4333-8444-555555555555",
+        )
+        .env("RISKRELAY_PUBLIC_URL", "https://riskrelay.example.net")
+        .env("RISKRELAY_SINKS", "msp:slack,contoso:teams")
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn out(cmd: &mut tokio::process::Command) -> (i32, String, String) {
+    let o = cmd.output().await.unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_tenants_command_registers_lists_and_removes_and_refuses_bad_input() {
+    const CONTOSO: &str = "8d6a3c1e-2f4b-4c5d-9e6f-7a8b9c0d1e2f";
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = out(riskrelay(dir.path()).args([
+        "tenants",
+        "add",
+        CONTOSO,
+        "--name",
+        "Contoso Ltd",
+        "--sinks",
+        "Contoso",
+        "--drift-mode",
+        "enforce",
+        "--exclude",
+        "breakglass@contoso.com",
+    ]))
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Added Contoso Ltd"), "{stdout}");
+    let url = stdout
+        .lines()
+        .find(|l| l.starts_with("https://"))
+        .expect("the admin-consent URL");
+    let url = url::Url::parse(url).unwrap();
+    assert_eq!(url.path(), format!("/{CONTOSO}/v2.0/adminconsent"));
+    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["client_id"], "11111111-2222-4333-8444-555555555555");
+    assert_eq!(q["scope"], "https://graph.microsoft.com/.default");
+    assert_eq!(q["redirect_uri"], "https://riskrelay.example.net/consent");
+
+    // Bad input: a clear error, exit 2, and nothing registered.
+    let (code, _, stderr) = out(riskrelay(dir.path()).args([
+        "tenants",
+        "add",
+        "contoso.onmicrosoft.com",
+        "--name",
+        "X",
+    ]))
+    .await;
+    assert_eq!(code, 2);
+    assert!(stderr.contains("the tenant must be its id"), "{stderr}");
+    let (code, _, stderr) = out(riskrelay(dir.path()).args([
+        "tenants",
+        "add",
+        "00000000-0000-0000-0000-000000000000",
+        "--name",
+        "X",
+    ]))
+    .await;
+    assert_eq!(code, 2);
+    assert!(stderr.contains("not the nil GUID"), "{stderr}");
+    for (extra, says) in [
+        (
+            ["--sinks", "nope"],
+            "\"nope\" is not a destination of RISKRELAY_SINKS",
+        ),
+        (["--drift-mode", "loud"], "--drift-mode"),
+        (["--exclude", "nobody"], "--exclude"),
+        (["--name", " "], "the tenant name is empty"),
+        (
+            ["--name", "Contoso\u{202E}dtL"],
+            "bidi or invisible character",
+        ),
+    ] {
+        let (code, _, stderr) = out(riskrelay(dir.path())
+            .args(["tenants", "add", "0a6a3c1e-2f4b-4c5d-9e6f-7a8b9c0d1e2f"])
+            .args(extra)
+            .args(if extra[0] == "--name" {
+                &[][..]
+            } else {
+                &["--name", "X"][..]
+            }))
+        .await;
+        assert_eq!(code, 2, "{extra:?}");
+        assert!(stderr.contains(says), "{extra:?}: {stderr}");
+    }
+    let (code, _, stderr) = out(riskrelay(dir.path())
+        .env_remove("RISKRELAY_PUBLIC_URL")
+        .args([
+            "tenants",
+            "add",
+            "0a6a3c1e-2f4b-4c5d-9e6f-7a8b9c0d1e2f",
+            "--name",
+            "X",
+        ]))
+    .await;
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("RISKRELAY_CONSENT_REDIRECT_URI"),
+        "{stderr}"
+    );
+
+    let (code, stdout, _) = out(riskrelay(dir.path()).args(["tenants", "list", "--json"])).await;
+    assert_eq!(code, 0);
+    let list: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["id"], CONTOSO);
+    assert_eq!(list[0]["consent"], "pending");
+    assert_eq!(list[0]["sinks"], json!(["contoso"]));
+    assert_eq!(list[0]["driftMode"], "enforce");
+    let (_, stdout, _) = out(riskrelay(dir.path()).args(["tenants", "list"])).await;
+    assert!(stdout.contains("Contoso Ltd\tpending"), "{stdout}");
+
+    let (code, stdout, _) = out(riskrelay(dir.path()).args(["tenants", "remove", CONTOSO])).await;
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Removed Contoso Ltd"));
+    let (code, _, stderr) = out(riskrelay(dir.path()).args(["tenants", "remove", CONTOSO])).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("is not registered"));
+    let (_, stdout, _) = out(riskrelay(dir.path()).args(["tenants", "list"])).await;
+    assert!(stdout.contains("no tenant is registered"), "{stdout}");
+}
+
+#[tokio::test]
+async fn run_simulate_watches_several_tenants_each_message_naming_its_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = out(riskrelay(dir.path()).env_remove("RISKRELAY_SINKS").args([
+        "run",
+        "--simulate",
+        "--tenants",
+        "3",
+        "--once",
+        "--console",
+    ]))
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    for name in ["Contoso", "Fabrikam", "Northwind"] {
+        assert!(
+            stdout.contains(&format!("Tenant: {name}")),
+            "no message names {name}: {stdout}"
+        );
+    }
+    let (_, stdout, _) = out(riskrelay(dir.path()).args(["tenants", "list", "--json"])).await;
+    let list: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 3);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["consent"] == "granted"),
+        "{list}"
+    );
+    // A snooze belongs to the tenant it names.
+    let fabrikam = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Fabrikam")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, _, stderr) = out(riskrelay(dir.path()).args([
+        "snooze",
+        "bob@fabrikam.com",
+        "--for",
+        "1d",
+        "--reason",
+        "helpdesk ticket",
+        "--by",
+        "msp-analyst",
+        "--tenant",
+        &fabrikam,
+    ]))
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let listed = |tenant: String| {
+        let mut cmd = riskrelay(dir.path());
+        cmd.args(["snooze", "--list", "--tenant", &tenant]);
+        async move { out(&mut cmd).await.1 }
+    };
+    assert!(listed(fabrikam).await.contains("bob@fabrikam.com"));
+    let contoso = riskrelay_sim::SimConfig::tenant(0).tenant_id.to_string();
+    assert!(listed(contoso).await.contains("nobody is snoozed"));
+    // A tenant the deployment does not watch: refused, nothing kept where nothing reads it.
+    let (code, _, stderr) = out(riskrelay(dir.path())
+        .env("RISKRELAY_TENANTS", "registry")
+        .args([
+            "snooze",
+            "bob@elsewhere.com",
+            "--for",
+            "1d",
+            "--reason",
+            "x",
+            "--by",
+            "msp-analyst",
+            "--tenant",
+            "99999999-2222-3333-4444-555555555555",
+        ]))
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("not a registered tenant"), "{stderr}");
+}

@@ -1,0 +1,57 @@
+//! riskrelay's pure core: Graph's risk resources as read, the decisions riskrelay makes about them
+//! and the words it posts. No async runtime, HTTP, AWS, SQLite or Lambda crate: the application
+//! (`crates/riskrelay`) does the I/O, and the layering test checks this package's manifest.
+//!
+//! - [`ids`]: GUID identifiers (tenant, user, subscription, legacy alert), parsed once at the edge.
+//! - [`risk`]: Graph's risk resources (`riskyUser`, `riskDetection`, …) and their evolvable enums.
+//! - [`catalogue`]: every documented `riskEventType` with its portal name, timing and tier.
+//! - [`context`]: what the directory says about a user (context, sync, MFA/SSPR registration).
+//! - [`posture`]: the tenant posture data and the snapshot the verdict reads.
+//! - [`notification`]: Graph change and lifecycle notifications and resource-path parsing.
+//! - [`observation`]: the queue's message types and the lifecycle-handler port.
+//! - [`reconcile`]: last-seen state versus now, into at most one change per user.
+//! - [`verdict`]: can the user self-remediate on-premises, in the cloud, or not, and why.
+//! - [`alert`]: alerts, their kinds, stable keys and routing (incident, resolves).
+//! - [`exclusions`]: who never gets a user alert (break-glass, test and service accounts).
+//! - [`coalesce`]: new detections soon after a message about the user, folded into the next one.
+//! - [`late`]: alerts whose detections surfaced before the poll window, held back until the
+//!   cycle's capped reads, made after its pages.
+//! - [`snooze`]: users the team is handling, held back for a while with a reason.
+//! - [`action_link`]: the signed links behind an alert's action buttons, and their settings.
+//! - [`summary`]: the standing summary's schedule and lines (who is still at risk).
+//! - [`drift`]: the drift guard's decisions (episodes, one PATCH, said once).
+//! - [`tenancy`]: many tenants from one deployment: the registry, each tenant's consent state
+//!   and the admin-consent URL.
+//! - [`render`]: one view per message, drawn for Slack, Teams and a terminal, with escaping.
+//! - [`client_state`]: the `clientState` secret and its constant-time check.
+//! - [`redact`]: every secret riskrelay holds, and the one scrub of them from any text it logs,
+//!   stores or posts (whatever encoding an upstream echoes them in).
+//! - [`mac`]: HMAC-SHA256 and SHA-256, the keyed digests the core signs and derives with.
+//! - [`clock`]: the one source of "now" for every service.
+//! - [`config`]: the environment and secret sources, and the shared value parsers. Each component
+//!   owns its own settings type and loader.
+
+pub mod action_link;
+pub mod alert;
+pub mod catalogue;
+pub mod client_state;
+pub mod clock;
+pub mod coalesce;
+pub mod config;
+pub mod context;
+pub mod drift;
+pub mod exclusions;
+pub mod ids;
+pub mod late;
+pub mod mac;
+pub mod notification;
+pub mod observation;
+pub mod posture;
+pub mod reconcile;
+pub mod redact;
+pub mod render;
+pub mod risk;
+pub mod snooze;
+pub mod summary;
+pub mod tenancy;
+pub mod verdict;

@@ -1,0 +1,801 @@
+//! The tenants one process serves, and each tenant's parts. With `RISKRELAY_TENANTS=config` (the
+//! default) that is the one [`App`] of `RISKRELAY_TENANT_ID`, exactly as configured. With
+//! `registry` it is one [`App`] per registered tenant, built from the deployment's settings and
+//! the tenant's record ([`Settings::for_tenant`]) when first needed and rebuilt when its record
+//! changes: its own Graph client (token cache, identity-protection budget), its own checkpoint
+//! and state in its own store partition, and its destinations.
+//!
+//! A job (poll, posture, subscriptions) runs for every tenant side by side, at most
+//! `RISKRELAY_TENANT_CONCURRENCY` at once. Each tenant's budget is its own (1 request per second
+//! per tenant), so a cycle over many tenants takes about as long as the slowest one. A tenant
+//! whose consent is pending or lost only has its token tried; one that is refused is announced
+//! once to the shared destinations and never holds up the others.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use futures_util::StreamExt as _;
+use time::OffsetDateTime;
+
+use crate::alert::Message;
+use crate::app::{Adapters, App, Parts, Settings};
+use crate::clock::Clock;
+use crate::config::{ConfigError, Env};
+use crate::deliver::Delivery;
+use crate::graph::GraphError;
+use crate::http::RetryPolicy;
+use crate::ids::TenantId;
+use crate::observation::WorkItem;
+use crate::queue::{Queue, QueueError};
+use crate::sink::Sink;
+use crate::source::poll::{PollReport, PollTrigger};
+use crate::store::{self, Store};
+use crate::tenancy::{self, Mode, Outcome, Registry, TenantRecord, TenantStatus};
+
+/// Tenants worked on at once unless `RISKRELAY_TENANT_CONCURRENCY` says otherwise. A tenant's
+/// cycle mostly waits on its own 1 request/s budget, so a task costs little but a socket and a
+/// few kilobytes; the cap only bounds a very large registry.
+pub const DEFAULT_CONCURRENCY: usize = 250;
+
+/// How far apart the tenants of one job start (see [`Fleet::each`]), over at most one second
+/// (Graph's spacing of identity-protection requests): a few tenants barely wait, and 200 leave
+/// at most one request every 5 ms, which a small machine sends on time.
+const STAGGER_STEP: std::time::Duration = std::time::Duration::from_millis(5);
+const STAGGER_MAX: std::time::Duration = std::time::Duration::from_secs(1);
+
+pub fn concurrency(env: &Env) -> Result<usize, ConfigError> {
+    env.or(
+        "RISKRELAY_TENANT_CONCURRENCY",
+        "a whole number from 1 to 1000",
+        DEFAULT_CONCURRENCY,
+        crate::config::count(1..=1000),
+    )
+}
+
+/// A scheduled job, run for each tenant.
+#[derive(Debug, Clone, Copy)]
+pub enum Job {
+    /// A poll cycle that stops reading at the deadline, if any.
+    Poll(Option<tokio::time::Instant>),
+    Posture,
+    Subscriptions,
+}
+
+/// What a job did for one tenant.
+#[derive(Debug)]
+pub enum Done {
+    Poll(PollReport),
+    /// The posture check's exit code.
+    Posture(u8),
+    Subscriptions,
+    /// Not run: the tenant's consent is pending or lost and its token was refused again.
+    Skipped,
+}
+
+#[derive(Debug)]
+pub struct TenantRun {
+    pub tenant: TenantId,
+    /// The registered name (the MSP mode only).
+    pub name: Option<String>,
+    pub result: Result<Done, String>,
+}
+
+/// What one tenant's job leaves to record: its outcome, and the status it was decided against.
+#[derive(Clone)]
+struct Settle {
+    record: TenantRecord,
+    stored: Option<store::Versioned<TenantStatus>>,
+    outcome: Outcome,
+}
+
+/// One tenant's parts, and what they were built from.
+struct Built {
+    record: TenantRecord,
+    sinks: Vec<String>,
+    app: Arc<App>,
+}
+
+pub struct Fleet {
+    mode: Mode,
+    base: Settings,
+    parts: Parts,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+    /// The configured destinations, built once so that tenants sharing one share its pace.
+    configured: Vec<Arc<dyn Sink>>,
+    /// This process's own destinations (the console), which hear about every tenant.
+    local: Vec<Arc<dyn Sink>>,
+    queue: Option<Arc<dyn Queue>>,
+    inline_retry: RetryPolicy,
+    poll_trigger: Option<Arc<dyn PollTrigger>>,
+    concurrency: usize,
+    single: Option<Arc<App>>,
+    built: tokio::sync::Mutex<HashMap<TenantId, Built>>,
+    announcer: Option<Arc<dyn Announce>>,
+}
+
+impl Fleet {
+    /// The tenants' parts, each built with `parts` (see [`crate::app::Parts`]). A process that
+    /// delivers then calls [`Fleet::delivering`].
+    pub fn build(
+        settings: &Settings,
+        parts: Parts,
+        adapters: Adapters,
+        mode: Mode,
+        concurrency: usize,
+    ) -> anyhow::Result<Self> {
+        let http = match &adapters.http {
+            Some(h) => h.clone(),
+            None => crate::http::client(settings.graph.request_timeout).context("HTTP client")?,
+        };
+        let store = adapters.store.clone();
+        let clock = adapters.clock.clone();
+        let mut fleet = Self {
+            mode,
+            base: settings.clone(),
+            parts,
+            store,
+            clock,
+            configured: Vec::new(),
+            local: adapters.local_sinks.clone(),
+            queue: adapters.queue.clone(),
+            inline_retry: adapters.inline_retry.clone(),
+            poll_trigger: adapters.poll_trigger.clone(),
+            http: http.clone(),
+            concurrency: concurrency.max(1),
+            single: None,
+            built: Default::default(),
+            announcer: None,
+        };
+        if mode == Mode::Registry
+            && matches!(
+                settings.graph.credential,
+                crate::graph::config::GraphCredential::AccessToken(_)
+            )
+        {
+            anyhow::bail!(
+                "RISKRELAY_TENANTS=registry needs the app's certificate or client secret: an access token is good for one tenant only"
+            );
+        }
+        if mode == Mode::Config {
+            let adapters = Adapters {
+                http: Some(http),
+                ..adapters
+            };
+            fleet.single = Some(Arc::new(parts(settings, adapters)?));
+        }
+        Ok(fleet)
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The one tenant's parts in the `config` mode.
+    pub fn single(&self) -> Option<&Arc<App>> {
+        self.single.as_ref()
+    }
+
+    /// The registry as stored (empty when nothing was added).
+    pub async fn registry(&self) -> anyhow::Result<Registry> {
+        Ok(store::load::<Registry>(
+            self.store.as_ref(),
+            tenancy::deployment(),
+            tenancy::REGISTRY,
+        )
+        .await
+        .context("reading the tenant registry")?
+        .map(|v| v.value)
+        .unwrap_or_default())
+    }
+
+    /// Every tenant's parts, (re)built to match the registry as it is now.
+    pub async fn tenants(&self) -> anyhow::Result<Vec<(Option<TenantRecord>, Arc<App>)>> {
+        self.select(None).await
+    }
+
+    /// Every tenant's parts, or only those in `only` (a tenant's job in AWS, a batch of work
+    /// items), from one read of the registry: a tenant's parts are built when first needed, so
+    /// an invocation for one tenant builds one.
+    async fn select(
+        &self,
+        only: Option<&HashSet<TenantId>>,
+    ) -> anyhow::Result<Vec<(Option<TenantRecord>, Arc<App>)>> {
+        if let Some(app) = &self.single {
+            if only.is_some_and(|o| !o.contains(&app.tenant)) {
+                return Ok(Vec::new());
+            }
+            return Ok(vec![(None, app.clone())]);
+        }
+        let registry = self.registry().await?;
+        let mut built = self.built.lock().await;
+        built.retain(|id, _| registry.tenants.contains_key(id));
+        let mut out = Vec::new();
+        for record in registry.tenants.values() {
+            if only.is_some_and(|o| !o.contains(&record.id)) {
+                continue;
+            }
+            let settings = self.base.for_tenant(&registry, record)?;
+            let sinks: Vec<String> = settings
+                .alerts
+                .sinks
+                .iter()
+                .map(|s| s.name.clone())
+                .collect();
+            let fresh = built
+                .get(&record.id)
+                .is_some_and(|b| b.record == *record && b.sinks == sinks);
+            if !fresh {
+                let app = self
+                    .build_tenant(settings, &sinks)
+                    .with_context(|| format!("tenant {} ({})", record.name, record.id))?;
+                built.insert(
+                    record.id,
+                    Built {
+                        record: record.clone(),
+                        sinks,
+                        app: Arc::new(app),
+                    },
+                );
+            }
+            let b = &built[&record.id];
+            out.push((Some(b.record.clone()), b.app.clone()));
+        }
+        Ok(out)
+    }
+
+    fn build_tenant(&self, mut settings: Settings, sinks: &[String]) -> anyhow::Result<App> {
+        // The destinations were built once for the process; the tenant gets its share of them.
+        settings.alerts.sinks.clear();
+        let mut local: Vec<Arc<dyn Sink>> = self
+            .configured
+            .iter()
+            .filter(|s| sinks.iter().any(|n| n == s.name()))
+            .cloned()
+            .collect();
+        local.extend(self.local.iter().cloned());
+        let adapters = Adapters {
+            store: self.store.clone(),
+            queue: self.queue.clone(),
+            inline_retry: self.inline_retry.clone(),
+            local_sinks: local,
+            poll_trigger: self.poll_trigger.clone(),
+            clock: self.clock.clone(),
+            http: Some(self.http.clone()),
+        };
+        (self.parts)(&settings, adapters)
+    }
+
+    /// One tenant's parts, if it is served here.
+    pub async fn app(&self, tenant: TenantId) -> anyhow::Result<Option<Arc<App>>> {
+        Ok(self.apps([tenant].into()).await?.remove(&tenant))
+    }
+
+    /// The parts of each of these tenants that is served here, by tenant.
+    async fn apps(
+        &self,
+        tenants: HashSet<TenantId>,
+    ) -> anyhow::Result<HashMap<TenantId, Arc<App>>> {
+        Ok(self
+            .select(Some(&tenants))
+            .await?
+            .into_iter()
+            .map(|(_, app)| (app.tenant, app))
+            .collect())
+    }
+
+    /// Runs a job for every tenant, side by side up to the concurrency cap. The tenants'
+    /// outcomes are recorded together at the end: a refusal every tenant shares is the
+    /// deployment's, said once, and no tenant is marked as having lost access for it.
+    pub async fn each(&self, job: Job) -> anyhow::Result<Vec<TenantRun>> {
+        let tenants = self.tenants().await?;
+        let n = tenants.len().max(1) as u32;
+        let window = (STAGGER_STEP * n).min(STAGGER_MAX);
+        let done: Vec<(TenantRun, Option<Settle>)> =
+            futures_util::stream::iter(tenants.into_iter().enumerate())
+                .map(|(i, (record, app))| {
+                    use tracing::Instrument as _;
+                    let span = match &record {
+                        Some(r) => tracing::info_span!("tenant", id = %r.id, name = %r.name),
+                        None => tracing::Span::none(),
+                    };
+                    // Tenants start spread out: each then keeps its own 1 request/s pace, so
+                    // their identity-protection requests stay spread out instead of all leaving
+                    // at the same instant every second (a burst that delays some of them on the
+                    // way out, and so brings a tenant's next one closer than a second to its
+                    // last at Graph's end: measured, 9 of 800 throttled at 200 tenants without
+                    // this).
+                    let start = window * i as u32 / n;
+                    async move {
+                        tokio::time::sleep(start).await;
+                        self.one(job, record, app).await
+                    }
+                    .instrument(span)
+                })
+                .buffer_unordered(self.concurrency)
+                .collect()
+                .await;
+        let settles: Vec<Settle> = done.iter().filter_map(|(_, s)| s.clone()).collect();
+        self.settle_all(settles).await;
+        Ok(done.into_iter().map(|(run, _)| run).collect())
+    }
+
+    /// Runs a job for one tenant (a poll job taken off the queue in AWS); `None` when the tenant
+    /// is not served here (removed since the job was queued).
+    pub async fn run_for(&self, tenant: TenantId, job: Job) -> anyhow::Result<Option<TenantRun>> {
+        let found = self
+            .select(Some(&[tenant].into()))
+            .await?
+            .into_iter()
+            .next();
+        Ok(match found {
+            Some((record, app)) => {
+                let (run, settle) = self.one(job, record, app).await;
+                self.settle_all(settle.into_iter().collect()).await;
+                Some(run)
+            }
+            None => None,
+        })
+    }
+
+    /// Records what a job did for each tenant, after deciding whether a problem they share is the
+    /// deployment's (see [`tenancy::deployment_problem`]).
+    async fn settle_all(&self, settles: Vec<Settle>) {
+        if settles.is_empty() {
+            return;
+        }
+        let outcomes: Vec<&Outcome> = settles.iter().map(|s| &s.outcome).collect();
+        let problem = tenancy::deployment_problem(&outcomes);
+        let worked = outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::Polled | Outcome::Worked));
+        if problem.is_some() || worked {
+            self.settle_deployment(problem.as_deref()).await;
+        }
+        for s in settles {
+            let outcome = match (&problem, s.outcome) {
+                // The deployment's problem, recorded as each tenant's last error only.
+                (Some(_), Outcome::Refused(_, text)) => Outcome::Deployment(text),
+                (_, o) => o,
+            };
+            self.settle(&s.record, s.stored, &outcome).await;
+        }
+    }
+
+    /// Records the deployment's shared problem (or its end) and says it once.
+    async fn settle_deployment(&self, problem: Option<&str>) {
+        let key = tenancy::DEPLOYMENT_STATUS;
+        let home = tenancy::deployment();
+        let stored =
+            match store::load::<tenancy::DeploymentStatus>(self.store.as_ref(), home, key).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the deployment's status");
+                    return;
+                }
+            };
+        let version = stored.as_ref().map(|s| s.version);
+        let mut status = stored.map(|s| s.value).unwrap_or_default();
+        let now = self.clock.now();
+        let Some(notice) = status.record(problem, now) else {
+            return;
+        };
+        tracing::warn!(problem = ?problem, "a problem every tenant shares changed");
+        // Recorded only once said, so a failed announcement is tried again by the next job.
+        if let Err(e) = self.announce(Message::Operations(notice), now).await {
+            tracing::error!(error = %format!("{e:#}"), "could not announce the deployment's problem; the next job tries again");
+            return;
+        }
+        if let Err(e) = store::save(self.store.as_ref(), home, key, &status, version).await {
+            tracing::warn!(error = %e, "could not record the deployment's status");
+        }
+    }
+
+    async fn one(
+        &self,
+        job: Job,
+        record: Option<TenantRecord>,
+        app: Arc<App>,
+    ) -> (TenantRun, Option<Settle>) {
+        let Some(record) = record else {
+            return (
+                TenantRun {
+                    tenant: app.tenant,
+                    name: None,
+                    result: run(&app, job).await.map_err(|e| format!("{e:#}")),
+                },
+                None,
+            );
+        };
+        let stored = match store::load::<TenantStatus>(
+            self.store.as_ref(),
+            record.id,
+            tenancy::STATUS,
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                return (
+                    TenantRun {
+                        tenant: record.id,
+                        name: Some(record.name),
+                        result: Err(format!("reading the tenant's status: {e}")),
+                    },
+                    None,
+                );
+            }
+        };
+        let status = stored.as_ref().map(|v| v.value.clone()).unwrap_or_default();
+        // A tenant without access is only asked for a token: cheap, and it fails at once.
+        if !status.is_usable()
+            && let Err(e) = app.graph.token_check().await
+        {
+            let outcome = outcome_of_graph(&e);
+            tracing::info!(tenant = %record.id, name = %record.name, consent = status.consent.name(), error = %e, "tenant skipped: no access yet");
+            return (
+                TenantRun {
+                    tenant: record.id,
+                    name: Some(record.name.clone()),
+                    result: Ok(Done::Skipped),
+                },
+                Some(Settle {
+                    record,
+                    stored,
+                    outcome,
+                }),
+            );
+        }
+        let result = run(&app, job).await;
+        let outcome = match &result {
+            Ok(Done::Poll(_)) => Outcome::Polled,
+            Ok(_) => Outcome::Worked,
+            Err(e) => outcome_of(e),
+        };
+        (
+            TenantRun {
+                tenant: record.id,
+                name: Some(record.name.clone()),
+                result: result.map_err(|e| format!("{e:#}")),
+            },
+            Some(Settle {
+                record,
+                stored,
+                outcome,
+            }),
+        )
+    }
+
+    /// Records a tenant's outcome and announces a change of consent, once. The change is
+    /// recorded only after its announcement went out, so a failed one is tried again at the next
+    /// job (under the same key: no destination gets it twice). One job of a tenant runs at a
+    /// time (the scheduler in `riskrelay run`, the FIFO group in AWS), so `stored` is current.
+    async fn settle(
+        &self,
+        record: &TenantRecord,
+        stored: Option<store::Versioned<TenantStatus>>,
+        outcome: &Outcome,
+    ) {
+        if matches!(outcome, Outcome::Refused(..)) {
+            // Fresh parts next time: a token cached before consent was revoked stays refused
+            // after it is granted again (a new grant is a new service principal).
+            self.built.lock().await.remove(&record.id);
+        }
+        let now = self.clock.now();
+        let (before, version) = match stored {
+            Some(v) => (v.value, Some(v.version)),
+            None => (TenantStatus::default(), None),
+        };
+        let mut after = before.clone();
+        if let Some(change) = after.record(outcome, now) {
+            tracing::info!(tenant = %record.id, name = %record.name, ?change, "tenant access changed");
+            let notice = tenancy::consent_notice(record, &change, before.since, now);
+            if let Err(e) = self.announce(Message::Operations(notice), now).await {
+                tracing::error!(tenant = %record.id, error = %format!("{e:#}"), "could not announce the change of access; the next job tries again");
+                return;
+            }
+        }
+        if after == before {
+            return;
+        }
+        match store::save(
+            self.store.as_ref(),
+            record.id,
+            tenancy::STATUS,
+            &after,
+            version,
+        )
+        .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(tenant = %record.id, "the tenant's status changed under this job; kept the other write")
+            }
+            Err(e) => {
+                tracing::warn!(tenant = %record.id, error = %e, "could not record the tenant's status")
+            }
+        }
+    }
+
+    /// For the processes that deliver (the worker, `riskrelay run`): the configured destinations,
+    /// built once and shared by the tenants that post to them (so they share each one's pace),
+    /// and operations messages about tenants delivered here, to the shared destinations (the
+    /// MSP's own), instead of handed to the queue. A method the poller never calls, so that its
+    /// binary does not carry the delivery code.
+    pub fn delivering(mut self) -> Self {
+        self.announcer = Some(Arc::new(SharedDestinations));
+        if self.mode == Mode::Config {
+            // The one tenant's parts have built their destinations already.
+            return self;
+        }
+        self.configured = crate::sink::build(
+            &self.base.alerts.sinks,
+            crate::sink::Http {
+                client: self.http.clone(),
+                timeout: crate::http::CHAT_TIMEOUT,
+            },
+        );
+        self.built = Default::default();
+        self
+    }
+
+    /// An operations message to the shared destinations: delivered here (see
+    /// [`Fleet::delivering_notices`]), else handed to the queue for the worker.
+    pub async fn announce(&self, message: Message, now: OffsetDateTime) -> anyhow::Result<()> {
+        if let Some(a) = &self.announcer {
+            return a.announce(self, message, now).await;
+        }
+        let queue = self
+            .queue
+            .as_ref()
+            .context("no queue to hand the message to")?;
+        queue
+            .enqueue(vec![WorkItem::Notice {
+                tenant_id: tenancy::deployment(),
+                message,
+            }])
+            .await
+            .context("handing the message to the queue")
+    }
+
+    /// The destinations no tenant claims as its own, plus this process's.
+    async fn shared_delivery(&self) -> anyhow::Result<Delivery> {
+        let claimed = self.registry().await?.claimed_sinks();
+        let mut sinks: Vec<Arc<dyn Sink>> = self
+            .configured
+            .iter()
+            .filter(|s| !claimed.contains(s.name()))
+            .cloned()
+            .collect();
+        sinks.extend(self.local.iter().cloned());
+        Ok(Delivery::new(
+            self.store.clone(),
+            sinks,
+            self.base.alerts.kinds.clone(),
+            self.base.alerts.digest_threshold,
+        ))
+    }
+
+    /// Work items for the worker, each to its tenant's worker; a deployment-wide notice to the
+    /// shared destinations. One result per item, in order.
+    pub async fn process(&self, items: &[WorkItem]) -> Vec<Result<(), String>> {
+        if let Some(app) = &self.single {
+            return work(app, items).await;
+        }
+        let mut results: Vec<Result<(), String>> = vec![Ok(()); items.len()];
+        let mut by_tenant: HashMap<TenantId, Vec<usize>> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            by_tenant.entry(item.tenant_id()).or_default().push(i);
+        }
+        let apps = self.apps(by_tenant.keys().copied().collect()).await;
+        for (tenant, indexes) in by_tenant {
+            let batch: Vec<WorkItem> = indexes.iter().map(|&i| items[i].clone()).collect();
+            let outcome: Vec<Result<(), String>> = if tenant == tenancy::deployment() {
+                let mut out = Vec::new();
+                for item in batch {
+                    out.push(match item {
+                        WorkItem::Notice { message, .. } => self
+                            .announce(message, self.clock.now())
+                            .await
+                            .map_err(|e| format!("{e:#}")),
+                        _ => Err("only notices belong to no tenant".into()),
+                    });
+                }
+                out
+            } else {
+                match apps.as_ref().map(|a| a.get(&tenant)) {
+                    Ok(Some(app)) => work(app, &batch).await,
+                    // A tenant removed since the item was queued: nothing to do for it.
+                    Ok(None) => {
+                        tracing::warn!(%tenant, items = batch.len(), "work for a tenant that is not registered dropped");
+                        vec![Ok(()); batch.len()]
+                    }
+                    Err(e) => vec![Err(format!("{e:#}")); batch.len()],
+                }
+            };
+            for (i, r) in indexes.into_iter().zip(outcome) {
+                results[i] = r;
+            }
+        }
+        results
+    }
+}
+
+/// Work items through one tenant's worker: one result per item.
+async fn work(app: &App, items: &[WorkItem]) -> Vec<Result<(), String>> {
+    match app.worker() {
+        Ok(w) => w
+            .process(items)
+            .await
+            .results
+            .into_iter()
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect(),
+        Err(e) => vec![Err(format!("{e:#}")); items.len()],
+    }
+}
+
+/// Where a process that delivers sends operations messages (see [`Fleet::delivering`]).
+#[async_trait]
+trait Announce: Send + Sync {
+    async fn announce(
+        &self,
+        fleet: &Fleet,
+        message: Message,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<()>;
+}
+
+struct SharedDestinations;
+
+#[async_trait]
+impl Announce for SharedDestinations {
+    async fn announce(
+        &self,
+        fleet: &Fleet,
+        message: Message,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<()> {
+        let delivery = fleet.shared_delivery().await?;
+        if delivery.is_empty() {
+            // Every configured destination is some tenant's own: the message stays in the log.
+            tracing::error!(message = %crate::render::view(&message).fallback, "no shared destination for this operations message: every destination in RISKRELAY_SINKS belongs to a tenant; add one that none names");
+            return Ok(());
+        }
+        let report = delivery.deliver(&[message], now).await;
+        match report.failures.first() {
+            None => Ok(()),
+            Some(f) => anyhow::bail!("{}: {}", f.sink, f.error),
+        }
+    }
+}
+
+/// Runs one job on one tenant's parts.
+async fn run(app: &App, job: Job) -> anyhow::Result<Done> {
+    match job {
+        Job::Poll(deadline) => Ok(Done::Poll(app.poller()?.poll_until(deadline).await?)),
+        Job::Posture => Ok(Done::Posture(app.posture_job().await?.report.exit_code())),
+        Job::Subscriptions => {
+            app.upkeep()?
+                .ensure(app.clock.now())
+                .await
+                .map_err(anyhow::Error::msg)?;
+            Ok(Done::Subscriptions)
+        }
+    }
+}
+
+fn outcome_of_graph(e: &GraphError) -> Outcome {
+    match e.refusal() {
+        Some(crate::graph::Refused::Tenant(r)) => Outcome::Refused(r, e.to_string()),
+        Some(crate::graph::Refused::Deployment) => Outcome::Deployment(e.to_string()),
+        None => Outcome::Failed(e.to_string()),
+    }
+}
+
+/// Whether a job's failure says the tenant refuses the app, from the Graph error in its chain.
+fn outcome_of(e: &anyhow::Error) -> Outcome {
+    for cause in e.chain() {
+        if let Some(g) = cause.downcast_ref::<GraphError>() {
+            return outcome_of_graph(g);
+        }
+    }
+    Outcome::Failed(format!("{e:#}"))
+}
+
+/// The queue the webhook hands its work to in one process: each item to its tenant's worker.
+pub struct FleetQueue(pub Arc<Fleet>);
+
+#[async_trait]
+impl Queue for FleetQueue {
+    async fn enqueue(&self, items: Vec<WorkItem>) -> Result<(), QueueError> {
+        if let Some(app) = self.0.single() {
+            return app
+                .queue()
+                .map_err(|_| QueueError::Closed)?
+                .enqueue(items)
+                .await;
+        }
+        let mut by_tenant: HashMap<TenantId, Vec<WorkItem>> = HashMap::new();
+        for item in items {
+            by_tenant.entry(item.tenant_id()).or_default().push(item);
+        }
+        let apps = self
+            .0
+            .apps(by_tenant.keys().copied().collect())
+            .await
+            .unwrap_or_default();
+        for (tenant, items) in by_tenant {
+            match apps.get(&tenant).map(|a| a.queue()) {
+                Some(Ok(q)) => q.enqueue(items).await?,
+                _ => {
+                    tracing::warn!(%tenant, "webhook work for a tenant that is not served here dropped")
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `riskrelay tenants add`: records a tenant (pending until a token works), or updates its
+/// record when it is there already, keeping its consent state. Returns whether it is new.
+pub async fn register(store: &dyn Store, record: TenantRecord) -> anyhow::Result<bool> {
+    let id = record.id;
+    store::update::<Registry, _>(store, tenancy::deployment(), tenancy::REGISTRY, move |r| {
+        let new = !r.tenants.contains_key(&id);
+        let added_at = r
+            .tenants
+            .get(&id)
+            .map_or(record.added_at, |old| old.added_at);
+        r.tenants.insert(
+            id,
+            TenantRecord {
+                added_at,
+                ..record.clone()
+            },
+        );
+        new
+    })
+    .await
+    .context("writing the tenant registry")
+}
+
+/// `riskrelay tenants remove`: the removed record, if it was there. Its stored state stays (a
+/// tenant added again resumes from its checkpoint); its subscriptions lapse within three days.
+pub async fn unregister(store: &dyn Store, id: TenantId) -> anyhow::Result<Option<TenantRecord>> {
+    store::update::<Registry, _>(store, tenancy::deployment(), tenancy::REGISTRY, |r| {
+        r.tenants.remove(&id)
+    })
+    .await
+    .context("writing the tenant registry")
+}
+
+/// `riskrelay tenants list`: every tenant with its status.
+pub async fn statuses(store: &dyn Store) -> anyhow::Result<Vec<(TenantRecord, TenantStatus)>> {
+    let registry = store::load::<Registry>(store, tenancy::deployment(), tenancy::REGISTRY)
+        .await
+        .context("reading the tenant registry")?
+        .map(|v| v.value)
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for record in registry.tenants.into_values() {
+        let status = store::load::<TenantStatus>(store, record.id, tenancy::STATUS)
+            .await
+            .with_context(|| format!("reading the status of {}", record.name))?
+            .map(|v| v.value)
+            .unwrap_or_default();
+        out.push((record, status));
+    }
+    Ok(out)
+}

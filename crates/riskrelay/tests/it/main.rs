@@ -1,0 +1,26 @@
+//! Integration tests: one binary, one module per area.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod actions;
+mod app;
+mod coalesce;
+mod delivery;
+mod docs;
+mod exclusions;
+mod graph;
+mod lambda_e2e;
+mod layering;
+mod parking;
+mod poll;
+mod posture;
+mod queue_sqs;
+mod render;
+mod secrets;
+mod signed_webhook;
+mod store;
+mod subscriptions;
+mod summary;
+mod tenants;
+mod truth;
+mod webhook;
+mod worker;
