@@ -1,5 +1,6 @@
 //! The views that list many users: a burst's digest, the first poll's baseline and the standing summary.
 
+use super::user::change_label;
 use super::*;
 
 pub(super) fn entry_item(e: &DigestEntry) -> Vec<Run> {

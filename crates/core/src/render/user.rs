@@ -1,5 +1,6 @@
 //! The view of a user alert: the change, the user, the detections, the verdict and the links.
 
+use super::notices::acted_text;
 use super::*;
 
 /// `hidden` is no point on the low/medium/high scale: Graph withholds the level from this app.
