@@ -491,7 +491,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         demo.app.clock.now(),
     )
     .map_err(anyhow::Error::msg)?;
-    riskrelay::source::snoozes::update(store, tenant, |b| b.add(snooze.clone())).await?;
+    riskrelay::features::snooze::update(store, tenant, |b| b.add(snooze.clone())).await?;
     let lee = riskrelay_sim::scenario::user_id(101);
     sim.detect(
         lee,

@@ -29,6 +29,8 @@
 //!
 //! Pipeline:
 //! - [`source`]: where work comes from: the poll cycle, the webhook, Graph subscriptions.
+//! - [`features`]: the I/O half of each tenant-level feature (snoozes, coalescing, the
+//!   summary), named like its pure half, each writing the store document it owns.
 //! - [`worker`]: queue items in, alerts out, state recorded after delivery.
 //! - [`deliver`]: each message to each sink exactly once, digests for bursts.
 //! - [`parking`]: messages a destination will not take, set aside (self-hosted) so the rest moves on.
@@ -52,6 +54,7 @@ pub mod app;
 pub mod aws;
 pub mod checks;
 pub mod deliver;
+pub mod features;
 pub mod fleet;
 pub mod graph;
 pub mod http;

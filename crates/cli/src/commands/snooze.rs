@@ -32,7 +32,7 @@ pub async fn snooze(
     }
     let until = s.until;
     let name = shown(&s.user.to_string());
-    riskrelay::source::snoozes::update(store.as_ref(), tenant, |b| b.add(s.clone())).await?;
+    riskrelay::features::snooze::update(store.as_ref(), tenant, |b| b.add(s.clone())).await?;
     println!(
         "{name} snoozed until {}; the snooze is posted at the next poll cycle",
         riskrelay::render::time_text(until)
@@ -43,7 +43,7 @@ pub async fn snooze(
 pub async fn snooze_list(
     (store, tenant): (Arc<dyn Store>, riskrelay::ids::TenantId),
 ) -> anyhow::Result<ExitCode> {
-    let (book, _) = riskrelay::source::snoozes::load(store.as_ref(), tenant).await?;
+    let (book, _) = riskrelay::features::snooze::load(store.as_ref(), tenant).await?;
     let now = time::OffsetDateTime::now_utc();
     let running: Vec<_> = book.active.iter().filter(|s| s.until > now).collect();
     if running.is_empty() {
@@ -77,7 +77,7 @@ pub async fn snooze_clear(
         })?;
     let now = time::OffsetDateTime::now_utc();
     let cleared =
-        riskrelay::source::snoozes::update(store.as_ref(), tenant, |b| b.clear(&who, by, now))
+        riskrelay::features::snooze::update(store.as_ref(), tenant, |b| b.clear(&who, by, now))
             .await?;
     if cleared {
         println!(

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use riskrelay::app::Role;
+use riskrelay::features;
 use riskrelay::observation::Subject;
 use riskrelay::reconcile::UserState;
 use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
 use riskrelay::snooze;
-use riskrelay::source::snoozes;
 use riskrelay::store::{self, Store};
 use riskrelay_sim::{DetectionSpec, SimUser};
 use time::{Duration, OffsetDateTime};
@@ -62,11 +62,11 @@ async fn a_snooze_holds_back_new_detections_but_not_an_escalation_or_a_compromis
         now,
     )
     .unwrap();
-    snoozes::update(t.store.as_ref(), tenant, |b| b.add(s.clone()))
+    features::snooze::update(t.store.as_ref(), tenant, |b| b.add(s.clone()))
         .await
         .unwrap();
     assert_eq!(
-        snoozes::hand_over(t.store.as_ref(), tenant, queue.as_ref(), now)
+        features::snooze::hand_over(t.store.as_ref(), tenant, queue.as_ref(), now)
             .await
             .unwrap(),
         1
@@ -82,7 +82,7 @@ async fn a_snooze_holds_back_new_detections_but_not_an_escalation_or_a_compromis
         texts[1]
     );
     assert_eq!(
-        snoozes::hand_over(t.store.as_ref(), tenant, queue.as_ref(), now)
+        features::snooze::hand_over(t.store.as_ref(), tenant, queue.as_ref(), now)
             .await
             .unwrap(),
         0,
@@ -99,7 +99,9 @@ async fn a_snooze_holds_back_new_detections_but_not_an_escalation_or_a_compromis
         .unwrap()
         .value;
     assert!(state.known_detections.contains(&held), "{state:?}");
-    let (book, _) = snoozes::load(t.store.as_ref(), tenant).await.unwrap();
+    let (book, _) = features::snooze::load(t.store.as_ref(), tenant)
+        .await
+        .unwrap();
     assert_eq!(
         (
             book.active[0].held,
@@ -139,13 +141,13 @@ async fn a_snooze_holds_back_new_detections_but_not_an_escalation_or_a_compromis
     // The snooze runs out with the user still at risk: one reminder.
     let later = now + Duration::days(8);
     assert_eq!(
-        snoozes::hand_over(t.store.as_ref(), tenant, queue.as_ref(), later)
+        features::snooze::hand_over(t.store.as_ref(), tenant, queue.as_ref(), later)
             .await
             .unwrap(),
         1
     );
     assert_eq!(
-        snoozes::hand_over(t.store.as_ref(), tenant, queue.as_ref(), later)
+        features::snooze::hand_over(t.store.as_ref(), tenant, queue.as_ref(), later)
             .await
             .unwrap(),
         0
@@ -183,14 +185,14 @@ async fn a_lifted_snooze_is_posted_and_alerts_flow_again() {
         now,
     )
     .unwrap();
-    snoozes::update(t.store.as_ref(), tenant, |b| b.add(s.clone()))
+    features::snooze::update(t.store.as_ref(), tenant, |b| b.add(s.clone()))
         .await
         .unwrap();
     let hint = riskrelay_sim::testkit::hint(&t, Subject::RiskyUser { user_id: id });
     worker.process(std::slice::from_ref(&hint)).await;
     assert_eq!(t.posts().await, (0, 0), "the new risk is held back");
     assert!(
-        snoozes::update(t.store.as_ref(), tenant, |b| b.clear(
+        features::snooze::update(t.store.as_ref(), tenant, |b| b.clear(
             &riskrelay::ids::UserRef::Id(id),
             "carol",
             now
@@ -198,7 +200,7 @@ async fn a_lifted_snooze_is_posted_and_alerts_flow_again() {
         .await
         .unwrap()
     );
-    snoozes::hand_over(t.store.as_ref(), tenant, queue.as_ref(), now)
+    features::snooze::hand_over(t.store.as_ref(), tenant, queue.as_ref(), now)
         .await
         .unwrap();
     let texts = slack_texts(&t).await;
@@ -367,7 +369,7 @@ async fn the_snooze_command_on_dynamodb_refuses_bad_input_and_lists_what_it_stor
         "{text}"
     );
     assert_eq!(text.lines().count(), 2, "one line each: {text}");
-    let (book, _) = snoozes::load(
+    let (book, _) = features::snooze::load(
         store.as_ref(),
         riskrelay::ids::TenantId::parse(tenant).unwrap(),
     )

@@ -5,11 +5,9 @@
 //!   risky-user changes).
 //! - [`webhook`]: Graph change notifications as wake-up hints (verify and enqueue only).
 //! - [`subscriptions`]: the Graph subscriptions behind the webhook and their lifecycle.
-//! - [`snoozes`]: the stored snoozes, and the notices they owe the channel.
 //!
 //! A stream source (an event hub, a SIEM feed) would be one more module here.
 
 pub mod poll;
-pub mod snoozes;
 pub mod subscriptions;
 pub mod webhook;

@@ -283,20 +283,10 @@ impl Poller {
         self
     }
 
-    /// Hints every user whose folded detections are due (see [`crate::coalesce`]): the worker
-    /// reads them, finds nothing new, and sends the folded detections as one update. The worker
-    /// takes a user off the list once their state holds nothing folded. Returns the hints sent.
+    /// Hints every user whose folded detections are due (see `crate::features::coalesce`).
+    /// Returns the hints sent.
     pub async fn hint_folded(&self, cycle_id: &str, now: OffsetDateTime) -> anyhow::Result<usize> {
-        let Some(folding) = store::load::<crate::coalesce::Folding>(
-            self.store.as_ref(),
-            self.tenant,
-            store::keys::FOLDING,
-        )
-        .await?
-        else {
-            return Ok(0);
-        };
-        let due = folding.value.due(now);
+        let due = crate::features::coalesce::due(self.store.as_ref(), self.tenant, now).await?;
         if due.is_empty() {
             return Ok(0);
         }
@@ -311,35 +301,17 @@ impl Poller {
         Ok(n)
     }
 
-    /// Hands a summary request to the queue when a scheduled time has passed since the last one,
-    /// then records that time. Returns whether one was handed over.
+    /// Asks for the standing summary if a scheduled time has passed (see
+    /// `crate::features::summary::ask`). Returns whether it did.
     pub async fn ask_for_summary(&self, now: OffsetDateTime) -> anyhow::Result<bool> {
-        use crate::summary::{LastSummary, due};
-        let last =
-            store::load::<LastSummary>(self.store.as_ref(), self.tenant, store::keys::SUMMARY)
-                .await?;
-        let (is_due, slot) = due(self.summary, last.as_ref().map(|l| &l.value), now);
-        let Some(slot) = slot else {
-            return Ok(false);
-        };
-        if is_due {
-            self.queue
-                .enqueue(vec![WorkItem::Summary {
-                    tenant_id: self.tenant,
-                    slot,
-                }])
-                .await?;
-        }
-        // A lost race means another poller recorded (and asked for) the same slot.
-        store::save(
+        crate::features::summary::ask(
             self.store.as_ref(),
             self.tenant,
-            store::keys::SUMMARY,
-            &LastSummary { slot },
-            last.map(|l| l.version),
+            self.queue.as_ref(),
+            self.summary,
+            now,
         )
-        .await?;
-        Ok(is_due)
+        .await
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -411,44 +383,43 @@ impl Poller {
             .await;
             report.requested = Some(r);
         }
-        // After the cycle, so that a reminder sees the state it just recorded. A failure here is
-        // retried by the next cycle and never fails this one.
-        match super::snoozes::hand_over(
-            self.store.as_ref(),
-            self.tenant,
-            self.queue.as_ref(),
-            self.clock.now(),
-        )
-        .await
-        {
-            Ok(n) => report.snooze_notices = n,
-            Err(e) => {
-                tracing::warn!(
-                    error = format!("{e:#}"),
-                    "the snooze notices were not handed over; the next cycle tries again"
-                )
-            }
-        }
-        match self.hint_folded(&report.cycle_id, self.clock.now()).await {
-            Ok(n) => report.enqueued += n,
-            Err(e) => {
-                tracing::warn!(
-                    error = format!("{e:#}"),
-                    "users with folded detections were not hinted; the next cycle tries again"
-                )
-            }
-        }
-        match self.ask_for_summary(self.clock.now()).await {
-            Ok(asked) => report.summary = asked,
-            Err(e) => {
-                tracing::warn!(
-                    error = format!("{e:#}"),
-                    "the summary was not asked for; the next cycle tries again"
-                )
-            }
-        }
+        self.after_cycle(&mut report).await;
         tracing::info!(cycle = %report.cycle_id, baseline = report.baseline, users = report.users, detections = report.detections, enqueued = report.enqueued, "poll cycle done");
         Ok(report)
+    }
+
+    /// The cycle's tail: the poller is also the tenant's clock for the tenant-level features,
+    /// each handed what is due once the cycle's pages are recorded (so that a reminder sees the
+    /// state just recorded). Each step is best effort: a failure is retried by the next cycle
+    /// and never fails this one.
+    /// - snoozes: the notices owed (a new snooze, a lifted one, one that ran out);
+    /// - coalescing: a hint for every user whose folded detections are due;
+    /// - the summary: asked for when a scheduled time has passed.
+    async fn after_cycle(&self, report: &mut PollReport) {
+        let now = self.clock.now();
+        let store = self.store.as_ref();
+        match crate::features::snooze::hand_over(store, self.tenant, self.queue.as_ref(), now).await
+        {
+            Ok(n) => report.snooze_notices = n,
+            Err(e) => tracing::warn!(
+                error = format!("{e:#}"),
+                "the snooze notices were not handed over; the next cycle tries again"
+            ),
+        }
+        match self.hint_folded(&report.cycle_id, now).await {
+            Ok(n) => report.enqueued += n,
+            Err(e) => tracing::warn!(
+                error = format!("{e:#}"),
+                "users with folded detections were not hinted; the next cycle tries again"
+            ),
+        }
+        match self.ask_for_summary(now).await {
+            Ok(asked) => report.summary = asked,
+            Err(e) => tracing::warn!(
+                error = format!("{e:#}"),
+                "the summary was not asked for; the next cycle tries again"
+            ),
+        }
     }
 
     async fn baseline(

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use time::OffsetDateTime;
 
-use super::{Seen, WorkError, merge};
+use super::WorkError;
+use super::gather::{Seen, merge};
 use crate::alert::UserAlert;
 use crate::ids::UserId;
 use crate::late::{LateReads, Plan};

@@ -543,7 +543,7 @@ async fn with_an_action_group_only_its_members_may_act() {
     assert!(page.body.contains("Snooze 7 days?"), "{}", page.body);
     let done = b.confirm(&link, &page.body).await.unwrap();
     assert!(done.body.contains("Snoozed for 7 days"), "{}", done.body);
-    let (snoozes, _) = riskrelay::source::snoozes::load(t.store.as_ref(), t.settings.tenant())
+    let (snoozes, _) = riskrelay::features::snooze::load(t.store.as_ref(), t.settings.tenant())
         .await
         .unwrap();
     assert_eq!(snoozes.active.len(), 1);

@@ -62,10 +62,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "pipeline",
         &[
-            "deliver", "parking", "worker", "source", "checks", "actions",
+            "deliver", "parking", "worker", "source", "features", "checks", "actions",
         ],
     ),
-    ("wiring", &["app", "fleet", "lambda", "service", "demo"]),
+    ("wiring", &["app", "fleet", "lambda", "service"]),
 ];
 
 /// Module path (`sink::slack`) → source text, for every file of the library under `src`.

@@ -49,7 +49,7 @@ async fn the_summary_lists_who_is_still_at_risk_once_per_scheduled_time() {
         OffsetDateTime::now_utc(),
     )
     .unwrap();
-    riskrelay::source::snoozes::update(t.store.as_ref(), t.sim.tenant_id(), |b| {
+    riskrelay::features::snooze::update(t.store.as_ref(), t.sim.tenant_id(), |b| {
         b.add(snoozed.clone())
     })
     .await

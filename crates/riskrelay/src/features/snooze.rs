@@ -1,7 +1,8 @@
-//! The stored snoozes: read and changed with optimistic concurrency (the command line, the worker
-//! and the poller all write the one document), and the notices they owe the channel handed to the
-//! queue — a new snooze, a lifted one, one that ran out (the reminder, when the user is still at
-//! risk).
+//! Snoozes, their I/O half (the rules are `crate::snooze`): the one module that writes the
+//! snoozes document, read and changed with optimistic concurrency for the command line, the
+//! action pages, the worker's hold-back and the poll cycle; and the notices snoozes owe the
+//! channel, handed to the queue — a new snooze, a lifted one, one that ran out (the reminder,
+//! when the user is still at risk).
 //!
 //! A notice's key is fixed by the snooze it is about, so handing it over again after a crash posts
 //! nothing twice; the document forgets a notice only once the queue has taken it.
@@ -9,7 +10,7 @@
 use anyhow::Context as _;
 use time::OffsetDateTime;
 
-use crate::alert::{Message, SnoozeEvent, SnoozeNotice};
+use crate::alert::{Message, SnoozeEvent, SnoozeNotice, UserAlert};
 use crate::ids::TenantId;
 use crate::observation::WorkItem;
 use crate::queue::Queue;
@@ -133,4 +134,69 @@ pub async fn hand_over(
     })
     .await?;
     Ok(handed)
+}
+
+/// The worker's hold-back: drops the alerts a snooze covers and marks those that break through it
+/// (see `crate::snooze`). The state of a held-back user is still recorded by the worker. When the
+/// snoozes cannot be read, every alert is posted: an alert too many beats a compromise nobody
+/// hears of.
+pub async fn hold_back(
+    store: &dyn Store,
+    tenant: TenantId,
+    alerts: &mut Vec<UserAlert>,
+    now: OffsetDateTime,
+) {
+    if alerts.is_empty() {
+        return;
+    }
+    let (mut book, version) = match load(store, tenant).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "the snoozes could not be read; every alert is posted");
+            return;
+        }
+    };
+    if book.active.is_empty() {
+        return;
+    }
+    let mut changed = false;
+    alerts.retain_mut(|a| {
+        let upn = a.upn();
+        let Some(s) = book.of(a.user.id, upn.as_deref(), now) else {
+            return true;
+        };
+        if s.user_id.is_none() {
+            s.user_id = Some(a.user.id);
+            changed = true;
+        }
+        if s.level.is_none() {
+            s.level = Some(
+                a.previous
+                    .as_ref()
+                    .map(|(l, _)| l.clone())
+                    .unwrap_or_else(|| a.user.risk_level.clone()),
+            );
+            changed = true;
+        }
+        if a.breaks_through(s) {
+            a.snoozed = Some(crate::snooze::SnoozedNote::from(&*s));
+            true
+        } else {
+            s.held += 1;
+            changed = true;
+            tracing::info!(user = %a.user.id, kind = %a.change.kind(), "alert held back: the user is snoozed");
+            false
+        }
+    });
+    if changed {
+        // What was learnt (the id, the level) and the count; best effort: a lost write only
+        // costs the count, and the level is learnt again from the next alert.
+        match store::save(store, tenant, store::keys::SNOOZES, &book, version).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!("the snoozes changed meanwhile; this batch's count is not recorded")
+            }
+            Err(e) => tracing::warn!(error = %e, "could not record what the snoozes held back"),
+        }
+    }
 }
