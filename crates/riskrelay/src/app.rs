@@ -126,6 +126,59 @@ impl Settings {
     }
 }
 
+/// The one HTTP client a process shares for Graph, its destinations and the sign-in: one pool,
+/// and one load of the root certificates (a cold start's largest cost after the secret read).
+/// Each caller sets its own per-request timeout.
+pub fn http_client(settings: &Settings) -> anyhow::Result<reqwest::Client> {
+    crate::http::client(settings.graph.request_timeout).context("HTTP client")
+}
+
+/// The destinations `configs` names, posting through `http` with the chat timeout.
+pub fn destinations(
+    configs: &[crate::sink::config::SinkConfig],
+    http: &reqwest::Client,
+) -> Vec<Arc<dyn Sink>> {
+    sink::build(
+        configs,
+        sink::Http {
+            client: http.clone(),
+            timeout: crate::http::CHAT_TIMEOUT,
+        },
+    )
+}
+
+/// Delivery to `sinks` under the deployment's alert settings (kinds, digest threshold).
+pub fn delivery(
+    alerts: &AlertsConfig,
+    store: Arc<dyn Store>,
+    sinks: Vec<Arc<dyn Sink>>,
+) -> Delivery {
+    Delivery::new(store, sinks, alerts.kinds.clone(), alerts.digest_threshold)
+}
+
+/// The actions function's parts (AWS): the action pages with their own Graph client (sharing the
+/// tenant's identity-protection budget through the store) and delivery for the follow-up
+/// message. `None` when no action is configured.
+pub fn actions_function(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<Option<crate::actions::ActionsApp>> {
+    let http = http_client(settings)?;
+    let shared = Arc::new(StoredSlots::new(settings.tenant(), store.clone()));
+    let graph =
+        GraphClient::build(&settings.graph, http.clone(), Some(shared)).context("Graph client")?;
+    let sinks = destinations(&settings.alerts.sinks, &http);
+    let delivery = delivery(&settings.alerts, store.clone(), sinks);
+    actions_app(
+        settings,
+        graph,
+        store,
+        delivery,
+        http,
+        crate::clock::system(),
+    )
+}
+
 /// The action pages when actions are configured (`riskrelay run`, and the actions function in
 /// AWS): Entra sign-in on the app's own credential, Graph with the analyst's token, delivery of
 /// the follow-up message.
@@ -251,7 +304,7 @@ impl App {
         // own per-request timeout.
         let http = match adapters.http {
             Some(h) => h,
-            None => crate::http::client(settings.graph.request_timeout).context("HTTP client")?,
+            None => http_client(settings)?,
         };
         // The poller and worker functions are separate processes spending one tenant budget.
         let shared: Option<Arc<dyn crate::limiter::SharedSlots>> = match role {
@@ -283,22 +336,11 @@ impl App {
         let mut actions = None;
         let worker = match role {
             Role::Worker | Role::Service => {
-                let mut sinks = sink::build(
-                    &settings.alerts.sinks,
-                    sink::Http {
-                        client: http.clone(),
-                        timeout: crate::http::CHAT_TIMEOUT,
-                    },
-                );
+                let mut sinks = destinations(&settings.alerts.sinks, &http);
                 sinks.extend(adapters.local_sinks);
                 let delivery = |sinks| {
-                    Delivery::new(
-                        store.clone(),
-                        sinks,
-                        settings.alerts.kinds.clone(),
-                        settings.alerts.digest_threshold,
-                    )
-                    .with_tenant_name(settings.tenant_name.clone())
+                    delivery(&settings.alerts, store.clone(), sinks)
+                        .with_tenant_name(settings.tenant_name.clone())
                 };
                 if role == Role::Service {
                     actions = actions_app(

@@ -129,7 +129,7 @@ impl Fleet {
     ) -> anyhow::Result<Self> {
         let http = match &adapters.http {
             Some(h) => h.clone(),
-            None => crate::http::client(settings.graph.request_timeout).context("HTTP client")?,
+            None => crate::app::http_client(settings)?,
         };
         let store = adapters.store.clone();
         let clock = adapters.clock.clone();
@@ -539,13 +539,7 @@ impl Fleet {
             // The one tenant's parts have built their destinations already.
             return self;
         }
-        self.configured = crate::sink::build(
-            &self.base.alerts.sinks,
-            crate::sink::Http {
-                client: self.http.clone(),
-                timeout: crate::http::CHAT_TIMEOUT,
-            },
-        );
+        self.configured = crate::app::destinations(&self.base.alerts.sinks, &self.http);
         self.built = Default::default();
         self
     }
@@ -579,11 +573,10 @@ impl Fleet {
             .cloned()
             .collect();
         sinks.extend(self.local.iter().cloned());
-        Ok(Delivery::new(
+        Ok(crate::app::delivery(
+            &self.base.alerts,
             self.store.clone(),
             sinks,
-            self.base.alerts.kinds.clone(),
-            self.base.alerts.digest_threshold,
         ))
     }
 

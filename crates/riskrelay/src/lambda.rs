@@ -330,34 +330,8 @@ pub fn actions(
     }
     let settings = Settings::load(env, secrets)?;
     let store: Arc<dyn crate::store::Store> = Arc::new(dynamo_store(env, aws)?);
-    let tenant = settings.tenant();
-    let http = crate::http::client(settings.graph.request_timeout).context("HTTP client")?;
-    // The tenant's identity-protection budget is shared with the poller and the worker.
-    let shared = Arc::new(crate::store::slots::StoredSlots::new(tenant, store.clone()));
-    let graph = crate::graph::GraphClient::build(&settings.graph, http.clone(), Some(shared))
-        .context("Graph client")?;
-    let sinks = crate::sink::build(
-        &settings.alerts.sinks,
-        crate::sink::Http {
-            client: http.clone(),
-            timeout: crate::http::CHAT_TIMEOUT,
-        },
-    );
-    let delivery = crate::deliver::Delivery::new(
-        store.clone(),
-        sinks,
-        settings.alerts.kinds.clone(),
-        settings.alerts.digest_threshold,
-    );
-    crate::app::actions_app(
-        &settings,
-        graph,
-        store,
-        delivery,
-        http,
-        crate::clock::system(),
-    )?
-    .context("the actions function needs RISKRELAY_ACTIONS (which actions alerts offer)")
+    crate::app::actions_function(&settings, store)?
+        .context("the actions function needs RISKRELAY_ACTIONS (which actions alerts offer)")
 }
 
 /// A Function URL function's whole life: cold start through `build`, then each request to the

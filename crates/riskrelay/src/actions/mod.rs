@@ -732,7 +732,7 @@ impl ActionsApp {
                 now,
             )
             .map_err(|_| Problem::BadLink)?;
-            crate::source::snoozes::update(self.store.as_ref(), self.tenant, |b| b.add(s.clone()))
+            crate::features::snooze::update(self.store.as_ref(), self.tenant, |b| b.add(s.clone()))
                 .await
                 .map_err(|_| Problem::Unavailable)?;
         } else {
