@@ -173,4 +173,18 @@ impl super::Worker {
         }
         Ok(ids)
     }
+
+    /// The held-back alerts that went out, and whose state is saved, leave the book.
+    pub(super) async fn late_done(&self, done: &[UserId]) {
+        if let Err(e) = store::update(
+            self.store.as_ref(),
+            self.tenant,
+            store::keys::LATE_DETECTIONS,
+            |book: &mut LateReads| book.done(done),
+        )
+        .await
+        {
+            tracing::info!(error = %e, "could not clear the held-back alerts that went out; the next cycle's reads find them recorded and post nothing twice");
+        }
+    }
 }

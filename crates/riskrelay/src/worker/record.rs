@@ -70,16 +70,7 @@ impl Worker {
                 })
                 .copied()
                 .collect();
-            if let Err(e) = store::update(
-                self.store.as_ref(),
-                self.tenant,
-                store::keys::LATE_DETECTIONS,
-                |book: &mut crate::late::LateReads| book.done(&done),
-            )
-            .await
-            {
-                tracing::info!(error = %e, "could not clear the held-back alerts that went out; the next cycle's reads find them recorded and post nothing twice");
-            }
+            self.late_done(&done).await;
         }
         self.tidy_folding(folding, &saved, &wrote).await;
     }
