@@ -11,20 +11,20 @@
 //! whose consent is pending or lost only has its token tried; one that is refused is announced
 //! once to the shared destinations and never holds up the others.
 
+mod announce;
+mod consent;
+mod registry;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
 use futures_util::StreamExt as _;
-use time::OffsetDateTime;
 
-use crate::alert::Message;
 use crate::app::{Adapters, App, Parts, Settings};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Env};
-use crate::deliver::Delivery;
-use crate::graph::GraphError;
 use crate::http::RetryPolicy;
 use crate::ids::TenantId;
 use crate::observation::WorkItem;
@@ -33,6 +33,10 @@ use crate::sink::Sink;
 use crate::source::poll::{PollReport, PollTrigger};
 use crate::store::{self, Store};
 use crate::tenancy::{self, Mode, Outcome, Registry, TenantRecord, TenantStatus};
+
+use announce::Announce;
+use consent::{outcome_of, outcome_of_graph};
+pub use registry::{register, statuses, unregister};
 
 /// Tenants worked on at once unless `RISKRELAY_TENANT_CONCURRENCY` says otherwise. A tenant's
 /// cycle mostly waits on its own 1 request/s budget, so a task costs little but a socket and a
@@ -349,59 +353,6 @@ impl Fleet {
         })
     }
 
-    /// Records what a job did for each tenant, after deciding whether a problem they share is the
-    /// deployment's (see [`tenancy::deployment_problem`]).
-    async fn settle_all(&self, settles: Vec<Settle>) {
-        if settles.is_empty() {
-            return;
-        }
-        let outcomes: Vec<&Outcome> = settles.iter().map(|s| &s.outcome).collect();
-        let problem = tenancy::deployment_problem(&outcomes);
-        let worked = outcomes
-            .iter()
-            .any(|o| matches!(o, Outcome::Polled | Outcome::Worked));
-        if problem.is_some() || worked {
-            self.settle_deployment(problem.as_deref()).await;
-        }
-        for s in settles {
-            let outcome = match (&problem, s.outcome) {
-                // The deployment's problem, recorded as each tenant's last error only.
-                (Some(_), Outcome::Refused(_, text)) => Outcome::Deployment(text),
-                (_, o) => o,
-            };
-            self.settle(&s.record, s.stored, &outcome).await;
-        }
-    }
-
-    /// Records the deployment's shared problem (or its end) and says it once.
-    async fn settle_deployment(&self, problem: Option<&str>) {
-        let key = tenancy::DEPLOYMENT_STATUS;
-        let home = tenancy::deployment();
-        let stored =
-            match store::load::<tenancy::DeploymentStatus>(self.store.as_ref(), home, key).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not read the deployment's status");
-                    return;
-                }
-            };
-        let version = stored.as_ref().map(|s| s.version);
-        let mut status = stored.map(|s| s.value).unwrap_or_default();
-        let now = self.clock.now();
-        let Some(notice) = status.record(problem, now) else {
-            return;
-        };
-        tracing::warn!(problem = ?problem, "a problem every tenant shares changed");
-        // Recorded only once said, so a failed announcement is tried again by the next job.
-        if let Err(e) = self.announce(Message::Operations(notice), now).await {
-            tracing::error!(error = %format!("{e:#}"), "could not announce the deployment's problem; the next job tries again");
-            return;
-        }
-        if let Err(e) = store::save(self.store.as_ref(), home, key, &status, version).await {
-            tracing::warn!(error = %e, "could not record the deployment's status");
-        }
-    }
-
     async fn one(
         &self,
         job: Job,
@@ -477,109 +428,6 @@ impl Fleet {
         )
     }
 
-    /// Records a tenant's outcome and announces a change of consent, once. The change is
-    /// recorded only after its announcement went out, so a failed one is tried again at the next
-    /// job (under the same key: no destination gets it twice). One job of a tenant runs at a
-    /// time (the scheduler in `riskrelay run`, the FIFO group in AWS), so `stored` is current.
-    async fn settle(
-        &self,
-        record: &TenantRecord,
-        stored: Option<store::Versioned<TenantStatus>>,
-        outcome: &Outcome,
-    ) {
-        if matches!(outcome, Outcome::Refused(..)) {
-            // Fresh parts next time: a token cached before consent was revoked stays refused
-            // after it is granted again (a new grant is a new service principal).
-            self.built.lock().await.remove(&record.id);
-        }
-        let now = self.clock.now();
-        let (before, version) = match stored {
-            Some(v) => (v.value, Some(v.version)),
-            None => (TenantStatus::default(), None),
-        };
-        let mut after = before.clone();
-        if let Some(change) = after.record(outcome, now) {
-            tracing::info!(tenant = %record.id, name = %record.name, ?change, "tenant access changed");
-            let notice = tenancy::consent_notice(record, &change, before.since, now);
-            if let Err(e) = self.announce(Message::Operations(notice), now).await {
-                tracing::error!(tenant = %record.id, error = %format!("{e:#}"), "could not announce the change of access; the next job tries again");
-                return;
-            }
-        }
-        if after == before {
-            return;
-        }
-        match store::save(
-            self.store.as_ref(),
-            record.id,
-            tenancy::STATUS,
-            &after,
-            version,
-        )
-        .await
-        {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!(tenant = %record.id, "the tenant's status changed under this job; kept the other write")
-            }
-            Err(e) => {
-                tracing::warn!(tenant = %record.id, error = %e, "could not record the tenant's status")
-            }
-        }
-    }
-
-    /// For the processes that deliver (the worker, `riskrelay run`): the configured destinations,
-    /// built once and shared by the tenants that post to them (so they share each one's pace),
-    /// and operations messages about tenants delivered here, to the shared destinations (the
-    /// MSP's own), instead of handed to the queue. A method the poller never calls, so that its
-    /// binary does not carry the delivery code.
-    pub fn delivering(mut self) -> Self {
-        self.announcer = Some(Arc::new(SharedDestinations));
-        if self.mode == Mode::Config {
-            // The one tenant's parts have built their destinations already.
-            return self;
-        }
-        self.configured = crate::app::destinations(&self.base.alerts.sinks, &self.http);
-        self.built = Default::default();
-        self
-    }
-
-    /// An operations message to the shared destinations: delivered here (see
-    /// [`Fleet::delivering_notices`]), else handed to the queue for the worker.
-    pub async fn announce(&self, message: Message, now: OffsetDateTime) -> anyhow::Result<()> {
-        if let Some(a) = &self.announcer {
-            return a.announce(self, message, now).await;
-        }
-        let queue = self
-            .queue
-            .as_ref()
-            .context("no queue to hand the message to")?;
-        queue
-            .enqueue(vec![WorkItem::Notice {
-                tenant_id: tenancy::deployment(),
-                message,
-            }])
-            .await
-            .context("handing the message to the queue")
-    }
-
-    /// The destinations no tenant claims as its own, plus this process's.
-    async fn shared_delivery(&self) -> anyhow::Result<Delivery> {
-        let claimed = self.registry().await?.claimed_sinks();
-        let mut sinks: Vec<Arc<dyn Sink>> = self
-            .configured
-            .iter()
-            .filter(|s| !claimed.contains(s.name()))
-            .cloned()
-            .collect();
-        sinks.extend(self.local.iter().cloned());
-        Ok(crate::app::delivery(
-            &self.base.alerts,
-            self.store.clone(),
-            sinks,
-        ))
-    }
-
     /// Work items for the worker, each to its tenant's worker; a deployment-wide notice to the
     /// shared destinations. One result per item, in order.
     pub async fn process(&self, items: &[WorkItem]) -> Vec<Result<(), String>> {
@@ -639,41 +487,6 @@ async fn work(app: &App, items: &[WorkItem]) -> Vec<Result<(), String>> {
     }
 }
 
-/// Where a process that delivers sends operations messages (see [`Fleet::delivering`]).
-#[async_trait]
-trait Announce: Send + Sync {
-    async fn announce(
-        &self,
-        fleet: &Fleet,
-        message: Message,
-        now: OffsetDateTime,
-    ) -> anyhow::Result<()>;
-}
-
-struct SharedDestinations;
-
-#[async_trait]
-impl Announce for SharedDestinations {
-    async fn announce(
-        &self,
-        fleet: &Fleet,
-        message: Message,
-        now: OffsetDateTime,
-    ) -> anyhow::Result<()> {
-        let delivery = fleet.shared_delivery().await?;
-        if delivery.is_empty() {
-            // Every configured destination is some tenant's own: the message stays in the log.
-            tracing::error!(message = %crate::render::view(&message).fallback, "no shared destination for this operations message: every destination in RISKRELAY_SINKS belongs to a tenant; add one that none names");
-            return Ok(());
-        }
-        let report = delivery.deliver(&[message], now).await;
-        match report.failures.first() {
-            None => Ok(()),
-            Some(f) => anyhow::bail!("{}: {}", f.sink, f.error),
-        }
-    }
-}
-
 /// Runs one job on one tenant's parts.
 async fn run(app: &App, job: Job) -> anyhow::Result<Done> {
     match job {
@@ -687,24 +500,6 @@ async fn run(app: &App, job: Job) -> anyhow::Result<Done> {
             Ok(Done::Subscriptions)
         }
     }
-}
-
-fn outcome_of_graph(e: &GraphError) -> Outcome {
-    match e.refusal() {
-        Some(crate::graph::Refused::Tenant(r)) => Outcome::Refused(r, e.to_string()),
-        Some(crate::graph::Refused::Deployment) => Outcome::Deployment(e.to_string()),
-        None => Outcome::Failed(e.to_string()),
-    }
-}
-
-/// Whether a job's failure says the tenant refuses the app, from the Graph error in its chain.
-fn outcome_of(e: &anyhow::Error) -> Outcome {
-    for cause in e.chain() {
-        if let Some(g) = cause.downcast_ref::<GraphError>() {
-            return outcome_of_graph(g);
-        }
-    }
-    Outcome::Failed(format!("{e:#}"))
 }
 
 /// The queue the webhook hands its work to in one process: each item to its tenant's worker.
@@ -739,56 +534,4 @@ impl Queue for FleetQueue {
         }
         Ok(())
     }
-}
-
-/// `riskrelay tenants add`: records a tenant (pending until a token works), or updates its
-/// record when it is there already, keeping its consent state. Returns whether it is new.
-pub async fn register(store: &dyn Store, record: TenantRecord) -> anyhow::Result<bool> {
-    let id = record.id;
-    store::update::<Registry, _>(store, tenancy::deployment(), tenancy::REGISTRY, move |r| {
-        let new = !r.tenants.contains_key(&id);
-        let added_at = r
-            .tenants
-            .get(&id)
-            .map_or(record.added_at, |old| old.added_at);
-        r.tenants.insert(
-            id,
-            TenantRecord {
-                added_at,
-                ..record.clone()
-            },
-        );
-        new
-    })
-    .await
-    .context("writing the tenant registry")
-}
-
-/// `riskrelay tenants remove`: the removed record, if it was there. Its stored state stays (a
-/// tenant added again resumes from its checkpoint); its subscriptions lapse within three days.
-pub async fn unregister(store: &dyn Store, id: TenantId) -> anyhow::Result<Option<TenantRecord>> {
-    store::update::<Registry, _>(store, tenancy::deployment(), tenancy::REGISTRY, |r| {
-        r.tenants.remove(&id)
-    })
-    .await
-    .context("writing the tenant registry")
-}
-
-/// `riskrelay tenants list`: every tenant with its status.
-pub async fn statuses(store: &dyn Store) -> anyhow::Result<Vec<(TenantRecord, TenantStatus)>> {
-    let registry = store::load::<Registry>(store, tenancy::deployment(), tenancy::REGISTRY)
-        .await
-        .context("reading the tenant registry")?
-        .map(|v| v.value)
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    for record in registry.tenants.into_values() {
-        let status = store::load::<TenantStatus>(store, record.id, tenancy::STATUS)
-            .await
-            .with_context(|| format!("reading the status of {}", record.name))?
-            .map(|v| v.value)
-            .unwrap_or_default();
-        out.push((record, status));
-    }
-    Ok(out)
 }
