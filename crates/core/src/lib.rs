@@ -12,6 +12,7 @@
 //! - [`reconcile`]: last-seen state versus now, into at most one change per user.
 //! - [`verdict`]: can the user self-remediate on-premises, in the cloud, or not, and why.
 //! - [`alert`]: alerts, their kinds, stable keys and routing (incident, resolves).
+//! - [`baseline`]: the first poll's summary of the risk that already exists (counts, the top few).
 //! - [`exclusions`]: who never gets a user alert (break-glass, test and service accounts).
 //! - [`coalesce`]: new detections soon after a message about the user, folded into the next one.
 //! - [`late`]: alerts whose detections surfaced before the poll window, held back until the
@@ -33,6 +34,7 @@
 
 pub mod action_link;
 pub mod alert;
+pub mod baseline;
 pub mod catalogue;
 pub mod client_state;
 pub mod clock;

@@ -28,6 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "reconcile",
             "verdict",
             "alert",
+            "baseline",
             "exclusions",
             "coalesce",
             "late",

@@ -12,8 +12,10 @@
 //! detections while the next page is read — one page in flight. Memory stays flat however many
 //! users changed, and the worker's enrichment overlaps Graph's identity-protection pacing.
 
-use std::future::Future;
-use std::pin::Pin;
+mod handoff;
+
+use handoff::Handoff;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use crate::alert::{Baseline, Change, DigestEntry, Message};
+use crate::alert::Message;
 use crate::clock::Clock;
 use crate::config::{ConfigError, Env, minutes};
 use crate::exclusions::Exclusions;
@@ -29,7 +31,7 @@ use crate::graph::{GraphClient, GraphError};
 use crate::ids::{TenantId, UserId};
 use crate::observation::{Fetched, Observation, Origin, Subject, WorkItem};
 use crate::queue::{Queue, QueueError};
-use crate::risk::{RiskDetection, RiskLevel, RiskyUser};
+use crate::risk::{RiskDetection, RiskyUser};
 use crate::store::spill::DetectionSpill;
 use crate::store::{self, Store, StoreError};
 
@@ -48,9 +50,6 @@ pub fn overlap(env: &Env) -> Result<Duration, ConfigError> {
         minutes(1..=2880),
     )
 }
-
-/// How many users the baseline summary names.
-const BASELINE_TOP: usize = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -72,86 +71,6 @@ pub enum PollError {
         "the cycle ran out of time before its window was read; the checkpoint stays, and the next cycle takes on the first {minutes} minutes of it"
     )]
     OutOfTime { minutes: i64 },
-}
-
-/// An enqueue in progress.
-type Enqueueing<'q> = Pin<Box<dyn Future<Output = Result<(), QueueError>> + Send + 'q>>;
-
-/// Hands a cycle's pages to the queue one at a time, the next page being read while the last
-/// is enqueued (and, in one process, processed): at most one page in flight.
-struct Handoff<'q> {
-    queue: &'q dyn Queue,
-    in_flight: Option<Enqueueing<'q>>,
-    enqueued: usize,
-    /// No page is read after this; the cycle then fails as [`PollError::OutOfTime`].
-    deadline: Option<Instant>,
-    /// What that error says the next cycle takes on.
-    minutes: i64,
-}
-
-impl<'q> Handoff<'q> {
-    fn new(queue: &'q dyn Queue, deadline: Option<Instant>, minutes: i64) -> Self {
-        Self {
-            queue,
-            in_flight: None,
-            enqueued: 0,
-            deadline,
-            minutes,
-        }
-    }
-
-    /// Reads the next page while the page in flight is enqueued; fails if either failed, or
-    /// when the deadline has passed.
-    async fn next<T>(
-        &mut self,
-        read: impl Future<Output = Result<Option<T>, GraphError>>,
-    ) -> Result<Option<T>, PollError> {
-        if self.deadline.is_some_and(|d| Instant::now() >= d) {
-            self.flush().await?;
-            return Err(PollError::OutOfTime {
-                minutes: self.minutes,
-            });
-        }
-        let pending = self.in_flight.take();
-        let (page, sent) = tokio::join!(read, async {
-            match pending {
-                Some(f) => f.await,
-                None => Ok(()),
-            }
-        });
-        sent?;
-        Ok(page?)
-    }
-
-    /// Puts a page in flight, once the page before it went through.
-    async fn send(&mut self, items: Vec<WorkItem>) -> Result<(), PollError> {
-        self.flush().await?;
-        if !items.is_empty() {
-            self.enqueued += items.len();
-            self.in_flight = Some(self.queue.enqueue(items));
-        }
-        Ok(())
-    }
-
-    async fn flush(&mut self) -> Result<(), PollError> {
-        if let Some(f) = self.in_flight.take() {
-            f.await?;
-        }
-        Ok(())
-    }
-
-    /// Hands on a work item that is about no user (it is not counted), after the pages.
-    async fn close_with(&mut self, item: WorkItem) -> Result<(), PollError> {
-        self.flush().await?;
-        self.queue.enqueue(vec![item]).await?;
-        Ok(())
-    }
-
-    /// Waits for the last page; returns how many items were enqueued.
-    async fn finish(mut self) -> Result<usize, PollError> {
-        self.flush().await?;
-        Ok(self.enqueued)
-    }
 }
 
 /// The smallest part of a window a cycle takes on after running out of time.
@@ -245,10 +164,6 @@ pub struct Poller {
     overlap: Duration,
     exclusions: Exclusions,
     summary: crate::summary::Schedule,
-}
-
-fn level_order(l: &RiskLevel) -> u8 {
-    l.rank().unwrap_or(4)
 }
 
 impl Poller {
@@ -431,10 +346,7 @@ impl Poller {
         // A baseline is not cut (it is a state, not a window): out of time, it starts over.
         let mut handoff = Handoff::new(self.queue.as_ref(), deadline, 0);
         let mut pages = self.graph.risky_users_at_risk_pages();
-        // Deleted accounts stay in the risky-users report, but nobody can act on them (their risk
-        // cannot be dismissed by an administrator): they are recorded, not counted as at risk.
-        let (mut high, mut medium, mut low, mut other, mut deleted) = (0, 0, 0, 0, 0);
-        let mut top: Vec<RiskyUser> = Vec::new();
+        let mut tally = crate::baseline::Tally::default();
         let mut users = 0;
         while let Some(page) = handoff.next(pages.next_page()).await? {
             // Excluded users are recorded, not counted (group exclusions are not read here: a
@@ -444,26 +356,7 @@ impl Poller {
                     .exclusions
                     .names(u.id, u.user_principal_name.as_deref())
             });
-            for u in counted.clone() {
-                match (&u.risk_level, u.is_deleted) {
-                    (_, true) => deleted += 1,
-                    (RiskLevel::High, _) => high += 1,
-                    (RiskLevel::Medium, _) => medium += 1,
-                    (RiskLevel::Low, _) => low += 1,
-                    _ => other += 1,
-                }
-            }
-            // The riskiest and most recent first; only a handful is kept.
-            top.extend(counted.filter(|u| !u.is_deleted).cloned());
-            top.sort_by(|a, b| {
-                level_order(&b.risk_level)
-                    .cmp(&level_order(&a.risk_level))
-                    .then(
-                        b.risk_last_updated_date_time
-                            .cmp(&a.risk_last_updated_date_time),
-                    )
-            });
-            top.truncate(BASELINE_TOP);
+            tally.add(counted);
             users += page.len();
             let items = page
                 .into_iter()
@@ -471,28 +364,7 @@ impl Poller {
                 .collect();
             handoff.send(items).await?;
         }
-        let baseline = Baseline {
-            key: format!("baseline/{}/{cycle_id}", self.tenant),
-            tenant_id: self.tenant,
-            high,
-            medium,
-            low,
-            other,
-            deleted,
-            top: top
-                .into_iter()
-                .map(|u| DigestEntry {
-                    display_name: u
-                        .user_display_name
-                        .clone()
-                        .unwrap_or_else(|| u.id.to_string()),
-                    upn: u.user_principal_name.clone(),
-                    change: Change::NewRisk,
-                    level: u.risk_level.clone(),
-                    top_detection: None,
-                })
-                .collect(),
-        };
+        let baseline = tally.into_baseline(self.tenant, cycle_id);
         handoff
             .send(vec![WorkItem::Notice {
                 tenant_id: self.tenant,
