@@ -5,6 +5,12 @@
 //! rendering and delivery — or a posture check. Each message is printed as a person would read it
 //! and written as the exact Slack and Teams payloads, one pair per message, in story order.
 
+mod msp;
+mod pagerduty;
+
+use msp::msp_chapter;
+use pagerduty::pagerduty_chapter;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -49,124 +55,6 @@ pub struct DemoReport {
     pub posted: Vec<Posted>,
     /// The events the PagerDuty chapter's on-call service received, in order.
     pub pagerduty: Vec<serde_json::Value>,
-}
-
-/// PagerDuty's Events API v2 on loopback, for the PagerDuty chapter: it answers as PagerDuty does
-/// (202 with the dedup key) and keeps every event it is sent.
-#[derive(Default)]
-struct FakePagerDuty {
-    events: Mutex<Vec<serde_json::Value>>,
-}
-
-#[async_trait::async_trait]
-impl riskrelay::server::HttpApp for FakePagerDuty {
-    async fn handle(&self, req: http::Request<bytes::Bytes>) -> http::Response<bytes::Bytes> {
-        let event: serde_json::Value = serde_json::from_slice(req.body()).unwrap_or_default();
-        let answer = serde_json::json!({
-            "status": "success",
-            "message": "Event processed",
-            "dedup_key": event["dedup_key"],
-        });
-        if let Ok(mut events) = self.events.lock() {
-            events.push(event);
-        }
-        let mut res = http::Response::new(bytes::Bytes::from(answer.to_string()));
-        *res.status_mut() = http::StatusCode::ACCEPTED;
-        res
-    }
-}
-
-/// Routing keys are 32 letters and digits; this one reaches only the demo's own fake.
-const DEMO_ROUTING_KEY: &str = "DEM0R0UT1NGKEYF0RTHEL0CALFAKE000";
-
-/// The PagerDuty chapter: an on-call service paged for high risk only, one user's episode
-/// opened at high, lowered to medium and ended, through the real PagerDuty sink against a fake
-/// Events API on loopback. Its events are written to `out/pagerduty/`.
-async fn pagerduty_chapter(
-    demo: &Demo,
-    settings: &Settings,
-    store: Arc<MemoryStore>,
-    sinks: Vec<Arc<dyn riskrelay::sink::Sink>>,
-    out: &std::path::Path,
-    print: bool,
-) -> anyhow::Result<Vec<serde_json::Value>> {
-    let fake = Arc::new(FakePagerDuty::default());
-    let listener = riskrelay::server::bind(([127, 0, 0, 1], 0).into()).await?;
-    let url = format!("http://{}/v2/enqueue", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(riskrelay::server::serve(listener, fake.clone(), async {
-        let _ = stopped.await;
-    }));
-    let mut settings = settings.clone();
-    settings.alerts.sinks.push(SinkConfig {
-        name: "oncall".into(),
-        kind: SinkKind::PagerDuty,
-        url: SecretString::from(url),
-        min_level: RiskLevel::High,
-        key: Some(SecretString::from(DEMO_ROUTING_KEY)),
-    });
-    let mut adapters = Adapters::new(store);
-    adapters.inline_retry.base_delay = Duration::from_millis(200);
-    adapters.local_sinks = sinks;
-    let app = App::build(&settings, Role::Service, adapters)?;
-    let poll = || async { app.poller()?.poll().await.context("poll cycle") };
-    let sim = &demo.sim;
-    let nestor = sim.add_user(
-        SimUser::new(
-            riskrelay_sim::scenario::user_id(310),
-            "Nestor Wilke",
-            "nestorw",
-        )
-        .synced()
-        .with_job("Operations", "Director"),
-    );
-    sim.detect(
-        nestor,
-        DetectionSpec::new(
-            "anonymizedIPAddress",
-            "signin",
-            RiskLevel::High,
-            DetectionTimingType::Realtime,
-        )
-        .from_ip("185.220.101.7", "Frankfurt", "DE"),
-    );
-    poll().await?;
-    sim.set_risk(
-        nestor,
-        RiskLevel::Medium,
-        RiskState::AtRisk,
-        RiskDetail::None,
-    );
-    poll().await?;
-    sim.end_risk(
-        nestor,
-        RiskState::Remediated,
-        RiskDetail::UserPerformedSecuredPasswordChange,
-    );
-    poll().await?;
-    let _ = stop.send(());
-    let _ = server.await;
-
-    let events = fake.events.lock().map(|e| e.clone()).unwrap_or_default();
-    let dir = out.join("pagerduty");
-    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    for (i, e) in events.iter().enumerate() {
-        let action = e["event_action"].as_str().unwrap_or("event");
-        let file = dir.join(format!("{:02}-{action}.json", i + 1));
-        std::fs::write(&file, serde_json::to_vec_pretty(e)?)
-            .with_context(|| format!("could not write {}", file.display()))?;
-        if print {
-            println!(
-                "PagerDuty received: {action}{} · dedup_key {}",
-                e["payload"]["severity"]
-                    .as_str()
-                    .map(|s| format!(" · severity {s}"))
-                    .unwrap_or_default(),
-                e["dedup_key"].as_str().unwrap_or_default()
-            );
-        }
-    }
-    Ok(events)
 }
 
 struct Demo {
@@ -228,70 +116,6 @@ impl Demo {
             })
             .collect()
     }
-}
-
-/// The MSP chapter: `n` simulated tenants of their own (a store of their own too), registered
-/// as `riskrelay tenants add` would, their baselines taken quietly, then one cycle over all.
-async fn msp_chapter(
-    settings: &Settings,
-    sinks: Vec<Arc<dyn riskrelay::sink::Sink>>,
-    n: usize,
-    print: bool,
-) -> anyhow::Result<()> {
-    use riskrelay::fleet::{Fleet, Job};
-    let sims = Simulator::start_many((1..=n).map(SimConfig::tenant).collect()).await?;
-    let mut settings = settings.clone();
-    settings.graph = sims[0].graph_config();
-    settings.graph.identity_protection_rps = 50.0;
-    settings.actions = None;
-    settings.alerts.summary = riskrelay::summary::Schedule::Off;
-    let store: Arc<dyn riskrelay::store::Store> = Arc::new(MemoryStore::default());
-    riskrelay_sim::scenario::register_tenants(store.as_ref(), &sims).await?;
-    let fleet = |settings: &Settings, sinks: Vec<Arc<dyn riskrelay::sink::Sink>>| {
-        let mut adapters = Adapters::new(store.clone());
-        adapters.inline_retry.base_delay = Duration::from_millis(200);
-        adapters.local_sinks = sinks;
-        Fleet::build(
-            settings,
-            riskrelay::app::service_parts,
-            adapters,
-            riskrelay::tenancy::Mode::Registry,
-            n,
-        )
-        .map(Fleet::delivering)
-    };
-    // Every tenant's first posture check and baseline ("riskrelay is watching"), to no
-    // destination: the story is what happens next.
-    let mut quiet = settings.clone();
-    quiet.alerts.sinks.clear();
-    let quiet = fleet(&quiet, Vec::new())?;
-    for job in [Job::Posture, Job::Poll(None)] {
-        for run in quiet.each(job).await? {
-            run.result
-                .map_err(|e| anyhow::anyhow!("baseline of {:?}: {e}", run.name))?;
-        }
-    }
-    let contoso = sims[0].add_user(
-        SimUser::new(
-            riskrelay_sim::scenario::user_id(400),
-            "Pradeep Gupta",
-            "pradeepg",
-        )
-        .synced(),
-    );
-    sims[0].detect(contoso, DetectionSpec::leaked_credentials());
-    sims[1].set_consent(false);
-    let started = std::time::Instant::now();
-    let runs = fleet(&settings, sinks)?.each(Job::Poll(None)).await?;
-    if print {
-        let worked = runs.iter().filter(|r| r.result.is_ok()).count();
-        println!(
-            "{n} tenants polled side by side in {:.1} s: {worked} worked, {} refused riskrelay.",
-            started.elapsed().as_secs_f64(),
-            n - worked
-        );
-    }
-    Ok(())
 }
 
 /// Where the demo's action links point: `riskrelay run`'s default listener.
