@@ -128,43 +128,6 @@ impl fmt::Display for SecurityAlertId {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accepts_hyphenated_guids_in_any_case_and_prints_lower_case() {
-        let id = UserId::parse("6A5D0C2B-16F5-4A8F-9B0B-3C1D2E3F4A5B").unwrap();
-        assert_eq!(id.to_string(), "6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b");
-    }
-
-    #[test]
-    fn rejects_other_spellings_and_junk() {
-        for s in [
-            "",
-            "6a5d0c2b16f54a8f9b0b3c1d2e3f4a5b",
-            "{6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b}",
-            "urn:uuid:6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b",
-            "6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5g",
-            "../../6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3",
-            "6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b ",
-        ] {
-            assert!(UserId::parse(s).is_err(), "{s:?} was accepted");
-        }
-    }
-
-    #[test]
-    fn serde_round_trip_and_rejection() {
-        let id: TenantId =
-            serde_json::from_str("\"11111111-2222-3333-4444-555555555555\"").unwrap();
-        assert_eq!(
-            serde_json::to_string(&id).unwrap(),
-            "\"11111111-2222-3333-4444-555555555555\""
-        );
-        assert!(serde_json::from_str::<TenantId>("\"contoso.onmicrosoft.com\"").is_err());
-    }
-}
-
 /// A user as a person names them: by object id or by user principal name (kept in lower case:
 /// Entra compares user principal names without regard to case).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -207,5 +170,42 @@ impl fmt::Display for UserRef {
             Self::Id(id) => fmt::Display::fmt(id, f),
             Self::Upn(u) => f.write_str(u),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_hyphenated_guids_in_any_case_and_prints_lower_case() {
+        let id = UserId::parse("6A5D0C2B-16F5-4A8F-9B0B-3C1D2E3F4A5B").unwrap();
+        assert_eq!(id.to_string(), "6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b");
+    }
+
+    #[test]
+    fn rejects_other_spellings_and_junk() {
+        for s in [
+            "",
+            "6a5d0c2b16f54a8f9b0b3c1d2e3f4a5b",
+            "{6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b}",
+            "urn:uuid:6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b",
+            "6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5g",
+            "../../6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3",
+            "6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b ",
+        ] {
+            assert!(UserId::parse(s).is_err(), "{s:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn serde_round_trip_and_rejection() {
+        let id: TenantId =
+            serde_json::from_str("\"11111111-2222-3333-4444-555555555555\"").unwrap();
+        assert_eq!(
+            serde_json::to_string(&id).unwrap(),
+            "\"11111111-2222-3333-4444-555555555555\""
+        );
+        assert!(serde_json::from_str::<TenantId>("\"contoso.onmicrosoft.com\"").is_err());
     }
 }

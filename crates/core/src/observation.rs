@@ -152,40 +152,6 @@ impl WorkItem {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_shape_is_stable() {
-        let item = WorkItem::Observation(Observation {
-            tenant_id: TenantId::parse("11111111-2222-3333-4444-555555555555").unwrap(),
-            subject: Subject::User {
-                user_id: UserId::parse("6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b").unwrap(),
-            },
-            origin: Origin::Webhook {
-                subscription_id: SubscriptionId::parse("aaaaaaaa-0000-0000-0000-000000000001")
-                    .unwrap(),
-                change_type: ChangeType::Updated,
-            },
-            observed_at: time::macros::datetime!(2026-11-25 10:00 UTC),
-            fetched: None,
-        });
-        let json = serde_json::to_value(&item).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({
-                "type": "observation",
-                "tenantId": "11111111-2222-3333-4444-555555555555",
-                "subject": {"kind": "user", "userId": "6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b"},
-                "origin": {"kind": "webhook", "subscriptionId": "aaaaaaaa-0000-0000-0000-000000000001", "changeType": "updated"},
-                "observedAt": "2026-11-25T10:00:00Z"
-            })
-        );
-        assert_eq!(serde_json::from_value::<WorkItem>(json).unwrap(), item);
-    }
-}
-
 /// A scheduled job for one tenant, queued by the MSP mode's fan-out in AWS (one message per
 /// tenant and tick, so each tenant's job runs as its own invocation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,5 +191,39 @@ impl std::str::FromStr for JobKind {
                 "unknown job \"{other}\": expected poll, posture or subscriptions"
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shape_is_stable() {
+        let item = WorkItem::Observation(Observation {
+            tenant_id: TenantId::parse("11111111-2222-3333-4444-555555555555").unwrap(),
+            subject: Subject::User {
+                user_id: UserId::parse("6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b").unwrap(),
+            },
+            origin: Origin::Webhook {
+                subscription_id: SubscriptionId::parse("aaaaaaaa-0000-0000-0000-000000000001")
+                    .unwrap(),
+                change_type: ChangeType::Updated,
+            },
+            observed_at: time::macros::datetime!(2026-11-25 10:00 UTC),
+            fetched: None,
+        });
+        let json = serde_json::to_value(&item).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "type": "observation",
+                "tenantId": "11111111-2222-3333-4444-555555555555",
+                "subject": {"kind": "user", "userId": "6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b"},
+                "origin": {"kind": "webhook", "subscriptionId": "aaaaaaaa-0000-0000-0000-000000000001", "changeType": "updated"},
+                "observedAt": "2026-11-25T10:00:00Z"
+            })
+        );
+        assert_eq!(serde_json::from_value::<WorkItem>(json).unwrap(), item);
     }
 }

@@ -431,3 +431,33 @@ fn a_reverse_import_is_reported_as_a_cycle() {
         vec![vec!["a".to_string(), "b".into(), "c".into()]]
     );
 }
+
+/// The import reader skips everything after a file's first `#[cfg(test)]`, so no production item
+/// may follow its unit tests: an import there would be invisible to the layering check.
+#[test]
+fn no_production_item_follows_the_unit_tests() {
+    let mut hidden = Vec::new();
+    for (name, text) in library() {
+        let Some((_, after)) = text.split_once("#[cfg(test)]") else {
+            continue;
+        };
+        // The test module's own lines are indented; its closing brace is the only line at the
+        // margin. Anything else at the margin is an item the reader would not see.
+        let items: Vec<&str> = after
+            .lines()
+            .skip(1)
+            .filter(|l| {
+                !l.is_empty()
+                    && !l.starts_with(char::is_whitespace)
+                    && *l != "}"
+                    && !l.starts_with("//")
+                    && !l.starts_with("mod tests")
+                    && !l.starts_with("#[cfg(test)]")
+            })
+            .collect();
+        if !items.is_empty() {
+            hidden.push(format!("{name}: {items:?}"));
+        }
+    }
+    assert!(hidden.is_empty(), "items after the unit tests: {hidden:#?}");
+}
