@@ -59,7 +59,7 @@ impl UserState {
 
 /// The outcome of reconciling one observation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
+pub struct Reconciled {
     /// At most one change: a level change carries the new detections with it.
     pub change: Option<Change>,
     /// The detections the change is about.
@@ -77,12 +77,12 @@ pub fn reconcile(
     prev: Option<&UserState>,
     user: &RiskyUser,
     detections: &[RiskDetection],
-) -> Outcome {
+) -> Reconciled {
     let seen = prev.and_then(|p| p.risk_last_updated);
     if let (Some(seen), Some(now)) = (seen, user.risk_last_updated_date_time)
         && now < seen
     {
-        return Outcome {
+        return Reconciled {
             change: None,
             detections: Vec::new(),
             next: None,
@@ -194,7 +194,7 @@ pub fn reconcile(
             _ => Vec::new(),
         },
     };
-    Outcome {
+    Reconciled {
         change,
         detections: shown,
         next: Some(next),

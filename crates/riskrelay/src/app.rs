@@ -247,8 +247,10 @@ pub struct Adapters {
     /// `inline_retry`.
     pub queue: Option<Arc<dyn Queue>>,
     pub inline_retry: RetryPolicy,
-    /// Destinations of this process beside the configured chat sinks (the console, files).
-    pub local_sinks: Vec<Arc<dyn Sink>>,
+    /// Destinations already built, posted to beside those `settings.alerts.sinks` configures:
+    /// this process's own (the console, files, a test's recorder) and, in the MSP mode, a
+    /// tenant's share of the destinations the fleet built once for the process.
+    pub built_sinks: Vec<Arc<dyn Sink>>,
     /// How a `missed` lifecycle event asks for a poll. `None`: a request recorded in the store,
     /// which the poller's next run answers.
     pub poll_trigger: Option<Arc<dyn PollTrigger>>,
@@ -264,7 +266,7 @@ impl Adapters {
             store,
             queue: None,
             inline_retry: crate::queue::inline::default_retry(),
-            local_sinks: Vec::new(),
+            built_sinks: Vec::new(),
             poll_trigger: None,
             clock: crate::clock::system(),
             http: None,
@@ -337,7 +339,7 @@ impl App {
         let worker = match role {
             Role::Worker | Role::Service => {
                 let mut sinks = destinations(&settings.alerts.sinks, &http);
-                sinks.extend(adapters.local_sinks);
+                sinks.extend(adapters.built_sinks);
                 let delivery = |sinks| {
                     delivery(&settings.alerts, store.clone(), sinks)
                         .with_tenant_name(settings.tenant_name.clone())

@@ -35,7 +35,7 @@ const HINT_BATCH: usize = 20;
 
 /// How often each job runs.
 #[derive(Debug, Clone)]
-pub struct Schedule {
+pub struct Intervals {
     pub poll: Duration,
     pub posture: Duration,
     pub subscriptions: Duration,
@@ -43,7 +43,7 @@ pub struct Schedule {
     pub job_deadline: Duration,
 }
 
-impl Schedule {
+impl Intervals {
     /// `RISKRELAY_POLL_INTERVAL_SECONDS` and `RISKRELAY_POSTURE_INTERVAL_SECONDS`.
     pub fn load(env: &crate::config::Env) -> Result<Self, crate::config::ConfigError> {
         let default = Self::default();
@@ -71,7 +71,7 @@ impl Schedule {
     }
 }
 
-impl Default for Schedule {
+impl Default for Intervals {
     fn default() -> Self {
         Self {
             poll: Duration::from_secs(120),
@@ -91,7 +91,7 @@ pub struct Service {
     pub listen: SocketAddr,
     /// What the webhook verifies with; `None`: no webhook.
     pub webhook: Option<crate::source::webhook::Tenants>,
-    pub schedule: Schedule,
+    pub schedule: Intervals,
     /// Woken by a `missed` lifecycle event: the scheduler polls at once.
     pub poll_now: Arc<Notify>,
 }

@@ -4,7 +4,7 @@ use super::*;
 use riskrelay::app::Adapters;
 use riskrelay::config::Env;
 use riskrelay::risk::RiskLevel;
-use riskrelay::service::{PollSignal, Schedule, Service};
+use riskrelay::service::{Intervals, PollSignal, Service};
 use riskrelay::sink::console::ConsoleSink;
 use riskrelay::source::webhook::WebhookConfig;
 use riskrelay::store::Store;
@@ -31,7 +31,7 @@ pub async fn service(
         Some(n) if n > 1 => Mode::Registry,
         _ => Mode::load(&env)?,
     };
-    let schedule = Schedule::load(&env)?;
+    let schedule = Intervals::load(&env)?;
     let store: Arc<dyn Store> = Arc::new(sqlite(&env, &db)?);
     if mode == Mode::Registry && sims.len() > 1 {
         riskrelay_sim::scenario::register_tenants(store.as_ref(), &sims).await?;
@@ -44,7 +44,7 @@ pub async fn service(
             );
         }
         adapters
-            .local_sinks
+            .built_sinks
             .push(Arc::new(ConsoleSink::new(RiskLevel::Low)));
     }
     let poll_now = Arc::new(tokio::sync::Notify::new());

@@ -164,11 +164,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     adapters.inline_retry.base_delay = Duration::from_millis(200);
     if opts.print {
         adapters
-            .local_sinks
+            .built_sinks
             .push(Arc::new(ConsoleSink::new(RiskLevel::Low)));
     }
-    adapters.local_sinks.push(files.clone());
-    let local_sinks = adapters.local_sinks.clone();
+    adapters.built_sinks.push(files.clone());
+    let built_sinks = adapters.built_sinks.clone();
     let app = App::build(&settings, Role::Service, adapters)?;
     let demo = Demo {
         sim,
@@ -407,7 +407,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         &demo,
         &settings,
         memory,
-        local_sinks.clone(),
+        built_sinks.clone(),
         &opts.out,
         opts.print,
     )
@@ -419,7 +419,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
             &format!("9. One deployment, {} customer tenants", opts.tenants),
             "A managed service provider watches its customers' tenants from one riskrelay (RISKRELAY_TENANTS=registry). Each tenant\nhas its own Graph budget, so they are polled side by side. At Contoso a user's credentials leak; Fabrikam's administrator\nremoves riskrelay's access. The alert names its tenant; the lost access is said once, and the other tenants carry on.",
         );
-        msp_chapter(&settings, local_sinks, opts.tenants, opts.print).await?;
+        msp_chapter(&settings, built_sinks, opts.tenants, opts.print).await?;
     }
 
     let posted = demo.posted();

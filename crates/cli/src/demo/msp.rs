@@ -26,7 +26,7 @@ pub(super) async fn msp_chapter(
     let fleet = |settings: &Settings, sinks: Vec<Arc<dyn riskrelay::sink::Sink>>| {
         let mut adapters = Adapters::new(store.clone());
         adapters.inline_retry.base_delay = Duration::from_millis(200);
-        adapters.local_sinks = sinks;
+        adapters.built_sinks = sinks;
         Fleet::build(
             settings,
             riskrelay::app::service_parts,

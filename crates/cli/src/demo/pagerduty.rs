@@ -69,7 +69,7 @@ pub(super) async fn pagerduty_chapter(
     });
     let mut adapters = Adapters::new(store);
     adapters.inline_retry.base_delay = Duration::from_millis(200);
-    adapters.local_sinks = sinks;
+    adapters.built_sinks = sinks;
     let app = App::build(&settings, Role::Service, adapters)?;
     let poll = || async { app.poller()?.poll().await.context("poll cycle") };
     let sim = &demo.sim;

@@ -88,7 +88,7 @@ async fn a_sink_receives_the_key_kind_level_incident_and_whether_it_resolves() {
     let sink = Arc::new(RecordingSink::default());
     let store: Arc<dyn Store> = t.store.clone();
     let mut adapters = Adapters::new(store);
-    adapters.local_sinks.push(sink.clone());
+    adapters.built_sinks.push(sink.clone());
     let app = App::build(&t.settings, Role::Worker, adapters).unwrap();
     let worker = app.worker().unwrap();
     let id = t.high_risk_user(71, "Paged User", "paged");

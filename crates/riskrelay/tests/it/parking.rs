@@ -152,7 +152,7 @@ async fn a_message_that_keeps_failing_is_parked_after_the_bounded_attempts_and_n
     let mut adapters = Adapters::new(store.clone());
     adapters.inline_retry.base_delay = std::time::Duration::from_millis(1);
     adapters.inline_retry.max_delay = std::time::Duration::from_millis(1);
-    adapters.local_sinks.push(flaky.clone());
+    adapters.built_sinks.push(flaky.clone());
     let app = App::build(&t.settings, Role::Service, adapters).unwrap();
     let poller = app.poller().unwrap();
     poller.poll().await.unwrap();

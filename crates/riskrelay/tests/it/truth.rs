@@ -56,7 +56,7 @@ impl Case {
         let sink = Arc::new(RecordingSink::default());
         let store: Arc<dyn Store> = t.store.clone();
         let mut adapters = Adapters::new(store);
-        adapters.local_sinks.push(sink.clone());
+        adapters.built_sinks.push(sink.clone());
         let app = App::build(&t.settings, Role::Service, adapters).unwrap();
         Self { t, app, sink }
     }
