@@ -128,6 +128,16 @@ pub enum WorkItem {
     },
 }
 
+/// The positions of `items` by the tenant each belongs to, in the order they came: how a process
+/// serving many tenants routes a batch (to each tenant's worker, or each tenant's queue).
+pub fn by_tenant(items: &[WorkItem]) -> std::collections::BTreeMap<TenantId, Vec<usize>> {
+    let mut out: std::collections::BTreeMap<TenantId, Vec<usize>> = Default::default();
+    for (i, item) in items.iter().enumerate() {
+        out.entry(item.tenant_id()).or_default().push(i);
+    }
+    out
+}
+
 impl WorkItem {
     pub fn tenant_id(&self) -> TenantId {
         match self {
@@ -197,6 +207,24 @@ impl std::str::FromStr for JobKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_is_routed_by_tenant_in_the_order_it_came() {
+        let tenant = |n: u128| TenantId::from_uuid(uuid::Uuid::from_u128(n));
+        let slot = time::macros::datetime!(2026-12-01 08:00 UTC);
+        let items: Vec<WorkItem> = [2, 1, 2, 3, 2]
+            .into_iter()
+            .map(|n| WorkItem::Summary {
+                tenant_id: tenant(n),
+                slot,
+            })
+            .collect();
+        let routed = by_tenant(&items);
+        assert_eq!(routed[&tenant(2)], [0, 2, 4]);
+        assert_eq!(routed[&tenant(1)], [1]);
+        assert_eq!(routed[&tenant(3)], [3]);
+        assert_eq!(routed.len(), 3);
+    }
 
     #[test]
     fn json_shape_is_stable() {

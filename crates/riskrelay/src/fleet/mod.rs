@@ -435,10 +435,7 @@ impl Fleet {
             return work(app, items).await;
         }
         let mut results: Vec<Result<(), String>> = vec![Ok(()); items.len()];
-        let mut by_tenant: HashMap<TenantId, Vec<usize>> = HashMap::new();
-        for (i, item) in items.iter().enumerate() {
-            by_tenant.entry(item.tenant_id()).or_default().push(i);
-        }
+        let by_tenant = crate::observation::by_tenant(items);
         let apps = self.apps(by_tenant.keys().copied().collect()).await;
         for (tenant, indexes) in by_tenant {
             let batch: Vec<WorkItem> = indexes.iter().map(|&i| items[i].clone()).collect();
@@ -515,18 +512,18 @@ impl Queue for FleetQueue {
                 .enqueue(items)
                 .await;
         }
-        let mut by_tenant: HashMap<TenantId, Vec<WorkItem>> = HashMap::new();
-        for item in items {
-            by_tenant.entry(item.tenant_id()).or_default().push(item);
-        }
+        let by_tenant = crate::observation::by_tenant(&items);
         let apps = self
             .0
             .apps(by_tenant.keys().copied().collect())
             .await
             .unwrap_or_default();
-        for (tenant, items) in by_tenant {
+        for (tenant, indexes) in by_tenant {
             match apps.get(&tenant).map(|a| a.queue()) {
-                Some(Ok(q)) => q.enqueue(items).await?,
+                Some(Ok(q)) => {
+                    q.enqueue(indexes.iter().map(|&i| items[i].clone()).collect())
+                        .await?
+                }
                 _ => {
                     tracing::warn!(%tenant, "webhook work for a tenant that is not served here dropped")
                 }
