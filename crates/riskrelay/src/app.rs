@@ -31,6 +31,10 @@ use crate::worker::Worker;
 pub struct Settings {
     pub graph: GraphConfig,
     pub alerts: AlertsConfig,
+    /// Who gets an alert and when (exclusions, coalescing, late reads).
+    pub policy: crate::worker::Policy,
+    /// When the standing summary is posted (`RISKRELAY_SUMMARY`).
+    pub summary: crate::summary::Schedule,
     pub posture: PostureConfig,
     /// How far before the checkpoint each poll reads again.
     pub overlap: Duration,
@@ -65,6 +69,8 @@ impl Settings {
         Ok(Self {
             graph,
             alerts: AlertsConfig::load(env, secrets)?,
+            policy: crate::worker::Policy::load(env)?,
+            summary: crate::summary::Schedule::load(env)?,
             posture: PostureConfig::load(env)?,
             overlap: poll::overlap(env)?,
             subscriptions: SubscriptionsConfig::load(env)?,
@@ -80,6 +86,9 @@ impl Settings {
         Self {
             graph,
             alerts: AlertsConfig::default(),
+            policy: crate::worker::Policy::default(),
+            // No summary unless configured: the tests and the demo ask for one when they want it.
+            summary: crate::summary::Schedule::Off,
             posture: PostureConfig::default(),
             overlap: poll::DEFAULT_OVERLAP,
             subscriptions: SubscriptionsConfig::default(),
@@ -113,7 +122,7 @@ impl Settings {
         let mine = registry.sinks_of(record, &configured);
         s.alerts.sinks.retain(|c| mine.contains(&c.name.as_str()));
         if let Some(list) = &record.exclude {
-            s.alerts.exclude = crate::exclusions::Exclusions::parse(list)
+            s.policy.exclude = crate::exclusions::Exclusions::parse(list)
                 .map_err(|e| anyhow::anyhow!("tenant {} exclusions: {e}", record.name))?;
         }
         if let Some(mode) = record.drift_mode {
@@ -357,9 +366,9 @@ impl App {
                 }
                 let worker = Worker::new(tenant, graph.clone(), store.clone(), delivery(sinks))
                     .with_clock(clock.clone())
-                    .with_late_detection_reads(settings.alerts.late_detection_reads)
-                    .with_exclusions(settings.alerts.exclude.clone())
-                    .with_repeat_window(settings.alerts.repeat_window)
+                    .with_late_detection_reads(settings.policy.late_detection_reads)
+                    .with_exclusions(settings.policy.exclude.clone())
+                    .with_repeat_window(settings.policy.repeat_window)
                     .with_admin_center(settings.graph.admin_center)
                     .with_actions(settings.actions.clone());
                 // One process has no dead-letter queue: it parks what a destination refuses.
@@ -391,8 +400,8 @@ impl App {
                     settings.overlap,
                 )
                 .with_clock(clock.clone())
-                .with_exclusions(settings.alerts.exclude.clone())
-                .with_summary(settings.alerts.summary),
+                .with_exclusions(settings.policy.exclude.clone())
+                .with_summary(settings.summary),
             )),
             (Role::Poller | Role::Service, None) => {
                 anyhow::bail!("the poller needs a queue to hand its work to")

@@ -20,40 +20,23 @@ use crate::sink::config::SinkConfig;
 use crate::sink::{self, Outgoing, Sink, SinkError};
 use crate::store::{Claim, Store, StoreError};
 
-/// Reads of a user's open detections per batch when an alert would list none: each costs one
-/// identity-protection request (1 per second per tenant, shared), so ten cost about ten seconds.
-pub const DEFAULT_LATE_DETECTION_READS: usize = 10;
-
-/// What to alert on and where.
+/// Where messages go and which: the destinations, the kinds posted, and when a burst becomes a
+/// digest. Who gets an alert at all is the worker's policy (`crate::worker::Policy`).
 #[derive(Debug, Clone)]
 pub struct AlertsConfig {
     pub sinks: Vec<SinkConfig>,
     pub kinds: BTreeSet<AlertKind>,
     /// More user alerts than this in one cycle become one digest per destination.
     pub digest_threshold: usize,
-    /// Reads of open detections per batch for alerts that would list none.
-    pub late_detection_reads: usize,
-    /// Users who get no user alert (`RISKRELAY_EXCLUDE`).
-    pub exclude: crate::exclusions::Exclusions,
-    /// When the standing summary is posted (`RISKRELAY_SUMMARY`).
-    pub summary: crate::summary::Schedule,
-    /// New detections this soon after a message about the user are folded into the next one
-    /// (`RISKRELAY_REPEAT_WINDOW_MINUTES`; zero: off).
-    pub repeat_window: time::Duration,
 }
 
 impl Default for AlertsConfig {
-    /// No destination, every kind, digests above 10 alerts, no summary, no coalescing.
+    /// No destination, every kind, digests above 10 alerts.
     fn default() -> Self {
         Self {
             sinks: Vec::new(),
             kinds: AlertKind::ALL.into_iter().collect(),
             digest_threshold: 10,
-            late_detection_reads: DEFAULT_LATE_DETECTION_READS,
-            exclude: Default::default(),
-            // No summary unless configured: the tests and the demo ask for one when they want it.
-            summary: crate::summary::Schedule::Off,
-            repeat_window: time::Duration::ZERO,
         }
     }
 }
@@ -87,20 +70,6 @@ impl AlertsConfig {
             sinks: sink::config::load(env, secrets, &default_level)?,
             kinds,
             digest_threshold,
-            late_detection_reads: env.or(
-                "RISKRELAY_LATE_DETECTION_READS",
-                "a whole number from 0 to 100",
-                Self::default().late_detection_reads,
-                count(0..=100),
-            )?,
-            exclude: crate::exclusions::Exclusions::load(env)?,
-            summary: crate::summary::Schedule::load(env)?,
-            repeat_window: time::Duration::minutes(env.or(
-                "RISKRELAY_REPEAT_WINDOW_MINUTES",
-                "whole minutes from 0 (off) to 1440",
-                crate::coalesce::DEFAULT_WINDOW.whole_minutes() as usize,
-                count(0..=1440),
-            )? as i64),
         })
     }
 }

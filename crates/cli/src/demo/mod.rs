@@ -133,7 +133,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     // The simulator is not a shared tenant: no need to wait a second between risk reads.
     graph.identity_protection_rps = 50.0;
     let mut settings = Settings::with_graph(graph);
-    settings.alerts.summary = riskrelay::summary::Schedule::default();
+    settings.summary = riskrelay::summary::Schedule::default();
     for (name, kind, url) in [
         ("slack", SinkKind::Slack, &opts.slack_webhook),
         ("teams", SinkKind::Teams, &opts.teams_webhook),

@@ -20,7 +20,7 @@ pub(super) async fn msp_chapter(
     settings.graph = sims[0].graph_config();
     settings.graph.identity_protection_rps = 50.0;
     settings.actions = None;
-    settings.alerts.summary = riskrelay::summary::Schedule::Off;
+    settings.summary = riskrelay::summary::Schedule::Off;
     let store: Arc<dyn riskrelay::store::Store> = Arc::new(MemoryStore::default());
     riskrelay_sim::scenario::register_tenants(store.as_ref(), &sims).await?;
     let fleet = |settings: &Settings, sinks: Vec<Arc<dyn riskrelay::sink::Sink>>| {

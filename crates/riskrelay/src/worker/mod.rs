@@ -42,6 +42,56 @@ pub const DETECTION_LOOKBACK: Duration = Duration::from_secs(90 * 24 * 3600);
 /// the default 15-minute posture schedule, so one or two missed checks do not matter.
 pub const POSTURE_MAX_AGE: time::Duration = time::Duration::hours(1);
 
+/// Reads of a user's open detections per cycle when an alert would list none: each costs one
+/// identity-protection request (1 per second per tenant, shared), so ten cost about ten seconds.
+pub const DEFAULT_LATE_DETECTION_READS: usize = 10;
+
+/// Who gets an alert and when: the worker's policy (the poll cycle reads the exclusions too, for
+/// the baseline's counts).
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Users who get no user alert (`RISKRELAY_EXCLUDE`).
+    pub exclude: Exclusions,
+    /// New detections this soon after a message about the user are folded into the next one
+    /// (`RISKRELAY_REPEAT_WINDOW_MINUTES`; zero: off).
+    pub repeat_window: time::Duration,
+    /// Reads of open detections per cycle for alerts that would list none
+    /// (`RISKRELAY_LATE_DETECTION_READS`).
+    pub late_detection_reads: usize,
+}
+
+impl Default for Policy {
+    /// Nobody excluded, no coalescing, the default late reads.
+    fn default() -> Self {
+        Self {
+            exclude: Exclusions::default(),
+            repeat_window: time::Duration::ZERO,
+            late_detection_reads: DEFAULT_LATE_DETECTION_READS,
+        }
+    }
+}
+
+impl Policy {
+    pub fn load(env: &crate::config::Env) -> Result<Self, crate::config::ConfigError> {
+        use crate::config::count;
+        Ok(Self {
+            exclude: Exclusions::load(env)?,
+            repeat_window: time::Duration::minutes(env.or(
+                "RISKRELAY_REPEAT_WINDOW_MINUTES",
+                "whole minutes from 0 (off) to 1440",
+                crate::coalesce::DEFAULT_WINDOW.whole_minutes() as usize,
+                count(0..=1440),
+            )? as i64),
+            late_detection_reads: env.or(
+                "RISKRELAY_LATE_DETECTION_READS",
+                "a whole number from 0 to 100",
+                DEFAULT_LATE_DETECTION_READS,
+                count(0..=100),
+            )?,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WorkError {
     #[error("Graph: {0}")]
@@ -97,7 +147,7 @@ impl Worker {
     ) -> Self {
         Self {
             clock: crate::clock::system(),
-            late_detection_reads: crate::deliver::DEFAULT_LATE_DETECTION_READS,
+            late_detection_reads: DEFAULT_LATE_DETECTION_READS,
             tenant,
             graph,
             store,

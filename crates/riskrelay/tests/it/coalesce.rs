@@ -50,7 +50,7 @@ async fn coalescing_app() -> (TestApp, MockServer) {
     )
     .await;
     t.settings.alerts.sinks = vec![webhook_sink(&server, RiskLevel::Low, SIGNING_SECRET)];
-    t.settings.alerts.repeat_window = Duration::minutes(30);
+    t.settings.policy.repeat_window = Duration::minutes(30);
     (t, server)
 }
 
@@ -196,7 +196,7 @@ async fn turning_coalescing_off_sends_what_was_folded_and_empties_the_list() {
     };
     assert_eq!(listed().await, 1);
 
-    t.settings.alerts.repeat_window = Duration::ZERO;
+    t.settings.policy.repeat_window = Duration::ZERO;
     build(&t.settings)
         .process(std::slice::from_ref(&hint))
         .await;

@@ -17,7 +17,7 @@ async fn excluded_users_get_no_alert_and_no_digest_line_but_their_state_is_kept(
     let mut t = TestApp::start().await;
     t.ok_sinks().await;
     t.settings.alerts.digest_threshold = 1;
-    t.settings.alerts.exclude = Exclusions::parse(&format!(
+    t.settings.policy.exclude = Exclusions::parse(&format!(
         "BreakGlass@contoso.com, {}, group:{GROUP}",
         uid(2)
     ))
@@ -66,7 +66,7 @@ async fn excluded_users_get_no_alert_and_no_digest_line_but_their_state_is_kept(
     );
 
     // Lifting the exclusions later says nothing about what already happened.
-    t.settings.alerts.exclude = Exclusions::default();
+    t.settings.policy.exclude = Exclusions::default();
     let lifted = t.build(Role::Service, None);
     let (slack, teams) = t.posts().await;
     lifted.poller().unwrap().poll().await.unwrap();

@@ -16,8 +16,8 @@ async fn the_summary_lists_who_is_still_at_risk_once_per_scheduled_time() {
     let mut t = TestApp::start().await;
     t.ok_sinks().await;
     t.save_posture(OffsetDateTime::now_utc()).await;
-    t.settings.alerts.summary = Schedule::parse("08:00").unwrap();
-    t.settings.alerts.exclude = Exclusions::parse("breakglass@contoso.com").unwrap();
+    t.settings.summary = Schedule::parse("08:00").unwrap();
+    t.settings.policy.exclude = Exclusions::parse("breakglass@contoso.com").unwrap();
     let hana = t.high_risk_user(40, "Hana High", "hana");
     let mo = t.sim.add_user(SimUser::new(
         riskrelay_sim::testkit::uid(41),

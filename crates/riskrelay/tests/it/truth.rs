@@ -348,7 +348,7 @@ async fn a_deleted_user_is_said_to_be_gone_and_left_out_of_the_baseline() {
 #[tokio::test]
 async fn a_detection_that_surfaced_before_the_poll_window_is_still_listed() {
     let mut t = TestApp::start().await;
-    t.settings.alerts.late_detection_reads = 1;
+    t.settings.policy.late_detection_reads = 1;
     let case = Case::build(t).await;
     case.posture().await;
     case.app.poller().unwrap().poll().await.unwrap(); // the baseline
@@ -398,7 +398,7 @@ async fn a_detection_that_surfaced_before_the_poll_window_is_still_listed() {
 #[tokio::test]
 async fn late_detection_reads_are_capped_per_cycle_and_made_after_its_pages() {
     let mut t = TestApp::start().await;
-    t.settings.alerts.late_detection_reads = 3;
+    t.settings.policy.late_detection_reads = 3;
     t.settings.alerts.digest_threshold = 1000;
     t.sim.set_max_page(10);
     let case = Case::build(t).await;
