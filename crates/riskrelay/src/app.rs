@@ -349,7 +349,7 @@ impl App {
             Role::Worker | Role::Service => {
                 let mut sinks = destinations(&settings.alerts.sinks, &http);
                 sinks.extend(adapters.built_sinks);
-                let delivery = |sinks| {
+                let delivery_to = |sinks| {
                     delivery(&settings.alerts, store.clone(), sinks)
                         .with_tenant_name(settings.tenant_name.clone())
                 };
@@ -358,17 +358,15 @@ impl App {
                         settings,
                         graph.clone(),
                         store.clone(),
-                        delivery(sinks.clone()),
+                        delivery_to(sinks.clone()),
                         http.clone(),
                         clock.clone(),
                     )?
                     .map(Arc::new);
                 }
-                let worker = Worker::new(tenant, graph.clone(), store.clone(), delivery(sinks))
+                let worker = Worker::new(tenant, graph.clone(), store.clone(), delivery_to(sinks))
                     .with_clock(clock.clone())
-                    .with_late_detection_reads(settings.policy.late_detection_reads)
-                    .with_exclusions(settings.policy.exclude.clone())
-                    .with_repeat_window(settings.policy.repeat_window)
+                    .with_policy(settings.policy.clone())
                     .with_admin_center(settings.graph.admin_center)
                     .with_actions(settings.actions.clone());
                 // One process has no dead-letter queue: it parks what a destination refuses.

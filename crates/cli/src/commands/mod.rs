@@ -23,13 +23,28 @@ use std::sync::Arc;
 /// The store of the tenant registry: the service's SQLite file (created when missing) or the
 /// deployment's table.
 pub async fn registry_store(db: PathBuf, table: Option<String>) -> anyhow::Result<Arc<dyn Store>> {
-    let env = Env::from_process();
+    open_store(&Env::from_process(), &db, table, false).await
+}
+
+/// The deployment's DynamoDB table when `table` names one, else the SQLite file `db`; a file
+/// that must exist (the service's, for a command that changes what the service reads) is not
+/// created.
+async fn open_store(
+    env: &Env,
+    db: &std::path::Path,
+    table: Option<String>,
+    must_exist: bool,
+) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match table {
         Some(table) => Arc::new(riskrelay::store::dynamo::DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&riskrelay::aws::config().await),
             table,
         )),
-        None => Arc::new(sqlite(&env, &db)?),
+        None if must_exist && !db.exists() => anyhow::bail!(
+            "there is no database at {} (set --db or RISKRELAY_SQLITE_PATH to the service's, or --table for a deployment's DynamoDB table)",
+            db.display()
+        ),
+        None => Arc::new(sqlite(env, db)?),
     })
 }
 
@@ -60,17 +75,7 @@ pub async fn snooze_store(
         Some(t) => tenant_arg(&t)?,
         None => riskrelay::config::tenant_id(&env)?,
     };
-    let store: Arc<dyn Store> = match table {
-        Some(table) => Arc::new(riskrelay::store::dynamo::DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&riskrelay::aws::config().await),
-            table,
-        )),
-        None if db.exists() => Arc::new(sqlite(&env, &db)?),
-        None => anyhow::bail!(
-            "there is no database at {} (set --db or RISKRELAY_SQLITE_PATH to the service's, or --table for a deployment's DynamoDB table)",
-            db.display()
-        ),
-    };
+    let store = open_store(&env, &db, table, true).await?;
     // A snooze for a tenant this deployment does not watch would be kept where nothing reads it.
     if named {
         match riskrelay::tenancy::Mode::load(&env)? {

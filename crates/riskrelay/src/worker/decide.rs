@@ -96,7 +96,7 @@ impl Worker {
                     prev.as_ref().map(|p| &p.value),
                     outcome.change,
                     outcome.detections,
-                    self.repeat_window,
+                    self.policy.repeat_window,
                     now,
                 );
                 if let Some(change) = d.change {
@@ -123,7 +123,9 @@ impl Worker {
                 }
                 match d.last_alert_at {
                     Some(last) if !d.folded.is_empty() => {
-                        out.folding.due.push((*id, last + self.repeat_window));
+                        out.folding
+                            .due
+                            .push((*id, last + self.policy.repeat_window));
                     }
                     _ => out.folding.unfolded.push(*id),
                 }

@@ -30,7 +30,7 @@ impl Worker {
         // Excluded by id or name: not even enriched (no directory read spent on them).
         changed.retain(|c| {
             let upn = seen[&c.id].user.user_principal_name.as_deref();
-            let named = self.exclusions.names(c.id, upn);
+            let named = self.policy.exclude.names(c.id, upn);
             if named {
                 tracing::info!(user = %c.id, "user excluded by RISKRELAY_EXCLUDE: no alert, state recorded");
             }
@@ -73,7 +73,7 @@ impl Worker {
             .is_some_and(|ps| ps.iter().any(|p| p.needs_membership()));
         // Group exclusions need every changed user's groups (an ended risk is not said either);
         // Conditional Access scopes only those still at risk.
-        let membership_of: &[UserId] = if self.exclusions.needs_membership() {
+        let membership_of: &[UserId] = if self.policy.exclude.needs_membership() {
             &ids
         } else if needs_membership {
             &ongoing
@@ -164,7 +164,8 @@ impl Worker {
             .filter(|a: &UserAlert| {
                 let groups = memberships.get(&a.user.id).and_then(Lookup::found);
                 let excluded = self
-                    .exclusions
+                    .policy
+                    .exclude
                     .excludes(a.user.id, a.upn().as_deref(), groups);
                 if excluded {
                     tracing::info!(user = %a.user.id, "user excluded by RISKRELAY_EXCLUDE: no alert, state recorded");

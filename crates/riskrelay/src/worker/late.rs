@@ -48,7 +48,7 @@ impl super::Worker {
             .collect();
         let mut read_now: Vec<usize> = Vec::new();
         let mut by_cycle: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        let mut budget = self.late_detection_reads;
+        let mut budget = self.policy.late_detection_reads;
         for i in needing {
             let s = &seen[&alerts[i].user.id];
             match (&s.late, &s.cycle) {
@@ -70,7 +70,7 @@ impl super::Worker {
                 (None, None) => alerts[i].detections_note = Some(NOTE.into()),
             }
         }
-        let cap = self.late_detection_reads;
+        let cap = self.policy.late_detection_reads;
         for (cycle, indexes) in by_cycle {
             let users: Vec<Fetched> = indexes
                 .iter()

@@ -124,15 +124,13 @@ pub struct BatchReport {
 
 pub struct Worker {
     clock: Arc<dyn Clock>,
-    late_detection_reads: usize,
     tenant: TenantId,
     graph: GraphClient,
     store: Arc<dyn Store>,
     delivery: Delivery,
     lifecycle: Option<Arc<dyn LifecycleHandler>>,
     parking: bool,
-    exclusions: Exclusions,
-    repeat_window: time::Duration,
+    policy: Policy,
     admin_center: crate::alert::AdminCenter,
     /// The action buttons alerts carry, when any are configured.
     actions: Option<crate::action_link::ActionsConfig>,
@@ -147,15 +145,13 @@ impl Worker {
     ) -> Self {
         Self {
             clock: crate::clock::system(),
-            late_detection_reads: DEFAULT_LATE_DETECTION_READS,
             tenant,
             graph,
             store,
             delivery,
             lifecycle: None,
             parking: false,
-            exclusions: Exclusions::default(),
-            repeat_window: time::Duration::ZERO,
+            policy: Policy::default(),
             admin_center: Default::default(),
             actions: None,
         }
@@ -174,16 +170,9 @@ impl Worker {
         self
     }
 
-    /// New detections this soon after a message about the user are folded (see
-    /// [`crate::coalesce`]); zero posts each at once.
-    pub fn with_repeat_window(mut self, window: time::Duration) -> Self {
-        self.repeat_window = window;
-        self
-    }
-
-    /// Users who get no user alert; their state is still recorded.
-    pub fn with_exclusions(mut self, exclusions: Exclusions) -> Self {
-        self.exclusions = exclusions;
+    /// Who gets an alert and when (see [`Policy`]).
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
         self
     }
 
@@ -211,13 +200,6 @@ impl Worker {
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
-        self
-    }
-
-    /// At most this many reads of a user's open detections per batch (see
-    /// [`Worker::late_detections`]).
-    pub fn with_late_detection_reads(mut self, n: usize) -> Self {
-        self.late_detection_reads = n;
         self
     }
 

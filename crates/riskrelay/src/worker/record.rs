@@ -133,7 +133,7 @@ impl Worker {
         saved: &HashSet<UserId>,
         wrote: &HashSet<UserId>,
     ) {
-        if self.repeat_window <= time::Duration::ZERO && !folding.had_folded {
+        if self.policy.repeat_window <= time::Duration::ZERO && !folding.had_folded {
             return;
         }
         let leaving: Vec<UserId> = folding
