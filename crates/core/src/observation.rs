@@ -96,13 +96,6 @@ pub struct LifecycleEvent {
     pub received_at: OffsetDateTime,
 }
 
-/// Handles lifecycle notifications (subscription upkeep). The worker receives them from the
-/// queue; the sources own what to do about them.
-#[async_trait::async_trait]
-pub trait LifecycleHandler: Send + Sync {
-    async fn handle(&self, event: &LifecycleEvent, now: OffsetDateTime) -> Result<(), String>;
-}
-
 /// One queue message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]

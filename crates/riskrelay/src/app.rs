@@ -1,5 +1,5 @@
 //! The composition root: the one place that turns typed settings and a few adapters into the
-//! running parts. Every entry point builds through [`App::build`] — the three Lambda functions,
+//! running parts. Every entry point builds through one role's [`Parts`] — the three Lambda functions,
 //! `riskrelay run`, `demo`, `check`, `subscribe` — and so do the tests. No behaviour of its own.
 
 use std::sync::Arc;
@@ -216,37 +216,43 @@ pub fn actions_app(
     ))
 }
 
-/// Which parts a process runs. Each builds only what it needs: the poller has no chat sinks,
-/// the worker no poller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// The poller function: poll cycle, posture checks, subscription upkeep.
-    Poller,
-    /// The worker function: queue items to alerts and delivery, lifecycle events.
-    Worker,
-    /// One process doing everything (`riskrelay run`, the demo): the poller hands its work to
-    /// the worker through the in-process queue.
-    Service,
-    /// A one-off command (`check`, `subscribe`): Graph, the store and subscription upkeep.
-    Tool,
+/// What one role's parts are built from, and what they hold. One type per role — [`PollerParts`],
+/// [`WorkerParts`], [`ServiceParts`], [`ToolParts`] — chosen where a process starts
+/// ([`crate::fleet::Fleet`] is generic over it), so that what a binary carries is a type fact:
+/// the poller's binary never builds a worker, and asking a tool to poll does not compile. (A role
+/// read at run time instead kept every role's parts in every binary: the poller's zip grew from
+/// 4.8 to 5.3 MB, the worker's whole pipeline in it.)
+pub trait Parts: Sized + Send + Sync + 'static {
+    fn build(settings: &Settings, adapters: Adapters) -> anyhow::Result<Self>;
+    fn base(&self) -> &Base;
 }
 
-/// Builds the parts of one role: one plain function per role, chosen where a process starts
-/// ([`crate::fleet::Fleet::build`] takes one), so that each binary carries only its own role's
-/// code. A role read at run time instead keeps every role's parts in every binary (measured: the
-/// poller's zip grew from 4.8 to 5.3 MB, the worker's whole pipeline in it).
-pub type Parts = fn(&Settings, Adapters) -> anyhow::Result<App>;
+/// Parts that poll and hand their work to a queue: the poller function and `riskrelay run`.
+pub trait Polls: Parts {
+    fn poller(&self) -> &Arc<Poller>;
+    fn queue(&self) -> &Arc<dyn Queue>;
 
-pub fn poller_parts(settings: &Settings, adapters: Adapters) -> anyhow::Result<App> {
-    App::build(settings, Role::Poller, adapters)
+    /// Runs the posture checks and hands their alerts to the queue; the episode state is saved
+    /// only once they went through.
+    fn posture_job(
+        &self,
+    ) -> impl std::future::Future<Output = anyhow::Result<crate::checks::PostureRun>> + Send {
+        let base = self.base();
+        crate::checks::run_and_hand_over(
+            &base.graph,
+            base.store.as_ref(),
+            base.tenant,
+            &base.posture,
+            self.queue().as_ref(),
+            base.clock.now(),
+        )
+    }
 }
 
-pub fn worker_parts(settings: &Settings, adapters: Adapters) -> anyhow::Result<App> {
-    App::build(settings, Role::Worker, adapters)
-}
-
-pub fn service_parts(settings: &Settings, adapters: Adapters) -> anyhow::Result<App> {
-    App::build(settings, Role::Service, adapters)
+/// Parts that turn work items into alerts and deliver them: the worker function and
+/// `riskrelay run`.
+pub trait Delivers: Parts {
+    fn worker(&self) -> &Arc<Worker>;
 }
 
 /// The adapters a caller chooses; everything else follows from the settings.
@@ -288,44 +294,51 @@ impl Adapters {
     }
 }
 
-/// The running parts. Which are present depends on the [`Role`].
+/// What every role holds: the tenant's Graph client, the store, the clock, and subscription
+/// upkeep when a `clientState` is configured. Each role's parts dereference to it.
 #[derive(Clone)]
-pub struct App {
+pub struct Base {
     pub clock: Arc<dyn Clock>,
     pub tenant: TenantId,
     pub graph: GraphClient,
     pub store: Arc<dyn Store>,
     pub posture: PostureConfig,
-    /// Where sources hand their work (and posture checks their alerts).
-    pub queue: Option<Arc<dyn Queue>>,
-    pub worker: Option<Arc<Worker>>,
-    pub poller: Option<Arc<Poller>>,
     /// Present when a `clientState` is configured.
     pub upkeep: Option<Arc<Upkeep>>,
-    /// The action pages, in the service when actions are configured.
-    pub actions: Option<Arc<crate::actions::ActionsApp>>,
 }
 
-impl App {
-    pub fn build(settings: &Settings, role: Role, adapters: Adapters) -> anyhow::Result<Self> {
+/// Whether the identity-protection budget is shared through the store: the poller and worker
+/// functions are separate processes spending one tenant's budget.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Budget {
+    Stored,
+    InProcess,
+}
+
+impl Base {
+    /// The common parts, and the HTTP client the role's own parts share.
+    fn build(
+        settings: &Settings,
+        adapters: &mut Adapters,
+        budget: Budget,
+    ) -> anyhow::Result<(Self, reqwest::Client)> {
         let tenant = settings.tenant();
-        let store = adapters.store;
+        let store = adapters.store.clone();
         // One HTTP client for Graph and the destinations: one pool, and one load of the root
         // certificates (a cold start's largest cost after the secret read). Each caller sets its
         // own per-request timeout.
-        let http = match adapters.http {
+        let http = match adapters.http.take() {
             Some(h) => h,
             None => http_client(settings)?,
         };
-        // The poller and worker functions are separate processes spending one tenant budget.
-        let shared: Option<Arc<dyn crate::limiter::SharedSlots>> = match role {
-            Role::Poller | Role::Worker => Some(Arc::new(StoredSlots::new(tenant, store.clone()))),
-            Role::Service | Role::Tool => None,
+        let shared: Option<Arc<dyn crate::limiter::SharedSlots>> = match budget {
+            Budget::Stored => Some(Arc::new(StoredSlots::new(tenant, store.clone()))),
+            Budget::InProcess => None,
         };
         let graph =
             GraphClient::build(&settings.graph, http.clone(), shared).context("Graph client")?;
-        let clock = adapters.clock;
-        let trigger = adapters.poll_trigger.unwrap_or_else(|| {
+        let clock = adapters.clock.clone();
+        let trigger = adapters.poll_trigger.take().unwrap_or_else(|| {
             Arc::new(StoredPollRequest {
                 tenant,
                 store: store.clone(),
@@ -344,99 +357,17 @@ impl App {
                 .with_poll_trigger(trigger),
             )
         });
-        let mut actions = None;
-        let worker = match role {
-            Role::Worker | Role::Service => {
-                let mut sinks = destinations(&settings.alerts.sinks, &http);
-                sinks.extend(adapters.built_sinks);
-                let delivery_to = |sinks| {
-                    delivery(&settings.alerts, store.clone(), sinks)
-                        .with_tenant_name(settings.tenant_name.clone())
-                };
-                if role == Role::Service {
-                    actions = actions_app(
-                        settings,
-                        graph.clone(),
-                        store.clone(),
-                        delivery_to(sinks.clone()),
-                        http.clone(),
-                        clock.clone(),
-                    )?
-                    .map(Arc::new);
-                }
-                let worker = Worker::new(tenant, graph.clone(), store.clone(), delivery_to(sinks))
-                    .with_clock(clock.clone())
-                    .with_policy(settings.policy.clone())
-                    .with_admin_center(settings.graph.admin_center)
-                    .with_actions(settings.actions.clone());
-                // One process has no dead-letter queue: it parks what a destination refuses.
-                let worker = match role {
-                    Role::Service => worker.with_parking(),
-                    _ => worker,
-                };
-                Some(Arc::new(match &upkeep {
-                    Some(u) => worker.with_lifecycle(u.clone()),
-                    None => worker,
-                }))
-            }
-            Role::Poller | Role::Tool => None,
-        };
-        let queue = match (adapters.queue, &worker) {
-            (Some(q), _) => Some(q),
-            (None, Some(w)) => {
-                Some(Arc::new(InlineQueue::new(w.clone(), adapters.inline_retry)) as Arc<dyn Queue>)
-            }
-            (None, None) => None,
-        };
-        let poller = match (role, &queue) {
-            (Role::Poller | Role::Service, Some(q)) => Some(Arc::new(
-                Poller::new(
-                    tenant,
-                    graph.clone(),
-                    store.clone(),
-                    q.clone(),
-                    settings.overlap,
-                )
-                .with_clock(clock.clone())
-                .with_exclusions(settings.policy.exclude.clone())
-                .with_summary(settings.summary),
-            )),
-            (Role::Poller | Role::Service, None) => {
-                anyhow::bail!("the poller needs a queue to hand its work to")
-            }
-            _ => None,
-        };
-        Ok(Self {
-            clock,
-            tenant,
-            graph,
-            store,
-            posture: settings.posture.clone(),
-            actions,
-            queue,
-            worker,
-            poller,
-            upkeep,
-        })
-    }
-
-    /// The part a role was built with; a missing one is a wiring mistake, said plainly.
-    pub fn poller(&self) -> anyhow::Result<&Arc<Poller>> {
-        self.poller
-            .as_ref()
-            .context("this process was not built to poll")
-    }
-
-    pub fn worker(&self) -> anyhow::Result<&Arc<Worker>> {
-        self.worker
-            .as_ref()
-            .context("this process was not built to deliver")
-    }
-
-    pub fn queue(&self) -> anyhow::Result<&Arc<dyn Queue>> {
-        self.queue
-            .as_ref()
-            .context("this process was not built with a queue")
+        Ok((
+            Self {
+                clock,
+                tenant,
+                graph,
+                store,
+                posture: settings.posture.clone(),
+                upkeep,
+            },
+            http,
+        ))
     }
 
     pub fn upkeep(&self) -> anyhow::Result<&Arc<Upkeep>> {
@@ -445,17 +376,212 @@ impl App {
             .context("subscription upkeep needs a clientState (RISKRELAY_CLIENT_STATE or the secret's client_state)")
     }
 
-    /// Runs the posture checks and hands their alerts to the queue; the episode state is saved
-    /// only once they went through.
-    pub async fn posture_job(&self) -> anyhow::Result<crate::checks::PostureRun> {
-        crate::checks::run_and_hand_over(
-            &self.graph,
-            self.store.as_ref(),
+    /// The worker over `delivery`, with the lifecycle handler when subscriptions are kept.
+    fn build_worker(&self, settings: &Settings, delivery: Delivery, parking: bool) -> Arc<Worker> {
+        let worker = Worker::new(
             self.tenant,
-            &self.posture,
-            self.queue()?.as_ref(),
-            self.clock.now(),
+            self.graph.clone(),
+            self.store.clone(),
+            delivery,
         )
-        .await
+        .with_clock(self.clock.clone())
+        .with_policy(settings.policy.clone())
+        .with_admin_center(settings.graph.admin_center)
+        .with_actions(settings.actions.clone());
+        // One process has no dead-letter queue: it parks what a destination refuses.
+        let worker = if parking {
+            worker.with_parking()
+        } else {
+            worker
+        };
+        Arc::new(match &self.upkeep {
+            Some(u) => worker.with_lifecycle(u.clone()),
+            None => worker,
+        })
+    }
+
+    fn build_poller(&self, settings: &Settings, queue: Arc<dyn Queue>) -> Arc<Poller> {
+        Arc::new(
+            Poller::new(
+                self.tenant,
+                self.graph.clone(),
+                self.store.clone(),
+                queue,
+                settings.overlap,
+            )
+            .with_clock(self.clock.clone())
+            .with_exclusions(settings.policy.exclude.clone())
+            .with_summary(settings.summary),
+        )
+    }
+}
+
+/// A delivering role's destinations: the configured ones plus those built already.
+fn role_sinks(
+    settings: &Settings,
+    http: &reqwest::Client,
+    built: Vec<Arc<dyn Sink>>,
+) -> Vec<Arc<dyn Sink>> {
+    let mut sinks = destinations(&settings.alerts.sinks, http);
+    sinks.extend(built);
+    sinks
+}
+
+fn role_delivery(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    sinks: Vec<Arc<dyn Sink>>,
+) -> Delivery {
+    delivery(&settings.alerts, store.clone(), sinks).with_tenant_name(settings.tenant_name.clone())
+}
+
+/// Gives each role's parts the common ones' fields (`app.graph`, `app.store`) without a
+/// `.base` at every use.
+macro_rules! derefs_to_base {
+    ($($t:ty),*) => {$(
+        impl std::ops::Deref for $t {
+            type Target = Base;
+            fn deref(&self) -> &Base {
+                &self.base
+            }
+        }
+    )*};
+}
+derefs_to_base!(PollerParts, WorkerParts, ServiceParts, ToolParts);
+
+/// The poller function: the poll cycle, the posture checks and subscription upkeep; no
+/// destination.
+#[derive(Clone)]
+pub struct PollerParts {
+    pub base: Base,
+    pub queue: Arc<dyn Queue>,
+    pub poller: Arc<Poller>,
+}
+
+impl Parts for PollerParts {
+    fn build(settings: &Settings, mut adapters: Adapters) -> anyhow::Result<Self> {
+        let (base, _) = Base::build(settings, &mut adapters, Budget::Stored)?;
+        let queue = adapters
+            .queue
+            .context("the poller needs a queue to hand its work to")?;
+        let poller = base.build_poller(settings, queue.clone());
+        Ok(Self {
+            base,
+            queue,
+            poller,
+        })
+    }
+    fn base(&self) -> &Base {
+        &self.base
+    }
+}
+
+impl Polls for PollerParts {
+    fn poller(&self) -> &Arc<Poller> {
+        &self.poller
+    }
+    fn queue(&self) -> &Arc<dyn Queue> {
+        &self.queue
+    }
+}
+
+/// The worker function: work items to alerts and delivery, lifecycle events; no poller.
+#[derive(Clone)]
+pub struct WorkerParts {
+    pub base: Base,
+    pub worker: Arc<Worker>,
+}
+
+impl Parts for WorkerParts {
+    fn build(settings: &Settings, mut adapters: Adapters) -> anyhow::Result<Self> {
+        let (base, http) = Base::build(settings, &mut adapters, Budget::Stored)?;
+        let sinks = role_sinks(settings, &http, adapters.built_sinks);
+        let worker =
+            base.build_worker(settings, role_delivery(settings, &base.store, sinks), false);
+        Ok(Self { base, worker })
+    }
+    fn base(&self) -> &Base {
+        &self.base
+    }
+}
+
+impl Delivers for WorkerParts {
+    fn worker(&self) -> &Arc<Worker> {
+        &self.worker
+    }
+}
+
+/// One process doing everything (`riskrelay run`, the demo): the poller hands its work to the
+/// worker through the in-process queue (or the adapters' queue), a refused message is parked,
+/// and the action pages are served when actions are configured.
+#[derive(Clone)]
+pub struct ServiceParts {
+    pub base: Base,
+    pub queue: Arc<dyn Queue>,
+    pub worker: Arc<Worker>,
+    pub poller: Arc<Poller>,
+    pub actions: Option<Arc<crate::actions::ActionsApp>>,
+}
+
+impl Parts for ServiceParts {
+    fn build(settings: &Settings, mut adapters: Adapters) -> anyhow::Result<Self> {
+        let (base, http) = Base::build(settings, &mut adapters, Budget::InProcess)?;
+        let sinks = role_sinks(settings, &http, adapters.built_sinks);
+        let actions = actions_app(
+            settings,
+            base.graph.clone(),
+            base.store.clone(),
+            role_delivery(settings, &base.store, sinks.clone()),
+            http,
+            base.clock.clone(),
+        )?
+        .map(Arc::new);
+        let worker = base.build_worker(settings, role_delivery(settings, &base.store, sinks), true);
+        let queue = adapters.queue.unwrap_or_else(|| {
+            Arc::new(InlineQueue::new(worker.clone(), adapters.inline_retry)) as Arc<dyn Queue>
+        });
+        let poller = base.build_poller(settings, queue.clone());
+        Ok(Self {
+            base,
+            queue,
+            worker,
+            poller,
+            actions,
+        })
+    }
+    fn base(&self) -> &Base {
+        &self.base
+    }
+}
+
+impl Polls for ServiceParts {
+    fn poller(&self) -> &Arc<Poller> {
+        &self.poller
+    }
+    fn queue(&self) -> &Arc<dyn Queue> {
+        &self.queue
+    }
+}
+
+impl Delivers for ServiceParts {
+    fn worker(&self) -> &Arc<Worker> {
+        &self.worker
+    }
+}
+
+/// A one-off command (`check`, `subscribe`, `parked`): Graph, the store and subscription upkeep;
+/// no queue, poller or worker.
+#[derive(Clone)]
+pub struct ToolParts {
+    pub base: Base,
+}
+
+impl Parts for ToolParts {
+    fn build(settings: &Settings, mut adapters: Adapters) -> anyhow::Result<Self> {
+        let (base, _) = Base::build(settings, &mut adapters, Budget::InProcess)?;
+        Ok(Self { base })
+    }
+    fn base(&self) -> &Base {
+        &self.base
     }
 }

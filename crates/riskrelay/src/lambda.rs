@@ -1,6 +1,6 @@
 //! The Lambda functions' handlers and cold start.
 //!
-//! Built once per cold start through [`crate::app::App::build`]: configuration (environment plus
+//! Built once per cold start through the function's role ([`crate::app::PollerParts`], [`crate::app::WorkerParts`]): configuration (environment plus
 //! the Secrets Manager secret), the Graph client, the DynamoDB store and the SQS queue. When the
 //! secret's TTL has passed, the next invocation reads it again and rebuilds the parts that depend
 //! on it if it changed.
@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use anyhow::Context as _;
 
-use crate::app::{Adapters, App, Settings};
+use crate::app::{Adapters, Parts, PollerParts, Polls, Settings, WorkerParts};
 use crate::checks;
 use crate::config::{ConfigError, Env, EnvSecrets, SecretSource};
 use crate::fleet::{Done, Fleet, Job};
@@ -46,20 +46,18 @@ fn dynamo_store(env: &Env, aws: &aws_config::SdkConfig) -> Result<DynamoStore, C
     Ok(DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), table))
 }
 
-/// A deployed function's parts: the DynamoDB store and SQS queue around each tenant's [`App`].
-fn build_fleet(
-    parts: crate::app::Parts,
+/// A deployed function's parts: the DynamoDB store and SQS queue around each tenant's parts of role `P`.
+fn build_fleet<P: Parts>(
     env: &Env,
     secrets: &dyn SecretSource,
     aws: &aws_config::SdkConfig,
-) -> anyhow::Result<Fleet> {
+) -> anyhow::Result<Fleet<P>> {
     let settings = Settings::load(env, secrets)?;
     settings.require_client_states(secrets)?;
     let store = Arc::new(dynamo_store(env, aws)?);
     let adapters = Adapters::new(store).with_queue(Arc::new(sqs_queue(env, aws)?));
     Fleet::build(
         &settings,
-        parts,
         adapters,
         Mode::load(env)?,
         crate::fleet::concurrency(env)?,
@@ -84,7 +82,7 @@ fn stop_by(deadline_ms: u64) -> tokio::time::Instant {
 /// (`RISKRELAY_TENANT_JOBS_QUEUE_URL`, FIFO), whose messages come back to this function as SQS
 /// events, each tenant's job its own invocation, as many at once as the event source allows.
 pub struct PollerFunction {
-    fleet: Fleet,
+    fleet: Fleet<PollerParts>,
     jobs: Option<SqsQueue>,
 }
 
@@ -94,7 +92,7 @@ impl PollerFunction {
         secrets: &dyn SecretSource,
         aws: &aws_config::SdkConfig,
     ) -> anyhow::Result<Self> {
-        let fleet = build_fleet(crate::app::poller_parts, env, secrets, aws)?;
+        let fleet = build_fleet(env, secrets, aws)?;
         let jobs = match fleet.mode() {
             Mode::Config => None,
             Mode::Registry => Some(SqsQueue::new(
@@ -222,10 +220,10 @@ fn run_json(kind: JobKind, run: &crate::fleet::TenantRun) -> serde_json::Value {
 }
 
 /// The single-tenant deployment's job, answered as before the MSP mode.
-async fn single_job(app: &App, job: Job) -> anyhow::Result<serde_json::Value> {
+async fn single_job(app: &PollerParts, job: Job) -> anyhow::Result<serde_json::Value> {
     match job {
         Job::Poll(deadline) => {
-            let r = app.poller()?.poll_until(deadline).await?;
+            let r = app.poller.poll_until(deadline).await?;
             Ok(serde_json::json!({
                 "job": "poll", "cycleId": r.cycle_id, "baseline": r.baseline, "users": r.users,
                 "detections": r.detections, "enqueued": r.enqueued,
@@ -239,11 +237,7 @@ async fn single_job(app: &App, job: Job) -> anyhow::Result<serde_json::Value> {
             }))
         }
         Job::Subscriptions => {
-            let r = app
-                .upkeep()?
-                .ensure(app.clock.now())
-                .await
-                .map_err(anyhow::Error::msg)?;
+            let r = app.upkeep()?.ensure(app.clock.now()).await?;
             Ok(
                 serde_json::json!({ "job": "subscriptions", "created": r.created, "renewed": r.renewed, "recreated": r.recreated, "deleted": r.deleted }),
             )
@@ -252,7 +246,7 @@ async fn single_job(app: &App, job: Job) -> anyhow::Result<serde_json::Value> {
 }
 
 /// The worker function: SQS batches of work items, each to its tenant's worker.
-pub struct WorkerFunction(Fleet);
+pub struct WorkerFunction(Fleet<WorkerParts>);
 
 impl WorkerFunction {
     pub fn build(
@@ -260,7 +254,7 @@ impl WorkerFunction {
         secrets: &dyn SecretSource,
         aws: &aws_config::SdkConfig,
     ) -> anyhow::Result<Self> {
-        build_fleet(crate::app::worker_parts, env, secrets, aws).map(|f| Self(f.delivering()))
+        build_fleet(env, secrets, aws).map(|f| Self(f.delivering()))
     }
 
     /// Processes an SQS batch, reporting exactly the messages that failed so that SQS retries

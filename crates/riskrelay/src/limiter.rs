@@ -23,10 +23,19 @@ pub trait SharedSlots: Send + Sync {
         &self,
         earliest: OffsetDateTime,
         interval: Duration,
-    ) -> Result<OffsetDateTime, String>;
+    ) -> Result<OffsetDateTime, SlotsError>;
 
     /// Holds every process back until `until` (a throttled answer).
-    async fn hold(&self, until: OffsetDateTime) -> Result<(), String>;
+    async fn hold(&self, until: OffsetDateTime) -> Result<(), SlotsError>;
+}
+
+/// Why the shared slots could not be read or moved.
+#[derive(Debug, thiserror::Error)]
+pub enum SlotsError {
+    #[error("the shared identity-protection slot could not be read or written: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the shared identity-protection slot changed {0} times while being reserved")]
+    Contended(usize),
 }
 
 #[derive(Debug)]

@@ -14,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::{Notify, watch};
 
+use crate::app::ServiceParts;
 use crate::fleet::{Done, Fleet, FleetQueue, Job, TenantRun};
 use crate::queue::Queue;
 use crate::queue::hints::{self, HintQueue};
@@ -82,11 +83,10 @@ impl Default for Intervals {
     }
 }
 
-/// The running service: the tenants' parts (a [`Fleet`] built for
-/// [`crate::app::Role::Service`]), where the webhook listens (when a `clientState` is configured)
+/// The running service: the tenants' parts (a [`Fleet`] of [`ServiceParts`]), where the webhook listens (when a `clientState` is configured)
 /// and the schedule.
 pub struct Service {
-    pub fleet: Arc<Fleet>,
+    pub fleet: Arc<Fleet<ServiceParts>>,
     /// Where the webhook and the action pages listen.
     pub listen: SocketAddr,
     /// What the webhook verifies with; `None`: no webhook.
@@ -152,7 +152,7 @@ pub struct PollSignal(pub Arc<Notify>);
 
 #[async_trait]
 impl PollTrigger for PollSignal {
-    async fn poll_now(&self, _reason: &str) -> Result<(), String> {
+    async fn poll_now(&self, _reason: &str) -> Result<(), crate::store::StoreError> {
         self.0.notify_one();
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use super::simulated::*;
 use super::*;
-use riskrelay::app::{Adapters, App, Role, Settings};
+use riskrelay::app::{Adapters, Parts, Settings, ToolParts};
 use riskrelay::checks::PostureConfig;
 use riskrelay::config::{Env, EnvSecrets};
 use riskrelay::drift::DriftMode;
@@ -17,7 +17,7 @@ pub async fn check(json: bool, enforce: bool, simulate: bool) -> anyhow::Result<
         }
         false => (None, Settings::load(&env, &EnvSecrets(&env))?),
     };
-    let app = App::build(&settings, Role::Tool, Adapters::new(optional_store(&env)?))?;
+    let app = ToolParts::build(&settings, Adapters::new(optional_store(&env)?))?;
     let mut posture = PostureConfig::load(&env)?;
     if enforce {
         posture.drift_mode = DriftMode::Enforce;

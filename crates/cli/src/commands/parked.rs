@@ -1,7 +1,7 @@
 //! `riskrelay parked`: the messages a destination would not take, listed or replayed.
 
 use super::*;
-use riskrelay::app::{Adapters, App, Role, Settings};
+use riskrelay::app::{Adapters, Parts, Settings, WorkerParts};
 use riskrelay::config::{Env, EnvSecrets};
 use riskrelay::store::Store;
 use std::path::PathBuf;
@@ -43,8 +43,8 @@ pub async fn parked(replay: Option<String>, db: PathBuf) -> anyhow::Result<ExitC
         "all" => Selection::All,
         id => Selection::One(id.to_string()),
     };
-    let app = App::build(&settings, Role::Worker, Adapters::new(store))?;
-    let outcomes = app.worker()?.replay_parked(&which).await?;
+    let app = WorkerParts::build(&settings, Adapters::new(store))?;
+    let outcomes = app.worker.replay_parked(&which).await?;
     let mut failed = 0;
     for (id, outcome) in &outcomes {
         match outcome {

@@ -49,9 +49,8 @@ pub async fn service(
     }
     let poll_now = Arc::new(tokio::sync::Notify::new());
     adapters.poll_trigger = Some(Arc::new(PollSignal(poll_now.clone())));
-    let fleet = riskrelay::fleet::Fleet::build(
+    let fleet = riskrelay::fleet::Fleet::<riskrelay::app::ServiceParts>::build(
         &settings,
-        riskrelay::app::service_parts,
         adapters,
         mode,
         riskrelay::fleet::concurrency(&env)?,

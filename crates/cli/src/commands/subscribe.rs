@@ -1,7 +1,7 @@
 //! `riskrelay subscribe`: create, renew or remove the optional Graph subscriptions once.
 
 use super::*;
-use riskrelay::app::{Adapters, App, Role, Settings};
+use riskrelay::app::{Adapters, Parts, Settings, ToolParts};
 use riskrelay::config::{Env, EnvSecrets};
 use std::process::ExitCode;
 
@@ -15,7 +15,7 @@ pub async fn subscribe() -> anyhow::Result<ExitCode> {
     let secrets = EnvSecrets(&env);
     let settings = Settings::load(&env, &secrets)?;
     settings.require_client_states(&secrets)?;
-    let app = App::build(&settings, Role::Tool, Adapters::new(optional_store(&env)?))?;
+    let app = ToolParts::build(&settings, Adapters::new(optional_store(&env)?))?;
     let r = app
         .upkeep()?
         .ensure(app.clock.now())

@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use secrecy::SecretString;
 
-use riskrelay::app::{Adapters, App, Role, Settings};
+use riskrelay::app::{Adapters, Parts, Polls, ServiceParts, Settings};
 use riskrelay::drift::DriftMode;
 use riskrelay::render::View;
 use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
@@ -59,7 +59,7 @@ pub struct DemoReport {
 
 struct Demo {
     sim: Simulator,
-    app: App,
+    app: ServiceParts,
     files: Arc<FileSink>,
     /// (chapter, how many messages had been written when it began)
     chapters: Mutex<Vec<(usize, usize)>>,
@@ -83,13 +83,13 @@ impl Demo {
     }
 
     async fn poll(&self) -> anyhow::Result<()> {
-        self.app.poller()?.poll().await.context("poll cycle")?;
+        self.app.poller.poll().await.context("poll cycle")?;
         Ok(())
     }
 
     async fn posture(&self, mode: DriftMode) -> anyhow::Result<()> {
         let mut app = self.app.clone();
-        app.posture.drift_mode = mode;
+        app.base.posture.drift_mode = mode;
         app.posture_job().await?;
         Ok(())
     }
@@ -169,7 +169,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     }
     adapters.built_sinks.push(files.clone());
     let built_sinks = adapters.built_sinks.clone();
-    let app = App::build(&settings, Role::Service, adapters)?;
+    let app = ServiceParts::build(&settings, adapters)?;
     let demo = Demo {
         sim,
         app,
@@ -347,7 +347,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         "At 08:00 UTC each destination gets the standing summary: who is still at risk, at what level, whether they can fix it\nthemselves, and who is snoozed. (The demo moves its clock forward a day for this.)",
     );
     demo.app
-        .poller()?
+        .poller
         .ask_for_summary(demo.app.clock.now() + time::Duration::days(1))
         .await?;
 

@@ -27,9 +27,8 @@ pub(super) async fn msp_chapter(
         let mut adapters = Adapters::new(store.clone());
         adapters.inline_retry.base_delay = Duration::from_millis(200);
         adapters.built_sinks = sinks;
-        Fleet::build(
+        Fleet::<riskrelay::app::ServiceParts>::build(
             settings,
-            riskrelay::app::service_parts,
             adapters,
             riskrelay::tenancy::Mode::Registry,
             n,

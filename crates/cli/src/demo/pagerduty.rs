@@ -2,7 +2,7 @@
 //! it ends, against a fake PagerDuty Events API on loopback.
 
 use anyhow::Context as _;
-use riskrelay::app::{Adapters, App, Role, Settings};
+use riskrelay::app::{Adapters, Parts, ServiceParts, Settings};
 use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
 use riskrelay::sink::config::{SinkConfig, SinkKind};
 use riskrelay::store::memory::MemoryStore;
@@ -70,8 +70,8 @@ pub(super) async fn pagerduty_chapter(
     let mut adapters = Adapters::new(store);
     adapters.inline_retry.base_delay = Duration::from_millis(200);
     adapters.built_sinks = sinks;
-    let app = App::build(&settings, Role::Service, adapters)?;
-    let poll = || async { app.poller()?.poll().await.context("poll cycle") };
+    let app = ServiceParts::build(&settings, adapters)?;
+    let poll = || async { app.poller.poll().await.context("poll cycle") };
     let sim = &demo.sim;
     let nestor = sim.add_user(
         SimUser::new(

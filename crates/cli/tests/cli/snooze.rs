@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use riskrelay::app::Role;
+use riskrelay::app::ServiceParts;
 use riskrelay::features;
 use riskrelay::observation::Subject;
 use riskrelay::reconcile::UserState;
@@ -38,8 +38,8 @@ async fn a_snooze_holds_back_new_detections_but_not_an_escalation_or_a_compromis
     let t = TestApp::start().await;
     t.ok_sinks().await;
     t.save_posture(OffsetDateTime::now_utc()).await;
-    let app = t.build(Role::Service, None);
-    let (worker, queue) = (app.worker().unwrap().clone(), app.queue().unwrap().clone());
+    let app = t.build::<ServiceParts>(None);
+    let (worker, queue) = (app.worker.clone(), app.queue.clone());
     let tenant = t.sim.tenant_id();
     let id = t.sim.add_user(SimUser::new(
         riskrelay_sim::testkit::uid(30),
@@ -170,8 +170,8 @@ async fn a_lifted_snooze_is_posted_and_alerts_flow_again() {
     let t = TestApp::start().await;
     t.ok_sinks().await;
     t.save_posture(OffsetDateTime::now_utc()).await;
-    let app = t.build(Role::Service, None);
-    let (worker, queue) = (app.worker().unwrap().clone(), app.queue().unwrap().clone());
+    let app = t.build::<ServiceParts>(None);
+    let (worker, queue) = (app.worker.clone(), app.queue.clone());
     let tenant = t.sim.tenant_id();
     let id = t.high_risk_user(31, "Lee Lifted", "lee");
     let now = OffsetDateTime::now_utc();

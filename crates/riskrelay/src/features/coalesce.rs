@@ -19,7 +19,7 @@ pub async fn record_due(
     store: &dyn Store,
     tenant: TenantId,
     due: &[(UserId, OffsetDateTime)],
-) -> Result<(), String> {
+) -> Result<(), store::StoreError> {
     if due.is_empty() {
         return Ok(());
     }
@@ -33,7 +33,11 @@ pub async fn record_due(
 
 /// Takes users whose saved state holds nothing folded off the list (an entry left behind costs
 /// one more hint, never a detection).
-pub async fn tidy(store: &dyn Store, tenant: TenantId, leaving: &[UserId]) -> Result<(), String> {
+pub async fn tidy(
+    store: &dyn Store,
+    tenant: TenantId,
+    leaving: &[UserId],
+) -> Result<(), store::StoreError> {
     if leaving.is_empty() {
         return Ok(());
     }
@@ -61,8 +65,6 @@ async fn update(
     store: &dyn Store,
     tenant: TenantId,
     change: impl FnMut(&mut Folding),
-) -> Result<(), String> {
-    store::update(store, tenant, store::keys::FOLDING, change)
-        .await
-        .map_err(|e| e.to_string())
+) -> Result<(), store::StoreError> {
+    store::update(store, tenant, store::keys::FOLDING, change).await
 }

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-impl Fleet {
+impl<P: Parts> Fleet<P> {
     /// For the processes that deliver (the worker, `riskrelay run`): the configured destinations,
     /// built once and shared by the tenants that post to them (so they share each one's pace),
     /// and operations messages about tenants delivered here, to the shared destinations (the
@@ -68,10 +68,10 @@ impl Fleet {
 
 /// Where a process that delivers sends operations messages (see [`Fleet::delivering`]).
 #[async_trait]
-pub(super) trait Announce: Send + Sync {
+pub(super) trait Announce<P: Parts>: Send + Sync {
     async fn announce(
         &self,
-        fleet: &Fleet,
+        fleet: &Fleet<P>,
         message: Message,
         now: OffsetDateTime,
     ) -> anyhow::Result<()>;
@@ -80,10 +80,10 @@ pub(super) trait Announce: Send + Sync {
 pub(super) struct SharedDestinations;
 
 #[async_trait]
-impl Announce for SharedDestinations {
+impl<P: Parts> Announce<P> for SharedDestinations {
     async fn announce(
         &self,
-        fleet: &Fleet,
+        fleet: &Fleet<P>,
         message: Message,
         now: OffsetDateTime,
     ) -> anyhow::Result<()> {

@@ -7,7 +7,7 @@ use crate::graph::GraphError;
 use crate::store;
 use crate::tenancy::{self, Outcome, TenantRecord, TenantStatus};
 
-impl Fleet {
+impl<P: crate::app::Parts> Fleet<P> {
     /// Records what a job did for each tenant, after deciding whether a problem they share is the
     /// deployment's (see [`tenancy::deployment_problem`]).
     pub(super) async fn settle_all(&self, settles: Vec<Settle>) {

@@ -1,6 +1,6 @@
 //! The tenants one process serves, and each tenant's parts. With `RISKRELAY_TENANTS=config` (the
-//! default) that is the one [`App`] of `RISKRELAY_TENANT_ID`, exactly as configured. With
-//! `registry` it is one [`App`] per registered tenant, built from the deployment's settings and
+//! default) that is the one tenant's parts of `RISKRELAY_TENANT_ID`, exactly as configured. With
+//! `registry` it is one set of parts per registered tenant, built from the deployment's settings and
 //! the tenant's record ([`Settings::for_tenant`]) when first needed and rebuilt when its record
 //! changes: its own Graph client (token cache, identity-protection budget), its own checkpoint
 //! and state in its own store partition, and its destinations.
@@ -22,7 +22,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use futures_util::StreamExt as _;
 
-use crate::app::{Adapters, App, Parts, Settings};
+use crate::app::{Adapters, Delivers, Parts, Polls, Settings};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Env};
 use crate::http::RetryPolicy;
@@ -86,6 +86,20 @@ pub struct TenantRun {
     pub result: Result<Done, String>,
 }
 
+/// Why the fleet did not get a work item done.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Work(#[from] crate::worker::WorkError),
+    /// The registry could not be read, or the tenant's parts built.
+    #[error("{0:#}")]
+    Parts(Arc<anyhow::Error>),
+    #[error("the operations message was not delivered: {0:#}")]
+    Announce(Arc<anyhow::Error>),
+    #[error("only notices belong to no tenant")]
+    NotANotice,
+}
+
 /// What one tenant's job leaves to record: its outcome, and the status it was decided against.
 #[derive(Clone)]
 struct Settle {
@@ -95,16 +109,17 @@ struct Settle {
 }
 
 /// One tenant's parts, and what they were built from.
-struct Built {
+struct Built<P> {
     record: TenantRecord,
     sinks: Vec<String>,
-    app: Arc<App>,
+    app: Arc<P>,
 }
 
-pub struct Fleet {
+/// The tenants' parts, each of type `P` (see [`crate::app::Parts`]): what a job can do with them
+/// follows from `P` — polling jobs need [`Polls`], work items [`Delivers`].
+pub struct Fleet<P: Parts> {
     mode: Mode,
     base: Settings,
-    parts: Parts,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
@@ -116,17 +131,15 @@ pub struct Fleet {
     inline_retry: RetryPolicy,
     poll_trigger: Option<Arc<dyn PollTrigger>>,
     concurrency: usize,
-    single: Option<Arc<App>>,
-    built: tokio::sync::Mutex<HashMap<TenantId, Built>>,
-    announcer: Option<Arc<dyn Announce>>,
+    single: Option<Arc<P>>,
+    built: tokio::sync::Mutex<HashMap<TenantId, Built<P>>>,
+    announcer: Option<Arc<dyn Announce<P>>>,
 }
 
-impl Fleet {
-    /// The tenants' parts, each built with `parts` (see [`crate::app::Parts`]). A process that
-    /// delivers then calls [`Fleet::delivering`].
+impl<P: Parts> Fleet<P> {
+    /// The tenants' parts. A process that delivers then calls [`Fleet::delivering`].
     pub fn build(
         settings: &Settings,
-        parts: Parts,
         adapters: Adapters,
         mode: Mode,
         concurrency: usize,
@@ -140,7 +153,6 @@ impl Fleet {
         let mut fleet = Self {
             mode,
             base: settings.clone(),
-            parts,
             store,
             clock,
             configured: Vec::new(),
@@ -169,7 +181,7 @@ impl Fleet {
                 http: Some(http),
                 ..adapters
             };
-            fleet.single = Some(Arc::new(parts(settings, adapters)?));
+            fleet.single = Some(Arc::new(P::build(settings, adapters)?));
         }
         Ok(fleet)
     }
@@ -187,7 +199,7 @@ impl Fleet {
     }
 
     /// The one tenant's parts in the `config` mode.
-    pub fn single(&self) -> Option<&Arc<App>> {
+    pub fn single(&self) -> Option<&Arc<P>> {
         self.single.as_ref()
     }
 
@@ -205,7 +217,7 @@ impl Fleet {
     }
 
     /// Every tenant's parts, (re)built to match the registry as it is now.
-    pub async fn tenants(&self) -> anyhow::Result<Vec<(Option<TenantRecord>, Arc<App>)>> {
+    pub async fn tenants(&self) -> anyhow::Result<Vec<(Option<TenantRecord>, Arc<P>)>> {
         self.select(None).await
     }
 
@@ -215,9 +227,9 @@ impl Fleet {
     async fn select(
         &self,
         only: Option<&HashSet<TenantId>>,
-    ) -> anyhow::Result<Vec<(Option<TenantRecord>, Arc<App>)>> {
+    ) -> anyhow::Result<Vec<(Option<TenantRecord>, Arc<P>)>> {
         if let Some(app) = &self.single {
-            if only.is_some_and(|o| !o.contains(&app.tenant)) {
+            if only.is_some_and(|o| !o.contains(&app.base().tenant)) {
                 return Ok(Vec::new());
             }
             return Ok(vec![(None, app.clone())]);
@@ -259,7 +271,7 @@ impl Fleet {
         Ok(out)
     }
 
-    fn build_tenant(&self, mut settings: Settings, sinks: &[String]) -> anyhow::Result<App> {
+    fn build_tenant(&self, mut settings: Settings, sinks: &[String]) -> anyhow::Result<P> {
         // The destinations were built once for the process; the tenant gets its share of them.
         settings.alerts.sinks.clear();
         let mut local: Vec<Arc<dyn Sink>> = self
@@ -278,27 +290,26 @@ impl Fleet {
             clock: self.clock.clone(),
             http: Some(self.http.clone()),
         };
-        (self.parts)(&settings, adapters)
+        P::build(&settings, adapters)
     }
 
     /// One tenant's parts, if it is served here.
-    pub async fn app(&self, tenant: TenantId) -> anyhow::Result<Option<Arc<App>>> {
+    pub async fn app(&self, tenant: TenantId) -> anyhow::Result<Option<Arc<P>>> {
         Ok(self.apps([tenant].into()).await?.remove(&tenant))
     }
 
     /// The parts of each of these tenants that is served here, by tenant.
-    async fn apps(
-        &self,
-        tenants: HashSet<TenantId>,
-    ) -> anyhow::Result<HashMap<TenantId, Arc<App>>> {
+    async fn apps(&self, tenants: HashSet<TenantId>) -> anyhow::Result<HashMap<TenantId, Arc<P>>> {
         Ok(self
             .select(Some(&tenants))
             .await?
             .into_iter()
-            .map(|(_, app)| (app.tenant, app))
+            .map(|(_, app)| (app.base().tenant, app))
             .collect())
     }
+}
 
+impl<P: Polls> Fleet<P> {
     /// Runs a job for every tenant, side by side up to the concurrency cap. The tenants'
     /// outcomes are recorded together at the end: a refusal every tenant shares is the
     /// deployment's, said once, and no tenant is marked as having lost access for it.
@@ -357,14 +368,14 @@ impl Fleet {
         &self,
         job: Job,
         record: Option<TenantRecord>,
-        app: Arc<App>,
+        app: Arc<P>,
     ) -> (TenantRun, Option<Settle>) {
         let Some(record) = record else {
             return (
                 TenantRun {
-                    tenant: app.tenant,
+                    tenant: app.base().tenant,
                     name: None,
-                    result: run(&app, job).await.map_err(|e| format!("{e:#}")),
+                    result: run(app.as_ref(), job).await.map_err(|e| format!("{e:#}")),
                 },
                 None,
             );
@@ -391,7 +402,7 @@ impl Fleet {
         let status = stored.as_ref().map(|v| v.value.clone()).unwrap_or_default();
         // A tenant without access is only asked for a token: cheap, and it fails at once.
         if !status.is_usable()
-            && let Err(e) = app.graph.token_check().await
+            && let Err(e) = app.base().graph.token_check().await
         {
             let outcome = outcome_of_graph(&e);
             tracing::info!(tenant = %record.id, name = %record.name, consent = status.consent.name(), error = %e, "tenant skipped: no access yet");
@@ -408,7 +419,7 @@ impl Fleet {
                 }),
             );
         }
-        let result = run(&app, job).await;
+        let result = run(app.as_ref(), job).await;
         let outcome = match &result {
             Ok(Done::Poll(_)) => Outcome::Polled,
             Ok(_) => Outcome::Worked,
@@ -427,39 +438,44 @@ impl Fleet {
             }),
         )
     }
+}
 
+impl<P: Delivers> Fleet<P> {
     /// Work items for the worker, each to its tenant's worker; a deployment-wide notice to the
     /// shared destinations. One result per item, in order.
-    pub async fn process(&self, items: &[WorkItem]) -> Vec<Result<(), String>> {
+    pub async fn process(&self, items: &[WorkItem]) -> Vec<Result<(), ProcessError>> {
         if let Some(app) = &self.single {
-            return work(app, items).await;
+            return work(app.as_ref(), items).await;
         }
-        let mut results: Vec<Result<(), String>> = vec![Ok(()); items.len()];
+        let mut results: Vec<Result<(), ProcessError>> = vec![Ok(()); items.len()];
         let by_tenant = crate::observation::by_tenant(items);
-        let apps = self.apps(by_tenant.keys().copied().collect()).await;
+        let apps = self
+            .apps(by_tenant.keys().copied().collect())
+            .await
+            .map_err(Arc::new);
         for (tenant, indexes) in by_tenant {
             let batch: Vec<WorkItem> = indexes.iter().map(|&i| items[i].clone()).collect();
-            let outcome: Vec<Result<(), String>> = if tenant == tenancy::deployment() {
+            let outcome: Vec<Result<(), ProcessError>> = if tenant == tenancy::deployment() {
                 let mut out = Vec::new();
                 for item in batch {
                     out.push(match item {
                         WorkItem::Notice { message, .. } => self
                             .announce(message, self.clock.now())
                             .await
-                            .map_err(|e| format!("{e:#}")),
-                        _ => Err("only notices belong to no tenant".into()),
+                            .map_err(|e| ProcessError::Announce(Arc::new(e))),
+                        _ => Err(ProcessError::NotANotice),
                     });
                 }
                 out
             } else {
                 match apps.as_ref().map(|a| a.get(&tenant)) {
-                    Ok(Some(app)) => work(app, &batch).await,
+                    Ok(Some(app)) => work(app.as_ref(), &batch).await,
                     // A tenant removed since the item was queued: nothing to do for it.
                     Ok(None) => {
                         tracing::warn!(%tenant, items = batch.len(), "work for a tenant that is not registered dropped");
                         vec![Ok(()); batch.len()]
                     }
-                    Err(e) => vec![Err(format!("{e:#}")); batch.len()],
+                    Err(e) => vec![Err(ProcessError::Parts(e.clone())); batch.len()],
                 }
             };
             for (i, r) in indexes.into_iter().zip(outcome) {
@@ -471,46 +487,37 @@ impl Fleet {
 }
 
 /// Work items through one tenant's worker: one result per item.
-async fn work(app: &App, items: &[WorkItem]) -> Vec<Result<(), String>> {
-    match app.worker() {
-        Ok(w) => w
-            .process(items)
-            .await
-            .results
-            .into_iter()
-            .map(|r| r.map_err(|e| e.to_string()))
-            .collect(),
-        Err(e) => vec![Err(format!("{e:#}")); items.len()],
-    }
+async fn work(app: &impl Delivers, items: &[WorkItem]) -> Vec<Result<(), ProcessError>> {
+    app.worker()
+        .process(items)
+        .await
+        .results
+        .into_iter()
+        .map(|r| r.map_err(ProcessError::from))
+        .collect()
 }
 
 /// Runs one job on one tenant's parts.
-async fn run(app: &App, job: Job) -> anyhow::Result<Done> {
+async fn run(app: &impl Polls, job: Job) -> anyhow::Result<Done> {
     match job {
-        Job::Poll(deadline) => Ok(Done::Poll(app.poller()?.poll_until(deadline).await?)),
+        Job::Poll(deadline) => Ok(Done::Poll(app.poller().poll_until(deadline).await?)),
         Job::Posture => Ok(Done::Posture(app.posture_job().await?.report.exit_code())),
         Job::Subscriptions => {
-            app.upkeep()?
-                .ensure(app.clock.now())
-                .await
-                .map_err(anyhow::Error::msg)?;
+            let base = app.base();
+            base.upkeep()?.ensure(base.clock.now()).await?;
             Ok(Done::Subscriptions)
         }
     }
 }
 
 /// The queue the webhook hands its work to in one process: each item to its tenant's worker.
-pub struct FleetQueue(pub Arc<Fleet>);
+pub struct FleetQueue<P: Polls>(pub Arc<Fleet<P>>);
 
 #[async_trait]
-impl Queue for FleetQueue {
+impl<P: Polls> Queue for FleetQueue<P> {
     async fn enqueue(&self, items: Vec<WorkItem>) -> Result<(), QueueError> {
         if let Some(app) = self.0.single() {
-            return app
-                .queue()
-                .map_err(|_| QueueError::Closed)?
-                .enqueue(items)
-                .await;
+            return app.queue().enqueue(items).await;
         }
         let by_tenant = crate::observation::by_tenant(&items);
         let apps = self
@@ -519,12 +526,13 @@ impl Queue for FleetQueue {
             .await
             .unwrap_or_default();
         for (tenant, indexes) in by_tenant {
-            match apps.get(&tenant).map(|a| a.queue()) {
-                Some(Ok(q)) => {
-                    q.enqueue(indexes.iter().map(|&i| items[i].clone()).collect())
+            match apps.get(&tenant) {
+                Some(app) => {
+                    app.queue()
+                        .enqueue(indexes.iter().map(|&i| items[i].clone()).collect())
                         .await?
                 }
-                _ => {
+                None => {
                     tracing::warn!(%tenant, "webhook work for a tenant that is not served here dropped")
                 }
             }

@@ -24,19 +24,19 @@ pub fn default_retry() -> RetryPolicy {
     }
 }
 
-pub struct InlineQueue {
-    consumer: Arc<dyn Consumer>,
+pub struct InlineQueue<C> {
+    consumer: Arc<C>,
     retry: RetryPolicy,
 }
 
-impl InlineQueue {
-    pub fn new(consumer: Arc<dyn Consumer>, retry: RetryPolicy) -> Self {
+impl<C: Consumer> InlineQueue<C> {
+    pub fn new(consumer: Arc<C>, retry: RetryPolicy) -> Self {
         Self { consumer, retry }
     }
 }
 
 #[async_trait]
-impl Queue for InlineQueue {
+impl<C: Consumer> Queue for InlineQueue<C> {
     async fn enqueue(&self, items: Vec<WorkItem>) -> Result<(), QueueError> {
         let total = items.len();
         let mut pending = items;
@@ -44,22 +44,22 @@ impl Queue for InlineQueue {
         loop {
             let results = self.consumer.consume(&pending).await;
             let mut failed = Vec::new();
-            let mut reason = String::new();
+            let mut last = None;
             for (item, result) in pending.into_iter().zip(results) {
                 if let Err(e) = result {
-                    reason = e;
+                    last = Some(e);
                     failed.push(item);
                 }
             }
-            if failed.is_empty() {
+            let Some(last) = last else {
                 return Ok(());
-            }
-            let error = format!("{} of {total} items failed: {reason}", failed.len());
+            };
+            let error = format!("{} of {total} items failed: {last}", failed.len());
             if !attempts.again(&error, None).await {
-                return Err(QueueError::Rejected {
+                return Err(QueueError::NotProcessed {
                     failed: failed.len(),
                     total,
-                    reason,
+                    last: Box::new(last),
                 });
             }
             pending = failed;

@@ -29,6 +29,14 @@ pub enum QueueError {
     Full { capacity: usize },
     #[error("a message could not be encoded: {0}")]
     Encode(#[from] serde_json::Error),
+    /// The in-process consumer (the worker) failed some items after its retries.
+    #[error("{failed} of {total} items were not processed: {last}")]
+    NotProcessed {
+        failed: usize,
+        total: usize,
+        #[source]
+        last: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 #[async_trait]
@@ -42,5 +50,6 @@ pub trait Queue: Send + Sync {
 /// item, in order, an error meaning "try this one again".
 #[async_trait]
 pub trait Consumer: Send + Sync {
-    async fn consume(&self, items: &[WorkItem]) -> Vec<Result<(), String>>;
+    type Error: std::error::Error + Send + Sync + 'static;
+    async fn consume(&self, items: &[WorkItem]) -> Vec<Result<(), Self::Error>>;
 }

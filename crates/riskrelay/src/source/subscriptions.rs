@@ -31,9 +31,8 @@ use crate::graph::{GraphClient, GraphError, reads::GraphSubscription};
 use crate::ids::{SubscriptionId, TenantId};
 use crate::notification::LifecycleKind;
 use crate::observation::LifecycleEvent;
-use crate::observation::LifecycleHandler;
 use crate::source::poll::PollTrigger;
-use crate::store::{self, Store};
+use crate::store::{self, Store, StoreError};
 
 /// A subscription riskrelay can keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -317,29 +316,22 @@ impl Upkeep {
     }
 
     /// Makes Graph's subscriptions match the configuration.
-    pub async fn ensure(&self, now: OffsetDateTime) -> Result<UpkeepReport, String> {
+    pub async fn ensure(&self, now: OffsetDateTime) -> Result<UpkeepReport, UpkeepError> {
         let mut report = UpkeepReport::default();
         let Some(url) = self.config.notification_url() else {
             if !self.config.wanted.is_empty() {
-                return Err(
-                    "subscriptions are configured but RISKRELAY_PUBLIC_URL is not set".into(),
-                );
+                return Err(UpkeepError::NoPublicUrl);
             }
             return Ok(report);
         };
         let lifecycle = self.config.lifecycle_url();
-        let existing = self
-            .graph
-            .subscriptions()
-            .await
-            .map_err(|e| e.to_string())?;
+        let existing = self.graph.subscriptions().await?;
         let known = store::load::<CreatedWith>(
             self.store.as_ref(),
             self.tenant,
             store::keys::SUBSCRIPTIONS,
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         let (mut known_map, version) = known
             .map(|k| (k.value, Some(k.version)))
             .unwrap_or_default();
@@ -355,10 +347,7 @@ impl Upkeep {
                 .find(|s| s.resource.eq_ignore_ascii_case(w.resource()));
             match found {
                 None => {
-                    let s = self
-                        .create(*w, now, &url)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let s = self.create(*w, now, &url).await?;
                     alive.insert(s.id);
                     known_map.0.insert(s.id, current.clone());
                     report.created.push(w.resource().into());
@@ -368,23 +357,16 @@ impl Upkeep {
                     let wrong_lifecycle = s.lifecycle_notification_url != lifecycle;
                     if stale_state || wrong_lifecycle {
                         // clientState and the lifecycle URL can only be set at creation.
-                        self.graph
-                            .delete_subscription(s.id)
-                            .await
-                            .map_err(|e| e.to_string())?;
+                        self.graph.delete_subscription(s.id).await?;
                         alive.remove(&s.id);
-                        let n = self
-                            .create(*w, now, &url)
-                            .await
-                            .map_err(|e| e.to_string())?;
+                        let n = self.create(*w, now, &url).await?;
                         alive.insert(n.id);
                         known_map.0.insert(n.id, current.clone());
                         report.recreated.push(w.resource().into());
                     } else if s.expiration_date_time - now < RENEW_BEFORE {
                         self.graph
                             .renew_subscription(s.id, now + w.lifetime())
-                            .await
-                            .map_err(|e| e.to_string())?;
+                            .await?;
                         report.renewed.push(w.resource().into());
                     }
                 }
@@ -397,10 +379,7 @@ impl Upkeep {
                 .iter()
                 .any(|w| s.resource.eq_ignore_ascii_case(w.resource()))
             {
-                self.graph
-                    .delete_subscription(s.id)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                self.graph.delete_subscription(s.id).await?;
                 alive.remove(&s.id);
                 report.deleted.push(s.resource.clone());
             }
@@ -413,8 +392,7 @@ impl Upkeep {
             &known_map,
             version,
         )
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         {
             tracing::info!("subscription records were saved by another run first");
         }
@@ -428,9 +406,27 @@ impl Upkeep {
     }
 }
 
+/// Why subscription upkeep failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpkeepError {
+    #[error("subscriptions are configured but RISKRELAY_PUBLIC_URL is not set")]
+    NoPublicUrl,
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the worker asks when Graph sends a lifecycle notification: the sources own what to do
+/// about it (renew, recreate, ask for a poll).
+#[async_trait]
+pub trait LifecycleHandler: Send + Sync {
+    async fn handle(&self, event: &LifecycleEvent, now: OffsetDateTime) -> Result<(), UpkeepError>;
+}
+
 #[async_trait]
 impl LifecycleHandler for Upkeep {
-    async fn handle(&self, event: &LifecycleEvent, now: OffsetDateTime) -> Result<(), String> {
+    async fn handle(&self, event: &LifecycleEvent, now: OffsetDateTime) -> Result<(), UpkeepError> {
         match &event.event {
             LifecycleKind::ReauthorizationRequired => {
                 // Renewing also reauthorizes, and extends the lifetime in the same request.
@@ -442,7 +438,7 @@ impl LifecycleHandler for Upkeep {
                 {
                     Ok(_) => Ok(()),
                     Err(GraphError::NotFound { .. }) => self.ensure(now).await.map(|_| ()),
-                    Err(e) => Err(e.to_string()),
+                    Err(e) => Err(e.into()),
                 }
             }
             LifecycleKind::SubscriptionRemoved => self.ensure(now).await.map(|_| ()),

@@ -27,7 +27,7 @@ use time::OffsetDateTime;
 
 use crate::ids::{TenantId, UserId};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("the store is unavailable: {0}")]
     Unavailable(String),

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use super::{Store, keys};
 use crate::ids::TenantId;
-use crate::limiter::SharedSlots;
+use crate::limiter::{SharedSlots, SlotsError};
 
 /// Conditional writes lost to other processes before giving up on one reservation. Two functions
 /// at about one request a second rarely collide twice.
@@ -41,11 +41,11 @@ impl StoredSlots {
         &self,
         advance: impl Fn(Option<OffsetDateTime>) -> Option<(OffsetDateTime, T)>,
         otherwise: T,
-    ) -> Result<T, String> {
+    ) -> Result<T, SlotsError> {
         for _ in 0..MAX_CONFLICTS {
             let stored = super::load::<NextSlot>(self.store.as_ref(), self.tenant, keys::IP_SLOTS)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(unavailable)?;
             let current = stored.as_ref().map(|s| s.value.next);
             let Some((next, out)) = advance(current) else {
                 return Ok(otherwise);
@@ -58,15 +58,17 @@ impl StoredSlots {
                 stored.map(|s| s.version),
             )
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(unavailable)?
             {
                 return Ok(out);
             }
         }
-        Err(format!(
-            "the shared identity-protection slot changed {MAX_CONFLICTS} times while being reserved"
-        ))
+        Err(SlotsError::Contended(MAX_CONFLICTS))
     }
+}
+
+fn unavailable(e: super::StoreError) -> SlotsError {
+    SlotsError::Unavailable(Box::new(e))
 }
 
 #[async_trait]
@@ -75,7 +77,7 @@ impl SharedSlots for StoredSlots {
         &self,
         earliest: OffsetDateTime,
         interval: Duration,
-    ) -> Result<OffsetDateTime, String> {
+    ) -> Result<OffsetDateTime, SlotsError> {
         self.update(
             |current| {
                 let slot = current.map_or(earliest, |n| n.max(earliest));
@@ -86,7 +88,7 @@ impl SharedSlots for StoredSlots {
         .await
     }
 
-    async fn hold(&self, until: OffsetDateTime) -> Result<(), String> {
+    async fn hold(&self, until: OffsetDateTime) -> Result<(), SlotsError> {
         self.update(
             |current| match current {
                 Some(n) if n >= until => None,

@@ -80,7 +80,7 @@ impl Worker {
             {
                 Ok(p) => p,
                 Err(e) => {
-                    outcomes.fail_user(*id, WorkError::Store(e.to_string()));
+                    outcomes.fail_user(*id, WorkError::Store(e));
                     continue;
                 }
             };

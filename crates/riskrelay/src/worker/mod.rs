@@ -21,7 +21,8 @@ use crate::deliver::{Delivery, Report};
 use crate::exclusions::Exclusions;
 use crate::graph::{GraphClient, GraphError};
 use crate::ids::TenantId;
-use crate::observation::{LifecycleHandler, WorkItem};
+use crate::observation::WorkItem;
+use crate::source::subscriptions::{LifecycleHandler, UpkeepError};
 use crate::store::{Store, StoreError};
 
 mod decide;
@@ -97,18 +98,31 @@ pub enum WorkError {
     #[error("Graph: {0}")]
     Graph(#[from] GraphError),
     #[error("store: {0}")]
-    Store(String),
+    Store(#[from] StoreError),
     #[error("delivery failed: {0}")]
-    Delivery(String),
+    Delivery(DeliveryFailures),
     #[error("the user's state changed while this item was processed; it will be retried")]
     Conflict,
     #[error("subscription upkeep failed: {0}")]
-    Lifecycle(String),
+    Lifecycle(#[from] UpkeepError),
+    /// A state that serialisation refused (a bug, not a condition to retry into success).
+    #[error("the user's state could not be encoded: {0}")]
+    Encode(String),
 }
 
-impl From<StoreError> for WorkError {
-    fn from(e: StoreError) -> Self {
-        Self::Store(e.to_string())
+/// Why a message did not reach every destination: each destination's failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryFailures(pub Vec<(String, crate::deliver::DeliverError)>);
+
+impl std::fmt::Display for DeliveryFailures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (sink, error)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{sink}: {error}")?;
+        }
+        Ok(())
     }
 }
 
@@ -244,12 +258,8 @@ impl Worker {
 
 #[async_trait::async_trait]
 impl crate::queue::Consumer for Worker {
-    async fn consume(&self, items: &[WorkItem]) -> Vec<Result<(), String>> {
-        self.process(items)
-            .await
-            .results
-            .into_iter()
-            .map(|r| r.map_err(|e| e.to_string()))
-            .collect()
+    type Error = WorkError;
+    async fn consume(&self, items: &[WorkItem]) -> Vec<Result<(), WorkError>> {
+        self.process(items).await.results
     }
 }

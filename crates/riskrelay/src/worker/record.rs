@@ -98,7 +98,7 @@ impl Worker {
                     saving.push(id);
                     docs.push((store::keys::user(id), v, version));
                 }
-                Err(e) => outcomes.fail_user(id, WorkError::Store(e.to_string())),
+                Err(e) => outcomes.fail_user(id, WorkError::Encode(e.to_string())),
             }
         }
         if docs.is_empty() {
@@ -118,7 +118,7 @@ impl Worker {
             }
             Err(e) => {
                 for id in saving {
-                    outcomes.fail_user(id, WorkError::Store(e.to_string()));
+                    outcomes.fail_user(id, WorkError::Store(e.clone()));
                 }
                 HashSet::new()
             }

@@ -24,14 +24,15 @@ pub(super) struct Delivered {
 
 impl Delivered {
     /// Why `key` did not reach every destination, by destination.
-    pub(super) fn failures_of(&self, key: &str) -> String {
-        self.report
-            .failures
-            .iter()
-            .filter(|f| f.keys.iter().any(|k| k == key))
-            .map(|f| format!("{}: {}", f.sink, f.error))
-            .collect::<Vec<_>>()
-            .join("; ")
+    pub(super) fn failures_of(&self, key: &str) -> super::DeliveryFailures {
+        super::DeliveryFailures(
+            self.report
+                .failures
+                .iter()
+                .filter(|f| f.keys.iter().any(|k| k == key))
+                .map(|f| (f.sink.clone(), f.error.clone()))
+                .collect(),
+        )
     }
 }
 

@@ -8,7 +8,7 @@
 //! browser run of the same flow is `tools/browser/actions.py`.
 
 use riskrelay::action_link::{ActionKind, ActionLink, ActionsConfig};
-use riskrelay::app::{App, Role};
+use riskrelay::app::ServiceParts;
 use riskrelay::config::{Env, EnvSecrets};
 use riskrelay::risk::{RiskLevel, RiskState};
 use riskrelay_sim::browser::{Answer, Browser, csrf};
@@ -20,7 +20,7 @@ const LINK_KEY: &str = "0123456789abcdef0123456789abcdef";
 
 /// A browser on the app's action pages, asserting the security headers on every answer of
 /// riskrelay's.
-fn browser(app: &App) -> Browser {
+fn browser(app: &ServiceParts) -> Browser {
     Browser::new(app.actions.clone().expect("actions are configured"), PUBLIC).unwrap()
 }
 
@@ -55,12 +55,17 @@ fn actions_config(actions: &str) -> ActionsConfig {
 
 /// A tenant past its baseline whose user Adele is at high risk, and the new-risk alert about her
 /// delivered to Slack with its buttons.
-async fn rig() -> (TestApp, App, riskrelay::ids::UserId, serde_json::Value) {
+async fn rig() -> (
+    TestApp,
+    ServiceParts,
+    riskrelay::ids::UserId,
+    serde_json::Value,
+) {
     let mut t = TestApp::start().await;
     t.ok_sinks().await;
     t.settings.actions = Some(actions_config("confirm,dismiss,revoke,snooze"));
-    let app = t.build(Role::Service, None);
-    let poller = app.poller().unwrap();
+    let app = t.build::<ServiceParts>(None);
+    let poller = app.poller.clone();
     poller.poll().await.unwrap();
     let user = t.high_risk_user(1, "Adele Vance", "adelev@contoso.com");
     poller.poll().await.unwrap();
@@ -224,7 +229,7 @@ async fn an_analyst_confirms_a_compromise_from_the_alert_and_the_channel_hears_i
 
     // The next poll sees the compromise and says who confirmed it: the same story, not news.
     let before = received_json(&t.slack).await.len();
-    app.poller().unwrap().poll().await.unwrap();
+    app.poller.poll().await.unwrap();
     let mut posts = received_json(&t.slack).await;
     assert_eq!(posts.len(), before + 1, "one alert about the compromise");
     let last = posts.pop().unwrap().to_string();
@@ -525,7 +530,7 @@ async fn with_an_action_group_only_its_members_may_act() {
     let mut config = actions_config("revoke,snooze");
     config.group = Some(riskrelay_sim::signin::SOC_GROUP);
     t.settings.actions = Some(config.clone());
-    let app = t.build(Role::Service, None);
+    let app = t.build::<ServiceParts>(None);
     let user = t.high_risk_user(3, "Lynne Robbins", "lynner@contoso.com");
     let link = config
         .button(
@@ -554,7 +559,7 @@ async fn with_an_action_group_only_its_members_may_act() {
     let mut other = config.clone();
     other.group = Some(uuid::Uuid::from_u128(7));
     t.settings.actions = Some(other);
-    let app = t.build(Role::Service, None);
+    let app = t.build::<ServiceParts>(None);
     let mut b = browser(&app);
     let (page, _) = sign_in(&mut b, &link, 0).await;
     assert_eq!(page.status, 403, "{}", page.body);

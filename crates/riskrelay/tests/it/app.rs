@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use riskrelay::alert::AlertKind;
-use riskrelay::app::{Adapters, App, Role};
+use riskrelay::app::{Adapters, Parts, PollerParts, ServiceParts, WorkerParts};
 use riskrelay::ids::SubscriptionId;
 use riskrelay::notification::LifecycleKind;
 use riskrelay::observation::{LifecycleEvent, Subject, WorkItem};
@@ -17,23 +17,41 @@ use riskrelay_sim::testkit::hint;
 use riskrelay_sim::testkit::{RecordingQueue, RecordingSink, TestApp};
 
 #[tokio::test]
-async fn each_role_builds_only_what_it_needs() {
+async fn each_role_builds_its_parts_from_what_it_is_given() {
+    // Which parts a role has is a type fact (a tool has no poller field to ask for); what is
+    // left to check at run time is what the adapters and settings give each.
     let t = TestApp::start().await;
     let queue: Arc<dyn Queue> = Arc::new(RecordingQueue::default());
-    let poller = t.build(Role::Poller, Some(queue.clone()));
-    assert!(poller.poller.is_some() && poller.worker.is_none());
+    let poller = t.build::<PollerParts>(Some(queue.clone()));
     assert!(
-        poller.upkeep.is_none(),
+        Arc::ptr_eq(&poller.queue, &queue),
+        "the poller hands its work to the queue it was given"
+    );
+    assert!(
+        poller.upkeep().is_err(),
         "no clientState configured: no subscription upkeep"
     );
-    let worker = t.build(Role::Worker, Some(queue));
-    assert!(worker.worker.is_some() && worker.poller.is_none());
-    let tool = t.build(Role::Tool, None);
-    assert!(tool.worker.is_none() && tool.poller.is_none() && tool.queue.is_none());
-    let err = tool.poller().err().unwrap().to_string();
-    assert!(err.contains("not built to poll"), "{err}");
-    let service = t.build(Role::Service, None);
-    assert!(service.poller.is_some() && service.worker.is_some() && service.queue.is_some());
+    let store: Arc<dyn Store> = t.store.clone();
+    let err = PollerParts::build(&t.settings, Adapters::new(store))
+        .err()
+        .expect("a poller without a queue is refused")
+        .to_string();
+    assert!(err.contains("needs a queue"), "{err}");
+
+    // The service without a queue hands its work to its own worker in process.
+    t.ok_sinks().await;
+    let service = t.build::<ServiceParts>(None);
+    let id = t.high_risk_user(72, "Inline User", "inline");
+    service
+        .queue
+        .enqueue(vec![hint(&t, Subject::RiskyUser { user_id: id })])
+        .await
+        .unwrap();
+    assert_eq!(
+        t.posts().await,
+        (1, 1),
+        "the in-process queue ran the item through the service's worker to both destinations"
+    );
 }
 
 #[tokio::test]
@@ -44,7 +62,7 @@ async fn a_missed_lifecycle_event_in_the_worker_asks_the_poller_and_polls_nothin
         riskrelay::client_state::ClientStates::load(&riskrelay::config::EnvSecrets(&e)).unwrap(),
     );
     let queue = RecordingQueue::default();
-    let worker = t.build(Role::Worker, Some(Arc::new(queue.clone())));
+    let worker = t.build::<WorkerParts>(Some(Arc::new(queue.clone())));
     let missed = WorkItem::Lifecycle(LifecycleEvent {
         tenant_id: t.sim.tenant_id(),
         subscription_id: SubscriptionId::parse(riskrelay_sim::testkit::SUBSCRIPTION).unwrap(),
@@ -53,7 +71,7 @@ async fn a_missed_lifecycle_event_in_the_worker_asks_the_poller_and_polls_nothin
         received_at: time::OffsetDateTime::now_utc(),
     });
     let before = t.sim.requests().len();
-    let report = worker.worker().unwrap().process(&[missed]).await;
+    let report = worker.worker.process(&[missed]).await;
     assert!(report.results.iter().all(Result::is_ok), "{report:?}");
     assert_eq!(
         t.sim.requests().len(),
@@ -74,10 +92,10 @@ async fn a_missed_lifecycle_event_in_the_worker_asks_the_poller_and_polls_nothin
     assert!(request.reason.contains("missed"), "{request:?}");
 
     // The poller's next run answers it and clears it.
-    let poller = t.build(Role::Poller, Some(Arc::new(queue.clone())));
-    let first = poller.poller().unwrap().poll().await.unwrap();
+    let poller = t.build::<PollerParts>(Some(Arc::new(queue.clone())));
+    let first = poller.poller.poll().await.unwrap();
     assert_eq!(first.requested, Some(request));
-    let second = poller.poller().unwrap().poll().await.unwrap();
+    let second = poller.poller.poll().await.unwrap();
     assert_eq!(second.requested, None);
 }
 
@@ -89,8 +107,8 @@ async fn a_sink_receives_the_key_kind_level_incident_and_whether_it_resolves() {
     let store: Arc<dyn Store> = t.store.clone();
     let mut adapters = Adapters::new(store);
     adapters.built_sinks.push(sink.clone());
-    let app = App::build(&t.settings, Role::Worker, adapters).unwrap();
-    let worker = app.worker().unwrap();
+    let app = WorkerParts::build(&t.settings, adapters).unwrap();
+    let worker = app.worker.clone();
     let id = t.high_risk_user(71, "Paged User", "paged");
     worker
         .process(&[hint(&t, Subject::RiskyUser { user_id: id })])

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use riskrelay::app::{Adapters, App, Role};
+use riskrelay::app::{Adapters, Parts, ServiceParts, WorkerParts};
 use riskrelay::clock::{Clock, FixedClock};
 use riskrelay::observation::Subject;
 use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
@@ -62,8 +62,8 @@ async fn five_bursts_in_one_window_become_one_update_and_every_detection_is_sent
     let store: Arc<dyn Store> = t.store.clone();
     let mut adapters = Adapters::new(store);
     adapters.clock = clock.clone();
-    let app = App::build(&t.settings, Role::Service, adapters).unwrap();
-    let (worker, poller) = (app.worker().unwrap(), app.poller().unwrap());
+    let app = ServiceParts::build(&t.settings, adapters).unwrap();
+    let (worker, poller) = (app.worker, app.poller);
 
     let id = t.high_risk_user(50, "Burst User", "burst");
     let mut sent: Vec<String> = t.sim.detections_of(id).into_iter().map(|d| d.id).collect();
@@ -163,10 +163,9 @@ async fn turning_coalescing_off_sends_what_was_folded_and_empties_the_list() {
     t.save_posture(OffsetDateTime::now_utc()).await;
     let store: Arc<dyn Store> = t.store.clone();
     let build = |settings: &riskrelay::app::Settings| {
-        App::build(settings, Role::Worker, Adapters::new(store.clone()))
+        WorkerParts::build(settings, Adapters::new(store.clone()))
             .unwrap()
             .worker
-            .unwrap()
     };
     let id = t.high_risk_user(51, "Folded User", "folded");
     let hint = riskrelay_sim::testkit::hint(&t, Subject::RiskyUser { user_id: id });

@@ -1,7 +1,7 @@
 //! `RISKRELAY_EXCLUDE`: excluded users (by user principal name, id or group) get no alert and
 //! are left out of digests, but their state is recorded, so lifting the exclusion floods nothing.
 
-use riskrelay::app::Role;
+use riskrelay::app::ServiceParts;
 use riskrelay::exclusions::Exclusions;
 use riskrelay::reconcile::UserState;
 use riskrelay::store::{self, Store};
@@ -22,8 +22,8 @@ async fn excluded_users_get_no_alert_and_no_digest_line_but_their_state_is_kept(
         uid(2)
     ))
     .unwrap();
-    let app = t.build(Role::Service, None);
-    app.poller().unwrap().poll().await.unwrap(); // baseline of an empty tenant
+    let app = t.build::<ServiceParts>(None);
+    app.poller.poll().await.unwrap(); // baseline of an empty tenant
     let (before_slack, _) = t.posts().await;
 
     let by_upn = t.high_risk_user(1, "Break Glass", "breakglass");
@@ -31,7 +31,7 @@ async fn excluded_users_get_no_alert_and_no_digest_line_but_their_state_is_kept(
     t.high_risk(SimUser::new(uid(3), "Service Account", "svc").in_group(GROUP));
     t.high_risk_user(4, "Alice Alert", "alice");
     t.high_risk_user(5, "Bob Alert", "bob");
-    app.poller().unwrap().poll().await.unwrap();
+    app.poller.poll().await.unwrap();
 
     let posts = t.slack.received_requests().await.unwrap();
     let new: Vec<String> = posts[before_slack..]
@@ -67,8 +67,8 @@ async fn excluded_users_get_no_alert_and_no_digest_line_but_their_state_is_kept(
 
     // Lifting the exclusions later says nothing about what already happened.
     t.settings.policy.exclude = Exclusions::default();
-    let lifted = t.build(Role::Service, None);
+    let lifted = t.build::<ServiceParts>(None);
     let (slack, teams) = t.posts().await;
-    lifted.poller().unwrap().poll().await.unwrap();
+    lifted.poller.poll().await.unwrap();
     assert_eq!(t.posts().await, (slack, teams), "no flood");
 }

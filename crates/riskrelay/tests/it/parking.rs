@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use riskrelay::app::{Adapters, App, Role};
+use riskrelay::app::{Adapters, Parts, ServiceParts};
 use riskrelay::parking::{self, PARK_AFTER_ATTEMPTS, Selection};
 use riskrelay::risk::RiskLevel;
 use riskrelay::sink::{Outgoing, Sink, SinkError};
@@ -18,8 +18,8 @@ use riskrelay_sim::testkit::{SLACK_PATH, TestApp, ok_slack, ok_teams, received_t
 async fn a_payload_slack_rejects_is_parked_once_the_cycle_moves_on_and_a_replay_posts_it() {
     let t = TestApp::start().await;
     t.ok_sinks().await;
-    let app = t.build(Role::Service, None);
-    let poller = app.poller().unwrap();
+    let app = t.build::<ServiceParts>(None);
+    let poller = app.poller.clone();
     poller.poll().await.unwrap(); // the baseline of an empty tenant, one message
     t.slack.reset().await;
     t.teams.reset().await;
@@ -78,7 +78,7 @@ async fn a_payload_slack_rejects_is_parked_once_the_cycle_moves_on_and_a_replay_
 
     // A replay while Slack still refuses keeps it parked; once Slack takes it, it is posted once
     // and leaves the list. Teams, which had it, gets nothing.
-    let worker = app.worker().unwrap();
+    let worker = app.worker.clone();
     let outcomes = worker.replay_parked(&Selection::All).await.unwrap();
     assert!(outcomes[0].1.is_err(), "{outcomes:?}");
     assert_eq!(
@@ -153,8 +153,8 @@ async fn a_message_that_keeps_failing_is_parked_after_the_bounded_attempts_and_n
     adapters.inline_retry.base_delay = std::time::Duration::from_millis(1);
     adapters.inline_retry.max_delay = std::time::Duration::from_millis(1);
     adapters.built_sinks.push(flaky.clone());
-    let app = App::build(&t.settings, Role::Service, adapters).unwrap();
-    let poller = app.poller().unwrap();
+    let app = ServiceParts::build(&t.settings, adapters).unwrap();
+    let poller = app.poller.clone();
     poller.poll().await.unwrap();
     t.high_risk_user(1, "Fine User", "fine@contoso.com");
     t.high_risk_user(2, "Poison User", "poison@contoso.com");

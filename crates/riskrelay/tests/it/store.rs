@@ -257,7 +257,7 @@ async fn dynamodb_unavailable_is_an_error_not_a_panic() {
 /// together stay a second apart (the simulator answers 429 to any closer pair, as Graph does).
 #[tokio::test]
 async fn the_poller_and_worker_functions_share_one_identity_protection_budget() {
-    use riskrelay::app::{Adapters, App, Role, Settings};
+    use riskrelay::app::{Adapters, Parts, PollerParts, Settings, WorkerParts};
     use riskrelay_sim::{SimConfig, SimUser, Simulator};
     let sim = Simulator::start(SimConfig {
         enforce_rate_limit: true,
@@ -282,16 +282,15 @@ async fn the_poller_and_worker_functions_share_one_identity_protection_budget() 
     let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
     let queue: Arc<dyn riskrelay::queue::Queue> =
         Arc::new(riskrelay_sim::testkit::RecordingQueue::default());
-    let build = |role| {
-        App::build(
-            &settings,
-            role,
-            Adapters::new(store.clone()).with_queue(queue.clone()),
-        )
+    let adapters = || Adapters::new(store.clone()).with_queue(queue.clone());
+    let poller = PollerParts::build(&settings, adapters())
         .unwrap()
         .graph
-    };
-    let (poller, worker) = (build(Role::Poller), build(Role::Worker));
+        .clone();
+    let worker = WorkerParts::build(&settings, adapters())
+        .unwrap()
+        .graph
+        .clone();
     let reads = |g: riskrelay::graph::GraphClient| {
         let users = users.clone();
         async move {
@@ -413,14 +412,12 @@ async fn a_crash_in_the_middle_of_a_grouped_write_then_a_restart_delivers_each_a
         died: Default::default(),
     });
     let build = |store: Arc<dyn Store>| {
-        riskrelay::app::App::build(
+        <riskrelay::app::WorkerParts as riskrelay::app::Parts>::build(
             &t.settings,
-            riskrelay::app::Role::Worker,
             riskrelay::app::Adapters::new(store),
         )
         .unwrap()
         .worker
-        .unwrap()
     };
 
     let first = build(dying).process(&items).await;

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use riskrelay::app::{Adapters, App, Role};
+use riskrelay::app::{Adapters, Parts, ToolParts};
 use riskrelay::client_state::ClientStates;
 use riskrelay::config::{Env, EnvSecrets};
 use riskrelay::ids::SubscriptionId;
 use riskrelay::notification::LifecycleKind;
-use riskrelay::observation::LifecycleHandler;
 use riskrelay::observation::{LifecycleEvent, Subject, WorkItem};
 use riskrelay::source::poll::PollTrigger;
+use riskrelay::source::subscriptions::LifecycleHandler;
 use riskrelay::source::subscriptions::{KnownSubscriptions, SubscriptionsConfig, Upkeep, Wanted};
 use riskrelay::source::webhook::Webhook;
 use riskrelay::source::webhook::WebhookConfig;
@@ -29,7 +29,7 @@ struct CountingTrigger(AtomicUsize);
 
 #[async_trait::async_trait]
 impl PollTrigger for CountingTrigger {
-    async fn poll_now(&self, _reason: &str) -> Result<(), String> {
+    async fn poll_now(&self, _reason: &str) -> Result<(), riskrelay::store::StoreError> {
         self.0.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -98,8 +98,9 @@ impl Rig {
         let store: Arc<dyn riskrelay::store::Store> = self.store.clone();
         let mut adapters = Adapters::new(store);
         adapters.poll_trigger = trigger;
-        App::build(&settings, Role::Tool, adapters)
+        ToolParts::build(&settings, adapters)
             .unwrap()
+            .base
             .upkeep
             .unwrap()
     }
@@ -309,6 +310,15 @@ async fn an_unreachable_or_wrong_endpoint_fails_validation_clearly() {
         None,
     );
     let err = upkeep.ensure(OffsetDateTime::now_utc()).await.unwrap_err();
-    assert!(err.contains("validation"), "{err}");
+    assert!(
+        matches!(
+            err,
+            riskrelay::source::subscriptions::UpkeepError::Graph(
+                riskrelay::graph::GraphError::Rejected { status: 400, .. }
+            )
+        ),
+        "Graph's refusal, typed: {err:?}"
+    );
+    assert!(err.to_string().contains("validation"), "{err}");
     assert!(rig.sim.subscriptions().is_empty());
 }

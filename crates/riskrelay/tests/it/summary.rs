@@ -1,7 +1,7 @@
 //! The standing summary: asked for once per scheduled time by the poll cycle, built by the worker
 //! from who Graph lists at risk.
 
-use riskrelay::app::Role;
+use riskrelay::app::ServiceParts;
 use riskrelay::exclusions::Exclusions;
 use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
 use riskrelay::summary::Schedule;
@@ -54,11 +54,10 @@ async fn the_summary_lists_who_is_still_at_risk_once_per_scheduled_time() {
     })
     .await
     .unwrap();
-    let app = t.build(Role::Service, None);
-    let poller = app.poller().unwrap();
+    let app = t.build::<ServiceParts>(None);
+    let poller = app.poller.clone();
     // Hana's risk went through a cycle, so riskrelay knows when her episode began.
-    app.worker()
-        .unwrap()
+    app.worker
         .process(&[riskrelay_sim::testkit::hint(
             &t,
             riskrelay::observation::Subject::RiskyUser { user_id: hana },

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use riskrelay::app::{Adapters, Settings};
+use riskrelay::app::{Adapters, ServiceParts, Settings};
 use riskrelay::drift::DriftMode;
 use riskrelay::fleet::{Done, Fleet, Job};
 use riskrelay::ids::TenantId;
@@ -76,19 +76,13 @@ impl Msp {
         .unwrap();
     }
 
-    fn fleet(&self) -> Fleet {
+    fn fleet(&self) -> Fleet<ServiceParts> {
         let store: Arc<dyn Store> = self.store.clone();
         let mut adapters = Adapters::new(store);
         adapters.inline_retry.base_delay = std::time::Duration::from_millis(20);
-        Fleet::build(
-            &self.settings,
-            riskrelay::app::service_parts,
-            adapters,
-            Mode::Registry,
-            250,
-        )
-        .unwrap()
-        .delivering()
+        Fleet::<ServiceParts>::build(&self.settings, adapters, Mode::Registry, 250)
+            .unwrap()
+            .delivering()
     }
 
     async fn texts(&self, sink: &str) -> String {

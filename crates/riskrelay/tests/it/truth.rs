@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use riskrelay::app::{Adapters, App, Role};
+use riskrelay::app::{Adapters, Parts, Polls, ServiceParts};
 use riskrelay::checks::report::CheckStatus;
 use riskrelay::drift::DriftMode;
 use riskrelay::ids::UserId;
@@ -21,7 +21,7 @@ use riskrelay_sim::testkit::{hint, uid};
 /// A tenant, the app built as `riskrelay run` builds it, and what it posted.
 struct Case {
     t: TestApp,
-    app: App,
+    app: ServiceParts,
     sink: Arc<RecordingSink>,
 }
 
@@ -57,7 +57,7 @@ impl Case {
         let store: Arc<dyn Store> = t.store.clone();
         let mut adapters = Adapters::new(store);
         adapters.built_sinks.push(sink.clone());
-        let app = App::build(&t.settings, Role::Service, adapters).unwrap();
+        let app = ServiceParts::build(&t.settings, adapters).unwrap();
         Self { t, app, sink }
     }
 
@@ -86,8 +86,7 @@ impl Case {
         let before = self.sink.user_texts().len();
         let report = self
             .app
-            .worker()
-            .unwrap()
+            .worker
             .process(&[hint(&self.t, Subject::RiskyUser { user_id: id })])
             .await;
         assert!(report.results.iter().all(Result::is_ok), "{report:?}");
@@ -313,7 +312,7 @@ async fn a_deleted_user_is_said_to_be_gone_and_left_out_of_the_baseline() {
     let live = case.at_risk(cloud_only(981, "Live User"), RiskLevel::Medium);
     case.t.sim.set_user_flags(live, false, true);
 
-    case.app.poller().unwrap().poll().await.unwrap();
+    case.app.poller.poll().await.unwrap();
     let baseline = case
         .sink
         .messages()
@@ -351,7 +350,7 @@ async fn a_detection_that_surfaced_before_the_poll_window_is_still_listed() {
     t.settings.policy.late_detection_reads = 1;
     let case = Case::build(t).await;
     case.posture().await;
-    case.app.poller().unwrap().poll().await.unwrap(); // the baseline
+    case.app.poller.poll().await.unwrap(); // the baseline
     let two_days_ago = OffsetDateTime::now_utc() - time::Duration::hours(49);
     for (n, name) in [(990, "Late One"), (991, "Late Two")] {
         let id = case.t.sim.add_user(cloud_only(n, name));
@@ -362,7 +361,7 @@ async fn a_detection_that_surfaced_before_the_poll_window_is_still_listed() {
             .sim
             .set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
     }
-    case.app.poller().unwrap().poll().await.unwrap();
+    case.app.poller.poll().await.unwrap();
     let texts = case.sink.user_texts();
     assert_eq!(texts.len(), 2, "{texts:#?}");
     let listed = texts
@@ -403,7 +402,7 @@ async fn late_detection_reads_are_capped_per_cycle_and_made_after_its_pages() {
     t.sim.set_max_page(10);
     let case = Case::build(t).await;
     case.posture().await;
-    case.app.poller().unwrap().poll().await.unwrap(); // the baseline
+    case.app.poller.poll().await.unwrap(); // the baseline
     let two_days_ago = OffsetDateTime::now_utc() - time::Duration::hours(49);
     for n in 0..25 {
         let id = case
@@ -418,7 +417,7 @@ async fn late_detection_reads_are_capped_per_cycle_and_made_after_its_pages() {
             .set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
     }
     case.t.sim.clear_requests();
-    case.app.poller().unwrap().poll().await.unwrap();
+    case.app.poller.poll().await.unwrap();
     let texts = case.sink.user_texts();
     assert_eq!(texts.len(), 25, "each user alerted once: {texts:#?}");
     let listed = texts
@@ -451,7 +450,7 @@ async fn late_detection_reads_are_capped_per_cycle_and_made_after_its_pages() {
         "the reads come after the cycle's last page"
     );
     // Nothing is left waiting, and a second cycle posts nothing more.
-    case.app.poller().unwrap().poll().await.unwrap();
+    case.app.poller.poll().await.unwrap();
     assert_eq!(case.sink.user_texts().len(), 25);
 }
 

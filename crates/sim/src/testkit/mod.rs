@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::{SimConfig, Simulator};
 use async_trait::async_trait;
-use riskrelay::app::{Adapters, App, Role, Settings};
+use riskrelay::app::{Adapters, Parts, Settings, WorkerParts};
 use riskrelay::config::{Env, EnvSecrets};
 use riskrelay::graph::GraphClient;
 use riskrelay::observation::WorkItem;
@@ -328,7 +328,7 @@ pub async fn ok_teams(server: &MockServer) {
     answer(server, TEAMS_PATH, ResponseTemplate::new(202), None, None).await;
 }
 
-/// The application as every entry point builds it ([`App::build`]), against the simulated
+/// The application as every entry point builds it (one role's [`riskrelay::app::Parts`]), against the simulated
 /// tenant, an in-memory store and fake Slack and Teams servers. Tests change `settings` before
 /// building, and the simulator, store and servers as they go.
 pub struct TestApp {
@@ -361,16 +361,17 @@ impl TestApp {
     }
 
     /// The parts for `role`, handing work to `queue` (the in-process queue when `None`).
-    pub fn build(&self, role: Role, queue: Option<Arc<dyn Queue>>) -> App {
+    /// One role's parts (see [`riskrelay::app::Parts`]) over the test's store.
+    pub fn build<P: Parts>(&self, queue: Option<Arc<dyn Queue>>) -> P {
         let store: Arc<dyn Store> = self.store.clone();
         let mut adapters = Adapters::new(store);
         adapters.queue = queue;
         adapters.inline_retry.base_delay = std::time::Duration::from_millis(20);
-        App::build(&self.settings, role, adapters).unwrap()
+        P::build(&self.settings, adapters).unwrap()
     }
 
     pub fn worker(&self) -> Arc<Worker> {
-        self.build(Role::Worker, None).worker.unwrap()
+        self.build::<WorkerParts>(None).worker
     }
 
     pub fn graph(&self) -> GraphClient {

@@ -89,7 +89,7 @@ impl PollError {
 /// itself runs where polls run (the scheduler of `riskrelay run`, the poller function).
 #[async_trait::async_trait]
 pub trait PollTrigger: Send + Sync {
-    async fn poll_now(&self, reason: &str) -> Result<(), String>;
+    async fn poll_now(&self, reason: &str) -> Result<(), StoreError>;
 }
 
 /// A request for a poll that did not come from the schedule: Graph said notifications were
@@ -114,15 +114,13 @@ pub struct StoredPollRequest {
 
 #[async_trait::async_trait]
 impl PollTrigger for StoredPollRequest {
-    async fn poll_now(&self, reason: &str) -> Result<(), String> {
+    async fn poll_now(&self, reason: &str) -> Result<(), StoreError> {
         let request = PollRequest {
             at: self.clock.now(),
             reason: reason.to_string(),
         };
         let key = store::keys::POLL_REQUEST;
-        let current = store::load::<PollRequest>(self.store.as_ref(), self.tenant, key)
-            .await
-            .map_err(|e| e.to_string())?;
+        let current = store::load::<PollRequest>(self.store.as_ref(), self.tenant, key).await?;
         // Losing a race to another writer is fine: one request is as good as two.
         store::save(
             self.store.as_ref(),
@@ -133,7 +131,6 @@ impl PollTrigger for StoredPollRequest {
         )
         .await
         .map(|_| ())
-        .map_err(|e| e.to_string())
     }
 }
 
