@@ -26,6 +26,12 @@ pub enum ApiError {
     BadValidationToken,
     #[error("queue unavailable")]
     QueueUnavailable,
+    /// A bearer token was required and not given, or not the right one.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// Not from where this endpoint answers (loopback only).
+    #[error("forbidden")]
+    Forbidden,
 }
 
 impl ApiError {
@@ -41,6 +47,8 @@ impl ApiError {
             Self::BadValidationToken => (StatusCode::BAD_REQUEST, "bad_validation_token"),
             // 503 so that Graph retries the delivery (it does for up to 4 hours).
             Self::QueueUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
         }
     }
 
@@ -50,6 +58,10 @@ impl ApiError {
         if self == Self::MethodNotAllowed {
             res.headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        if self == Self::Unauthorized {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         res
     }

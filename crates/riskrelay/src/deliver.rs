@@ -232,7 +232,24 @@ impl Delivery {
         Some(report)
     }
 
+    /// Delivers to one destination and counts what it came to (a digest counts once).
     async fn deliver_to(
+        &self,
+        sink: &dyn Sink,
+        messages: &[&Message],
+        now: OffsetDateTime,
+        report: &mut Report,
+    ) {
+        let (posted, failed) = (report.posted.len(), report.failures.len());
+        self.post_all(sink, messages, now, report).await;
+        let metrics = crate::metrics::global();
+        let n = (report.posted.len() - posted) as u64;
+        metrics.alerts(sink.name(), crate::metrics::Outcome::Delivered, n);
+        let n: usize = report.failures[failed..].iter().map(|f| f.keys.len()).sum();
+        metrics.alerts(sink.name(), crate::metrics::Outcome::Failed, n as u64);
+    }
+
+    async fn post_all(
         &self,
         sink: &dyn Sink,
         messages: &[&Message],

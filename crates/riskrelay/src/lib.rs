@@ -26,6 +26,8 @@
 //! - [`queue`]: the `Queue` port with in-process (inline), channel and SQS adapters.
 //! - [`sink`]: the `Sink` port with Slack, Teams, PagerDuty, console and file destinations.
 //! - [`server`]: the local HTTP server (the webhook and action pages outside Lambda, the simulator).
+//! - [`metrics`]: riskrelay's own figures, served as `GET /metrics` and written as CloudWatch EMF
+//!   log lines.
 //!
 //! Pipeline:
 //! - [`source`]: where work comes from: the poll cycle, the webhook, Graph subscriptions.
@@ -60,6 +62,7 @@ pub mod graph;
 pub mod http;
 pub mod lambda;
 pub mod limiter;
+pub mod metrics;
 pub mod parking;
 pub mod queue;
 pub mod secrets;

@@ -72,10 +72,17 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 /// cannot hold a connection open forever.
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The address a request came from, in its extensions (an endpoint that answers loopback only
+/// reads it).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
 async fn handle<A: HttpApp>(
     app: Arc<A>,
-    req: hyper::Request<Incoming>,
+    peer: SocketAddr,
+    mut req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    req.extensions_mut().insert(Peer(peer));
     let declared = req
         .headers()
         .get(http::header::CONTENT_LENGTH)
@@ -193,7 +200,7 @@ pub async fn serve<A: HttpApp>(
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(a) => {
                         failures.reset();
                         a
@@ -211,7 +218,7 @@ pub async fn serve<A: HttpApp>(
                 let app = app.clone();
                 let mut stopping = stopping_rx.clone();
                 connections.spawn(async move {
-                    let service = service_fn(move |req| handle(app.clone(), req));
+                    let service = service_fn(move |req| handle(app.clone(), peer, req));
                     let conn = http1::Builder::new()
                         .header_read_timeout(READ_TIMEOUT)
                         .timer(hyper_util::rt::TokioTimer::new())

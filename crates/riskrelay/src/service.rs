@@ -87,8 +87,10 @@ impl Default for Intervals {
 /// and the schedule.
 pub struct Service {
     pub fleet: Arc<Fleet<ServiceParts>>,
-    /// Where the webhook and the action pages listen.
+    /// Where the webhook, the action pages, `/healthz` and `/metrics` listen.
     pub listen: SocketAddr,
+    /// Who may read `/metrics`.
+    pub metrics: crate::metrics::endpoint::Access,
     /// What the webhook verifies with; `None`: no webhook.
     pub webhook: Option<crate::source::webhook::Tenants>,
     pub schedule: Intervals,
@@ -241,10 +243,13 @@ impl Service {
         }
         // Answered here rather than by the webhook, so that it says whether the schedule runs.
         let scheduling = Arc::new(std::sync::atomic::AtomicBool::new(true));
-        if !routes.is_empty() {
-            routes = routes.prefix("/healthz", Arc::new(Health(scheduling.clone())));
-        }
-        if !routes.is_empty() {
+        routes = routes
+            .prefix("/healthz", Arc::new(Health(scheduling.clone())))
+            .prefix(
+                "/metrics",
+                Arc::new(crate::metrics::endpoint::Endpoint(self.metrics.clone())),
+            );
+        {
             let listener = crate::server::bind(self.listen).await?;
             tracing::info!(address = %listener.local_addr()?, webhook = self.webhook.is_some(), actions = actions.is_some(), "listening");
             let mut s = stop.clone();

@@ -83,6 +83,10 @@ pub async fn service(
     let svc = Arc::new(Service {
         fleet: Arc::new(fleet),
         listen,
+        metrics: riskrelay::metrics::endpoint::Access::load(
+            &env,
+            &riskrelay::config::EnvSecrets(&env),
+        )?,
         webhook,
         schedule,
         poll_now,

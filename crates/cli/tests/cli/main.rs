@@ -5,6 +5,7 @@
 mod bench_cycle;
 mod bench_tenants;
 mod demo;
+mod metrics;
 mod run;
 mod serve;
 mod snooze;

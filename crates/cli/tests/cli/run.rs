@@ -34,7 +34,7 @@ fn cli(db: &Path, slack: &MockServer) -> tokio::process::Command {
     cmd
 }
 
-fn command(db: &Path, slack: &MockServer) -> tokio::process::Command {
+pub(crate) fn command(db: &Path, slack: &MockServer) -> tokio::process::Command {
     let mut cmd = cli(db, slack);
     cmd.arg("run").stdout(Stdio::null());
     cmd
@@ -56,7 +56,7 @@ fn log(db: &Path) -> std::fs::File {
     std::fs::File::create(dir.join(format!("run-{n}.log"))).unwrap()
 }
 
-fn logs(db: &Path) -> String {
+pub(crate) fn logs(db: &Path) -> String {
     let dir = db.parent().unwrap();
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -78,15 +78,15 @@ fn logs(db: &Path) -> String {
 
 /// A tenant watched from a fresh database: a baseline run done, then `users` users at risk
 /// (Kill Test 0…), and Slack taking every post until the test says otherwise.
-struct Watched {
+pub(crate) struct Watched {
     // Held for the database's lifetime.
-    _dir: tempfile::TempDir,
-    db: std::path::PathBuf,
-    sim: Simulator,
-    slack: MockServer,
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) db: std::path::PathBuf,
+    pub(crate) sim: Simulator,
+    pub(crate) slack: MockServer,
 }
 
-async fn watched(config: SimConfig, users: u32) -> Watched {
+pub(crate) async fn watched(config: SimConfig, users: u32) -> Watched {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("riskrelay.sqlite");
     let sim = Simulator::start(config).await.unwrap();
@@ -116,7 +116,7 @@ pub fn against(cmd: &mut tokio::process::Command, sim: &Simulator) {
         .env("RISKRELAY_GRAPH_ROOT", sim.url().to_string());
 }
 
-async fn bodies(server: &MockServer) -> Vec<String> {
+pub(crate) async fn bodies(server: &MockServer) -> Vec<String> {
     server
         .received_requests()
         .await
@@ -195,7 +195,7 @@ fn risky(sim: &Simulator, n: u32) {
     }
 }
 
-fn user_alerts(texts: &[String]) -> Vec<String> {
+pub(crate) fn user_alerts(texts: &[String]) -> Vec<String> {
     let mut names: Vec<String> = texts
         .iter()
         .filter(|t| t.contains("High user risk: Kill Test"))
@@ -367,7 +367,7 @@ async fn run_once(db: &Path, sim: &Simulator, slack: &MockServer) {
 }
 
 /// A free loopback port for a process to listen on.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -90,6 +90,7 @@ impl<P: crate::app::Parts> Fleet<P> {
                 return;
             }
         }
+        crate::metrics::global().consent(record.id, after.consent);
         if after == before {
             return;
         }

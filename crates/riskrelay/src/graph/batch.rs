@@ -366,6 +366,7 @@ impl GraphClient {
             body: Some(serde_json::json!({ "requests": requests })),
             as_user: None,
         };
+        crate::metrics::global().batch_request();
         let reply = match self
             .send(&call)
             .await

@@ -115,6 +115,17 @@ pub enum Budget {
     Other,
 }
 
+impl Budget {
+    /// Its name as a metric label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::IdentityProtection => "identity_protection",
+            Self::Directory => "directory",
+            Self::Other => "other",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GraphError {
     #[error("Graph kept throttling {feature} (429) until the retry budget ran out")]

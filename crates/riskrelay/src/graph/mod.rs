@@ -273,6 +273,7 @@ impl GraphClient {
                 return Err(GraphError::Stopping { feature });
             }
             inner.counts.record(budget);
+            crate::metrics::global().graph_request(budget.name());
             let mut req = inner
                 .http
                 .request(call.method.clone(), call.url.clone())
@@ -321,6 +322,9 @@ impl GraphClient {
                 Err(e) => (GraphError::transport(feature, e), None),
             };
             let throttled = matches!(error, GraphError::Throttled { .. });
+            if throttled {
+                crate::metrics::global().graph_throttled(budget.name());
+            }
             let Some(delay) = attempts.next_delay(retry_after) else {
                 attempts.give_up(&error);
                 return Err(error);

@@ -73,6 +73,7 @@ impl HintQueue {
                 if !s.items.is_empty() {
                     let n = max.min(s.items.len());
                     let batch: Vec<WorkItem> = s.items.drain(..n).collect();
+                    crate::metrics::global().hint_queue_depth(s.items.len());
                     for item in &batch {
                         if let Some(k) = key(item) {
                             s.waiting.remove(&k);
@@ -124,6 +125,7 @@ impl Queue for HintQueue {
             }
             s.items.push_back(item);
         }
+        crate::metrics::global().hint_queue_depth(s.items.len());
         drop(s);
         self.ready.notify_one();
         Ok(())

@@ -128,6 +128,9 @@ impl Worker {
             .filter(|(k, sink)| !parked.contains(&(k.as_str(), *sink)))
             .map(|(k, _)| k.clone())
             .collect();
+        for (_, sink) in &settled.parked {
+            crate::metrics::global().alerts(sink, crate::metrics::Outcome::Parked, 1);
+        }
         (still, settled.parked)
     }
 }

@@ -58,7 +58,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "adapters",
-        &["graph", "store", "queue", "sink", "server", "sim"],
+        &[
+            "graph", "store", "queue", "sink", "server", "metrics", "sim",
+        ],
     ),
     (
         "pipeline",

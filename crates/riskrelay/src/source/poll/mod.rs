@@ -242,6 +242,18 @@ impl Poller {
     /// the part it takes on, until one reaches the present. So a window of any size is caught
     /// up, invocation by invocation, with the checkpoint's meaning unchanged.
     pub async fn poll_until(&self, deadline: Option<Instant>) -> Result<PollReport, PollError> {
+        let began = Instant::now();
+        let result = self.cycle(deadline).await;
+        crate::metrics::global().poll_cycle(
+            self.tenant,
+            result.as_ref().ok().map(|r| r.checkpoint),
+            began.elapsed(),
+            self.clock.now(),
+        );
+        result
+    }
+
+    async fn cycle(&self, deadline: Option<Instant>) -> Result<PollReport, PollError> {
         let started = self.clock.now();
         let cycle_id = format!(
             "{}-{}",
