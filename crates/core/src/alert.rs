@@ -343,6 +343,12 @@ pub struct OperationsNotice {
     pub action: String,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
+    /// The incident a paging destination opens for a condition that ends (polls failing), and
+    /// closes with the notice that `resolves` it; `None` for a one-off notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    #[serde(default)]
+    pub resolves: bool,
 }
 
 /// A snooze begun, lifted or run out: posted once each, so the channel keeps the audit trail.
@@ -478,9 +484,8 @@ impl Message {
             ),
             Self::Baseline(_) => (Some(AlertKind::Baseline), None, None, false),
             Self::Digest(_) => (None, None, None, false),
-            Self::Operations(_) | Self::Snooze(_) | Self::Summary(_) | Self::Action(_) => {
-                (None, None, None, false)
-            }
+            Self::Operations(o) => (None, None, o.incident.clone(), o.resolves),
+            Self::Snooze(_) | Self::Summary(_) | Self::Action(_) => (None, None, None, false),
         };
         Routing {
             key: self.key().to_string(),

@@ -8,7 +8,7 @@
 //! - [`context`]: what the directory says about a user (context, sync, MFA/SSPR registration).
 //! - [`posture`]: the tenant posture data and the snapshot the verdict reads.
 //! - [`notification`]: Graph change and lifecycle notifications and resource-path parsing.
-//! - [`observation`]: the queue's message types and the lifecycle-handler port.
+//! - [`observation`]: the queue's message types.
 //! - [`reconcile`]: last-seen state versus now, into at most one change per user.
 //! - [`verdict`]: can the user self-remediate on-premises, in the cloud, or not, and why.
 //! - [`alert`]: alerts, their kinds, stable keys and routing (incident, resolves).
@@ -21,6 +21,7 @@
 //! - [`action_link`]: the signed links behind an alert's action buttons, and their settings.
 //! - [`summary`]: the standing summary's schedule and lines (who is still at risk).
 //! - [`drift`]: the drift guard's decisions (episodes, one PATCH, said once).
+//! - [`poll_health`]: the dead-man message: polls failing for too long, said once, and their end.
 //! - [`tenancy`]: many tenants from one deployment: the registry, each tenant's consent state
 //!   and the admin-consent URL.
 //! - [`render`]: one view per message, drawn for Slack, Teams and a terminal, with escaping.
@@ -48,6 +49,7 @@ pub mod late;
 pub mod mac;
 pub mod notification;
 pub mod observation;
+pub mod poll_health;
 pub mod posture;
 pub mod reconcile;
 pub mod redact;

@@ -340,6 +340,8 @@ pub fn consent_notice(
                 lines: vec![tenant, format!("Refused: {reason}"), stops],
                 action: action.into(),
                 at: now,
+                incident: None,
+                resolves: false,
             }
         }
         ConsentChange::Restored => OperationsNotice {
@@ -349,6 +351,8 @@ pub fn consent_notice(
             lines: vec![tenant],
             action: "Nothing to do: its next cycle catches up from where it stopped.".into(),
             at: now,
+            incident: None,
+            resolves: false,
         },
     }
 }
@@ -390,6 +394,8 @@ impl DeploymentStatus {
                     ],
                     action: "AADSTS500011 (Graph's resource not found in the tenant) and the same refusal from every tenant usually mean RISKRELAY_GRAPH_ROOT or RISKRELAY_AUTHORITY_HOST names another cloud than the tenants', or the app registration itself changed. Check them.".into(),
                     at: now,
+                    incident: None,
+                    resolves: false,
                 })
             }
             (None, Some(_)) => {
@@ -402,6 +408,8 @@ impl DeploymentStatus {
                     lines: vec!["The problem every tenant shared is gone.".into()],
                     action: "Nothing to do.".into(),
                     at: now,
+                    incident: None,
+                    resolves: false,
                 })
             }
             _ => None,

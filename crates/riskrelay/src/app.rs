@@ -46,6 +46,8 @@ pub struct Settings {
     /// The tenant's name on every message, when one deployment watches several (see
     /// [`Settings::for_tenant`]).
     pub tenant_name: Option<String>,
+    /// How long polls may fail before the dead-man message (`RISKRELAY_STALE_AFTER_MINUTES`).
+    pub stale_after: Duration,
 }
 
 impl Settings {
@@ -77,6 +79,7 @@ impl Settings {
             client_states,
             actions: crate::action_link::ActionsConfig::load(env, secrets)?,
             tenant_name: None,
+            stale_after: crate::poll_health::stale_after(env)?,
         })
     }
 
@@ -95,6 +98,7 @@ impl Settings {
             client_states: None,
             actions: None,
             tenant_name: None,
+            stale_after: crate::poll_health::DEFAULT_STALE_AFTER,
         }
     }
 

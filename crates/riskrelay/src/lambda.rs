@@ -139,7 +139,14 @@ impl PollerFunction {
             .map_err(anyhow::Error::msg)?;
         let job = job_of(kind, deadline_ms);
         match (self.fleet.single(), input.tenant) {
-            (Some(app), _) => single_job(app, job).await,
+            (Some(app), _) => {
+                let out = single_job(app, job).await;
+                if let Job::Poll(_) = job {
+                    let error = out.as_ref().err().map(crate::fleet::chain_text);
+                    self.fleet.watch_poll(app, None, error.as_deref()).await;
+                }
+                out
+            }
             (None, Some(tenant)) => {
                 let run = self.fleet.run_for(tenant, job).await?;
                 let run = run.with_context(|| format!("{tenant} is not a registered tenant"))?;

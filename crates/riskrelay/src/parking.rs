@@ -242,6 +242,8 @@ fn notice(tenant: TenantId, parked: &[Parked], now: OffsetDateTime) -> Message {
             .collect(),
         action: "Every other message went on. Fix the destination, then run `riskrelay parked --replay all` (or one id) to post what was set aside; `riskrelay parked` lists it.".into(),
         at: now,
+        incident: None,
+        resolves: false,
     })
 }
 

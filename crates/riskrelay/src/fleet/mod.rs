@@ -14,6 +14,7 @@
 mod announce;
 mod consent;
 mod registry;
+mod watch;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -37,6 +38,7 @@ use crate::tenancy::{self, Mode, Outcome, Registry, TenantRecord, TenantStatus};
 use announce::Announce;
 use consent::{outcome_of, outcome_of_graph};
 pub use registry::{register, statuses, unregister};
+pub use watch::chain_text;
 
 /// Tenants worked on at once unless `RISKRELAY_TENANT_CONCURRENCY` says otherwise. A tenant's
 /// cycle mostly waits on its own 1 request/s budget, so a task costs little but a socket and a
@@ -371,11 +373,13 @@ impl<P: Polls> Fleet<P> {
         app: Arc<P>,
     ) -> (TenantRun, Option<Settle>) {
         let Some(record) = record else {
+            let result = run(app.as_ref(), job).await;
+            self.after_job(job, &app, None, &result).await;
             return (
                 TenantRun {
                     tenant: app.base().tenant,
                     name: None,
-                    result: run(app.as_ref(), job).await.map_err(|e| format!("{e:#}")),
+                    result: result.map_err(|e| format!("{e:#}")),
                 },
                 None,
             );
@@ -420,6 +424,7 @@ impl<P: Polls> Fleet<P> {
             );
         }
         let result = run(app.as_ref(), job).await;
+        self.after_job(job, &app, Some(&record.name), &result).await;
         let outcome = match &result {
             Ok(Done::Poll(_)) => Outcome::Polled,
             Ok(_) => Outcome::Worked,

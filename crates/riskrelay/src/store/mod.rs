@@ -199,6 +199,7 @@ pub mod keys {
     use super::UserId;
 
     pub const CHECKPOINT: &str = "checkpoint";
+    pub const POLL_HEALTH: &str = "poll-health";
     pub const POSTURE: &str = "posture";
     pub const DRIFT: &str = "drift";
     pub const SUBSCRIPTIONS: &str = "subscriptions";

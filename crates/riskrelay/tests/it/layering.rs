@@ -37,6 +37,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "action_link",
             "summary",
             "drift",
+            "poll_health",
             "tenancy",
             "render",
             "client_state",

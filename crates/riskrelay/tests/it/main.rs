@@ -12,6 +12,7 @@ mod lambda_e2e;
 mod layering;
 mod parking;
 mod poll;
+mod poll_health;
 mod posture;
 mod queue_sqs;
 mod render;

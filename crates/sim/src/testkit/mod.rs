@@ -360,8 +360,8 @@ impl TestApp {
         }
     }
 
-    /// The parts for `role`, handing work to `queue` (the in-process queue when `None`).
-    /// One role's parts (see [`riskrelay::app::Parts`]) over the test's store.
+    /// One role's parts (see [`riskrelay::app::Parts`]) over the test's store, handing work to
+    /// `queue` (the in-process queue when `None`).
     pub fn build<P: Parts>(&self, queue: Option<Arc<dyn Queue>>) -> P {
         let store: Arc<dyn Store> = self.store.clone();
         let mut adapters = Adapters::new(store);
