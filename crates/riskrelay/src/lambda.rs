@@ -118,6 +118,16 @@ impl PollerFunction {
         event: &serde_json::Value,
         deadline_ms: Option<u64>,
     ) -> anyhow::Result<serde_json::Value> {
+        let out = self.invocation(event, deadline_ms).await;
+        flush_metrics("poller");
+        out
+    }
+
+    async fn invocation(
+        &self,
+        event: &serde_json::Value,
+        deadline_ms: Option<u64>,
+    ) -> anyhow::Result<serde_json::Value> {
         #[derive(Deserialize, Default)]
         struct Input {
             #[serde(default)]
@@ -290,6 +300,7 @@ impl WorkerFunction {
                 response.add_failure(id);
             }
         }
+        flush_metrics("worker");
         response
     }
 }
@@ -346,18 +357,53 @@ pub async fn serve_function_url<T: crate::server::HttpApp>(
     lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| {
         let app = app.clone();
         async move {
-            Ok::<_, lambda_http::Error>(to_lambda(
-                app.current().await.handle(from_lambda(req)).await,
-            ))
+            let res = app.current().await.handle(from_lambda(req)).await;
+            flush_metrics(name);
+            Ok::<_, lambda_http::Error>(to_lambda(res))
         }
     }))
     .await
+}
+
+/// Writes the figures recorded since the last flush as CloudWatch Embedded Metric Format lines on
+/// stdout, the function's log, where CloudWatch Logs extracts them: no API call and no latency
+/// added to the invocation.
+pub fn flush_metrics(function: &str) {
+    use std::io::Write as _;
+    let lines = crate::metrics::global().take_emf(function, time::OffsetDateTime::now_utc());
+    if !EMF.get().copied().unwrap_or(true) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = out.flush();
+}
+
+/// Whether the functions write their figures for CloudWatch (`RISKRELAY_CLOUDWATCH_METRICS`).
+static EMF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+fn cloudwatch_metrics(env: &Env) -> Result<bool, ConfigError> {
+    env.or(
+        "RISKRELAY_CLOUDWATCH_METRICS",
+        "on or off",
+        true,
+        |v| match v {
+            "on" => Ok(true),
+            "off" => Ok(false),
+            _ => Err("neither on nor off"),
+        },
+    )
 }
 
 /// The cold-start preamble every function shares: logging, then its parts built (with the secret
 /// re-read after its TTL). A failure fails the function's init with `name` in the message.
 pub async fn start<T>(name: &str, build: Builder<T>) -> Result<Arc<Reloading<T>>, String> {
     crate::telemetry::init(crate::telemetry::LogFormat::from_env());
+    let emf = cloudwatch_metrics(&Env::from_process())
+        .map_err(|e| format!("riskrelay {name} could not start: {e}"))?;
+    let _ = EMF.set(emf);
     Reloading::cold_start(build)
         .await
         .map(Arc::new)

@@ -27,6 +27,25 @@ pub mod endpoint;
 /// CloudWatch namespace of the EMF figures (the dashboard and alarms in `template.yaml` read it).
 pub const NAMESPACE: &str = "riskrelay";
 
+/// Every metric name the EMF lines carry (the template's dashboard and alarms may name no other).
+pub const EMF_NAMES: &[&str] = &[
+    "PollCycles",
+    "PollSucceeded",
+    "PollFailed",
+    "PollCycleDuration",
+    "CheckpointLag",
+    "IdentityProtectionRequests",
+    "GraphThrottled",
+    "BatchRequests",
+    "AlertsDelivered",
+    "AlertsFailed",
+    "AlertsParked",
+    "Tenants",
+];
+
+/// Dimensioned figures an alarm watches, published without their dimension too.
+const ALARMED: &[&str] = &["AlertsFailed"];
+
 /// The `Content-Type` of `GET /metrics`.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -234,7 +253,6 @@ impl Metrics {
             })
             .inc();
         self.cycle_seconds.observe(took.as_secs_f64());
-        let dim = Some(("Tenant", t.clone()));
         self.emf_add(None, "PollCycles", EmfValue::Sum(1.0, "Count"));
         self.emf_add(
             None,
@@ -251,7 +269,9 @@ impl Metrics {
                 self.checkpoint_lag.get_or_create(&tenant).set(lag);
                 // Without a dimension too: the dead-man alarm watches the deployment as a whole.
                 self.emf_add(None, "PollSucceeded", EmfValue::Sum(1.0, "Count"));
-                self.emf_add(dim, "CheckpointLag", EmfValue::Last(lag, "Seconds"));
+                // No tenant dimension in CloudWatch: each would be a metric billed every month
+                // (a thousand tenants, a thousand metrics); the dashboard shows the worst.
+                self.emf_add(None, "CheckpointLag", EmfValue::Last(lag, "Seconds"));
             }
             None => self.emf_add(None, "PollFailed", EmfValue::Sum(1.0, "Count")),
         }
@@ -330,7 +350,11 @@ impl Metrics {
     }
 
     /// The figures recorded since the last call, as CloudWatch Embedded Metric Format lines (one
-    /// per dimension), stamped `now`; empty when nothing was recorded.
+    /// per dimension), stamped `now`; empty when nothing was recorded. Each dimension set is a
+    /// metric CloudWatch bills for, so figures carry at most one small dimension (a destination,
+    /// a consent state), and those an alarm watches ([`ALARMED`]) are also published without it
+    /// (an alarm cannot search across dimensions). The function is a plain member, for searching
+    /// the logs.
     pub fn take_emf(&self, function: &str, now: OffsetDateTime) -> Vec<String> {
         let pending = std::mem::take(&mut *self.emf.lock().unwrap_or_else(|e| e.into_inner()));
         let mut by_dim: BTreeMap<Dimension, Vec<(&'static str, EmfValue)>> = BTreeMap::new();
@@ -341,12 +365,18 @@ impl Metrics {
         by_dim
             .into_iter()
             .map(|(dim, figures)| {
-                let mut dims = vec!["Function"];
+                let mut dims: Vec<Vec<&str>> = Vec::new();
                 let mut line = serde_json::Map::new();
                 line.insert("Function".into(), function.into());
-                if let Some((name, value)) = &dim {
-                    dims.push(name);
-                    line.insert((*name).into(), value.clone().into());
+                match &dim {
+                    Some((name, value)) => {
+                        dims.push(vec![*name]);
+                        if figures.iter().any(|(n, _)| ALARMED.contains(n)) {
+                            dims.push(Vec::new());
+                        }
+                        line.insert((*name).into(), value.clone().into());
+                    }
+                    None => dims.push(Vec::new()),
                 }
                 let mut defs = Vec::new();
                 for (name, v) in figures {
@@ -362,7 +392,7 @@ impl Metrics {
                         "Timestamp": ms,
                         "CloudWatchMetrics": [{
                             "Namespace": NAMESPACE,
-                            "Dimensions": [dims],
+                            "Dimensions": dims,
                             "Metrics": defs,
                         }],
                     }),
@@ -409,23 +439,59 @@ mod tests {
     }
 
     #[test]
+    fn every_name_an_emf_line_carries_is_listed() {
+        let m = Metrics::new();
+        let now = OffsetDateTime::now_utc();
+        m.poll_cycle(tenant(), Some(now), Duration::from_secs(1), now);
+        m.poll_cycle(tenant(), None, Duration::from_secs(1), now);
+        m.graph_request("identity_protection");
+        m.graph_throttled("identity_protection");
+        m.batch_request();
+        for o in [Outcome::Delivered, Outcome::Failed, Outcome::Parked] {
+            m.alerts("slack", o, 1);
+        }
+        m.consent(tenant(), ConsentState::Granted);
+        let mut seen = std::collections::BTreeSet::new();
+        for line in m.take_emf("test", now) {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            for metric in v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+            {
+                seen.insert(metric["Name"].as_str().unwrap().to_string());
+            }
+        }
+        let listed: std::collections::BTreeSet<String> =
+            EMF_NAMES.iter().map(|s| s.to_string()).collect();
+        assert_eq!(seen, listed);
+    }
+
+    #[test]
     fn emf_lines_sum_counts_since_the_last_flush_and_then_start_again() {
         let m = Metrics::new();
         m.alerts("teams", Outcome::Failed, 2);
         m.alerts("teams", Outcome::Failed, 1);
+        m.alerts("slack", Outcome::Delivered, 1);
         m.graph_request("identity_protection");
         let lines = m.take_emf("worker", OffsetDateTime::now_utc());
-        assert_eq!(lines.len(), 2, "{lines:#?}");
-        let by_dest: serde_json::Value = lines
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        let parsed: Vec<serde_json::Value> = lines
             .iter()
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .find(|v| v.get("Destination").is_some())
-            .unwrap();
+            .collect();
+        let by_dest = parsed.iter().find(|v| v["Destination"] == "teams").unwrap();
+        let slack = parsed.iter().find(|v| v["Destination"] == "slack").unwrap();
+        assert_eq!(
+            slack["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([["Destination"]]),
+            "delivered counts are not alarmed: no total published"
+        );
         assert_eq!(by_dest["AlertsFailed"], 3.0);
         assert_eq!(
-            by_dest["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
-            serde_json::json!(["Function", "Destination"])
+            by_dest["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([["Destination"], []])
         );
+        assert_eq!(by_dest["Function"], "worker");
         assert!(m.take_emf("worker", OffsetDateTime::now_utc()).is_empty());
     }
 }

@@ -99,6 +99,8 @@ struct Function {
     spawned: Instant,
     /// The function's stderr (its logs), in a file so a chatty function never blocks on a pipe.
     log: std::path::PathBuf,
+    /// Its stdout: the CloudWatch Embedded Metric Format lines.
+    out: std::path::PathBuf,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -132,7 +134,6 @@ impl Function {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("RISKRELAY_LOG_FORMAT", "json")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(std::process::Stdio::null())
             .kill_on_drop(true);
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("lambda-logs");
         std::fs::create_dir_all(&dir).unwrap();
@@ -143,12 +144,15 @@ impl Function {
             .to_string();
         let log = dir.join(format!("{name}-{}.log", uuid::Uuid::new_v4().simple()));
         cmd.stderr(std::fs::File::create(&log).unwrap());
+        let out = log.with_extension("out");
+        cmd.stdout(std::fs::File::create(&out).unwrap());
         let spawned = Instant::now();
         Self {
             api,
             child: cmd.spawn().unwrap(),
             spawned,
             log,
+            out,
             _stop: stop,
         }
     }
@@ -184,6 +188,24 @@ impl Function {
 
     fn stderr(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The metric totals of its EMF lines, checked against the format's specification by
+    /// tools/metrics/emf_check.py; fails on any stdout line that is not EMF.
+    fn emf(&self) -> Value {
+        let root = riskrelay_sim::testkit::repo_root();
+        let out = std::process::Command::new(root.join(".tools/venv/bin/python"))
+            .arg(root.join("tools/metrics/emf_check.py"))
+            .arg(&self.out)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            self.out.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
     /// Time from process start to its first request for an event: the cold-start initialisation.
@@ -455,6 +477,37 @@ async fn poller_and_worker_binaries_end_to_end() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("unknown job"), "{err}");
+
+    // Each invocation wrote its figures as EMF lines: three polls (all working), and every post
+    // the worker made, by destination.
+    let p = poller.emf();
+    assert_eq!(p["totals"]["PollCycles"], 3.0, "{p}");
+    assert_eq!(p["totals"]["PollSucceeded"], 3.0, "{p}");
+    assert!(
+        p["totals"]["IdentityProtectionRequests"].as_f64().unwrap() >= 6.0,
+        "{p}"
+    );
+    assert!(p["totals"].get("CheckpointLag").is_some(), "{p}");
+    assert!(
+        p["dimensions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Tenant")),
+        "{p}"
+    );
+    let w = worker.emf();
+    assert_eq!(
+        w["totals"]["AlertsDelivered"].as_f64().unwrap(),
+        (posts(&slack).await + posts(&teams).await) as f64,
+        "{w}"
+    );
+    assert!(
+        w["dimensions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Destination")),
+        "{w}"
+    );
 
     record_received("slack", "lambda-e2e", &slack).await;
     record_received("teams", "lambda-e2e", &teams).await;

@@ -21,6 +21,7 @@ mod signed_webhook;
 mod store;
 mod subscriptions;
 mod summary;
+mod template;
 mod tenants;
 mod truth;
 mod webhook;
