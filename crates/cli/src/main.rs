@@ -137,6 +137,26 @@ enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Each tenant's state as riskrelay last recorded it: the last successful poll and its lag,
+    /// failing polls, consent, the on-premises reset setting, snoozes, parked messages and
+    /// subscriptions. No Graph request. Exit 0 all well, 1 something needs attention. Works on the
+    /// service's SQLite file or, with --table, on the deployment's DynamoDB table.
+    Status {
+        /// Machine-readable JSON on stdout (stable keys).
+        #[arg(long)]
+        json: bool,
+        /// The service's SQLite database file.
+        #[arg(
+            long,
+            env = "RISKRELAY_SQLITE_PATH",
+            default_value = "riskrelay.sqlite",
+            conflicts_with = "table"
+        )]
+        db: PathBuf,
+        /// The deployment's DynamoDB table instead of a SQLite file.
+        #[arg(long, env = "RISKRELAY_TABLE_NAME")]
+        table: Option<String>,
+    },
     /// The tenants an MSP deployment watches (RISKRELAY_TENANTS=registry). Works on the
     /// service's SQLite file or, with --table, on the deployment's DynamoDB table.
     Tenants {
@@ -188,6 +208,7 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Status { json, db, table } => commands::status::status(json, db, table).await,
         Command::Demo {
             out,
             enforce,

@@ -37,6 +37,7 @@
 //! - [`deliver`]: each message to each sink exactly once, digests for bursts.
 //! - [`parking`]: messages a destination will not take, set aside (self-hosted) so the rest moves on.
 //! - [`checks`]: the posture checks (I/O), their findings (pure) and the `check` report.
+//! - [`status`]: each tenant's state as the store holds it (`riskrelay status`), without Graph.
 //! - [`actions`]: the action pages: Entra sign-in (OIDC with PKCE), acting with the analyst's own
 //!   token, the follow-up message and the record the next alert recalls.
 //!
@@ -70,6 +71,7 @@ pub mod server;
 pub mod service;
 pub mod sink;
 pub mod source;
+pub mod status;
 pub mod store;
 pub mod telemetry;
 pub mod worker;

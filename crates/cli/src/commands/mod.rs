@@ -9,6 +9,7 @@ pub mod run;
 pub mod serve;
 pub mod simulated;
 pub mod snooze;
+pub mod status;
 pub mod subscribe;
 pub mod tenants;
 

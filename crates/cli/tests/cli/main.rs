@@ -10,4 +10,5 @@ mod run;
 mod serve;
 mod snooze;
 mod soak;
+mod status;
 mod tenants;

@@ -66,7 +66,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "pipeline",
         &[
-            "deliver", "parking", "worker", "source", "features", "checks", "actions",
+            "deliver", "parking", "worker", "source", "features", "checks", "actions", "status",
         ],
     ),
     ("wiring", &["app", "fleet", "lambda", "service"]),
