@@ -122,17 +122,8 @@ enum Command {
         /// Lift a user's snooze now.
         #[arg(long, value_name = "USER", conflicts_with = "user")]
         clear: Option<String>,
-        /// The service's SQLite database file.
-        #[arg(
-            long,
-            env = "RISKRELAY_SQLITE_PATH",
-            default_value = "riskrelay.sqlite",
-            conflicts_with = "table"
-        )]
-        db: PathBuf,
-        /// The deployment's DynamoDB table instead of a SQLite file.
-        #[arg(long, env = "RISKRELAY_TABLE_NAME")]
-        table: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
         /// The tenant the user is in (an MSP deployment; default RISKRELAY_TENANT_ID).
         #[arg(long)]
         tenant: Option<String>,
@@ -145,17 +136,8 @@ enum Command {
         /// Machine-readable JSON on stdout (stable keys).
         #[arg(long)]
         json: bool,
-        /// The service's SQLite database file.
-        #[arg(
-            long,
-            env = "RISKRELAY_SQLITE_PATH",
-            default_value = "riskrelay.sqlite",
-            conflicts_with = "table"
-        )]
-        db: PathBuf,
-        /// The deployment's DynamoDB table instead of a SQLite file.
-        #[arg(long, env = "RISKRELAY_TABLE_NAME")]
-        table: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// The tenants an MSP deployment watches (RISKRELAY_TENANTS=registry). Works on the
     /// service's SQLite file or, with --table, on the deployment's DynamoDB table.
@@ -188,6 +170,22 @@ enum Command {
     },
 }
 
+/// Where a command finds the service's records.
+#[derive(clap::Args, Debug)]
+struct StoreArgs {
+    /// The service's SQLite database file.
+    #[arg(
+        long,
+        env = "RISKRELAY_SQLITE_PATH",
+        default_value = "riskrelay.sqlite",
+        conflicts_with = "table"
+    )]
+    db: PathBuf,
+    /// The deployment's DynamoDB table instead of a SQLite file.
+    #[arg(long, env = "RISKRELAY_TABLE_NAME")]
+    table: Option<String>,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -208,7 +206,9 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Status { json, db, table } => commands::status::status(json, db, table).await,
+        Command::Status { json, store } => {
+            commands::status::status(json, store.db, store.table).await
+        }
         Command::Demo {
             out,
             enforce,
@@ -248,11 +248,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             by,
             list,
             clear,
-            db,
-            table,
+            store,
             tenant,
         } => {
-            let store = commands::snooze_store(db, table, tenant).await?;
+            let store = commands::snooze_store(store.db, store.table, tenant).await?;
             let by = by
                 .or_else(|| std::env::var("USER").ok())
                 .filter(|b| !b.trim().is_empty())

@@ -488,13 +488,6 @@ async fn poller_and_worker_binaries_end_to_end() {
         "{p}"
     );
     assert!(p["totals"].get("CheckpointLag").is_some(), "{p}");
-    assert!(
-        p["dimensions"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("Tenant")),
-        "{p}"
-    );
     let w = worker.emf();
     assert_eq!(
         w["totals"]["AlertsDelivered"].as_f64().unwrap(),
