@@ -18,6 +18,7 @@
 //! - [`late`]: alerts whose detections surfaced before the poll window, held back until the
 //!   cycle's capped reads, made after its pages.
 //! - [`snooze`]: users the team is handling, held back for a while with a reason.
+//! - [`activity`]: who is at risk now by level, and alerts per day, as the status shows them.
 //! - [`action_link`]: the signed links behind an alert's action buttons, and their settings.
 //! - [`summary`]: the standing summary's schedule and lines (who is still at risk).
 //! - [`drift`]: the drift guard's decisions (episodes, one PATCH, said once).
@@ -34,6 +35,7 @@
 //!   owns its own settings type and loader.
 
 pub mod action_link;
+pub mod activity;
 pub mod alert;
 pub mod baseline;
 pub mod catalogue;

@@ -43,6 +43,21 @@ pub struct TenantState {
     pub parked: Vec<ParkedState>,
     /// Graph subscriptions upkeep created and keeps.
     pub subscriptions: usize,
+    /// Users at risk now by level, as riskrelay recorded them (see `crate::activity`).
+    pub at_risk: crate::activity::AtRisk,
+    /// When those counts were last taken from Graph's whole list (the daily summary).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub at_risk_counted_at: Option<OffsetDateTime>,
+    /// User alerts that went out on each of the last 14 days, oldest first.
+    pub alerts_per_day: Vec<DayCount>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayCount {
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    pub alerts: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -106,6 +121,7 @@ pub async fn read(
         .await?
         .map_or(0, |c| c.0.len());
     let parked = crate::parking::list(store, tenant).await?;
+    let activity = crate::features::activity::load(store, tenant).await?;
     let last_poll = checkpoint.map(|c| c.at);
     Ok(TenantState {
         tenant_id: tenant,
@@ -140,5 +156,15 @@ pub async fn read(
             })
             .collect(),
         subscriptions,
+        at_risk: activity.at_risk,
+        at_risk_counted_at: activity.counted_at,
+        alerts_per_day: activity
+            .last_days(now)
+            .into_iter()
+            .map(|(d, alerts)| DayCount {
+                day: format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()),
+                alerts,
+            })
+            .collect(),
     })
 }

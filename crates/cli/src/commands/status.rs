@@ -49,6 +49,18 @@ pub async fn status(json: bool, db: PathBuf, table: Option<String>) -> anyhow::R
     Ok(ExitCode::from(u8::from(attention)))
 }
 
+/// One character per day, its height the day's share of the busiest day's alerts.
+fn sparkline(days: &[riskrelay::status::DayCount]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = days.iter().map(|d| d.alerts).max().unwrap_or(0).max(1);
+    days.iter()
+        .map(|d| match d.alerts {
+            0 => '·',
+            n => BARS[((n * 7).div_ceil(max) as usize).min(7)],
+        })
+        .collect()
+}
+
 fn riskrelay_time(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
@@ -150,5 +162,25 @@ fn human(t: &TenantState, now: OffsetDateTime) -> String {
         },
     );
     line("Subscriptions", t.subscriptions.to_string());
+    let r = &t.at_risk;
+    line(
+        "At risk now",
+        format!(
+            "{} high, {} medium, {} low{}",
+            r.high,
+            r.medium,
+            r.low,
+            if r.other > 0 {
+                format!(", {} hidden", r.other)
+            } else {
+                String::new()
+            }
+        ),
+    );
+    let total: u32 = t.alerts_per_day.iter().map(|d| d.alerts).sum();
+    line(
+        "Alerts, last 14 days",
+        format!("{total}  {}", sparkline(&t.alerts_per_day)),
+    );
     format!("{title}\n{out}")
 }

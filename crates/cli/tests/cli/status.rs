@@ -33,6 +33,8 @@ async fn status_says_when_the_last_poll_worked_and_flags_failing_polls() {
     assert!(t["lastPoll"].is_string(), "{v}");
     assert!(t["pollsFailingSince"].is_null(), "{v}");
     assert_eq!(t["parked"], serde_json::json!([]));
+    assert_eq!(t["atRisk"]["high"], 0, "{v}");
+    assert_eq!(t["alertsPerDay"].as_array().unwrap().len(), 14, "{v}");
     assert_eq!(code, i32::from(v["needsAttention"] == true), "{v}");
 
     // Polls have been failing for an hour, and the team was told.
@@ -62,6 +64,11 @@ async fn status_says_when_the_last_poll_worked_and_flags_failing_polls() {
         "{out}"
     );
     assert!(out.contains("Last successful poll"), "{out}");
+    assert!(
+        out.contains("At risk now            0 high, 0 medium, 0 low"),
+        "{out}"
+    );
+    assert!(out.contains("Alerts, last 14 days"), "{out}");
     let (_, out, _) = status(&w, true).await;
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["needsAttention"], true);

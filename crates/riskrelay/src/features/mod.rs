@@ -5,10 +5,13 @@
 //! - [`coalesce`]: the folding list (users holding folded detections, and when each is due);
 //!   the worker records it, the poll cycle hints the users who are due.
 //! - [`summary`]: the standing summary, asked for by the poll cycle and built by the worker.
+//! - [`activity`]: who is at risk by level and alerts per day, moved by the worker's record phase
+//!   and set from Graph's list by the summary (what `riskrelay status` shows).
 //!
 //! Each is called from one named step: a worker phase, or the poll cycle's [`after_cycle`]
 //! tail (`crate::source::poll`).
 
+pub mod activity;
 pub mod coalesce;
 pub mod snooze;
 pub mod summary;

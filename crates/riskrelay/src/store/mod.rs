@@ -213,6 +213,7 @@ pub mod keys {
     pub const FOLDING: &str = "folding";
     pub const ACTIONS_TAKEN: &str = "actions-taken";
     pub const LATE_DETECTIONS: &str = "late-detections";
+    pub const ACTIVITY: &str = "activity";
 
     /// A sign-in in progress on an action page (see [`crate::actions`]), by its `state`.
     pub fn action_login(state_digest: &str) -> String {

@@ -31,6 +31,8 @@ pub(super) struct Write {
     pub(super) id: UserId,
     pub(super) next: UserState,
     pub(super) version: Option<u64>,
+    /// Where the user counted before (see `crate::activity`).
+    pub(super) before: Option<crate::activity::Bucket>,
 }
 
 /// Which users hold folded detections after this batch (see `crate::features::coalesce`).
@@ -139,6 +141,9 @@ impl Worker {
             out.writes.push(Write {
                 id: *id,
                 next,
+                before: prev.as_ref().and_then(|p| {
+                    crate::activity::bucket(&p.value.risk_level, &p.value.risk_state)
+                }),
                 version: prev.map(|p| p.version),
             });
         }

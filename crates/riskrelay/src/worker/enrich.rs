@@ -192,6 +192,12 @@ impl Worker {
             // Nobody can act on a deleted account's risk; the baseline leaves them out too.
             .filter(|u| !u.is_deleted)
             .collect();
+        let at_risk = crate::activity::count(users.iter().map(|u| (&u.risk_level, &u.risk_state)));
+        if let Err(e) =
+            crate::features::activity::counted(self.store.as_ref(), self.tenant, at_risk, now).await
+        {
+            tracing::warn!(error = %e, "could not set the at-risk counts from Graph's list");
+        }
         let changed: Vec<Changed> = users
             .iter()
             .map(|u| Changed {

@@ -10,6 +10,7 @@ use super::decide::{Decided, FoldingChanges, Write};
 use super::gather::Gathered;
 use super::send::Delivered;
 use super::{WorkError, Worker};
+use crate::activity::{Bucket, bucket};
 use crate::alert::UserAlert;
 use crate::features::coalesce;
 use crate::ids::UserId;
@@ -53,8 +54,21 @@ impl Worker {
                 outcomes.fail_user(id, WorkError::Store(e.clone()));
             }
         }
+        let moves: Vec<(UserId, Option<Bucket>, Option<Bucket>)> = decided
+            .writes
+            .iter()
+            .map(|w| {
+                (
+                    w.id,
+                    w.before,
+                    bucket(&w.next.risk_level, &w.next.risk_state),
+                )
+            })
+            .collect();
         let saved = self
             .save_states(decided.writes, &alert_key, delivered, outcomes)
+            .await;
+        self.record_activity(&moves, &saved, alerts, delivered)
             .await;
         // The held-back alerts that went out, and whose state is saved, leave the book.
         let settled = |id: &&UserId| saved.contains(*id) || !wrote.contains(*id);
@@ -86,7 +100,10 @@ impl Worker {
     ) -> HashSet<UserId> {
         let mut saving: Vec<UserId> = Vec::new();
         let mut docs: Vec<(String, serde_json::Value, Option<u64>)> = Vec::new();
-        for Write { id, next, version } in writes {
+        for Write {
+            id, next, version, ..
+        } in writes
+        {
             if let Some(key) = alert_key.get(&id)
                 && delivered.failed.contains(*key)
             {
@@ -122,6 +139,44 @@ impl Worker {
                 }
                 HashSet::new()
             }
+        }
+    }
+
+    /// The saved states' moves between the at-risk counts, and the user alerts that reached a
+    /// destination, into the activity figures. A failure is logged: the counts are figures, and
+    /// the daily summary sets them right again.
+    async fn record_activity(
+        &self,
+        moves: &[(UserId, Option<Bucket>, Option<Bucket>)],
+        saved: &HashSet<UserId>,
+        alerts: &[UserAlert],
+        delivered: &Delivered,
+    ) {
+        let moves: Vec<(Option<Bucket>, Option<Bucket>)> = moves
+            .iter()
+            .filter(|(id, _, _)| saved.contains(id))
+            .map(|(_, b, a)| (*b, *a))
+            .collect();
+        let reached: HashSet<&str> = delivered
+            .report
+            .reached
+            .iter()
+            .map(|(_, k)| k.as_str())
+            .collect();
+        let alerted = alerts
+            .iter()
+            .filter(|a| reached.contains(a.key.as_str()))
+            .count() as u32;
+        if let Err(e) = crate::features::activity::record(
+            self.store.as_ref(),
+            self.tenant,
+            &moves,
+            alerted,
+            self.clock.now(),
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "could not update the activity figures; the daily summary sets them right");
         }
     }
 

@@ -23,6 +23,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "catalogue",
             "context",
             "posture",
+            "activity",
             "notification",
             "observation",
             "reconcile",

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod actions;
+mod activity;
 mod app;
 mod coalesce;
 mod delivery;
