@@ -6,7 +6,8 @@ simulated tenant as its Security Operator, confirms, and sees the done page; the
 message reaches the fake Slack endpoint and the simulated user is confirmed compromised. An
 analyst without a role gets the page naming the role, and nothing changes. A cookie-less client
 (a link scanner), a POST without or with a wrong CSRF token, an expired and a tampered link, and
-a replayed sign-in answer change nothing.
+a replayed sign-in answer change nothing. The status page sends a client without a session to
+sign in and shows the tenant to the simulated Security Reader.
 
 Usage: actions_flow.py RISKRELAY_BINARY [SCREENSHOT_DIR]
 Exits non-zero with the reason on the first failed expectation.
@@ -303,6 +304,22 @@ def main():
         status, _, body = call(replay, callback)
         expect(status == 400 and "already used" in body, f"replayed answer: {status}")
 
+        # The status page: a client without a session is sent to sign in and shown nothing; the
+        # Security Reader (analyst 2) sees it, with its chart and no script.
+        status, headers, body = call(scanner, f"{public}/status")
+        expect(status == 303 and "/oauth2/v2.0/authorize" in headers.get("location", ""),
+               f"the status page without sign-in: {status}")
+        expect("Last successful poll" not in body, "nothing shown before sign-in")
+        driver.quit()
+        driver = browser(shots)
+        driver.get(f"{public}/status")
+        element(driver, "analyst-2", "the sign-in page").click()
+        expect("Last successful poll" in element(driver, "tenant", "the status page").text,
+               "the status page shows the tenant")
+        element(driver, "alerts-chart", "the status page's chart")
+        expect("<script" not in driver.page_source, "no script on the status page")
+        driver.save_screenshot(os.path.join(shots, "5-status.png"))
+
         # Nothing secret in riskrelay's log.
         service.terminate()
         service.wait(timeout=20)
@@ -310,7 +327,7 @@ def main():
         for secret in ["sim-user-", "simcode-", "eyJ", LINK_KEY, SIM_SECRET, "br0wserTestSecret"]:
             expect(secret not in text, f"{secret} appears in riskrelay's log")
         print(f"browser test passed: sign-in, confirm, done, role refusal, CSRF, expired, tampered and "
-              f"replayed answers; {len(Slack.posts)} Slack posts; screenshots in {shots}")
+              f"replayed answers, the status page; {len(Slack.posts)} Slack posts; screenshots in {shots}")
     finally:
         if driver is not None:
             driver.quit()

@@ -173,7 +173,36 @@ pub struct ActionsConfig {
     pub ttl: time::Duration,
     /// When set, only members of this Entra group may act (checked with the analyst's token).
     pub group: Option<uuid::Uuid>,
+    /// When set, members of this Entra group may read the status page; without it, a
+    /// reader-level security role decides (see [`READER_ROLES`]).
+    pub status_group: Option<uuid::Uuid>,
 }
+
+/// Entra built-in role template ids (the ID token's `wids`) that may read the status page: the
+/// roles that may read a tenant's security information. From Microsoft's permissions reference
+/// for built-in roles.
+pub const READER_ROLES: [(uuid::Uuid, &str); 5] = [
+    (
+        uuid::uuid!("5d6b6bb7-de71-4623-b4af-96380a352509"),
+        "Security Reader",
+    ),
+    (
+        uuid::uuid!("5f2222b1-57c3-48ba-8ad5-d4759f1fde6f"),
+        "Security Operator",
+    ),
+    (
+        uuid::uuid!("194ae4cb-b126-40b2-bd5b-6091b380977d"),
+        "Security Administrator",
+    ),
+    (
+        uuid::uuid!("f2ef992c-3afb-46b9-b7cf-a126ee74c451"),
+        "Global Reader",
+    ),
+    (
+        uuid::uuid!("62e90394-69f5-4237-9190-012177145e10"),
+        "Global Administrator",
+    ),
+];
 
 impl ActionsConfig {
     /// `None` when no action is configured (the default).
@@ -243,12 +272,18 @@ impl ActionsConfig {
             "the object id (GUID) of the Entra group whose members may act",
             crate::ids::parse_guid,
         )?;
+        let status_group = env.optional(
+            "RISKRELAY_STATUS_GROUP",
+            "the object id (GUID) of the Entra group whose members may read the status page",
+            crate::ids::parse_guid,
+        )?;
         Ok(Some(Self {
             public_url,
             actions,
             key,
             ttl: time::Duration::days(days),
             group,
+            status_group,
         }))
     }
 

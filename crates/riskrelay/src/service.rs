@@ -239,7 +239,9 @@ impl Service {
         }
         let actions = self.fleet.single().and_then(|a| a.actions.clone());
         if let Some(actions) = &actions {
-            routes = routes.prefix("/actions/", actions.clone());
+            routes = routes
+                .prefix("/actions/", actions.clone())
+                .prefix("/status", actions.clone());
         }
         // Answered here rather than by the webhook, so that it says whether the schedule runs.
         let scheduling = Arc::new(std::sync::atomic::AtomicBool::new(true));

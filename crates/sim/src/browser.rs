@@ -149,7 +149,18 @@ impl Browser {
     /// visited after the account picker.
     pub async fn sign_in(&mut self, link: &str, n: usize) -> anyhow::Result<(Answer, Vec<String>)> {
         let token = link.rsplit('/').next().unwrap_or_default();
-        let start = self.get(&format!("/actions/signin/{token}")).await?;
+        self.sign_in_at(&format!("/actions/signin/{token}"), n)
+            .await
+    }
+
+    /// Opens `start` (a page that sends the browser to sign in), picks the simulated analyst
+    /// `n` and follows the answer to the page it ends on.
+    pub async fn sign_in_at(
+        &mut self,
+        start: &str,
+        n: usize,
+    ) -> anyhow::Result<(Answer, Vec<String>)> {
+        let start = self.get(start).await?;
         let (picker, visited) = self.follow(start).await?;
         anyhow::ensure!(
             picker.body.contains("Pick an account"),

@@ -35,6 +35,22 @@ impl SimAnalyst {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.contains(&role)
     }
+
+    /// The ID token's `wids`: the template ids of the analyst's roles.
+    pub fn wids(&self) -> Vec<String> {
+        // User Administrator's template id, from Microsoft's permissions reference.
+        const USER_ADMINISTRATOR_ID: &str = "fe930be7-5e62-47db-91af-98c3a49a38b1";
+        self.roles
+            .iter()
+            .filter_map(|r| {
+                riskrelay::action_link::READER_ROLES
+                    .iter()
+                    .find(|(_, name)| name == r)
+                    .map(|(id, _)| id.to_string())
+                    .or_else(|| (*r == USER_ADMINISTRATOR).then(|| USER_ADMINISTRATOR_ID.into()))
+            })
+            .collect()
+    }
 }
 
 /// The group the simulated Security Operator is a member of.

@@ -54,6 +54,9 @@ impl ActionsApp {
             tracing::warn!("a sign-in answer came back a second time; refused");
             return Err(Problem::Replayed);
         }
+        if login.purpose == Purpose::Status {
+            return self.answer_status(&q, login, id, stored, spent).await;
+        }
         let link = self.link(&login.link)?;
         if let Some(error) = q.get("error") {
             // A silent request Entra cannot answer (MFA due, the Entra session gone): ask again
@@ -77,7 +80,7 @@ impl ActionsApp {
                 code,
                 &login.verifier,
                 &self.config.redirect_uri(),
-                &self.scope(),
+                &self.scope(login.purpose),
                 &login.nonce,
             )
             .await
@@ -126,6 +129,7 @@ impl ActionsApp {
                 }
                 Ok(see_other(&format!("/actions/{}", session.link)))
             }
+            Purpose::Status => Err(Problem::SignInFailed),
             Purpose::Act => {
                 let Some((mut session, version)) = stored else {
                     return Err(Problem::SignInFirst);

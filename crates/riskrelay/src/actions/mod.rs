@@ -22,12 +22,16 @@
 //! So every change is made with a token Entra issued to the analyst for that one request: Entra's
 //! roles, MFA and Conditional Access decide, and its audit log names the person. riskrelay's app
 //! needs no write permission.
+//!
+//! The status page (`GET /status`, [`status`]) uses the same sign-in with a session of its own,
+//! for a reader rather than an action.
 
 mod act;
 pub mod oidc;
 pub mod pages;
 mod problem;
 pub mod seal;
+mod status;
 pub mod taken;
 
 use crate::action_link::{ActionKind, ActionLink, ActionsConfig};
@@ -105,6 +109,8 @@ impl Session {
 enum Purpose {
     SignIn,
     Act,
+    /// The status page (`GET /status`): a reader, not an action.
+    Status,
 }
 
 /// A sign-in in flight, sealed in the browser's cookie (see [`seal`]).
@@ -284,7 +290,7 @@ impl ActionsApp {
             .ok_or(Problem::Unavailable)?;
         let mut res = see_other(&self.oidc.authorize_url(
             &self.config.redirect_uri(),
-            &self.scope(),
+            &self.scope(purpose),
             &login.state,
             &login.nonce,
             &login.verifier,
@@ -294,8 +300,16 @@ impl ActionsApp {
         Ok(res)
     }
 
-    fn scope(&self) -> String {
-        self.oidc.scopes(&scope_names(&self.config))
+    /// The delegated permissions a sign-in asks for: the status page needs none but `User.Read`
+    /// for its group check, when it has one.
+    fn scope(&self, purpose: Purpose) -> String {
+        match purpose {
+            Purpose::Status if self.config.status_group.is_some() => {
+                self.oidc.scopes(&["User.Read"])
+            }
+            Purpose::Status => self.oidc.scopes(&[]),
+            Purpose::SignIn | Purpose::Act => self.oidc.scopes(&scope_names(&self.config)),
+        }
     }
 
     async fn show(&self, token: &str, req: &Request<Bytes>) -> Page {
@@ -395,6 +409,7 @@ impl crate::server::HttpApp for ActionsApp {
                 Ok(res)
             }
             (&Method::GET, "/actions/callback") => self.callback(&req).await,
+            (&Method::GET, "/status") => self.status(&req).await,
             (&Method::GET, p) if p.starts_with("/actions/signin/") => {
                 self.sign_in(&p["/actions/signin/".len()..]).await
             }

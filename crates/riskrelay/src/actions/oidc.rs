@@ -53,6 +53,9 @@ pub struct Analyst {
     /// `preferred_username`: the user principal name, which Entra's audit log shows too.
     pub upn: String,
     pub name: String,
+    /// Directory role template ids from the ID token's `wids`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<uuid::Uuid>,
 }
 
 /// Why an ID token was refused. The page says only that sign-in failed; the log says which.
@@ -101,6 +104,10 @@ struct Claims {
     preferred_username: Option<String>,
     #[serde(default)]
     name: Option<String>,
+    /// The directory roles' template ids, when the app registration asks for them
+    /// (`groupMembershipClaims` including `DirectoryRole`).
+    #[serde(default)]
+    wids: Vec<uuid::Uuid>,
 }
 
 /// Validates an ID token: RS256 only (no `none`, no HMAC with a public key), a key from the
@@ -152,6 +159,7 @@ pub fn validate_id_token(
         oid: claims.oid,
         upn: claims.preferred_username.unwrap_or_default(),
         name: claims.name.unwrap_or_default(),
+        roles: claims.wids,
     })
 }
 

@@ -29,6 +29,10 @@ pub(super) enum Problem {
     Unavailable,
     /// Another submission of the same form is taking the action right now.
     InProgress,
+    /// Signed in, but neither a reader-level role nor the status group.
+    NotAReader,
+    /// Graph refused to say whether the reader is in `RISKRELAY_STATUS_GROUP`.
+    StatusGroupCheckRefused,
 }
 
 impl Problem {
@@ -109,6 +113,16 @@ impl Problem {
                 StatusCode::CONFLICT,
                 "This action is being taken",
                 "The same form was sent more than once; one of them is taking the action, and this one does not act again. Open the link from the alert in a minute to see what was done.",
+            ),
+            Self::NotAReader => (
+                StatusCode::FORBIDDEN,
+                "You may not read riskrelay's status",
+                "The status page is for accounts with one of the Security Reader, Global Reader, Security Operator, Security Administrator or Global Administrator roles in Entra ID (or, when this riskrelay names one, members of the group RISKRELAY_STATUS_GROUP). riskrelay's app registration must put directory roles in its ID tokens (groupMembershipClaims: DirectoryRole).",
+            ),
+            Self::StatusGroupCheckRefused => (
+                StatusCode::FORBIDDEN,
+                "Your group membership could not be checked",
+                "This riskrelay shows its status to the members of one Entra group (RISKRELAY_STATUS_GROUP), and Graph refused to say whether you are one. riskrelay's app registration needs the delegated permission User.Read, with admin consent.",
             ),
         };
         html(status, pages::problem(title, detail))

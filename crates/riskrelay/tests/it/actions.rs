@@ -631,3 +631,53 @@ fn actions_need_a_public_url_and_a_key_and_name_what_is_missing() {
         "off by default"
     );
 }
+
+#[tokio::test]
+async fn the_status_page_needs_a_signed_in_reader_and_shows_the_tenant_without_script() {
+    let (t, app, _user, _alert) = rig().await;
+    let mut b = browser(&app);
+
+    // Without a session: sent to sign in, and nothing of the tenant's state on the way.
+    let first = open(&mut b.fresh(), "/status").await;
+    assert_eq!(first.status, 303, "{}", first.body);
+    let to = first.location.clone().unwrap();
+    assert!(to.contains("/oauth2/v2.0/authorize"), "{to}");
+    assert!(!first.body.contains("Last successful poll"));
+    // It asks for no permission to change anything.
+    assert!(!to.contains("ReadWrite"), "{to}");
+
+    // Analyst 1 has no directory role: refused after sign-in.
+    let (refused, _) = b.fresh().sign_in_at("/status", 1).await.unwrap();
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains("You may not read riskrelay"),
+        "{}",
+        refused.body
+    );
+    assert!(!refused.body.contains("Last successful poll"));
+
+    // Analyst 2 is a Security Reader: the page, with the poll, the count at risk and the chart.
+    let (page, _) = b.sign_in_at("/status", 2).await.unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    for (name, v) in [
+        ("content-security-policy", "default-src 'none'"),
+        ("cache-control", "no-store"),
+        ("x-frame-options", "DENY"),
+    ] {
+        let got = page.headers.get(name).unwrap().to_str().unwrap();
+        assert!(got.contains(v), "{name}: {got}");
+    }
+    assert!(page.body.contains("Rae Kim"), "says who is signed in");
+    assert!(page.body.contains(&t.sim.tenant_id().to_string()));
+    assert!(page.body.contains("Last successful poll"));
+    assert!(
+        page.body.contains("1 high · 0 medium · 0 low"),
+        "{}",
+        page.body
+    );
+    assert_eq!(page.body.matches("<rect").count(), 14, "one bar a day");
+    assert!(!page.body.contains("<script"));
+    // The session keeps the reader signed in; another browser is not.
+    assert_eq!(open(&mut b, "/status").await.status, 200);
+    assert_eq!(open(&mut b.fresh(), "/status").await.status, 303);
+}

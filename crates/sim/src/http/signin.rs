@@ -286,6 +286,7 @@ impl SimApp {
             "oid": analyst.oid.to_string(),
             "tid": tenant,
             "preferred_username": analyst.upn,
+            "wids": analyst.wids(),
             "name": analyst.name,
             "iat": now,
             "nbf": now,
