@@ -13,6 +13,57 @@ use subtle::ConstantTimeEq as _;
 use super::*;
 
 impl ActionsApp {
+    /// Redeems the answer's code: who signed in, and a token for this request. Before anything is
+    /// stored: Entra takes each code once, and only a real sign-in gets one, so nothing after it
+    /// can be reached by a forged answer.
+    pub(super) async fn redeem(
+        &self,
+        code: &str,
+        login: &Login,
+    ) -> Result<super::oidc::SignedIn, Problem> {
+        self.oidc
+            .redeem(
+                code,
+                &login.verifier,
+                &self.config.redirect_uri(),
+                &self.scope(login.purpose),
+                &login.nonce,
+            )
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "sign-in could not be completed");
+                Problem::SignInFailed
+            })
+    }
+
+    /// A signed-in session for `link`, remembering the sign-in answer just taken (`spent`) with
+    /// those the browser's session took before; the version to save it at.
+    pub(super) fn signed_in(
+        &self,
+        link: String,
+        analyst: Analyst,
+        live: Option<RiskyUser>,
+        stored: Option<(Session, u64)>,
+        spent: String,
+    ) -> (Session, Option<u64>) {
+        let (mut used, version) = match stored {
+            Some((s, v)) => (s.used, Some(v)),
+            None => (Vec::new(), None),
+        };
+        used.push(spent);
+        let session = Session {
+            link,
+            analyst: Some(analyst),
+            csrf: random(RANDOM_BYTES),
+            live,
+            done: None,
+            acting: None,
+            used,
+            expires: self.clock.now() + SESSION_LIFETIME,
+        };
+        (session, version)
+    }
+
     pub(super) async fn answer(&self, req: &Request<Bytes>) -> Page {
         let q: std::collections::HashMap<String, String> =
             form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
@@ -72,22 +123,7 @@ impl ActionsApp {
             return Err(Problem::SignInFailed);
         }
         let code = q.get("code").ok_or(Problem::SignInFailed)?;
-        // Before anything is stored: Entra takes each code once, and only a real sign-in gets
-        // one, so nothing below can be reached by a forged answer.
-        let signed = self
-            .oidc
-            .redeem(
-                code,
-                &login.verifier,
-                &self.config.redirect_uri(),
-                &self.scope(login.purpose),
-                &login.nonce,
-            )
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "sign-in could not be completed");
-                Problem::SignInFailed
-            })?;
+        let signed = self.redeem(code, &login).await?;
         let analyst = signed.analyst;
         let token = signed.access_token;
         if let Some(group) = self.config.group {
@@ -109,21 +145,8 @@ impl ActionsApp {
                     .await
                     .map_err(|e| graph_problem(&e, link.action))?;
                 tracing::info!(analyst = %analyst.upn, action = link.action.name(), user = %link.user, "analyst signed in on an action page");
-                let (mut used, version) = match stored {
-                    Some((s, v)) => (s.used, Some(v)),
-                    None => (Vec::new(), None),
-                };
-                used.push(spent);
-                let session = Session {
-                    link: login.link.clone(),
-                    analyst: Some(analyst),
-                    csrf: random(RANDOM_BYTES),
-                    live,
-                    done: None,
-                    acting: None,
-                    used,
-                    expires: self.clock.now() + SESSION_LIFETIME,
-                };
+                let (session, version) =
+                    self.signed_in(login.link.clone(), analyst, live, stored, spent);
                 if !self.save_session(&id, &session, version).await? {
                     return Err(Problem::Replayed);
                 }

@@ -55,20 +55,7 @@ impl ActionsApp {
             return Err(Problem::SignInFailed);
         }
         let code = q.get("code").ok_or(Problem::SignInFailed)?;
-        let signed = self
-            .oidc
-            .redeem(
-                code,
-                &login.verifier,
-                &self.config.redirect_uri(),
-                &self.scope(Purpose::Status),
-                &login.nonce,
-            )
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "sign-in to the status page could not be completed");
-                Problem::SignInFailed
-            })?;
+        let signed = self.redeem(code, &login).await?;
         let analyst = signed.analyst;
         let allowed = match self.config.status_group {
             Some(group) => self
@@ -89,21 +76,7 @@ impl ActionsApp {
             return Err(Problem::NotAReader);
         }
         tracing::info!(analyst = %analyst.upn, "signed in to the status page");
-        let (mut used, version) = match stored {
-            Some((s, v)) => (s.used, Some(v)),
-            None => (Vec::new(), None),
-        };
-        used.push(spent);
-        let session = Session {
-            link: STATUS.into(),
-            analyst: Some(analyst),
-            csrf: random(RANDOM_BYTES),
-            live: None,
-            done: None,
-            acting: None,
-            used,
-            expires: self.clock.now() + SESSION_LIFETIME,
-        };
+        let (session, version) = self.signed_in(STATUS.into(), analyst, None, stored, spent);
         if !self.save_session(&id, &session, version).await? {
             return Err(Problem::Replayed);
         }
