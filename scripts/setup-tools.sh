@@ -26,7 +26,8 @@ fi
 # retire each build within weeks, so an exact pin breaks a fresh machine), installed together so
 # apt keeps them at one version, and checked to be that one pair.
 installed() {
-  dpkg-query -W -f='${db:Status-Abbrev}|${Version}' "$1" 2>/dev/null | sed -n 's/^ii *|//p'
+  # dpkg-query fails for a package the machine has never seen: that is "not installed", not an error.
+  { dpkg-query -W -f='${db:Status-Abbrev}|${Version}' "$1" 2>/dev/null || true; } | sed -n 's/^ii *|//p'
 }
 browser=$(installed chromium)
 driver=$(installed chromium-driver)
