@@ -28,11 +28,13 @@ pub enum AlertKind {
     SettingDrift,
     PasswordSyncStale,
     NoUserRiskPolicy,
+    /// Workload identities' risk cannot be read (no licence, no permission).
+    WorkloadRiskUnavailable,
     Baseline,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 11] = [
+    pub const ALL: [AlertKind; 12] = [
         Self::NewRisk,
         Self::Escalated,
         Self::Lowered,
@@ -43,6 +45,7 @@ impl AlertKind {
         Self::SettingDrift,
         Self::PasswordSyncStale,
         Self::NoUserRiskPolicy,
+        Self::WorkloadRiskUnavailable,
         Self::Baseline,
     ];
 
@@ -58,6 +61,7 @@ impl AlertKind {
             Self::SettingDrift => "settingDrift",
             Self::PasswordSyncStale => "passwordSyncStale",
             Self::NoUserRiskPolicy => "noUserRiskPolicy",
+            Self::WorkloadRiskUnavailable => "workloadRiskUnavailable",
             Self::Baseline => "baseline",
         }
     }
@@ -148,6 +152,39 @@ impl AdminCenter {
         )
     }
 
+    /// A service principal's page (Enterprise applications), when its ids are GUIDs: nothing
+    /// Graph sent reaches a URL unparsed.
+    pub fn service_principal_url(
+        self,
+        tenant: TenantId,
+        id: &str,
+        app_id: Option<&str>,
+    ) -> Option<String> {
+        let id = uuid::Uuid::parse_str(id).ok()?;
+        let app = app_id.and_then(|a| uuid::Uuid::parse_str(a).ok())?;
+        Some(format!(
+            "{}/{tenant}/#view/Microsoft_AAD_IAM/ManagedAppMenuBlade/~/Overview/objectId/{id}/appId/{app}",
+            self.root()
+        ))
+    }
+
+    /// ID Protection's report of risky workload identities (service principals), or, for an
+    /// agent, ID Protection's overview.
+    pub fn risky_workloads_url(
+        self,
+        tenant: TenantId,
+        kind: crate::workload::WorkloadKind,
+    ) -> String {
+        let blade = match kind {
+            crate::workload::WorkloadKind::ServicePrincipal => "RiskyServicePrincipals",
+            crate::workload::WorkloadKind::Agent => "Overview",
+        };
+        format!(
+            "{}/{tenant}/#view/Microsoft_AAD_IAM/IdentityProtectionMenuBlade/~/{blade}",
+            self.root()
+        )
+    }
+
     /// ID Protection's risky users report (the portal offers no per-user risk page to link to).
     pub fn risky_users_url(self, tenant: TenantId) -> String {
         format!(
@@ -212,28 +249,22 @@ impl UserAlert {
         min_level: &RiskLevel,
         kinds: &std::collections::BTreeSet<AlertKind>,
     ) -> bool {
-        let told = self.told.iter().any(|t| t == sink);
-        let kind = kinds.contains(&self.change.kind());
-        match self.change {
-            Change::Remediated { .. } | Change::Dismissed { .. } if told => true,
-            Change::Lowered { .. } if told => kind,
-            _ => kind && self.routing_level().meets(min_level),
-        }
+        wanted(
+            &self.change,
+            self.told.iter().any(|t| t == sink),
+            &self.routing_level(),
+            min_level,
+            kinds,
+        )
     }
 
-    /// The level a destination's minimum is compared with: the current level while the risk is
-    /// ongoing, the level the risk had when it ended (a channel that saw a high risk also hears
-    /// that it is over), always high for a confirmed compromise.
+    /// The level a destination's minimum is compared with (see [`routing_level`]).
     pub fn routing_level(&self) -> RiskLevel {
-        match &self.change {
-            Change::ConfirmedCompromised => RiskLevel::High,
-            Change::Remediated { .. } | Change::Dismissed { .. } | Change::Lowered { .. } => self
-                .previous
-                .as_ref()
-                .map(|(l, _)| l.clone())
-                .unwrap_or_else(|| self.user.risk_level.clone()),
-            _ => self.user.risk_level.clone(),
-        }
+        routing_level(
+            &self.change,
+            self.previous.as_ref().map(|(l, _)| l),
+            &self.user.risk_level,
+        )
     }
 
     /// Whether this alert is posted although its user is snoozed (see [`crate::snooze`]): a
@@ -261,6 +292,39 @@ impl UserAlert {
             .found()
             .and_then(|c| c.user_principal_name.clone())
             .or_else(|| self.user.user_principal_name.clone())
+    }
+}
+
+/// Whether a destination takes an alert about a user's or a workload identity's risk, given its
+/// minimum level and the configured `kinds`: a kind it wants at or above its level; and, for an
+/// episode the destination was `told` of, the lowered risk whatever the level (it updates the
+/// open incident) and the end whatever the level and kinds (it closes the incident: a destination
+/// told of one is always told its end).
+pub fn wanted(
+    change: &Change,
+    told: bool,
+    level: &RiskLevel,
+    min_level: &RiskLevel,
+    kinds: &std::collections::BTreeSet<AlertKind>,
+) -> bool {
+    let kind = kinds.contains(&change.kind());
+    match change {
+        Change::Remediated { .. } | Change::Dismissed { .. } if told => true,
+        Change::Lowered { .. } if told => kind,
+        _ => kind && level.meets(min_level),
+    }
+}
+
+/// The level a destination's minimum is compared with: the current level while the risk is
+/// ongoing, the level the risk had when it ended (a channel that saw a high risk also hears that
+/// it is over), always high for a confirmed compromise.
+pub fn routing_level(change: &Change, previous: Option<&RiskLevel>, now: &RiskLevel) -> RiskLevel {
+    match change {
+        Change::ConfirmedCompromised => RiskLevel::High,
+        Change::Remediated { .. } | Change::Dismissed { .. } | Change::Lowered { .. } => {
+            previous.unwrap_or(now).clone()
+        }
+        _ => now.clone(),
     }
 }
 
@@ -434,6 +498,8 @@ pub struct Summary {
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Message {
     User(Box<UserAlert>),
+    /// A service principal's or an agent's risk (see [`crate::workload`]).
+    Workload(Box<crate::workload::WorkloadAlert>),
     Posture(PostureAlert),
     Digest(Digest),
     Baseline(Baseline),
@@ -476,6 +542,12 @@ impl Message {
                 }),
                 !a.change.is_ongoing(),
             ),
+            Self::Workload(a) => (
+                Some(a.change.kind()),
+                Some(a.routing_level()),
+                Some(a.incident()),
+                !a.change.is_ongoing(),
+            ),
             Self::Posture(p) => (
                 Some(p.kind),
                 None,
@@ -500,6 +572,7 @@ impl Message {
     pub fn tenant_id(&self) -> TenantId {
         match self {
             Self::User(a) => a.tenant_id,
+            Self::Workload(a) => a.tenant_id,
             Self::Posture(p) => p.tenant_id,
             Self::Digest(d) => d.tenant_id,
             Self::Baseline(b) => b.tenant_id,
@@ -515,6 +588,7 @@ impl Message {
     pub fn occurred_at(&self) -> Option<OffsetDateTime> {
         match self {
             Self::User(a) => a.user.risk_last_updated_date_time,
+            Self::Workload(a) => a.workload.risk_last_updated,
             Self::Posture(p) => Some(p.at),
             Self::Operations(o) => Some(o.at),
             Self::Snooze(n) => Some(n.at),
@@ -527,6 +601,7 @@ impl Message {
     pub fn key(&self) -> &str {
         match self {
             Self::User(a) => &a.key,
+            Self::Workload(a) => &a.key,
             Self::Posture(p) => &p.key,
             Self::Digest(d) => &d.key,
             Self::Baseline(b) => &b.key,

@@ -1,5 +1,6 @@
 //! Who never gets a user alert (`RISKRELAY_EXCLUDE`): break-glass, test and service accounts,
-//! named by user principal name, user id, or `group:<object id>` (transitive membership).
+//! named by user principal name, user id, or `group:<object id>` (transitive membership); and
+//! which service principals and agents never get one, as `app:<app id or object id>`.
 //!
 //! Excluding changes what is said, never what is known: an excluded user's state is still
 //! recorded, so removing the exclusion later does not flood the channel with old news.
@@ -17,11 +18,12 @@ pub struct Exclusions {
     upns: BTreeSet<String>,
     /// Group object ids, lower case (as membership reads give them).
     groups: BTreeSet<String>,
+    /// Workload identities' app ids and object ids, lower case.
+    workloads: BTreeSet<String>,
 }
 
 /// What `RISKRELAY_EXCLUDE` looks like.
-pub const EXPECTED: &str =
-    "a comma-separated list of user principal names, user ids and group:<group object id>";
+pub const EXPECTED: &str = "a comma-separated list of user principal names, user ids, group:<group object id> and app:<app id or service principal object id>";
 
 impl Exclusions {
     /// `RISKRELAY_EXCLUDE`; an entry that is none of the three stops start-up, naming it.
@@ -32,7 +34,15 @@ impl Exclusions {
     pub fn parse(list: &str) -> Result<Self, String> {
         let mut out = Self::default();
         for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            if let Some(group) = entry.strip_prefix("group:") {
+            if let Some(app) = entry.strip_prefix("app:") {
+                let app = app.trim();
+                if app.is_empty() || app.len() > 64 {
+                    return Err(format!(
+                        "\"{entry}\": a workload identity is app:<its app id or object id>"
+                    ));
+                }
+                out.workloads.insert(app.to_ascii_lowercase());
+            } else if let Some(group) = entry.strip_prefix("group:") {
                 let id = parse_guid(group.trim()).map_err(|_| {
                     format!("\"{entry}\": a group is group:<its object id, a GUID>")
                 })?;
@@ -44,7 +54,7 @@ impl Exclusions {
                 };
             } else {
                 return Err(format!(
-                    "\"{entry}\" is neither a user principal name (name@domain), a user id (GUID) nor group:<group object id>"
+                    "\"{entry}\" is neither a user principal name (name@domain), a user id (GUID), group:<group object id> nor app:<app id or object id>"
                 ));
             }
         }
@@ -52,7 +62,10 @@ impl Exclusions {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty() && self.upns.is_empty() && self.groups.is_empty()
+        self.ids.is_empty()
+            && self.upns.is_empty()
+            && self.groups.is_empty()
+            && self.workloads.is_empty()
     }
 
     /// Whether deciding needs each user's group memberships.
@@ -63,6 +76,12 @@ impl Exclusions {
     /// Whether the user is excluded by id or user principal name alone.
     pub fn names(&self, id: UserId, upn: Option<&str>) -> bool {
         self.ids.contains(&id) || upn.is_some_and(|u| self.upns.contains(&u.to_lowercase()))
+    }
+
+    /// Whether a service principal or agent is excluded, by its object id or its app id.
+    pub fn names_workload(&self, id: &str, app_id: Option<&str>) -> bool {
+        let named = |v: &str| self.workloads.contains(&v.trim().to_ascii_lowercase());
+        named(id) || app_id.is_some_and(named)
     }
 
     /// Whether the user is excluded. When group exclusions are configured and the user's
@@ -79,6 +98,19 @@ mod tests {
     use super::*;
 
     const GROUP: &str = "0f0e0d0c-0b0a-4909-8807-060504030201";
+
+    #[test]
+    fn workload_identities_are_excluded_by_app_id_or_object_id_only_with_app() {
+        let e = Exclusions::parse("app:AAAA-1, app:sp-9, alice@contoso.com").unwrap();
+        assert!(e.names_workload("x", Some("aaaa-1")));
+        assert!(e.names_workload("SP-9", None));
+        assert!(!e.names_workload("alice@contoso.com", None));
+        assert!(
+            Exclusions::parse("app:")
+                .unwrap_err()
+                .contains("app:<its app id")
+        );
+    }
 
     #[test]
     fn entries_by_upn_id_and_group() {

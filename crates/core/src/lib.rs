@@ -10,6 +10,8 @@
 //! - [`notification`]: Graph change and lifecycle notifications and resource-path parsing.
 //! - [`observation`]: the queue's message types.
 //! - [`reconcile`]: last-seen state versus now, into at most one change per user.
+//! - [`workload`]: risky service principals and AI agents: read leniently, reconciled like users,
+//!   their context (credentials, owners, reach) and what the team can do.
 //! - [`verdict`]: can the user self-remediate on-premises, in the cloud, or not, and why.
 //! - [`alert`]: alerts, their kinds, stable keys and routing (incident, resolves).
 //! - [`baseline`]: the first poll's summary of the risk that already exists (counts, the top few).
@@ -61,3 +63,4 @@ pub mod snooze;
 pub mod summary;
 pub mod tenancy;
 pub mod verdict;
+pub mod workload;

@@ -113,6 +113,8 @@ pub enum WorkItem {
         #[serde(with = "time::serde::rfc3339")]
         slot: OffsetDateTime,
     },
+    /// A service principal or agent whose risk may have changed (see [`crate::workload`]).
+    Workload(Box<crate::workload::WorkloadObservation>),
     /// A poll cycle's pages are all handed on: read the detections its held-back alerts wait
     /// for (see [`crate::late`]).
     LateDetections {
@@ -136,6 +138,7 @@ impl WorkItem {
         match self {
             Self::Observation(o) => o.tenant_id,
             Self::Lifecycle(l) => l.tenant_id,
+            Self::Workload(w) => w.tenant_id,
             Self::Notice { tenant_id, .. }
             | Self::Summary { tenant_id, .. }
             | Self::LateDetections { tenant_id, .. } => *tenant_id,

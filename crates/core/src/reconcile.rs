@@ -73,6 +73,63 @@ fn is_open(d: &RiskDetection) -> bool {
     d.risk_state.is_risky()
 }
 
+/// Which detections a change shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// Every open one: a new risk, or a compromise confirmed from nothing.
+    Open,
+    /// The ones not reported before.
+    Fresh,
+    Nothing,
+}
+
+/// What changed between the last-seen risk (`prev`: level and state) and now, the same rules for
+/// a user and a workload identity; `fresh` says whether new open detections arrived.
+pub fn change_between(
+    prev: Option<(&RiskLevel, &RiskState)>,
+    level: &RiskLevel,
+    state: &RiskState,
+    detail: &RiskDetail,
+    fresh: bool,
+) -> (Option<Change>, Shown) {
+    let was_risky = prev.is_some_and(|(_, s)| s.is_risky());
+    match (was_risky, state.is_risky()) {
+        (false, true) if *state == RiskState::ConfirmedCompromised => {
+            (Some(Change::ConfirmedCompromised), Shown::Open)
+        }
+        (false, true) => (Some(Change::NewRisk), Shown::Open),
+        (true, true) => match prev {
+            Some((_, was))
+                if *state == RiskState::ConfirmedCompromised
+                    && *was != RiskState::ConfirmedCompromised =>
+            {
+                (Some(Change::ConfirmedCompromised), Shown::Fresh)
+            }
+            Some((from, _)) if from != level => match (from.rank(), level.rank()) {
+                (Some(a), Some(b)) if b < a => {
+                    (Some(Change::Lowered { from: from.clone() }), Shown::Fresh)
+                }
+                // Up, or a change involving a level without a rank (hidden, unknown): reported
+                // as an escalation so that it is never silently lost.
+                _ => (Some(Change::Escalated { from: from.clone() }), Shown::Fresh),
+            },
+            _ if fresh => (Some(Change::NewDetections), Shown::Fresh),
+            _ => (None, Shown::Nothing),
+        },
+        (true, false) => {
+            let how = detail.clone();
+            let dismissed = matches!(state, RiskState::Dismissed | RiskState::ConfirmedSafe)
+                || how.is_admin_dismissal();
+            if dismissed {
+                (Some(Change::Dismissed { how }), Shown::Nothing)
+            } else {
+                (Some(Change::Remediated { how }), Shown::Nothing)
+            }
+        }
+        (false, false) => (None, Shown::Nothing),
+    }
+}
+
 pub fn reconcile(
     prev: Option<&UserState>,
     user: &RiskyUser,
@@ -113,48 +170,17 @@ pub fn reconcile(
 
     let was_risky = prev.is_some_and(UserState::is_risky);
     let is_risky = user.risk_state.is_risky();
-    let (change, shown) = match (was_risky, is_risky) {
-        (false, true) if user.risk_state == RiskState::ConfirmedCompromised => {
-            (Some(Change::ConfirmedCompromised), open.clone())
-        }
-        (false, true) => (Some(Change::NewRisk), open.clone()),
-        (true, true) => {
-            let p = prev.map(|p| (&p.risk_level, &p.risk_state));
-            match p {
-                Some((_, state))
-                    if user.risk_state == RiskState::ConfirmedCompromised
-                        && *state != RiskState::ConfirmedCompromised =>
-                {
-                    (Some(Change::ConfirmedCompromised), fresh.clone())
-                }
-                Some((level, _)) if *level != user.risk_level => {
-                    let from = level.clone();
-                    match (from.rank(), user.risk_level.rank()) {
-                        (Some(a), Some(b)) if b < a => {
-                            (Some(Change::Lowered { from }), fresh.clone())
-                        }
-                        // Up, or a change involving a level without a rank (hidden, unknown):
-                        // reported as an escalation so that it is never silently lost.
-                        _ => (Some(Change::Escalated { from }), fresh.clone()),
-                    }
-                }
-                _ if !fresh.is_empty() => (Some(Change::NewDetections), fresh.clone()),
-                _ => (None, Vec::new()),
-            }
-        }
-        (true, false) => {
-            let how = user.risk_detail.clone();
-            let dismissed = matches!(
-                user.risk_state,
-                RiskState::Dismissed | RiskState::ConfirmedSafe
-            ) || how.is_admin_dismissal();
-            if dismissed {
-                (Some(Change::Dismissed { how }), Vec::new())
-            } else {
-                (Some(Change::Remediated { how }), Vec::new())
-            }
-        }
-        (false, false) => (None, Vec::new()),
+    let (change, shown) = change_between(
+        prev.map(|p| (&p.risk_level, &p.risk_state)),
+        &user.risk_level,
+        &user.risk_state,
+        &user.risk_detail,
+        !fresh.is_empty(),
+    );
+    let shown = match shown {
+        Shown::Open => open.clone(),
+        Shown::Fresh => fresh,
+        Shown::Nothing => Vec::new(),
     };
 
     let known_detections = if is_risky {

@@ -156,6 +156,9 @@ graph_enum!(
         AdminDismissedRiskForSignIn => "adminDismissedRiskForSignIn",
         AdminConfirmedAccountSafe => "adminConfirmedAccountSafe",
         AiElevatedAccountRisk => "aiElevatedAccountRisk",
+        AdminConfirmedAgentSafe => "adminConfirmedAgentSafe",
+        AdminConfirmedAgentCompromised => "adminConfirmedAgentCompromised",
+        AdminDismissedRiskForAgent => "adminDismissedRiskForAgent",
     }
 );
 
@@ -206,6 +209,11 @@ impl RiskDetail {
             Self::AdminDismissedRiskForSignIn => "an administrator dismissed the risk of a sign-in",
             Self::AdminConfirmedAccountSafe => "an administrator confirmed the account safe",
             Self::AiElevatedAccountRisk => "unified risk signals raised the account's risk",
+            Self::AdminConfirmedAgentSafe => "an administrator confirmed the agent safe",
+            Self::AdminConfirmedAgentCompromised => {
+                "an administrator confirmed the agent compromised"
+            }
+            Self::AdminDismissedRiskForAgent => "an administrator dismissed the agent's risk",
             Self::Unknown(raw) if raw.is_empty() => "no detail was given",
             Self::Unknown(raw) => return format!("Graph reported \"{raw}\""),
         };
@@ -227,6 +235,9 @@ impl RiskDetail {
                 | Self::AdminDismissedRiskForSignIn
                 | Self::AdminConfirmedAccountSafe
                 | Self::M365DAdminDismissedDetection
+                | Self::AdminDismissedAllRiskForServicePrincipal
+                | Self::AdminConfirmedAgentSafe
+                | Self::AdminDismissedRiskForAgent
         )
     }
 }

@@ -48,6 +48,8 @@ pub struct Settings {
     pub tenant_name: Option<String>,
     /// How long polls may fail before the dead-man message (`RISKRELAY_STALE_AFTER_MINUTES`).
     pub stale_after: Duration,
+    /// The kinds of workload identity whose risk is watched (`RISKRELAY_WORKLOAD_RISK`).
+    pub workloads: Vec<crate::workload::WorkloadKind>,
 }
 
 impl Settings {
@@ -80,6 +82,7 @@ impl Settings {
             actions: crate::action_link::ActionsConfig::load(env, secrets)?,
             tenant_name: None,
             stale_after: crate::poll_health::stale_after(env)?,
+            workloads: crate::features::workloads::load_kinds(env)?,
         })
     }
 
@@ -99,6 +102,8 @@ impl Settings {
             actions: None,
             tenant_name: None,
             stale_after: crate::poll_health::DEFAULT_STALE_AFTER,
+            // Off unless asked for: the tests and the demo count identity-protection requests.
+            workloads: Vec::new(),
         }
     }
 
@@ -415,7 +420,8 @@ impl Base {
             )
             .with_clock(self.clock.clone())
             .with_exclusions(settings.policy.exclude.clone())
-            .with_summary(settings.summary),
+            .with_summary(settings.summary)
+            .with_workloads(settings.workloads.clone()),
         )
     }
 }

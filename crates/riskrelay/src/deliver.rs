@@ -208,6 +208,7 @@ impl Delivery {
                 .iter()
                 .filter(|m| match m {
                     Message::User(a) => a.wanted_by(sink.name(), sink.min_level(), &self.kinds),
+                    Message::Workload(a) => a.wanted_by(sink.name(), sink.min_level(), &self.kinds),
                     other => other.routing().kind.is_none_or(|k| self.kinds.contains(&k)),
                 })
                 .collect();
@@ -347,7 +348,7 @@ impl Delivery {
             report.failures.push(failure);
             return;
         }
-        let user = matches!(m, Message::User(_));
+        let user = matches!(m, Message::User(_) | Message::Workload(_));
         match self.store.claim_delivery(&key, &name, now).await {
             Ok(Claim::Claimed) => {
                 let result = sink.post(&self.outgoing(m)).await;

@@ -80,5 +80,5 @@ pub mod worker;
 pub use riskrelay_core::{
     action_link, activity, alert, baseline, catalogue, client_state, clock, coalesce, config,
     context, drift, exclusions, ids, late, notification, observation, poll_health, posture,
-    reconcile, redact, render, risk, snooze, summary, tenancy, verdict,
+    reconcile, redact, render, risk, snooze, summary, tenancy, verdict, workload,
 };

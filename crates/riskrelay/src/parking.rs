@@ -251,6 +251,12 @@ fn notice(tenant: TenantId, parked: &[Parked], now: OffsetDateTime) -> Message {
 pub fn summary(m: &Message) -> String {
     match m {
         Message::User(a) => format!("{} · {}", a.change.kind(), a.display_name()),
+        Message::Workload(a) => format!(
+            "{} · {} {}",
+            a.change.kind(),
+            a.workload.kind.noun(),
+            a.display_name()
+        ),
         Message::Posture(p) => p.title.clone(),
         Message::Digest(d) => format!("a digest of {} users", d.entries.len()),
         Message::Baseline(_) => "the baseline summary".into(),

@@ -16,6 +16,7 @@ mod script;
 pub mod signin;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod workloads;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -37,6 +38,7 @@ use riskrelay::risk::{
 };
 
 pub use self::http::SimApp;
+pub use self::workloads::SimServicePrincipal;
 
 /// Graph's largest page for the risk endpoints.
 pub const MAX_PAGE: usize = 500;
@@ -402,6 +404,8 @@ struct State {
     consented: bool,
     /// An AADSTS refusal the token endpoint answers every client-credentials request with.
     token_refusal: Option<String>,
+    /// Service principals, and workload identities' risk (see [`workloads`]).
+    workloads: workloads::Workloads,
 }
 
 /// A running simulated tenant. The server stops when the last tenant it serves is dropped.
@@ -510,6 +514,7 @@ impl Simulator {
             signin: signin::SignIn::with_default_analysts(),
             consented: true,
             token_refusal: None,
+            workloads: Default::default(),
         }
     }
 

@@ -17,6 +17,7 @@ mod notices;
 pub mod slack;
 pub mod teams;
 mod user;
+mod workload;
 
 use time::OffsetDateTime;
 
@@ -202,6 +203,7 @@ fn who(display_name: &str, upn: Option<&String>) -> Vec<Run> {
 pub fn view(message: &Message) -> View {
     match message {
         Message::User(a) => user_view(a),
+        Message::Workload(a) => workload::workload_view(a),
         Message::Posture(p) => posture_view(p),
         Message::Digest(d) => digest_view(d),
         Message::Baseline(b) => baseline_view(b),

@@ -7,6 +7,8 @@
 //! - [`summary`]: the standing summary, asked for by the poll cycle and built by the worker.
 //! - [`activity`]: who is at risk by level and alerts per day, moved by the worker's record phase
 //!   and set from Graph's list by the summary (what `riskrelay status` shows).
+//! - [`workloads`]: the risky service principals and agents read in the poll cycle, and the
+//!   `workload-risk` document (how far each kind was read, and whether Graph refuses it).
 //!
 //! Each is called from one named step: a worker phase, or the poll cycle's [`after_cycle`]
 //! tail (`crate::source::poll`).
@@ -15,3 +17,4 @@ pub mod activity;
 pub mod coalesce;
 pub mod snooze;
 pub mod summary;
+pub mod workloads;

@@ -26,11 +26,15 @@ struct MemberPage {
 use crate::ids::UserId;
 
 /// What one `$batch` settled, and what it leaves for the next round.
-struct Chunk<T> {
-    done: Vec<(UserId, Lookup<T>)>,
-    again: Vec<UserId>,
+struct Chunk<K, T> {
+    done: Vec<(K, Lookup<T>)>,
+    again: Vec<K>,
     wait: Option<Duration>,
 }
+
+/// What a `$batch` read is keyed on: a user id, or a request path.
+pub(super) trait Key: Clone + Ord + std::hash::Hash + Send + Sync {}
+impl<K: Clone + Ord + std::hash::Hash + Send + Sync> Key for K {}
 
 /// Graph's JSON batching accepts at most 20 requests per batch.
 pub const MAX_BATCH: usize = 20;
@@ -177,7 +181,7 @@ impl GraphClient {
     pub async fn memberships(&self, ids: &[UserId]) -> HashMap<UserId, Lookup<Membership>> {
         let feature = Feature::Membership;
         let first = self
-            .batch_get::<MemberPage>(ids, feature, |id| {
+            .batch_get::<_, MemberPage>(ids, feature, |id| {
                 format!("/users/{id}/transitiveMemberOf?$select=id,roleTemplateId&$top=999")
             })
             .await;
@@ -247,7 +251,7 @@ impl GraphClient {
                 .collect();
         }
         let out: HashMap<UserId, Lookup<Registration>> = self
-            .batch_get::<serde_json::Value>(ids, feature, |id| {
+            .batch_get::<_, serde_json::Value>(ids, feature, |id| {
                 format!("/reports/authenticationMethods/userRegistrationDetails/{id}")
             })
             .await
@@ -267,13 +271,13 @@ impl GraphClient {
     /// Reads `path` for every id in `$batch`es of [`MAX_BATCH`], up to the configured number in
     /// flight at once. Inner 429s and 5xx are read again in a later round, after the longest
     /// `Retry-After` any of them carried.
-    async fn batch_get<T: DeserializeOwned>(
+    pub(super) async fn batch_get<K: Key, T: DeserializeOwned>(
         &self,
-        ids: &[UserId],
+        ids: &[K],
         feature: Feature,
-        path: impl Fn(UserId) -> String,
-    ) -> HashMap<UserId, Lookup<T>> {
-        let mut pending: Vec<UserId> = ids.to_vec();
+        path: impl Fn(&K) -> String,
+    ) -> HashMap<K, Lookup<T>> {
+        let mut pending: Vec<K> = ids.to_vec();
         pending.sort();
         pending.dedup();
         let mut out = HashMap::new();
@@ -288,8 +292,7 @@ impl GraphClient {
         while !pending.is_empty() {
             // Owned chunks: futures borrowing from `pending` would not be `Send` across the
             // async-trait boundary of the worker.
-            let mut owned: Vec<Vec<UserId>> =
-                pending.chunks(MAX_BATCH).map(<[UserId]>::to_vec).collect();
+            let mut owned: Vec<Vec<K>> = pending.chunks(MAX_BATCH).map(<[K]>::to_vec).collect();
             // The first `$batch` goes alone: if the feature is down, it alone spends its retries
             // and the rest are not sent.
             let first = owned.remove(0);
@@ -298,7 +301,7 @@ impl GraphClient {
                 futures_util::stream::iter(owned)
                     .map(|chunk| self.one_batch(chunk, feature, &path, outage))
                     .buffer_unordered(self.0.batch_concurrency)
-                    .collect::<Vec<Chunk<T>>>()
+                    .collect::<Vec<Chunk<K, T>>>()
                     .await,
             );
             let mut again = Vec::new();
@@ -329,19 +332,19 @@ impl GraphClient {
     }
 
     /// One `$batch` of at most [`MAX_BATCH`] reads.
-    async fn one_batch<T: DeserializeOwned>(
+    async fn one_batch<K: Key, T: DeserializeOwned>(
         &self,
-        chunk: Vec<UserId>,
+        chunk: Vec<K>,
         feature: Feature,
-        path: &impl Fn(UserId) -> String,
+        path: &impl Fn(&K) -> String,
         outage: &Outages,
-    ) -> Chunk<T> {
+    ) -> Chunk<K, T> {
         let unavailable = |reason: &str| Chunk {
             done: chunk
                 .iter()
                 .map(|id| {
                     (
-                        *id,
+                        id.clone(),
                         Lookup::Unavailable {
                             reason: reason.to_string(),
                         },
@@ -357,7 +360,7 @@ impl GraphClient {
         let requests: Vec<serde_json::Value> = chunk
             .iter()
             .enumerate()
-            .map(|(i, id)| serde_json::json!({"id": i.to_string(), "method": "GET", "url": path(*id)}))
+            .map(|(i, id)| serde_json::json!({"id": i.to_string(), "method": "GET", "url": path(id)}))
             .collect();
         let call = Call {
             method: http::Method::POST,
@@ -389,7 +392,7 @@ impl GraphClient {
                 continue;
             };
             answered[i] = true;
-            let id = chunk[i];
+            let id = chunk[i].clone();
             let lookup = match r.status {
                 200 => match serde_json::from_value::<T>(r.body) {
                     Ok(v) => Lookup::Found(v),
@@ -422,7 +425,7 @@ impl GraphClient {
                 .iter()
                 .zip(answered)
                 .filter(|(_, a)| !a)
-                .map(|(id, _)| *id),
+                .map(|(id, _)| id.clone()),
         );
         result
     }

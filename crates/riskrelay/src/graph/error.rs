@@ -11,6 +11,14 @@ use http::StatusCode;
 pub enum Feature {
     RiskyUsers,
     RiskDetections,
+    /// Risky service principals (v1.0) and their detections.
+    RiskyServicePrincipals,
+    /// Risky agents (beta) and their detections.
+    RiskyAgents,
+    /// Service principal and agent risk detections.
+    WorkloadDetections,
+    /// A risky workload identity's service principal, owners, credentials and reach.
+    WorkloadContext,
     UserContext,
     Membership,
     Registration,
@@ -34,7 +42,10 @@ impl Feature {
     pub fn permission(self) -> &'static str {
         match self {
             Self::RiskyUsers => "IdentityRiskyUser.Read.All",
-            Self::RiskDetections => "IdentityRiskEvent.Read.All",
+            Self::RiskDetections | Self::WorkloadDetections => "IdentityRiskEvent.Read.All",
+            Self::RiskyServicePrincipals => "IdentityRiskyServicePrincipal.Read.All",
+            Self::RiskyAgents => "IdentityRiskyAgent.Read.All",
+            Self::WorkloadContext => "Application.Read.All",
             Self::UserContext => "User.Read.All",
             Self::Membership => "GroupMember.Read.All",
             Self::Registration => "AuditLog.Read.All",
@@ -60,6 +71,12 @@ impl Feature {
         match self {
             Self::RiskyUsers => "risky-user reads",
             Self::RiskDetections => "risk detection reads",
+            Self::RiskyServicePrincipals => "risky service principal reads",
+            Self::RiskyAgents => "risky agent reads",
+            Self::WorkloadDetections => "workload identity risk detection reads",
+            Self::WorkloadContext => {
+                "workload identity context in alerts (owners, credentials, permissions, roles)"
+            }
             Self::UserContext => "user context in alerts (department, job title, sync state)",
             Self::Membership => {
                 "group and role memberships (whether a Conditional Access policy applies to a user)"
@@ -84,13 +101,18 @@ impl Feature {
         match self {
             Self::RiskyUsers
             | Self::RiskDetections
+            | Self::RiskyServicePrincipals
+            | Self::RiskyAgents
+            | Self::WorkloadDetections
             | Self::ConditionalAccess
             | Self::PolicyRead
             | Self::PolicyWrite
             | Self::AnalystRead
             | Self::ConfirmCompromised
             | Self::DismissRisk => Budget::IdentityProtection,
-            Self::UserContext | Self::Membership | Self::Registration => Budget::Directory,
+            Self::UserContext | Self::Membership | Self::Registration | Self::WorkloadContext => {
+                Budget::Directory
+            }
             Self::PasswordSync
             | Self::Subscriptions
             | Self::SecurityAlerts

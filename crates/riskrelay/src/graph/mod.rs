@@ -17,6 +17,7 @@ pub mod config;
 mod error;
 mod pages;
 pub mod reads;
+pub mod workloads;
 
 use std::fmt;
 use std::sync::Arc;

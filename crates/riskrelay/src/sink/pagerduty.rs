@@ -73,6 +73,7 @@ fn severity(message: &Outgoing<'_>) -> &'static str {
     }
     let level = match message.message {
         Message::User(a) => Some(&a.user.risk_level),
+        Message::Workload(a) => Some(&a.workload.risk_level),
         _ => message.routing.level.as_ref(),
     };
     match level {

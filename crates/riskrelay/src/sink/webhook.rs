@@ -117,6 +117,7 @@ fn user_data(a: &UserAlert) -> Value {
         })
         .collect();
     json!({
+        "subjectKind": "user",
         "user": {
             "id": a.user.id,
             "userPrincipalName": a.upn(),
@@ -149,6 +150,67 @@ fn user_data(a: &UserAlert) -> Value {
     })
 }
 
+fn workload_data(a: &crate::workload::WorkloadAlert) -> Value {
+    let w = &a.workload;
+    let context = a.context.found();
+    let detections: Vec<Value> = a
+        .detections
+        .iter()
+        .map(|d| {
+            json!({
+                "id": d.id,
+                "riskEventType": d.risk_event_type,
+                "name": crate::workload::detection_name(&d.risk_event_type),
+                "level": d.risk_level,
+                "state": d.risk_state,
+                "detectedDateTime": rfc3339(d.detected_date_time),
+                "activityDateTime": rfc3339(d.activity_date_time),
+                "ipAddress": d.ip_address,
+                "location": d.location.as_ref().and_then(|l| l.display()),
+                "keyIds": d.key_ids,
+            })
+        })
+        .collect();
+    let url = a
+        .admin_center
+        .service_principal_url(a.tenant_id, &w.id, w.app_id.as_deref())
+        .unwrap_or_else(|| a.admin_center.risky_workloads_url(a.tenant_id, w.kind));
+    json!({
+        "subjectKind": w.kind.name(),
+        "workload": {
+            "kind": w.kind.name(),
+            "id": w.id,
+            "appId": context.and_then(|c| c.app_id.clone()).or(w.app_id.clone()),
+            "displayName": a.display_name(),
+            "type": context.and_then(|c| c.service_principal_type.clone()).or(w.workload_type.clone()),
+            "enabled": context.and_then(|c| c.account_enabled).or(w.is_enabled),
+            "ownerOrganizationId": context.and_then(|c| c.owner_organization).map(|o| o.to_string()),
+            "publishedElsewhere": context.map(|c| c.is_foreign(a.tenant_id)),
+            "owners": context.map(|c| c.owners.clone()).unwrap_or_default(),
+            "privilegedPermissions": context.map(|c| c.privileged_permissions()).unwrap_or_default(),
+            "privilegedRoles": context.map(|c| c.privileged_roles()).unwrap_or_default(),
+            "credentials": context.map(|c| c.named_credentials.iter().map(|k| json!({
+                "keyId": k.key_id,
+                "kind": k.kind,
+                "displayName": k.display_name,
+                "start": rfc3339(k.start),
+                "end": rfc3339(k.end),
+            })).collect::<Vec<_>>()).unwrap_or_default(),
+            "adminCenterUrl": url,
+        },
+        "risk": {
+            "level": w.risk_level,
+            "state": w.risk_state,
+            "detail": w.risk_detail,
+            "lastUpdatedDateTime": rfc3339(w.risk_last_updated),
+            "previousLevel": a.previous.as_ref().map(|(l, _)| l),
+            "previousState": a.previous.as_ref().map(|(_, s)| s),
+        },
+        "detections": detections,
+        "steps": a.steps,
+    })
+}
+
 /// The event for a message: `None` for a digest, which this destination never asks for (it takes
 /// every alert on its own). Its `timestamp` is when the change happened (Standard Webhooks: "when
 /// the event occurred, not necessarily when it was delivered"), `now` only for a message that
@@ -157,6 +219,10 @@ pub fn event(message: &Outgoing<'_>, now: OffsetDateTime) -> Option<Value> {
     let routing = &message.routing;
     let (kind, details) = match message.message {
         Message::User(a) => (format!("user.{}", a.change.kind()), user_data(a)),
+        Message::Workload(a) => (
+            format!("{}.{}", a.workload.kind.name(), a.change.kind()),
+            workload_data(a),
+        ),
         Message::Posture(p) => (
             format!("posture.{}", p.kind),
             json!({"posture": {

@@ -214,6 +214,7 @@ pub mod keys {
     pub const ACTIONS_TAKEN: &str = "actions-taken";
     pub const LATE_DETECTIONS: &str = "late-detections";
     pub const ACTIVITY: &str = "activity";
+    pub const WORKLOAD_RISK: &str = "workload-risk";
 
     /// A sign-in in progress on an action page (see [`crate::actions`]), by its `state`.
     pub fn action_login(state_digest: &str) -> String {
@@ -227,6 +228,23 @@ pub mod keys {
 
     pub fn user(id: UserId) -> String {
         format!("user/{id}")
+    }
+
+    /// A workload identity's state. Graph's ids are GUIDs, but its examples show others: any id
+    /// that is not plain is keyed by its digest, so no text from Graph shapes a store key.
+    pub fn workload(kind: crate::workload::WorkloadKind, id: &str) -> String {
+        let plain = !id.is_empty()
+            && id.len() <= 64
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if plain {
+            format!("workload/{}/{id}", kind.name())
+        } else {
+            format!(
+                "workload/{}/digest-{}",
+                kind.name(),
+                crate::alert::keys::fingerprint([id])
+            )
+        }
     }
 }
 

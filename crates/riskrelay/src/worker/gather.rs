@@ -38,6 +38,8 @@ pub(super) struct Gathered {
     pub(super) notices: Vec<(usize, Message)>,
     /// The users of a cycle's held-back alerts whose detections were read now.
     pub(super) waited: Vec<UserId>,
+    /// Service principals and agents observed, with the item each came from.
+    pub(super) workloads: Vec<(usize, crate::workload::WorkloadObservation)>,
 }
 
 impl Worker {
@@ -71,6 +73,7 @@ impl Worker {
                     }
                 }
                 WorkItem::Notice { message, .. } => out.notices.push((i, message.clone())),
+                WorkItem::Workload(o) => out.workloads.push((i, (**o).clone())),
                 WorkItem::LateDetections { cycle_id, .. } => late_items.push((i, cycle_id.clone())),
                 WorkItem::Summary { slot, .. } => match self.summary(*slot, now).await {
                     Ok(m) => out.notices.push((i, m)),

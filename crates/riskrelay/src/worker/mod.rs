@@ -9,6 +9,9 @@
 //! 7. [`send`]: every message to every destination once; what will not go, parked (`Delivered`).
 //! 8. [`record`]: the states saved, the features' bookkeeping; per-item outcomes, once.
 //!
+//! Service principals and agents take a path of their own beside the users ([`workloads`]):
+//! decided and enriched after gather, sent with the users' alerts, recorded after delivery.
+//!
 //! A user whose alert did not reach every destination keeps its old state and its item fails, so
 //! the queue retries it and delivery records make the retry post only what is missing.
 
@@ -32,6 +35,7 @@ mod gather;
 mod late;
 mod record;
 mod send;
+mod workloads;
 
 use record::Outcomes;
 
@@ -227,6 +231,8 @@ impl Worker {
         let now = self.clock.now();
         let mut outcomes = Outcomes::new(items.len());
         let gathered = self.gather_all(items, now, &mut outcomes).await;
+        let observed: Vec<_> = gathered.workloads.iter().map(|(i, o)| (*i, o)).collect();
+        let workloads = self.decide_workloads(&observed, &mut outcomes).await;
         let mut decided = self.decide(&gathered.seen, now, &mut outcomes).await;
         let mut alerts = self
             .enrich(std::mem::take(&mut decided.changed), &gathered.seen, now)
@@ -244,7 +250,11 @@ impl Worker {
         crate::features::snooze::hold_back(self.store.as_ref(), self.tenant, &mut alerts, now)
             .await;
         self.decorate(&mut alerts, now).await;
-        let delivered = self.send(&alerts, &gathered.notices, now).await;
+        let delivered = self
+            .send(&alerts, &workloads.alerts, &gathered.notices, now)
+            .await;
+        self.record_workloads(workloads, &delivered, &mut outcomes)
+            .await;
         self.record(&gathered, decided, &alerts, &delivered, &mut outcomes)
             .await;
         BatchReport {

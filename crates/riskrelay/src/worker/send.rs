@@ -40,6 +40,7 @@ impl Worker {
     pub(super) async fn send(
         &self,
         alerts: &[UserAlert],
+        workloads: &[crate::workload::WorkloadAlert],
         notices: &[(usize, Message)],
         now: OffsetDateTime,
     ) -> Delivered {
@@ -48,6 +49,12 @@ impl Worker {
             .cloned()
             .map(|a| Message::User(Box::new(a)))
             .collect();
+        messages.extend(
+            workloads
+                .iter()
+                .cloned()
+                .map(|a| Message::Workload(Box::new(a))),
+        );
         messages.extend(notices.iter().map(|(_, m)| m.clone()));
         let report = if messages.is_empty() {
             Report::default()

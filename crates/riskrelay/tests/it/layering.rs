@@ -28,6 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "observation",
             "reconcile",
             "verdict",
+            "workload",
             "alert",
             "baseline",
             "exclusions",

@@ -27,3 +27,4 @@ mod tenants;
 mod truth;
 mod webhook;
 mod worker;
+mod workloads;

@@ -22,7 +22,7 @@ use riskrelay_sim::testkit::{
 };
 
 /// Runs the independent verifier over deliveries; true when it accepts all of them.
-fn verified(secret: &str, files: &[PathBuf]) -> bool {
+pub(crate) fn verified(secret: &str, files: &[PathBuf]) -> bool {
     let root = riskrelay_sim::testkit::repo_root();
     let python = root.join(".tools/venv/bin/python");
     assert!(
@@ -45,7 +45,7 @@ fn verified(secret: &str, files: &[PathBuf]) -> bool {
 }
 
 /// Every request the server received, as a file the verifier reads (headers and exact body).
-async fn deliveries(server: &MockServer, dir: &Path) -> Vec<PathBuf> {
+pub(crate) async fn deliveries(server: &MockServer, dir: &Path) -> Vec<PathBuf> {
     let requests = server.received_requests().await.unwrap();
     requests
         .iter()

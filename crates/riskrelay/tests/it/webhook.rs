@@ -197,6 +197,7 @@ fn users(items: &[WorkItem]) -> Vec<String> {
             },
             WorkItem::Lifecycle(_)
             | WorkItem::Notice { .. }
+            | WorkItem::Workload(_)
             | WorkItem::Summary { .. }
             | WorkItem::LateDetections { .. } => None,
         })

@@ -63,6 +63,20 @@ impl SimApp {
                 )
             }
             Kind::CaPolicies => Box::new(s.ca_policies.iter().cloned()),
+            Kind::RiskyWorkloads(k) => Box::new(
+                s.workloads
+                    .risky
+                    .iter()
+                    .filter(move |(kind, _)| *kind == k)
+                    .map(|(_, v)| v.clone()),
+            ),
+            Kind::WorkloadDetections(k) => Box::new(
+                s.workloads
+                    .detections
+                    .iter()
+                    .filter(move |(kind, _)| *kind == k)
+                    .map(|(_, v)| v.clone()),
+            ),
         };
         let mut found = Vec::new();
         let mut next = None;
@@ -100,7 +114,14 @@ impl SimApp {
                 .map(|(k, v)| format!("{k}={}", v.replace(' ', "%20").replace('\'', "%27")))
                 .collect::<Vec<_>>()
                 .join("&");
-            body["@odata.nextLink"] = json!(format!("{}/v1.0/{path}?{query}", self.base(host)));
+            let version = ctx
+                .path
+                .trim_start_matches('/')
+                .split('/')
+                .next()
+                .unwrap_or("v1.0");
+            body["@odata.nextLink"] =
+                json!(format!("{}/{version}/{path}?{query}", self.base(host)));
         }
         reply(StatusCode::OK, body)
     }

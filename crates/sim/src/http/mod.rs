@@ -14,6 +14,7 @@ mod identity;
 mod signin;
 mod subscriptions;
 mod token;
+mod workloads;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,6 +30,7 @@ use super::filter::Filter;
 use super::{FaultReply, Recorded, SimSubscription, State};
 use riskrelay::ids::{SubscriptionId, UserId};
 use riskrelay::server::HttpApp;
+use riskrelay::workload::WorkloadKind;
 
 pub struct SimApp {
     state: Arc<Mutex<State>>,
@@ -294,6 +296,52 @@ impl SimApp {
                 "identityProtection/riskDetections",
                 Kind::Detections,
             ),
+            (Method::GET, ["v1.0", "identityProtection", "riskyServicePrincipals"]) => self
+                .workload_list(
+                    ctx,
+                    host,
+                    "identityProtection/riskyServicePrincipals",
+                    Kind::RiskyWorkloads(WorkloadKind::ServicePrincipal),
+                ),
+            (Method::GET, ["v1.0", "identityProtection", "riskyServicePrincipals", id]) => {
+                self.risky_workload(WorkloadKind::ServicePrincipal, id)
+            }
+            (
+                Method::GET,
+                [
+                    "v1.0",
+                    "identityProtection",
+                    "servicePrincipalRiskDetections",
+                ],
+            ) => self.workload_list(
+                ctx,
+                host,
+                "identityProtection/servicePrincipalRiskDetections",
+                Kind::WorkloadDetections(WorkloadKind::ServicePrincipal),
+            ),
+            (Method::GET, ["beta", "identityProtection", "riskyAgents"]) => self.workload_list(
+                ctx,
+                host,
+                "identityProtection/riskyAgents",
+                Kind::RiskyWorkloads(WorkloadKind::Agent),
+            ),
+            (Method::GET, ["beta", "identityProtection", "riskyAgents", id]) => {
+                self.risky_workload(WorkloadKind::Agent, id)
+            }
+            (Method::GET, ["beta", "identityProtection", "agentRiskDetections"]) => self
+                .workload_list(
+                    ctx,
+                    host,
+                    "identityProtection/agentRiskDetections",
+                    Kind::WorkloadDetections(WorkloadKind::Agent),
+                ),
+            (Method::GET, ["v1.0", rest @ ..])
+                if rest.first().is_some_and(|h| {
+                    h.starts_with("servicePrincipals") || h.starts_with("applications(")
+                }) =>
+            {
+                self.service_principal(ctx, rest)
+            }
             (Method::GET, ["v1.0", "users", id]) => self.user(id),
             (Method::GET, ["v1.0", "users", id, "transitiveMemberOf"]) => self.member_of(id),
             (Method::GET, ["v1.0", "security", "alerts", id]) => {
@@ -412,6 +460,8 @@ enum Kind {
     Detections,
     History,
     CaPolicies,
+    RiskyWorkloads(riskrelay::workload::WorkloadKind),
+    WorkloadDetections(riskrelay::workload::WorkloadKind),
 }
 
 /// Requests for which Graph documents no OData query option: one riskyUser (v1.0 `riskyuser-get`)

@@ -150,6 +150,8 @@ pub struct PollReport {
     pub snooze_notices: usize,
     /// Whether the cycle asked for the standing summary.
     pub summary: bool,
+    /// Service principals and agents handed on.
+    pub workloads: usize,
 }
 
 pub struct Poller {
@@ -161,6 +163,7 @@ pub struct Poller {
     overlap: Duration,
     exclusions: Exclusions,
     summary: crate::summary::Schedule,
+    workloads: Vec<crate::workload::WorkloadKind>,
 }
 
 impl Poller {
@@ -180,6 +183,7 @@ impl Poller {
             overlap,
             exclusions: Exclusions::default(),
             summary: crate::summary::Schedule::Off,
+            workloads: Vec::new(),
         }
     }
 
@@ -228,6 +232,13 @@ impl Poller {
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The kinds of workload identity whose risk the cycle reads too (see
+    /// `crate::features::workloads`).
+    pub fn with_workloads(mut self, kinds: Vec<crate::workload::WorkloadKind>) -> Self {
+        self.workloads = kinds;
         self
     }
 
@@ -318,10 +329,30 @@ impl Poller {
     /// and never fails this one.
     /// - snoozes: the notices owed (a new snooze, a lifted one, one that ran out);
     /// - coalescing: a hint for every user whose folded detections are due;
-    /// - the summary: asked for when a scheduled time has passed.
+    /// - the summary: asked for when a scheduled time has passed;
+    /// - workload identities: the risky service principals and agents changed since their own
+    ///   checkpoint, after the users so a refusal or an outage never delays a user's alert.
     async fn after_cycle(&self, report: &mut PollReport) {
         let now = self.clock.now();
         let store = self.store.as_ref();
+        let watch = crate::features::workloads::Watch {
+            graph: &self.graph,
+            store,
+            queue: self.queue.as_ref(),
+            tenant: self.tenant,
+            kinds: &self.workloads,
+            overlap: self.overlap,
+        };
+        match crate::features::workloads::poll(&watch, &report.cycle_id, now).await {
+            Ok(w) => {
+                report.enqueued += w.handed_on;
+                report.workloads = w.handed_on;
+            }
+            Err(e) => tracing::warn!(
+                error = format!("{e:#}"),
+                "risky workload identities were not read; the next cycle tries again"
+            ),
+        }
         match crate::features::snooze::hand_over(store, self.tenant, self.queue.as_ref(), now).await
         {
             Ok(n) => report.snooze_notices = n,
@@ -392,6 +423,7 @@ impl Poller {
             checkpoint: started,
             snooze_notices: 0,
             summary: false,
+            workloads: 0,
         })
     }
 
@@ -512,6 +544,7 @@ impl Poller {
             checkpoint: started,
             snooze_notices: 0,
             summary: false,
+            workloads: 0,
         })
     }
 

@@ -1,0 +1,114 @@
+//! An alert about a workload identity's risk, before it is rendered.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{RiskyWorkload, WorkloadContext, WorkloadDetection};
+use crate::alert::{AdminCenter, Change};
+use crate::context::Lookup;
+use crate::ids::TenantId;
+use crate::risk::{RiskLevel, RiskState};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadAlert {
+    pub key: String,
+    pub tenant_id: TenantId,
+    pub change: Change,
+    pub workload: RiskyWorkload,
+    /// Level and state before the change, when riskrelay had seen it.
+    pub previous: Option<(RiskLevel, RiskState)>,
+    /// The detections to show: the new ones, or every open one for a new risk.
+    pub detections: Vec<WorkloadDetection>,
+    pub context: Lookup<WorkloadContext>,
+    /// What the team can do, while the risk is ongoing (see [`super::steps`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<String>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub episode_start: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub admin_center: AdminCenter,
+    /// The destinations told of this risk episode before this alert.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub told: Vec<String>,
+}
+
+impl WorkloadAlert {
+    /// The level a destination's minimum is compared with (as for a user:
+    /// [`crate::alert::routing_level`]).
+    pub fn routing_level(&self) -> RiskLevel {
+        crate::alert::routing_level(
+            &self.change,
+            self.previous.as_ref().map(|(l, _)| l),
+            &self.workload.risk_level,
+        )
+    }
+
+    pub fn wanted_by(
+        &self,
+        sink: &str,
+        min_level: &RiskLevel,
+        kinds: &std::collections::BTreeSet<crate::alert::AlertKind>,
+    ) -> bool {
+        crate::alert::wanted(
+            &self.change,
+            self.told.iter().any(|t| t == sink),
+            &self.routing_level(),
+            min_level,
+            kinds,
+        )
+    }
+
+    pub fn display_name(&self) -> String {
+        self.context
+            .found()
+            .and_then(|c| c.display_name.clone())
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| self.workload.name())
+    }
+
+    /// One incident per risk episode, as for a user.
+    pub fn incident(&self) -> String {
+        let base = format!(
+            "{}/{}/{}",
+            self.workload.kind.name(),
+            self.tenant_id,
+            self.workload.id
+        );
+        match self.episode_start {
+            Some(t) => format!("{base}/{}", t.unix_timestamp()),
+            None => base,
+        }
+    }
+}
+
+/// The alert's stable key: what changed, and when Graph says it did.
+pub fn key(
+    tenant: TenantId,
+    w: &RiskyWorkload,
+    change: &Change,
+    detections: &[WorkloadDetection],
+) -> String {
+    let stamp = w
+        .risk_last_updated
+        .map(|t| t.unix_timestamp_nanos().to_string())
+        .unwrap_or_else(|| "none".into());
+    let base = format!(
+        "{}/{tenant}/{}/{}/{stamp}",
+        w.kind.name(),
+        w.id,
+        change.kind()
+    );
+    if matches!(change, Change::NewDetections) {
+        format!(
+            "{base}/{}",
+            crate::alert::keys::fingerprint(detections.iter().map(|d| d.id.as_str()))
+        )
+    } else {
+        base
+    }
+}
