@@ -13,6 +13,7 @@
 //! - [`workload`]: risky service principals and AI agents: read leniently, reconciled like users,
 //!   their context (credentials, owners, reach) and what the team can do.
 //! - [`verdict`]: can the user self-remediate on-premises, in the cloud, or not, and why.
+//! - [`admin_center`]: the Entra admin center of the tenant's cloud and the pages alerts link to.
 //! - [`alert`]: alerts, their kinds, stable keys and routing (incident, resolves).
 //! - [`baseline`]: the first poll's summary of the risk that already exists (counts, the top few).
 //! - [`exclusions`]: who never gets a user alert (break-glass, test and service accounts).
@@ -38,6 +39,7 @@
 
 pub mod action_link;
 pub mod activity;
+pub mod admin_center;
 pub mod alert;
 pub mod baseline;
 pub mod catalogue;

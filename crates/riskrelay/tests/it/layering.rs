@@ -28,6 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "observation",
             "reconcile",
             "verdict",
+            "admin_center",
             "workload",
             "alert",
             "baseline",
