@@ -59,6 +59,27 @@ pub(super) fn change_label(change: &Change) -> &'static str {
     }
 }
 
+/// A detection's time, IP address and location, appended to its list item.
+pub(super) fn when_and_where(
+    runs: &mut Vec<Run>,
+    when: Option<time::OffsetDateTime>,
+    ip: Option<&str>,
+    location: Option<&crate::risk::SignInLocation>,
+) {
+    if let Some(t) = when {
+        runs.push(Run::fixed(format!(" · {}", time_text(t))));
+    }
+    if let Some(ip) = ip.filter(|s| !s.is_empty()) {
+        runs.push(Run::fixed(" · "));
+        runs.push(Run::data(escape::truncate(&escape::single_line(ip), 64)));
+    }
+    if let Some(loc) = location.and_then(|l| l.display()) {
+        runs.push(Run::fixed(" ("));
+        runs.push(Run::data(escape::truncate(&escape::single_line(&loc), 100)));
+        runs.push(Run::fixed(")"));
+    }
+}
+
 /// A detection as one list item.
 pub fn detection_item(d: &RiskDetection) -> Vec<Run> {
     let info = catalogue::describe(&d.risk_event_type, d.activity.as_deref());
@@ -81,18 +102,12 @@ pub fn detection_item(d: &RiskDetection) -> Vec<Run> {
         info.tier,
         level_word(&d.risk_level)
     )));
-    if let Some(t) = d.when() {
-        runs.push(Run::fixed(format!(" · {}", time_text(t))));
-    }
-    if let Some(ip) = d.ip_address.as_deref().filter(|s| !s.is_empty()) {
-        runs.push(Run::fixed(" · "));
-        runs.push(Run::data(escape::truncate(&escape::single_line(ip), 64)));
-    }
-    if let Some(loc) = d.location.as_ref().and_then(|l| l.display()) {
-        runs.push(Run::fixed(" ("));
-        runs.push(Run::data(escape::truncate(&escape::single_line(&loc), 100)));
-        runs.push(Run::fixed(")"));
-    }
+    when_and_where(
+        &mut runs,
+        d.when(),
+        d.ip_address.as_deref(),
+        d.location.as_ref(),
+    );
     let reasons = d.risk_reasons();
     if !reasons.is_empty() {
         runs.push(Run::fixed(" · reasons: "));

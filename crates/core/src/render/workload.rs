@@ -1,7 +1,7 @@
 //! The view of a workload identity's alert: the change, the service principal or agent, the
 //! credential a detection names, its owners and reach, and what the team can do.
 
-use super::user::{change_label, is_hidden};
+use super::user::{change_label, is_hidden, when_and_where};
 use super::*;
 use crate::workload::{WorkloadAlert, WorkloadDetection, WorkloadKind, detection_name};
 
@@ -44,18 +44,12 @@ fn detection(d: &WorkloadDetection) -> Vec<Run> {
         .bold(),
     ];
     runs.push(Run::fixed(format!(" — {} risk", level_word(&d.risk_level))));
-    if let Some(t) = d.when() {
-        runs.push(Run::fixed(format!(" · {}", time_text(t))));
-    }
-    if let Some(ip) = d.ip_address.as_deref().filter(|s| !s.is_empty()) {
-        runs.push(Run::fixed(" · "));
-        runs.push(Run::data(escape::truncate(&escape::single_line(ip), 64)));
-    }
-    if let Some(loc) = d.location.as_ref().and_then(|l| l.display()) {
-        runs.push(Run::fixed(" ("));
-        runs.push(Run::data(escape::truncate(&escape::single_line(&loc), 100)));
-        runs.push(Run::fixed(")"));
-    }
+    when_and_where(
+        &mut runs,
+        d.when(),
+        d.ip_address.as_deref(),
+        d.location.as_ref(),
+    );
     runs
 }
 
