@@ -468,11 +468,10 @@ impl Message {
             Self::User(a) => (
                 Some(a.change.kind()),
                 Some(a.routing_level()),
-                // One incident per risk episode: the next episode of the same user pages anew.
-                Some(match a.episode_start {
-                    Some(t) => format!("user/{}/{}/{}", a.tenant_id, a.user.id, t.unix_timestamp()),
-                    None => format!("user/{}/{}", a.tenant_id, a.user.id),
-                }),
+                Some(keys::incident(
+                    format!("user/{}/{}", a.tenant_id, a.user.id),
+                    a.episode_start,
+                )),
                 !a.change.is_ongoing(),
             ),
             Self::Workload(a) => (
@@ -572,19 +571,35 @@ pub mod keys {
         change: &Change,
         detections: &[RiskDetection],
     ) -> String {
-        let base = format!(
-            "user/{tenant}/{}/{}/{}",
-            user.id,
-            change.kind(),
-            stamp(user.risk_last_updated_date_time)
-        );
+        change_of(
+            &format!("user/{tenant}/{}", user.id),
+            change,
+            user.risk_last_updated_date_time,
+            detections.iter().map(|d| d.id.as_str()),
+        )
+    }
+
+    /// The key of a change in a subject's risk (`subject`: "user/<tenant>/<id>" and the like):
+    /// its kind and Graph's stamp, and for new detections which ones.
+    pub fn change_of<'a>(
+        subject: &str,
+        change: &Change,
+        stamp_of_change: Option<OffsetDateTime>,
+        detections: impl IntoIterator<Item = &'a str>,
+    ) -> String {
+        let base = format!("{subject}/{}/{}", change.kind(), stamp(stamp_of_change));
         if matches!(change, Change::NewDetections) {
-            format!(
-                "{base}/{}",
-                fingerprint(detections.iter().map(|d| d.id.as_str()))
-            )
+            format!("{base}/{}", fingerprint(detections))
         } else {
             base
+        }
+    }
+
+    /// One incident per risk episode: the next episode of the same subject pages anew.
+    pub fn incident(subject: String, episode_start: Option<OffsetDateTime>) -> String {
+        match episode_start {
+            Some(t) => format!("{subject}/{}", t.unix_timestamp()),
+            None => subject,
         }
     }
 }

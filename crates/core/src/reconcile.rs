@@ -130,6 +130,55 @@ pub fn change_between(
     }
 }
 
+/// A risk episode's bookkeeping from one observation to the next, the same for a user and a
+/// workload identity: whether the subject was at risk before and is now.
+#[derive(Debug, Clone, Copy)]
+pub struct Episode {
+    pub was_risky: bool,
+    pub is_risky: bool,
+}
+
+impl Episode {
+    /// The open detections already reported, oldest first and capped; forgotten once the risk
+    /// has ended.
+    pub fn known<'a>(self, known: &[String], open: impl Iterator<Item = &'a str>) -> Vec<String> {
+        if !self.is_risky {
+            return Vec::new();
+        }
+        let mut k: Vec<String> = known.to_vec();
+        for id in open {
+            if !k.iter().any(|x| x == id) {
+                k.push(id.to_string());
+            }
+        }
+        let excess = k.len().saturating_sub(MAX_KNOWN_DETECTIONS);
+        k.drain(..excess);
+        k
+    }
+
+    /// When the episode began: stable for its whole length (a paging incident is keyed on it),
+    /// Graph's stamp when it begins now, nothing once it has ended.
+    pub fn start(
+        self,
+        before: Option<OffsetDateTime>,
+        stamp: Option<OffsetDateTime>,
+    ) -> Option<OffsetDateTime> {
+        match (self.is_risky, self.was_risky) {
+            (true, true) => before,
+            (true, false) => stamp,
+            (false, _) => None,
+        }
+    }
+
+    /// The destinations told of the episode: carried through it; its end is told, then forgotten.
+    pub fn told(self, before: Option<&[String]>) -> Vec<String> {
+        match (self.is_risky, self.was_risky) {
+            (true, true) => before.map(<[String]>::to_vec).unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 pub fn reconcile(
     prev: Option<&UserState>,
     user: &RiskyUser,
@@ -183,18 +232,9 @@ pub fn reconcile(
         Shown::Nothing => Vec::new(),
     };
 
-    let known_detections = if is_risky {
-        let mut k: Vec<String> = known.to_vec();
-        for d in &open {
-            if !k.contains(&d.id) {
-                k.push(d.id.clone());
-            }
-        }
-        let excess = k.len().saturating_sub(MAX_KNOWN_DETECTIONS);
-        k.drain(..excess);
-        k
-    } else {
-        Vec::new()
+    let episode = Episode {
+        was_risky,
+        is_risky,
     };
     let next = UserState {
         user_id: user.id,
@@ -204,21 +244,15 @@ pub fn reconcile(
         risk_last_updated: user
             .risk_last_updated_date_time
             .or(prev.and_then(|p| p.risk_last_updated)),
-        known_detections,
+        known_detections: episode.known(known, open.iter().map(|d| d.id.as_str())),
         baseline_at: if is_risky { baseline_at } else { None },
-        // Stable for the whole episode: a paging incident is keyed on it.
-        episode_start: match (is_risky, was_risky) {
-            (true, true) => prev.and_then(|p| p.episode_start),
-            (true, false) => user.risk_last_updated_date_time,
-            (false, _) => None,
-        },
+        episode_start: episode.start(
+            prev.and_then(|p| p.episode_start),
+            user.risk_last_updated_date_time,
+        ),
         last_alert_at: prev.and_then(|p| p.last_alert_at),
         folded: prev.map(|p| p.folded.clone()).unwrap_or_default(),
-        // Carried through the episode; the episode's end is told, then forgotten.
-        told: match (is_risky, was_risky) {
-            (true, true) => prev.map(|p| p.told.clone()).unwrap_or_default(),
-            _ => Vec::new(),
-        },
+        told: episode.told(prev.map(|p| p.told.as_slice())),
     };
     Reconciled {
         change,

@@ -59,6 +59,20 @@ pub(super) fn change_label(change: &Change) -> &'static str {
     }
 }
 
+/// The list of an alert's detections: every open one for a new risk or a compromise, the new ones
+/// otherwise; none when there are none.
+pub(super) fn detections_list(change: &Change, items: Vec<Vec<Run>>) -> Option<List> {
+    (!items.is_empty()).then(|| List {
+        heading: if matches!(change, Change::NewRisk | Change::ConfirmedCompromised) {
+            "Detections".into()
+        } else {
+            "New detections".into()
+        },
+        noun: "detections",
+        items,
+    })
+}
+
 /// A detection's time, IP address and location, appended to its list item.
 pub(super) fn when_and_where(
     runs: &mut Vec<Run>,
@@ -258,17 +272,10 @@ pub(super) fn user_view(a: &UserAlert) -> View {
         facts.push(("Action".into(), acted_text(n)));
     }
     let mut lists = Vec::new();
-    if !a.detections.is_empty() {
-        lists.push(List {
-            heading: if matches!(a.change, Change::NewRisk | Change::ConfirmedCompromised) {
-                "Detections".into()
-            } else {
-                "New detections".into()
-            },
-            noun: "detections",
-            items: a.detections.iter().map(detection_item).collect(),
-        });
-    }
+    lists.extend(detections_list(
+        &a.change,
+        a.detections.iter().map(detection_item).collect(),
+    ));
     let top = a
         .detections
         .first()

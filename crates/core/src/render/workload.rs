@@ -1,7 +1,7 @@
 //! The view of a workload identity's alert: the change, the service principal or agent, the
 //! credential a detection names, its owners and reach, and what the team can do.
 
-use super::user::{change_label, is_hidden, when_and_where};
+use super::user::{change_label, detections_list, is_hidden, when_and_where};
 use super::*;
 use crate::workload::{WorkloadAlert, WorkloadDetection, WorkloadKind, detection_name};
 
@@ -181,17 +181,10 @@ pub(super) fn workload_view(a: &WorkloadAlert) -> View {
             escape::truncate(&format!("could not be read: {reason}"), FIELD_MAX),
         )),
     }
-    if !a.detections.is_empty() {
-        lists.push(List {
-            heading: if matches!(a.change, Change::NewRisk | Change::ConfirmedCompromised) {
-                "Detections".into()
-            } else {
-                "New detections".into()
-            },
-            noun: "detections",
-            items: a.detections.iter().map(detection).collect(),
-        });
-    }
+    lists.extend(detections_list(
+        &a.change,
+        a.detections.iter().map(detection).collect(),
+    ));
     let callout = (!a.steps.is_empty()).then(|| Callout {
         tone: Tone::Warning,
         headline: "What to do".into(),

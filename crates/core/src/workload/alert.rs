@@ -73,17 +73,13 @@ impl WorkloadAlert {
 
     /// One incident per risk episode, as for a user.
     pub fn incident(&self) -> String {
-        let base = format!(
-            "{}/{}/{}",
-            self.workload.kind.name(),
-            self.tenant_id,
-            self.workload.id
-        );
-        match self.episode_start {
-            Some(t) => format!("{base}/{}", t.unix_timestamp()),
-            None => base,
-        }
+        crate::alert::keys::incident(subject(self.tenant_id, &self.workload), self.episode_start)
     }
+}
+
+/// Whom keys and incidents name: "servicePrincipal/<tenant>/<id>", "agent/<tenant>/<id>".
+fn subject(tenant: TenantId, w: &RiskyWorkload) -> String {
+    format!("{}/{tenant}/{}", w.kind.name(), w.id)
 }
 
 /// The alert's stable key: what changed, and when Graph says it did.
@@ -93,22 +89,10 @@ pub fn key(
     change: &Change,
     detections: &[WorkloadDetection],
 ) -> String {
-    let stamp = w
-        .risk_last_updated
-        .map(|t| t.unix_timestamp_nanos().to_string())
-        .unwrap_or_else(|| "none".into());
-    let base = format!(
-        "{}/{tenant}/{}/{}/{stamp}",
-        w.kind.name(),
-        w.id,
-        change.kind()
-    );
-    if matches!(change, Change::NewDetections) {
-        format!(
-            "{base}/{}",
-            crate::alert::keys::fingerprint(detections.iter().map(|d| d.id.as_str()))
-        )
-    } else {
-        base
-    }
+    crate::alert::keys::change_of(
+        &subject(tenant, w),
+        change,
+        w.risk_last_updated,
+        detections.iter().map(|d| d.id.as_str()),
+    )
 }

@@ -255,6 +255,12 @@ fn id_of(v: &Value) -> Result<String, Unreadable> {
     })
 }
 
+/// Whether an id may shape a request path or a store key as it is: Graph's object ids are GUIDs,
+/// and anything else (its examples' odd ids) is used only through a digest or not at all.
+pub fn is_plain_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// One risky service principal or agent from its Graph JSON.
 pub fn read_workload(kind: WorkloadKind, v: &Value) -> Result<RiskyWorkload, Unreadable> {
     let id = id_of(v)?;

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::{RiskyWorkload, WorkloadDetection, WorkloadKind};
 use crate::alert::Change;
-use crate::reconcile::{MAX_KNOWN_DETECTIONS, Shown, change_between};
+use crate::reconcile::{Episode, Shown, change_between};
 use crate::risk::{RiskDetail, RiskLevel, RiskState};
 
 /// What riskrelay last saw of a workload identity.
@@ -81,20 +81,9 @@ pub fn reconcile(
         &w.risk_detail,
         !fresh.is_empty(),
     );
-    let is_risky = w.risk_state.is_risky();
-    let was_risky = prev.is_some_and(WorkloadState::is_risky);
-    let known_detections = if is_risky {
-        let mut k = known.to_vec();
-        k.extend(
-            open.iter()
-                .filter(|d| !known.contains(&d.id))
-                .map(|d| d.id.clone()),
-        );
-        let excess = k.len().saturating_sub(MAX_KNOWN_DETECTIONS);
-        k.drain(..excess);
-        k
-    } else {
-        Vec::new()
+    let episode = Episode {
+        was_risky: prev.is_some_and(WorkloadState::is_risky),
+        is_risky: w.risk_state.is_risky(),
     };
     let next = WorkloadState {
         kind: w.kind,
@@ -105,16 +94,9 @@ pub fn reconcile(
         risk_last_updated: w
             .risk_last_updated
             .or(prev.and_then(|p| p.risk_last_updated)),
-        known_detections,
-        episode_start: match (is_risky, was_risky) {
-            (true, true) => prev.and_then(|p| p.episode_start),
-            (true, false) => w.risk_last_updated,
-            (false, _) => None,
-        },
-        told: match (is_risky, was_risky) {
-            (true, true) => prev.map(|p| p.told.clone()).unwrap_or_default(),
-            _ => Vec::new(),
-        },
+        known_detections: episode.known(known, open.iter().map(|d| d.id.as_str())),
+        episode_start: episode.start(prev.and_then(|p| p.episode_start), w.risk_last_updated),
+        told: episode.told(prev.map(|p| p.told.as_slice())),
     };
     WorkloadReconciled {
         detections: match shown {

@@ -178,7 +178,7 @@ async fn read_kind(
     let mut by_identity: HashMap<String, Vec<WorkloadDetection>> = HashMap::new();
     if let Some(since) = since {
         let mut pages = graph.workload_detections_pages(kind, since);
-        while let Some(page) = pages.next_detections().await? {
+        while let Some(page) = pages.next_page().await? {
             for d in page {
                 by_identity
                     .entry(d.workload_id.clone())
@@ -198,7 +198,7 @@ async fn read_kind(
     };
     let mut handed = 0;
     let mut pages = graph.risky_workloads_pages(kind, since);
-    while let Some(page) = pages.next_workloads().await? {
+    while let Some(page) = pages.next_page().await? {
         let items: Vec<WorkItem> = page
             .into_iter()
             .map(|w| {

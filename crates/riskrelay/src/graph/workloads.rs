@@ -11,8 +11,8 @@ use super::{Feature, GraphClient, Pages};
 use crate::context::Lookup;
 use crate::ids::TenantId;
 use crate::workload::{
-    Credential, RiskyWorkload, WorkloadContext, WorkloadDetection, WorkloadKind, privileged_role,
-    read_detection, read_workload,
+    Credential, RiskyWorkload, WorkloadContext, WorkloadDetection, WorkloadKind, is_plain_id,
+    privileged_role, read_detection, read_workload,
 };
 
 /// Microsoft Graph's own application id: its service principal lists the app roles (application
@@ -27,12 +27,6 @@ pub fn risky_feature(kind: WorkloadKind) -> Feature {
         WorkloadKind::ServicePrincipal => Feature::RiskyServicePrincipals,
         WorkloadKind::Agent => Feature::RiskyAgents,
     }
-}
-
-/// Ids riskrelay puts in a request path: Graph's object ids are GUIDs, and anything else (its
-/// examples' odd ids) is not sent, so no text from Graph shapes a URL.
-fn path_safe(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 /// One page's items that could be read; each one that could not is logged once, naming the
@@ -60,31 +54,24 @@ fn readable<T>(
         .collect()
 }
 
+/// How an item of a kind's list is read from its JSON.
+type Reader<T> = fn(WorkloadKind, &Value) -> Result<T, crate::workload::Unreadable>;
+
 /// The pages of a kind's risky list or detections, read as JSON and then item by item.
-pub struct WorkloadPages {
+pub struct WorkloadPages<T> {
     kind: WorkloadKind,
     pages: Pages<Value>,
+    read: Reader<T>,
 }
 
-impl WorkloadPages {
-    pub async fn next_workloads(
-        &mut self,
-    ) -> Result<Option<Vec<RiskyWorkload>>, super::GraphError> {
+impl<T> WorkloadPages<T> {
+    /// The next page's readable items; `None` after the last page.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<T>>, super::GraphError> {
         Ok(self
             .pages
             .next_page()
             .await?
-            .map(|p| readable(self.kind, p, read_workload)))
-    }
-
-    pub async fn next_detections(
-        &mut self,
-    ) -> Result<Option<Vec<WorkloadDetection>>, super::GraphError> {
-        Ok(self
-            .pages
-            .next_page()
-            .await?
-            .map(|p| readable(self.kind, p, read_detection)))
+            .map(|p| readable(self.kind, p, self.read)))
     }
 }
 
@@ -95,7 +82,7 @@ impl GraphClient {
         &self,
         kind: WorkloadKind,
         since: Option<OffsetDateTime>,
-    ) -> WorkloadPages {
+    ) -> WorkloadPages<RiskyWorkload> {
         let filter = match since {
             Some(t) => format!(
                 "{} ge {}",
@@ -113,6 +100,7 @@ impl GraphClient {
                 self.url(kind.version(), kind.risky_path(), Some(&query)),
                 risky_feature(kind),
             ),
+            read: read_workload,
         }
     }
 
@@ -123,7 +111,7 @@ impl GraphClient {
         kind: WorkloadKind,
         id: &str,
     ) -> Result<Option<RiskyWorkload>, super::GraphError> {
-        if !path_safe(id) {
+        if !is_plain_id(id) {
             return Ok(None);
         }
         let url = self.url(kind.version(), &format!("{}/{id}", kind.risky_path()), None);
@@ -139,7 +127,7 @@ impl GraphClient {
         &self,
         kind: WorkloadKind,
         since: OffsetDateTime,
-    ) -> WorkloadPages {
+    ) -> WorkloadPages<WorkloadDetection> {
         let query = format!(
             "$filter={} ge {}",
             kind.detection_changed_field(),
@@ -151,6 +139,7 @@ impl GraphClient {
                 self.url(kind.version(), kind.detections_path(), Some(&query)),
                 Feature::WorkloadDetections,
             ),
+            read: read_detection,
         }
     }
 
@@ -163,7 +152,7 @@ impl GraphClient {
         ids: &[String],
     ) -> HashMap<String, (Lookup<WorkloadContext>, Vec<Credential>)> {
         let feature = Feature::WorkloadContext;
-        let safe: Vec<String> = ids.iter().filter(|i| path_safe(i)).cloned().collect();
+        let safe: Vec<String> = ids.iter().filter(|i| is_plain_id(i)).cloned().collect();
         let mut paths: Vec<String> = Vec::new();
         for id in &safe {
             paths.push(format!(
@@ -266,7 +255,7 @@ impl GraphClient {
             let app_id = text(&sp, "appId");
             let mut credentials = credentials_of(&sp);
             if owner_organization == Some(tenant)
-                && let Some(app) = app_id.as_deref().filter(|a| path_safe(a))
+                && let Some(app) = app_id.as_deref().filter(|a| is_plain_id(a))
             {
                 apps.push((id.clone(), app.to_string()));
             }
@@ -304,7 +293,7 @@ impl GraphClient {
                 }
             }
         }
-        for id in ids.iter().filter(|i| !path_safe(i)) {
+        for id in ids.iter().filter(|i| !is_plain_id(i)) {
             out.insert(
                 id.clone(),
                 (

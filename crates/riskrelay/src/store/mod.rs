@@ -233,10 +233,7 @@ pub mod keys {
     /// A workload identity's state. Graph's ids are GUIDs, but its examples show others: any id
     /// that is not plain is keyed by its digest, so no text from Graph shapes a store key.
     pub fn workload(kind: crate::workload::WorkloadKind, id: &str) -> String {
-        let plain = !id.is_empty()
-            && id.len() <= 64
-            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        if plain {
+        if crate::workload::is_plain_id(id) {
             format!("workload/{}/{id}", kind.name())
         } else {
             format!(

@@ -56,7 +56,7 @@ impl Worker {
             entry.2.extend(o.detections.iter().cloned());
         }
         let mut out = WorkloadsDecided::default();
-        let mut changed: Vec<(WorkloadAlert, usize)> = Vec::new();
+        let mut changed: Vec<WorkloadAlert> = Vec::new();
         for ((kind, id), (items, w, detections)) in seen {
             let key = store::keys::workload(kind, &id);
             let prev =
@@ -102,7 +102,7 @@ impl Worker {
                         workload: w,
                     };
                     let k = a.key.clone();
-                    changed.push((a, out.writes.len()));
+                    changed.push(a);
                     Some(k)
                 }
                 Some(_) => {
@@ -126,9 +126,9 @@ impl Worker {
             return out;
         }
         // Context for the service principals (an agent identity is a service principal too).
-        let ids: Vec<String> = changed.iter().map(|(a, _)| a.workload.id.clone()).collect();
+        let ids: Vec<String> = changed.iter().map(|a| a.workload.id.clone()).collect();
         let mut contexts = self.graph.workload_contexts(self.tenant, &ids).await;
-        for (mut a, _) in changed {
+        for mut a in changed {
             if let Some((context, credentials)) = contexts.remove(&a.workload.id) {
                 a.context = match context {
                     Lookup::Found(mut c) => {
@@ -154,6 +154,8 @@ impl Worker {
         delivered: &Delivered,
         outcomes: &mut Outcomes,
     ) {
+        let mut saving: Vec<Vec<usize>> = Vec::new();
+        let mut docs: Vec<(String, serde_json::Value, Option<u64>)> = Vec::new();
         for mut w in decided.writes {
             if let Some(key) = &w.alert {
                 if delivered.failed.contains(key) {
@@ -170,17 +172,35 @@ impl Worker {
                     }
                 }
             }
-            match store::save(self.store.as_ref(), self.tenant, &w.key, &w.next, w.version).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    for i in &w.items {
-                        outcomes.fail_item(*i, WorkError::Conflict);
-                    }
+            match serde_json::to_value(&w.next) {
+                Ok(v) => {
+                    docs.push((w.key, v, w.version));
+                    saving.push(w.items);
                 }
                 Err(e) => {
-                    for i in &w.items {
-                        outcomes.fail_item(*i, WorkError::Store(e.clone()));
+                    for i in w.items {
+                        outcomes.fail_item(i, WorkError::Encode(e.to_string()));
                     }
+                }
+            }
+        }
+        if docs.is_empty() {
+            return;
+        }
+        // One grouped write, as the users' states are saved (`record`).
+        match self.store.put_many(self.tenant, &docs).await {
+            Ok(done) => {
+                for (n, items) in saving.into_iter().enumerate() {
+                    if done.get(n) != Some(&true) {
+                        for i in items {
+                            outcomes.fail_item(i, WorkError::Conflict);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                for i in saving.into_iter().flatten() {
+                    outcomes.fail_item(i, WorkError::Store(e.clone()));
                 }
             }
         }

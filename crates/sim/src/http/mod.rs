@@ -296,13 +296,12 @@ impl SimApp {
                 "identityProtection/riskDetections",
                 Kind::Detections,
             ),
-            (Method::GET, ["v1.0", "identityProtection", "riskyServicePrincipals"]) => self
-                .workload_list(
-                    ctx,
-                    host,
-                    "identityProtection/riskyServicePrincipals",
-                    Kind::RiskyWorkloads(WorkloadKind::ServicePrincipal),
-                ),
+            (Method::GET, ["v1.0", "identityProtection", "riskyServicePrincipals"]) => self.list(
+                ctx,
+                host,
+                "identityProtection/riskyServicePrincipals",
+                Kind::RiskyWorkloads(WorkloadKind::ServicePrincipal),
+            ),
             (Method::GET, ["v1.0", "identityProtection", "riskyServicePrincipals", id]) => {
                 self.risky_workload(WorkloadKind::ServicePrincipal, id)
             }
@@ -313,13 +312,13 @@ impl SimApp {
                     "identityProtection",
                     "servicePrincipalRiskDetections",
                 ],
-            ) => self.workload_list(
+            ) => self.list(
                 ctx,
                 host,
                 "identityProtection/servicePrincipalRiskDetections",
                 Kind::WorkloadDetections(WorkloadKind::ServicePrincipal),
             ),
-            (Method::GET, ["beta", "identityProtection", "riskyAgents"]) => self.workload_list(
+            (Method::GET, ["beta", "identityProtection", "riskyAgents"]) => self.list(
                 ctx,
                 host,
                 "identityProtection/riskyAgents",
@@ -328,13 +327,12 @@ impl SimApp {
             (Method::GET, ["beta", "identityProtection", "riskyAgents", id]) => {
                 self.risky_workload(WorkloadKind::Agent, id)
             }
-            (Method::GET, ["beta", "identityProtection", "agentRiskDetections"]) => self
-                .workload_list(
-                    ctx,
-                    host,
-                    "identityProtection/agentRiskDetections",
-                    Kind::WorkloadDetections(WorkloadKind::Agent),
-                ),
+            (Method::GET, ["beta", "identityProtection", "agentRiskDetections"]) => self.list(
+                ctx,
+                host,
+                "identityProtection/agentRiskDetections",
+                Kind::WorkloadDetections(WorkloadKind::Agent),
+            ),
             (Method::GET, ["v1.0", rest @ ..])
                 if rest.first().is_some_and(|h| {
                     h.starts_with("servicePrincipals") || h.starts_with("applications(")

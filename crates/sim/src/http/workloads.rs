@@ -9,16 +9,6 @@ use super::*;
 use crate::workloads::{GRAPH_SP_ID, role_id};
 
 impl SimApp {
-    pub(super) fn workload_list(
-        &self,
-        ctx: &Ctx,
-        host: &str,
-        path: &str,
-        kind: Kind,
-    ) -> Response<Bytes> {
-        self.list(ctx, host, path, kind)
-    }
-
     pub(super) fn risky_workload(&self, kind: WorkloadKind, id: &str) -> Response<Bytes> {
         let found = self
             .lock()
