@@ -7,6 +7,8 @@
 #        CONCURRENCY=$batches in flight, riskrelay's default when unset;
 #        LATE=N of the users have their detections from before the window (late-detection reads);
 #        BATCH_DOWN=1 every $batch answers 503 (an enrichment outage);
+#        WORKLOADS=off|servicePrincipals|agents|on which workload identities the cycle reads too
+#        (riskrelay's default, both, when unset);
 #        BENCH_RELEASE=1 runs the simulator from a release build of the test binary, in
 #        BENCH_TARGET_DIR, default target/bench: needed at 100,000 users, where a debug
 #        simulator would be slower than Graph's pace)
@@ -23,6 +25,7 @@ for n in "${@:-1000 10000}"; do
         RISKRELAY_BENCH_BIN="$PWD/target/release/riskrelay"
       if [ -n "${CONCURRENCY:-}" ]; then export RISKRELAY_BENCH_CONCURRENCY=$CONCURRENCY; fi
       export RISKRELAY_BENCH_LATE=${LATE:-0} RISKRELAY_BENCH_BATCH_DOWN=${BATCH_DOWN:-0}
+      if [ -n "${WORKLOADS:-}" ]; then export RISKRELAY_BENCH_WORKLOADS=$WORKLOADS; fi
       bench_test cycle_benchmark
     ) 2>&1 | grep -E 'cycle-bench: |throttled: |panicked'
   done

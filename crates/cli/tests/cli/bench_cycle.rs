@@ -10,7 +10,9 @@
 //! `RISKRELAY_BENCH_LATE` (how many of the users have their detections from before the poll window,
 //! so their alerts need a read of their open detections; default 0),
 //! `RISKRELAY_BENCH_BATCH_DOWN` (1: every `$batch` answers 503, an enrichment outage),
-//! `RISKRELAY_BENCH_BIN` (the riskrelay binary to measure; default the test build's).
+//! `RISKRELAY_BENCH_BIN` (the riskrelay binary to measure; default the test build's),
+//! `RISKRELAY_BENCH_WORKLOADS` (`RISKRELAY_WORKLOAD_RISK` for the run: which workload identities'
+//! risk the cycle reads too; riskrelay's default, both kinds, when unset).
 
 use std::time::{Duration, Instant};
 
@@ -67,6 +69,9 @@ async fn cycle_benchmark() {
             )
             .to_string(),
         );
+        if let Ok(kinds) = std::env::var("RISKRELAY_BENCH_WORKLOADS") {
+            cmd.env("RISKRELAY_WORKLOAD_RISK", kinds);
+        }
         cmd
     };
     assert!(run().status().await.unwrap().success(), "baseline run");
