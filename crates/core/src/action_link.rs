@@ -1,7 +1,9 @@
 //! Action links: the signed URLs behind an alert's "Confirm compromised", "Dismiss user risk",
-//! "Revoke sessions" and "Snooze 7 days" buttons.
+//! "Revoke sessions" and "Snooze 7 days" buttons, and a workload identity's "Confirm compromised",
+//! "Dismiss risk", "Confirm safe" (agents) and "Disable service principal".
 //!
-//! A link names what it is for (tenant, user, the alert it came from, the action) and until when
+//! A link names what it is for (tenant, user or workload identity, the alert it came from, the
+//! action) and until when
 //! it is good, and carries an HMAC-SHA256 of that under the deployment's `action_link_key`. It
 //! grants nothing by itself: opening one only shows a page, and acting needs the analyst's own
 //! Entra sign-in (see `riskrelay::actions`). The signature only stops a link from being made up or
@@ -18,6 +20,7 @@ use secrecy::ExposeSecret as _;
 
 use crate::config::{ConfigError, Env, SecretSource, optional_secret};
 use crate::ids::{TenantId, UserId};
+use crate::workload::WorkloadKind;
 
 /// What an analyst can do from an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -27,10 +30,33 @@ pub enum ActionKind {
     Dismiss,
     Revoke,
     Snooze,
+    /// A workload identity's service principal disabled (`accountEnabled: false`).
+    Disable,
+    /// An agent confirmed safe (Graph has the action for agents; riskrelay offers it there).
+    ConfirmSafe,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 4] = [Self::Confirm, Self::Dismiss, Self::Revoke, Self::Snooze];
+    pub const ALL: [ActionKind; 6] = [
+        Self::Confirm,
+        Self::Dismiss,
+        Self::Revoke,
+        Self::Snooze,
+        Self::Disable,
+        Self::ConfirmSafe,
+    ];
+
+    /// The actions an alert about a user (`None`) or a workload identity offers, of those
+    /// configured. Revoking sessions is a user's; a service principal can be disabled; an agent
+    /// confirmed safe. An agent is not offered "disable": its id may name an agent user rather
+    /// than a service principal, and Graph's agent-identity API differs.
+    pub fn offered(workload: Option<WorkloadKind>) -> &'static [ActionKind] {
+        match workload {
+            None => &[Self::Confirm, Self::Dismiss, Self::Revoke, Self::Snooze],
+            Some(WorkloadKind::ServicePrincipal) => &[Self::Confirm, Self::Dismiss, Self::Disable],
+            Some(WorkloadKind::Agent) => &[Self::Confirm, Self::ConfirmSafe, Self::Dismiss],
+        }
+    }
 
     /// The name in `RISKRELAY_ACTIONS`.
     pub fn name(self) -> &'static str {
@@ -39,6 +65,8 @@ impl ActionKind {
             Self::Dismiss => "dismiss",
             Self::Revoke => "revoke",
             Self::Snooze => "snooze",
+            Self::Disable => "disable",
+            Self::ConfirmSafe => "confirmSafe",
         }
     }
 
@@ -48,23 +76,38 @@ impl ActionKind {
             .find(|a| a.name().eq_ignore_ascii_case(s.trim()))
     }
 
-    /// The button's text.
+    /// The button's text on a user's alert.
     pub fn label(self) -> &'static str {
-        match self {
-            Self::Confirm => "Confirm compromised",
-            Self::Dismiss => "Dismiss user risk",
-            Self::Revoke => "Revoke sessions",
-            Self::Snooze => "Snooze 7 days",
+        self.label_on(None)
+    }
+
+    /// The button's text on an alert about a user (`None`) or a workload identity.
+    pub fn label_on(self, workload: Option<WorkloadKind>) -> &'static str {
+        match (self, workload) {
+            (Self::Confirm, _) => "Confirm compromised",
+            (Self::Dismiss, None) => "Dismiss user risk",
+            (Self::Dismiss, Some(_)) => "Dismiss risk",
+            (Self::Revoke, _) => "Revoke sessions",
+            (Self::Snooze, _) => "Snooze 7 days",
+            (Self::Disable, _) => "Disable service principal",
+            (Self::ConfirmSafe, _) => "Confirm safe",
         }
     }
 
     /// What was done, for the follow-up message and the done page ("Confirmed compromised by …").
     pub fn done(self) -> &'static str {
-        match self {
-            Self::Confirm => "Confirmed compromised",
-            Self::Dismiss => "User risk dismissed",
-            Self::Revoke => "Sessions revoked",
-            Self::Snooze => "Snoozed for 7 days",
+        self.done_on(None)
+    }
+
+    pub fn done_on(self, workload: Option<WorkloadKind>) -> &'static str {
+        match (self, workload) {
+            (Self::Confirm, _) => "Confirmed compromised",
+            (Self::Dismiss, None) => "User risk dismissed",
+            (Self::Dismiss, Some(_)) => "Risk dismissed",
+            (Self::Revoke, _) => "Sessions revoked",
+            (Self::Snooze, _) => "Snoozed for 7 days",
+            (Self::Disable, _) => "Service principal disabled",
+            (Self::ConfirmSafe, _) => "Confirmed safe",
         }
     }
 }
@@ -74,6 +117,7 @@ impl ActionKind {
 pub struct ActionLink {
     #[serde(rename = "t")]
     pub tenant: TenantId,
+    /// The user's object id; the workload identity's when `workload` is set.
     #[serde(rename = "u")]
     pub user: UserId,
     /// The key of the alert the link was on.
@@ -84,6 +128,17 @@ pub struct ActionLink {
     /// Unix seconds after which the link is refused.
     #[serde(rename = "e")]
     pub expires: i64,
+    /// Set for a workload identity's alert. Left out for a user, so a user's link reads (and is
+    /// signed) as it always was.
+    #[serde(rename = "w", default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadKind>,
+}
+
+impl ActionLink {
+    /// The button's text for this link's subject.
+    pub fn label(&self) -> &'static str {
+        self.action.label_on(self.workload)
+    }
 }
 
 /// Links last this long unless configured otherwise: an alert's buttons stay useful through a
@@ -154,11 +209,20 @@ impl ActionLink {
     }
 }
 
-/// A button on a user alert: the action and its signed URL.
+/// A button on an alert: the action and its signed URL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionButton {
     pub action: ActionKind,
     pub url: String,
+    /// Set on a workload identity's alert (its wording differs: "Dismiss risk").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadKind>,
+}
+
+impl ActionButton {
+    pub fn label(&self) -> &'static str {
+        self.action.label_on(self.workload)
+    }
 }
 
 /// Which actions alerts offer and how their links are made (`RISKRELAY_ACTIONS`,
@@ -207,7 +271,8 @@ pub const READER_ROLES: [(uuid::Uuid, &str); 5] = [
 impl ActionsConfig {
     /// `None` when no action is configured (the default).
     pub fn load(env: &Env, secrets: &dyn SecretSource) -> Result<Option<Self>, ConfigError> {
-        let expected = "a comma-separated list of confirm, dismiss, revoke and snooze";
+        let expected =
+            "a comma-separated list of confirm, dismiss, revoke, snooze, disable and confirmSafe";
         let actions = env.or("RISKRELAY_ACTIONS", expected, Vec::new(), |v| {
             let mut out = Vec::new();
             for name in v.split(',').filter(|n| !n.trim().is_empty()) {
@@ -287,7 +352,7 @@ impl ActionsConfig {
         }))
     }
 
-    /// A signed button for `action` on an alert.
+    /// A signed button for `action` on a user's alert.
     pub fn button(
         &self,
         tenant: TenantId,
@@ -296,18 +361,53 @@ impl ActionsConfig {
         action: ActionKind,
         now: OffsetDateTime,
     ) -> ActionButton {
+        self.button_on(tenant, user, None, alert_key, action, now)
+    }
+
+    /// A signed button for `action` on an alert about `id`: a user (`workload` `None`) or a
+    /// workload identity.
+    pub fn button_on(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        workload: Option<WorkloadKind>,
+        alert_key: &str,
+        action: ActionKind,
+        now: OffsetDateTime,
+    ) -> ActionButton {
         let token = ActionLink {
             tenant,
-            user,
+            user: id,
             alert_key: alert_key.to_string(),
             action,
             expires: (now + self.ttl).unix_timestamp(),
+            workload,
         }
         .sign(&self.key);
         ActionButton {
             action,
             url: self.url(&format!("actions/{token}")),
+            workload,
         }
+    }
+
+    /// The buttons an ongoing alert carries: the configured actions its subject offers, but
+    /// not "Confirm compromised" on a compromise already confirmed.
+    pub fn buttons(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        workload: Option<WorkloadKind>,
+        alert_key: &str,
+        confirmed: bool,
+        now: OffsetDateTime,
+    ) -> Vec<ActionButton> {
+        self.actions
+            .iter()
+            .filter(|k| ActionKind::offered(workload).contains(k))
+            .filter(|k| !(confirmed && **k == ActionKind::Confirm))
+            .map(|k| self.button_on(tenant, id, workload, alert_key, *k, now))
+            .collect()
     }
 
     /// The action pages' address joined with `path`.
@@ -318,6 +418,57 @@ impl ActionsConfig {
     /// Where Entra sends the analyst back after signing in (register it on the app).
     pub fn redirect_uri(&self) -> String {
         self.url("actions/callback")
+    }
+}
+
+/// What an analyst did from an alert (see `riskrelay::actions`): posted once to every destination,
+/// whatever kinds are configured, and recalled in the alert about the change it causes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionNotice {
+    pub key: String,
+    pub tenant_id: TenantId,
+    /// The user's object id; the workload identity's when `workload` is set.
+    pub user_id: UserId,
+    /// The user's principal name or display name (the workload identity's name), as the alert
+    /// showed it.
+    pub user: String,
+    pub action: ActionKind,
+    /// The analyst, as Entra signed them in (their user principal name).
+    pub by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The alert the action was taken from.
+    pub alert_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadKind>,
+}
+
+impl ActionNotice {
+    /// Whether this action is what caused `change`: Graph reports a confirmation as a confirmed
+    /// compromise and a dismissal as a dismissed risk. Graph does not document the state an
+    /// agent confirmed safe is left in (its detail is `adminConfirmedAgentSafe`), so either end
+    /// of the risk is taken as that.
+    pub fn explains(&self, change: &crate::alert::Change) -> bool {
+        use crate::alert::Change;
+        match self.action {
+            ActionKind::Confirm => matches!(change, Change::ConfirmedCompromised),
+            ActionKind::Dismiss => matches!(change, Change::Dismissed { .. }),
+            ActionKind::ConfirmSafe => {
+                matches!(change, Change::Dismissed { .. } | Change::Remediated { .. })
+            }
+            ActionKind::Revoke | ActionKind::Snooze | ActionKind::Disable => false,
+        }
+    }
+
+    /// Whether this is about the identity an alert is about.
+    pub fn about(&self, id: &str, workload: Option<WorkloadKind>) -> bool {
+        self.workload == workload && self.user_id.to_string() == id
+    }
+
+    /// What was done, in the subject's words.
+    pub fn done(&self) -> &'static str {
+        self.action.done_on(self.workload)
     }
 }
 
@@ -336,6 +487,7 @@ mod tests {
             alert_key: "user/t/u/newRisk/abc".into(),
             action: ActionKind::Confirm,
             expires: 2_000_000_000,
+            workload: None,
         }
     }
 
@@ -428,5 +580,76 @@ mod tests {
         }
         assert_eq!(ActionKind::parse(" Confirm "), Some(ActionKind::Confirm));
         assert_eq!(ActionKind::parse("delete"), None);
+    }
+
+    #[test]
+    fn a_users_link_reads_as_before_and_a_workloads_names_its_kind() {
+        // A user's claims carry no `w`: links already in channels keep verifying.
+        let claims = serde_json::to_value(link()).unwrap();
+        assert!(claims.get("w").is_none(), "{claims}");
+        let mut sp = link();
+        sp.workload = Some(WorkloadKind::ServicePrincipal);
+        sp.action = ActionKind::Disable;
+        let token = sp.sign(&key(1));
+        let back = ActionLink::verify(&token, &key(1), at(0)).unwrap();
+        assert_eq!(back.workload, Some(WorkloadKind::ServicePrincipal));
+        assert_eq!(back.label(), "Disable service principal");
+        // The same claims without the kind are another link: the signature does not carry over.
+        let (_, _, mac) = {
+            let mut p = token.split('.');
+            (p.next().unwrap(), p.next().unwrap(), p.next().unwrap())
+        };
+        let mut user = sp.clone();
+        user.workload = None;
+        let forged = format!(
+            "v1.{}.{mac}",
+            B64.encode(serde_json::to_vec(&user).unwrap())
+        );
+        assert_eq!(
+            ActionLink::verify(&forged, &key(1), at(0)),
+            Err(LinkError::Invalid)
+        );
+    }
+
+    #[test]
+    fn each_subject_is_offered_only_its_own_actions() {
+        let config = ActionsConfig {
+            public_url: url::Url::parse("https://rr.example.com").unwrap(),
+            actions: ActionKind::ALL.to_vec(),
+            key: key(1),
+            ttl: DEFAULT_TTL,
+            group: None,
+            status_group: None,
+        };
+        let tenant = link().tenant;
+        let id = link().user;
+        let labels = |w, confirmed| -> Vec<&'static str> {
+            config
+                .buttons(tenant, id, w, "k", confirmed, at(0))
+                .iter()
+                .map(ActionButton::label)
+                .collect()
+        };
+        assert_eq!(
+            labels(None, false),
+            [
+                "Confirm compromised",
+                "Dismiss user risk",
+                "Revoke sessions",
+                "Snooze 7 days"
+            ]
+        );
+        assert_eq!(
+            labels(Some(WorkloadKind::ServicePrincipal), true),
+            ["Dismiss risk", "Disable service principal"]
+        );
+        assert_eq!(
+            labels(Some(WorkloadKind::Agent), false),
+            ["Confirm compromised", "Dismiss risk", "Confirm safe"]
+        );
+        assert_eq!(
+            ActionKind::parse("confirmsafe"),
+            Some(ActionKind::ConfirmSafe)
+        );
     }
 }

@@ -378,37 +378,7 @@ pub enum SnoozeEvent {
     },
 }
 
-/// What an analyst did from an alert (see `riskrelay::actions`): posted once to every destination,
-/// whatever kinds are configured, and recalled in the alert about the change it causes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ActionNotice {
-    pub key: String,
-    pub tenant_id: TenantId,
-    pub user_id: crate::ids::UserId,
-    /// The user's principal name or display name, as the alert showed it.
-    pub user: String,
-    pub action: crate::action_link::ActionKind,
-    /// The analyst, as Entra signed them in (their user principal name).
-    pub by: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    /// The alert the action was taken from.
-    pub alert_key: String,
-}
-
-impl ActionNotice {
-    /// Whether this action is what caused `change`: Graph reports a confirmation as a confirmed
-    /// compromise and a dismissal as a dismissed risk.
-    pub fn explains(&self, change: &Change) -> bool {
-        use crate::action_link::ActionKind;
-        match self.action {
-            ActionKind::Confirm => matches!(change, Change::ConfirmedCompromised),
-            ActionKind::Dismiss => matches!(change, Change::Dismissed { .. }),
-            ActionKind::Revoke | ActionKind::Snooze => false,
-        }
-    }
-}
+pub use crate::action_link::ActionNotice;
 
 /// The standing summary: who is still at risk (see [`crate::summary`]). Always posted when the
 /// summary is on.

@@ -19,6 +19,10 @@ pub const SECURITY_OPERATOR: &str = "Security Operator";
 pub const USER_ADMINISTRATOR: &str = "User Administrator";
 /// A role that may read user risk but not change it.
 pub const SECURITY_READER: &str = "Security Reader";
+/// The least privileged role Graph names for changing a service principal's or agent's risk.
+pub const SECURITY_ADMINISTRATOR: &str = "Security Administrator";
+/// A role that may update (disable) a multi-tenant app's service principal.
+pub const CLOUD_APPLICATION_ADMINISTRATOR: &str = "Cloud Application Administrator";
 
 /// Someone who can sign in to the simulated tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +42,15 @@ impl SimAnalyst {
 
     /// The ID token's `wids`: the template ids of the analyst's roles.
     pub fn wids(&self) -> Vec<String> {
-        // User Administrator's template id, from Microsoft's permissions reference.
-        const USER_ADMINISTRATOR_ID: &str = "fe930be7-5e62-47db-91af-98c3a49a38b1";
+        // Template ids of the roles that are not reader roles, from Microsoft's permissions
+        // reference.
+        const OTHER_ROLES: [(&str, &str); 2] = [
+            (USER_ADMINISTRATOR, "fe930be7-5e62-47db-91af-98c3a49a38b1"),
+            (
+                CLOUD_APPLICATION_ADMINISTRATOR,
+                "158c047a-c907-4556-b7ef-446551a6b5f7",
+            ),
+        ];
         self.roles
             .iter()
             .filter_map(|r| {
@@ -47,7 +58,12 @@ impl SimAnalyst {
                     .iter()
                     .find(|(_, name)| name == r)
                     .map(|(id, _)| id.to_string())
-                    .or_else(|| (*r == USER_ADMINISTRATOR).then(|| USER_ADMINISTRATOR_ID.into()))
+                    .or_else(|| {
+                        OTHER_ROLES
+                            .iter()
+                            .find(|(name, _)| name == r)
+                            .map(|(_, id)| id.to_string())
+                    })
             })
             .collect()
     }
@@ -56,8 +72,10 @@ impl SimAnalyst {
 /// The group the simulated Security Operator is a member of.
 pub const SOC_GROUP: uuid::Uuid = uuid::Uuid::from_u128(0x5a5a_5a5a_0000_4000_8000_0000_00b0_0001);
 
-/// One Security Operator (in [`SOC_GROUP`]), one analyst with no directory role and no group, and
-/// one Security Reader (may read user risk, not change it).
+/// One Security Operator (in [`SOC_GROUP`]), one analyst with no directory role and no group,
+/// one Security Reader (may read user risk, not change it), and one Security Administrator who
+/// is also a Cloud Application Administrator (may act on workload identities' risk and disable
+/// their service principals; in [`SOC_GROUP`]).
 pub fn default_analysts() -> Vec<SimAnalyst> {
     vec![
         SimAnalyst {
@@ -79,6 +97,13 @@ pub fn default_analysts() -> Vec<SimAnalyst> {
             upn: "reader@contoso.com".into(),
             name: "Rae Kim (Security Reader)".into(),
             roles: vec![SECURITY_READER],
+            groups: vec![SOC_GROUP],
+        },
+        SimAnalyst {
+            oid: uuid::Uuid::from_u128(0x5a5a_5a5a_0000_4000_8000_0000_00a0_0004),
+            upn: "appsec@contoso.com".into(),
+            name: "Ada Novak (Security Administrator, Cloud Application Administrator)".into(),
+            roles: vec![SECURITY_ADMINISTRATOR, CLOUD_APPLICATION_ADMINISTRATOR],
             groups: vec![SOC_GROUP],
         },
     ]

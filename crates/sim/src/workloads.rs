@@ -27,6 +27,8 @@ pub struct SimServicePrincipal {
     pub graph_permissions: Vec<String>,
     /// Directory roles it holds: (display name, role template id).
     pub roles: Vec<(String, String)>,
+    /// `accountEnabled`: cleared by an analyst's "Disable service principal".
+    pub enabled: bool,
 }
 
 impl SimServicePrincipal {
@@ -40,6 +42,7 @@ impl SimServicePrincipal {
             owners: Vec::new(),
             graph_permissions: Vec::new(),
             roles: Vec::new(),
+            enabled: true,
         }
     }
 
@@ -185,5 +188,44 @@ impl Simulator {
     /// Puts a detection record exactly as given.
     pub fn put_workload_detection(&self, kind: WorkloadKind, record: Value) {
         self.lock().workloads.detections.push((kind, record));
+    }
+
+    /// Whether the service principal `id` may sign in (`accountEnabled`).
+    pub fn service_principal_enabled(&self, id: &str) -> Option<bool> {
+        self.lock()
+            .workloads
+            .service_principals
+            .get(id)
+            .map(|sp| sp.enabled)
+    }
+}
+
+impl Workloads {
+    /// Changes a risky record's level, state and detail in place, stamped now, as Graph does
+    /// after an administrator's action. `false` when there is no record for `id`.
+    pub(crate) fn change_risk(
+        &mut self,
+        kind: WorkloadKind,
+        id: &str,
+        level: RiskLevel,
+        state: RiskState,
+        detail: RiskDetail,
+    ) -> bool {
+        let changed_field = match kind {
+            WorkloadKind::ServicePrincipal => "riskLastUpdatedDateTime",
+            WorkloadKind::Agent => "riskLastModifiedDateTime",
+        };
+        let Some((_, record)) = self
+            .risky
+            .iter_mut()
+            .find(|(k, v)| *k == kind && v.get("id").and_then(Value::as_str) == Some(id))
+        else {
+            return false;
+        };
+        record["riskLevel"] = json!(level.as_wire());
+        record["riskState"] = json!(state.as_wire());
+        record["riskDetail"] = json!(detail.as_wire());
+        record[changed_field] = json!(stamp(OffsetDateTime::now_utc()));
+        true
     }
 }

@@ -76,7 +76,7 @@ pub(super) fn operations_view(o: &OperationsNotice) -> View {
 pub(super) fn acted_text(n: &ActionNotice) -> String {
     format!(
         "{} by {} at {} (from riskrelay)",
-        n.action.done(),
+        n.done(),
         escape::truncate(&escape::single_line(&n.by), FIELD_MAX),
         time_text(n.at)
     )
@@ -85,7 +85,7 @@ pub(super) fn acted_text(n: &ActionNotice) -> String {
 pub(super) fn action_view(n: &ActionNotice) -> View {
     let user = escape::truncate(&escape::single_line(&n.user), FIELD_MAX);
     let by = escape::truncate(&escape::single_line(&n.by), FIELD_MAX);
-    let title = n.action.done();
+    let title = n.done();
     View {
         tone: Tone::Neutral,
         title: title.into(),

@@ -340,7 +340,7 @@ pub(super) fn user_links(a: &UserAlert) -> Vec<Link> {
         });
     }
     links.extend(a.actions.iter().map(|b| Link {
-        label: b.action.label(),
+        label: b.label(),
         url: b.url.clone(),
     }));
     links

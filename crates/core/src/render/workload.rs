@@ -100,6 +100,9 @@ pub(super) fn workload_view(a: &WorkloadAlert) -> View {
             None => "not reported".into(),
         },
     ));
+    if let Some(n) = &a.acted {
+        facts.push(("Action".into(), super::notices::acted_text(n)));
+    }
     let mut lists = Vec::new();
     match &a.context {
         Lookup::Found(c) => {
@@ -214,6 +217,11 @@ pub(super) fn workload_view(a: &WorkloadAlert) -> View {
         label: "Risky workload identities",
         url: a.admin_center.risky_workloads_url(a.tenant_id, w.kind),
     });
+    // At most three buttons: with the two links, Teams' five card actions.
+    links.extend(a.actions.iter().map(|b| Link {
+        label: b.label(),
+        url: b.url.clone(),
+    }));
     View {
         tone,
         title,

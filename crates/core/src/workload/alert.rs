@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{RiskyWorkload, WorkloadContext, WorkloadDetection};
+use crate::action_link::{ActionButton, ActionNotice};
 use crate::alert::{AdminCenter, Change};
 use crate::context::Lookup;
 use crate::ids::TenantId;
@@ -35,6 +36,12 @@ pub struct WorkloadAlert {
     /// The destinations told of this risk episode before this alert.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub told: Vec<String>,
+    /// Buttons to act on the identity, when actions are configured and its risk is ongoing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionButton>,
+    /// The analyst's action this change follows from, when one was taken from an alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acted: Option<ActionNotice>,
 }
 
 impl WorkloadAlert {

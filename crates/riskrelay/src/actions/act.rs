@@ -26,7 +26,7 @@ impl ActionsApp {
                 code,
                 &login.verifier,
                 &self.config.redirect_uri(),
-                &self.scope(login.purpose),
+                &self.scope(login.purpose, &login.link),
                 &login.nonce,
             )
             .await
@@ -56,6 +56,7 @@ impl ActionsApp {
             analyst: Some(analyst),
             csrf: random(RANDOM_BYTES),
             live,
+            live_workload: None,
             done: None,
             acting: None,
             used,
@@ -131,7 +132,7 @@ impl ActionsApp {
                 .graph
                 .analyst_in_group(&token, group)
                 .await
-                .map_err(|e| graph_problem(&e, link.action))?;
+                .map_err(|e| graph_problem(&e, &link))?;
             if !member {
                 tracing::warn!(analyst = %analyst.upn, "analyst not in the action group; refused");
                 return Err(Problem::NotInGroup);
@@ -139,14 +140,26 @@ impl ActionsApp {
         }
         match login.purpose {
             Purpose::SignIn => {
-                let live = self
-                    .graph
-                    .risky_user_as(&token, link.user)
-                    .await
-                    .map_err(|e| graph_problem(&e, link.action))?;
-                tracing::info!(analyst = %analyst.upn, action = link.action.name(), user = %link.user, "analyst signed in on an action page");
-                let (session, version) =
+                let (live, live_workload) = match link.workload {
+                    None => (
+                        self.graph
+                            .risky_user_as(&token, link.user)
+                            .await
+                            .map_err(|e| graph_problem(&e, &link))?,
+                        None,
+                    ),
+                    Some(kind) => (
+                        None,
+                        self.graph
+                            .risky_workload_as(&token, kind, link.user)
+                            .await
+                            .map_err(|e| graph_problem(&e, &link))?,
+                    ),
+                };
+                tracing::info!(analyst = %analyst.upn, action = link.action.name(), subject = link.workload.map_or("user", |w| w.name()), id = %link.user, "analyst signed in on an action page");
+                let (mut session, version) =
                     self.signed_in(login.link.clone(), analyst, live, stored, spent);
+                session.live_workload = live_workload;
                 if !self.save_session(&id, &session, version).await? {
                     return Err(Problem::Replayed);
                 }
@@ -179,8 +192,16 @@ impl ActionsApp {
                     };
                 }
                 let version = version + 1;
+                let name = match &session.live_workload {
+                    Some(w) => Some(w.name()),
+                    None => session.live.as_ref().and_then(|u| {
+                        u.user_principal_name
+                            .clone()
+                            .or(u.user_display_name.clone())
+                    }),
+                };
                 let taken = self
-                    .take(&link, &analyst, &token, session.live.as_ref(), &id)
+                    .take(&link, &analyst, &token, session.live.as_ref(), name, &id)
                     .await;
                 session.acting = None;
                 let notice = match taken {
@@ -212,17 +233,17 @@ impl ActionsApp {
         analyst: &Analyst,
         token: &secrecy::SecretString,
         live: Option<&RiskyUser>,
+        name: Option<String>,
         session: &str,
     ) -> Result<ActionNotice, Problem> {
         let now = self.clock.now();
-        let user = live
-            .and_then(|u| {
-                u.user_principal_name
-                    .clone()
-                    .or(u.user_display_name.clone())
-            })
-            .unwrap_or_else(|| link.user.to_string());
-        if link.action == ActionKind::Snooze {
+        let user = name.unwrap_or_else(|| link.user.to_string());
+        if let Some(kind) = link.workload {
+            self.graph
+                .act_on_workload_as(token, link.action, kind, link.user)
+                .await
+                .map_err(|e| graph_problem(&e, link))?;
+        } else if link.action == ActionKind::Snooze {
             let s = crate::snooze::new(
                 &link.user.to_string(),
                 time::Duration::days(7),
@@ -242,9 +263,9 @@ impl ActionsApp {
             self.graph
                 .act_as(token, link.action, link.user)
                 .await
-                .map_err(|e| graph_problem(&e, link.action))?;
+                .map_err(|e| graph_problem(&e, link))?;
         }
-        tracing::info!(analyst = %analyst.upn, action = link.action.name(), user = %link.user, "action taken from an alert");
+        tracing::info!(analyst = %analyst.upn, action = link.action.name(), subject = link.workload.map_or("user", |w| w.name()), id = %link.user, "action taken from an alert");
         let notice = ActionNotice {
             // One per session (a session acts once): a retried delivery of it posts once.
             key: format!(
@@ -254,6 +275,7 @@ impl ActionsApp {
                 link.action.name(),
                 &session[..16]
             ),
+            workload: link.workload,
             tenant_id: self.tenant,
             user_id: link.user,
             user,

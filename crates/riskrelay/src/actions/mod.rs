@@ -42,6 +42,7 @@ use crate::graph::GraphClient;
 use crate::ids::TenantId;
 use crate::risk::RiskyUser;
 use crate::store::{self, Store};
+use crate::workload::{RiskyWorkload, WorkloadKind};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use oidc::{Analyst, Oidc, digest, random};
@@ -65,14 +66,30 @@ const LOGIN_SEAL: &str = "login";
 /// verifier's 32 bytes give the 43 characters RFC 7636 asks for at least).
 const RANDOM_BYTES: usize = 32;
 
-/// Delegated permissions asked for: reading and changing user risk always, revoking sessions only
-/// when configured, and the analyst's own group memberships (`/me/checkMemberGroups`, for which
-/// Graph names `User.Read` the least privileged permission) only with an action group.
-fn scope_names(config: &ActionsConfig) -> Vec<&'static str> {
-    let mut names = vec!["IdentityRiskyUser.ReadWrite.All"];
-    if config.actions.contains(&ActionKind::Revoke) {
-        names.push("User.RevokeSessions.All");
-    }
+/// Delegated permissions a sign-in for a link asks for. For a user: reading and changing user
+/// risk always, and revoking sessions when configured. For a workload identity: reading and
+/// changing its kind's risk, and `Application.ReadWrite.All` (Graph's least privileged for
+/// updating a service principal) only on a link that disables one. With an action group, the
+/// analyst's own group memberships (`/me/checkMemberGroups`, for which Graph names `User.Read`
+/// the least privileged permission).
+fn scope_names(config: &ActionsConfig, link: Option<&ActionLink>) -> Vec<&'static str> {
+    let mut names = match link.and_then(|l| l.workload.map(|w| (w, l.action))) {
+        None => {
+            let mut names = vec!["IdentityRiskyUser.ReadWrite.All"];
+            if config.actions.contains(&ActionKind::Revoke) {
+                names.push("User.RevokeSessions.All");
+            }
+            names
+        }
+        Some((WorkloadKind::ServicePrincipal, action)) => {
+            let mut names = vec!["IdentityRiskyServicePrincipal.ReadWrite.All"];
+            if action == ActionKind::Disable {
+                names.push("Application.ReadWrite.All");
+            }
+            names
+        }
+        Some((WorkloadKind::Agent, _)) => vec!["IdentityRiskyAgent.ReadWrite.All"],
+    };
     if config.group.is_some() {
         names.push("User.Read");
     }
@@ -87,6 +104,9 @@ struct Session {
     analyst: Option<Analyst>,
     csrf: String,
     live: Option<RiskyUser>,
+    /// A workload identity's risk as the analyst's sign-in read it, for its links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    live_workload: Option<RiskyWorkload>,
     done: Option<ActionNotice>,
     /// When a sign-in claimed the session's one action; others wait for it (see [`ACT_CLAIM`]).
     #[serde(default, with = "time::serde::rfc3339::option")]
@@ -101,6 +121,14 @@ struct Session {
 impl Session {
     fn claimed(&self, now: OffsetDateTime) -> bool {
         self.acting.is_some_and(|at| now - at < ACT_CLAIM)
+    }
+
+    /// The subject's risk as the sign-in read it.
+    fn live_risk(&self, link: &ActionLink) -> pages::Live<'_> {
+        match link.workload {
+            Some(kind) => pages::Live::Workload(kind, self.live_workload.as_ref()),
+            None => pages::Live::User(self.live.as_ref()),
+        }
     }
 }
 
@@ -217,8 +245,12 @@ impl ActionsApp {
 
     fn link(&self, token: &str) -> Result<ActionLink, Problem> {
         let link = ActionLink::verify(token, &self.config.key, self.clock.now())?;
-        // A link for another tenant (or an action no longer offered) is not this deployment's.
-        if link.tenant != self.tenant || !self.config.actions.contains(&link.action) {
+        // A link for another tenant (or an action no longer offered, or not one its subject
+        // takes) is not this deployment's.
+        if link.tenant != self.tenant
+            || !self.config.actions.contains(&link.action)
+            || !ActionKind::offered(link.workload).contains(&link.action)
+        {
             return Err(Problem::BadLink);
         }
         Ok(link)
@@ -290,7 +322,7 @@ impl ActionsApp {
             .ok_or(Problem::Unavailable)?;
         let mut res = see_other(&self.oidc.authorize_url(
             &self.config.redirect_uri(),
-            &self.scope(purpose),
+            &self.scope(purpose, link),
             &login.state,
             &login.nonce,
             &login.verifier,
@@ -300,15 +332,18 @@ impl ActionsApp {
         Ok(res)
     }
 
-    /// The delegated permissions a sign-in asks for: the status page needs none but `User.Read`
-    /// for its group check, when it has one.
-    fn scope(&self, purpose: Purpose) -> String {
+    /// The delegated permissions a sign-in for `link` asks for: the status page needs none but
+    /// `User.Read` for its group check, when it has one.
+    fn scope(&self, purpose: Purpose, link: &str) -> String {
         match purpose {
             Purpose::Status if self.config.status_group.is_some() => {
                 self.oidc.scopes(&["User.Read"])
             }
             Purpose::Status => self.oidc.scopes(&[]),
-            Purpose::SignIn | Purpose::Act => self.oidc.scopes(&scope_names(&self.config)),
+            Purpose::SignIn | Purpose::Act => {
+                let link = self.link(link).ok();
+                self.oidc.scopes(&scope_names(&self.config, link.as_ref()))
+            }
         }
     }
 
@@ -323,7 +358,7 @@ impl ActionsApp {
             if let Some(analyst) = &s.analyst {
                 return Ok(html(
                     StatusCode::OK,
-                    pages::confirm(&link, token, analyst, s.live.as_ref(), &s.csrf),
+                    pages::confirm(&link, token, analyst, &s.live_risk(&link), &s.csrf),
                 ));
             }
         }

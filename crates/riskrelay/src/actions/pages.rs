@@ -10,6 +10,13 @@ use crate::action_link::{ActionKind, ActionLink};
 use crate::alert::ActionNotice;
 use crate::render::time_text;
 use crate::risk::RiskyUser;
+use crate::workload::{RiskyWorkload, WorkloadKind};
+
+/// The subject's risk as the analyst's sign-in read it.
+pub enum Live<'a> {
+    User(Option<&'a RiskyUser>),
+    Workload(WorkloadKind, Option<&'a RiskyWorkload>),
+}
 
 /// The stylesheet, at `/actions/style.css`.
 pub const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1b1b1b}\
@@ -37,11 +44,21 @@ pub(super) fn page(title: &str, body: Markup) -> String {
     .into_string()
 }
 
+/// "user", "service principal", "agent".
+fn noun(link: &ActionLink) -> &'static str {
+    link.workload.map_or("user", WorkloadKind::noun)
+}
+
 fn about(link: &ActionLink) -> Markup {
+    let id = match link.workload {
+        None => "User id",
+        Some(WorkloadKind::ServicePrincipal) => "Service principal id",
+        Some(WorkloadKind::Agent) => "Agent id",
+    };
     html! {
         dl {
-            dt { "Action" } dd { (link.action.label()) }
-            dt { "User id" } dd { code { (link.user) } }
+            dt { "Action" } dd { (link.label()) }
+            dt { (id) } dd { code { (link.user) } }
             dt { "From alert" } dd { code { (crate::render::short_ref(&link.alert_key)) } }
             dt { "Link valid until" } dd { (OffsetDateTime::from_unix_timestamp(link.expires).map(time_text).unwrap_or_default()) }
         }
@@ -51,29 +68,44 @@ fn about(link: &ActionLink) -> Markup {
 /// Before sign-in: what the link is for, and a way to sign in. Opening it changes nothing.
 pub fn landing(link: &ActionLink, signin: &str) -> String {
     page(
-        link.action.label(),
+        link.label(),
         html! {
-            h1 { (link.action.label()) "?" }
+            h1 { (link.label()) "?" }
             (about(link))
-            p { "Sign in with your Microsoft Entra account to see the user's current risk and confirm. Nothing is done until you confirm." }
+            p { "Sign in with your Microsoft Entra account to see the " (noun(link)) "'s current risk and confirm. Nothing is done until you confirm." }
             a.button #signin href=(signin) { "Sign in with Microsoft" }
         },
     )
 }
 
-fn risk_rows(live: Option<&RiskyUser>) -> Markup {
+fn risk_rows(live: &Live<'_>) -> Markup {
     html! {
         @match live {
-            Some(u) => {
+            Live::User(Some(u)) => {
                 dt { "User" } dd { (u.user_display_name.as_deref().unwrap_or("")) " " code { (u.user_principal_name.as_deref().unwrap_or("")) } }
                 dt { "Current risk" } dd #risk { (u.risk_level.as_wire()) " · " (u.risk_state.as_wire()) }
                 dt { "Updated" } dd { (u.risk_last_updated_date_time.map(time_text).unwrap_or_default()) }
             }
-            None => {
+            Live::User(None) => {
                 dt { "Current risk" } dd #risk { "no risk recorded for this user" }
+            }
+            Live::Workload(kind, Some(w)) => {
+                dt { (capitalised(kind.noun())) } dd #subject { (w.name()) }
+                dt { "Current risk" } dd #risk { (w.risk_level.as_wire()) " · " (w.risk_state.as_wire()) }
+                dt { "Updated" } dd { (w.risk_last_updated.map(time_text).unwrap_or_default()) }
+            }
+            Live::Workload(kind, None) => {
+                dt { "Current risk" } dd #risk { "no risk recorded for this " (kind.noun()) }
             }
         }
     }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// Signed in: the live risk and the button that acts (a POST with the session's CSRF token).
@@ -81,40 +113,55 @@ pub fn confirm(
     link: &ActionLink,
     token: &str,
     analyst: &Analyst,
-    live: Option<&RiskyUser>,
+    live: &Live<'_>,
     csrf: &str,
 ) -> String {
-    let danger = matches!(link.action, ActionKind::Confirm | ActionKind::Revoke);
+    let danger = matches!(
+        link.action,
+        ActionKind::Confirm | ActionKind::Revoke | ActionKind::Disable
+    );
     page(
-        link.action.label(),
+        link.label(),
         html! {
-            h1 { (link.action.label()) "?" }
+            h1 { (link.label()) "?" }
             p.note { "Signed in as " strong #analyst { (analyst.upn) } }
             dl {
                 (risk_rows(live))
                 dt { "From alert" } dd { code { (crate::render::short_ref(&link.alert_key)) } }
             }
-            p { (explain(link.action)) }
+            p { (explain(link.action, link.workload)) }
             form method="post" action={ "/actions/" (token) } {
                 input type="hidden" name="csrf" value=(csrf);
-                button.button.danger[danger] #confirm type="submit" { (link.action.label()) }
+                button.button.danger[danger] #confirm type="submit" { (link.label()) }
             }
         },
     )
 }
 
-fn explain(action: ActionKind) -> &'static str {
-    match action {
-        ActionKind::Confirm => {
+fn explain(action: ActionKind, workload: Option<WorkloadKind>) -> &'static str {
+    match (action, workload) {
+        (ActionKind::Confirm, Some(_)) => {
+            "Entra sets its risk to high and marks it compromised; Conditional Access policies on workload identity risk then apply. Rotate or remove its credentials next."
+        }
+        (ActionKind::Dismiss, Some(_)) => {
+            "Entra dismisses its risk. Do this only when the detections were not it being compromised."
+        }
+        (ActionKind::ConfirmSafe, _) => {
+            "Entra sets the agent's risk to none, recording that an administrator found it safe. Do this only when the detections were not the agent being compromised."
+        }
+        (ActionKind::Disable, _) => {
+            "Entra disables the service principal in this tenant: it can no longer sign in or get tokens here, whoever holds its credentials. Its app, credentials and permissions stay, so it can be enabled again once it is safe."
+        }
+        (ActionKind::Confirm, None) => {
             "Entra sets the user's risk to high and marks them compromised; Conditional Access policies on user risk then apply. Reset their password and revoke their sessions next."
         }
-        ActionKind::Dismiss => {
+        (ActionKind::Dismiss, None) => {
             "Entra dismisses all of the user's risk. Do this only when the detections were not the user being compromised."
         }
-        ActionKind::Revoke => {
+        (ActionKind::Revoke, _) => {
             "Entra invalidates the user's refresh tokens and session cookies; they sign in again everywhere."
         }
-        ActionKind::Snooze => {
+        (ActionKind::Snooze, _) => {
             "riskrelay holds back this user's alerts for 7 days, except an escalation, a confirmed compromise and the end of the risk. Entra is not changed."
         }
     }
@@ -123,11 +170,11 @@ fn explain(action: ActionKind) -> &'static str {
 /// After acting.
 pub fn done(notice: &ActionNotice) -> String {
     page(
-        notice.action.done(),
+        notice.done(),
         html! {
             div.done {
-                h1 #done { (notice.action.done()) }
-                p { strong { (notice.user) } " — " (notice.action.done()) " by " (notice.by) " at " (time_text(notice.at)) "." }
+                h1 #done { (notice.done()) }
+                p { strong { (notice.user) } " — " (notice.done()) " by " (notice.by) " at " (time_text(notice.at)) "." }
                 p { "The team's channels get a message saying so." }
             }
         },

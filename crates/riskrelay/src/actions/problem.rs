@@ -1,8 +1,9 @@
 //! What the action pages answer when they cannot act (`Problem`, each with its page and
 //! status), and the headers every page carries.
 
-use crate::action_link::{ActionKind, LinkError};
+use crate::action_link::{ActionKind, ActionLink, LinkError};
 use crate::graph::GraphError;
+use crate::workload::WorkloadKind;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
@@ -19,9 +20,10 @@ pub(super) enum Problem {
     Replayed,
     SignInFailed,
     WrongAnalyst,
-    NeedsRole(ActionKind),
-    /// The analyst's token may not read the user's risk.
-    NeedsReadRole,
+    /// Graph refused the action: for a user (`None`) or a workload identity of a kind.
+    NeedsRole(ActionKind, Option<WorkloadKind>),
+    /// The analyst's token may not read the user's (or the workload identity's) risk.
+    NeedsReadRole(Option<WorkloadKind>),
     /// Graph refused to say whether the analyst is in the action group.
     GroupCheckRefused,
     NotInGroup,
@@ -74,17 +76,49 @@ impl Problem {
                 "Another account answered",
                 "The account Entra signed in is not the one this session began with. Open the link from the alert again; nothing was done.",
             ),
-            Self::NeedsRole(ActionKind::Revoke) => (
+            Self::NeedsRole(ActionKind::Disable, _) => (
+                StatusCode::FORBIDDEN,
+                "Graph refused to disable the service principal",
+                "Microsoft Graph names Application Administrator and Cloud Application Administrator as the least privileged roles for updating a multi-tenant app's service principal; a single-tenant app's owner may with Application Developer. riskrelay's app registration needs the delegated permission Application.ReadWrite.All. Disable it in the Entra admin center instead if you cannot. Nothing was done.",
+            ),
+            Self::NeedsRole(_, Some(kind)) => (
+                StatusCode::FORBIDDEN,
+                match kind {
+                    WorkloadKind::ServicePrincipal => {
+                        "Graph refused to change the service principal's risk"
+                    }
+                    WorkloadKind::Agent => "Graph refused to change the agent's risk",
+                },
+                match kind {
+                    WorkloadKind::ServicePrincipal => {
+                        "Microsoft Graph names Security Administrator as the least privileged role for confirming a service principal compromised or dismissing its risk, and the tenant needs Workload ID Premium. riskrelay's app registration needs the delegated permission IdentityRiskyServicePrincipal.ReadWrite.All. Act in the Entra admin center instead if you cannot. Nothing was done."
+                    }
+                    WorkloadKind::Agent => {
+                        "Microsoft Graph names Security Administrator as the least privileged role for confirming an agent compromised or safe or dismissing its risk (a beta API). riskrelay's app registration needs the delegated permission IdentityRiskyAgent.ReadWrite.All. Act in the Entra admin center instead if you cannot. Nothing was done."
+                    }
+                },
+            ),
+            Self::NeedsReadRole(Some(kind)) => (
+                StatusCode::FORBIDDEN,
+                match kind {
+                    WorkloadKind::ServicePrincipal => {
+                        "Graph refused to show the service principal's risk"
+                    }
+                    WorkloadKind::Agent => "Graph refused to show the agent's risk",
+                },
+                "Reading a workload identity's risk needs one of the Security Reader, Security Operator, Security Administrator or Global Reader roles in Entra ID, and riskrelay's app registration needs the delegated permission for its kind (IdentityRiskyServicePrincipal.ReadWrite.All or IdentityRiskyAgent.ReadWrite.All). Nothing was done.",
+            ),
+            Self::NeedsRole(ActionKind::Revoke, None) => (
                 StatusCode::FORBIDDEN,
                 "Graph refused to revoke the user's sessions",
                 "Revoking sessions needs one of the User Administrator, Helpdesk Administrator, Privileged Authentication Administrator or Authentication Administrator roles in Entra ID (for an administrator's account, only a role allowed to act on privileged users), and riskrelay's app registration needs the delegated permission User.RevokeSessions.All. Nothing was done.",
             ),
-            Self::NeedsRole(_) => (
+            Self::NeedsRole(_, None) => (
                 StatusCode::FORBIDDEN,
                 "Graph refused to change the user's risk",
                 "Microsoft Graph names Security Administrator as the least privileged role for confirming a compromise or dismissing user risk; Entra's ID Protection documentation also lets Security Operator do both. If you hold one of these roles already, riskrelay's app registration may lack the delegated permission IdentityRiskyUser.ReadWrite.All, or Graph refused for another reason: act in the Entra admin center instead. Nothing was done.",
             ),
-            Self::NeedsReadRole => (
+            Self::NeedsReadRole(None) => (
                 StatusCode::FORBIDDEN,
                 "Graph refused to show the user's risk",
                 "Reading a user's risk needs one of the Security Reader, Security Operator, Security Administrator or Global Reader roles in Entra ID, and riskrelay's app registration needs the delegated permission IdentityRiskyUser.ReadWrite.All. Nothing was done.",
@@ -182,18 +216,18 @@ pub(super) fn see_other(to: &str) -> Response<Bytes> {
 }
 
 /// A 403 from Graph with the analyst's token: which call it refused says what is missing.
-pub(super) fn graph_problem(e: &GraphError, action: ActionKind) -> Problem {
+pub(super) fn graph_problem(e: &GraphError, link: &ActionLink) -> Problem {
     use crate::graph::Feature;
     match e {
         GraphError::Forbidden {
-            feature: Feature::AnalystRead,
+            feature: Feature::AnalystRead | Feature::AnalystWorkloadRead,
             ..
-        } => Problem::NeedsReadRole,
+        } => Problem::NeedsReadRole(link.workload),
         GraphError::Forbidden {
             feature: Feature::AnalystGroups,
             ..
         } => Problem::GroupCheckRefused,
-        GraphError::Forbidden { .. } => Problem::NeedsRole(action),
+        GraphError::Forbidden { .. } => Problem::NeedsRole(link.action, link.workload),
         other => {
             tracing::warn!(error = %other, "Graph call with the analyst's token failed");
             Problem::GraphFailed

@@ -8,6 +8,7 @@ use super::{Call, Feature, GraphClient, GraphError};
 use crate::action_link::ActionKind;
 use crate::ids::UserId;
 use crate::risk::RiskyUser;
+use crate::workload::{RiskyWorkload, WorkloadKind};
 
 impl GraphClient {
     /// The user's risk as the analyst sees it. `None` when Graph has no riskyUser for the id.
@@ -77,6 +78,12 @@ impl GraphClient {
                 None,
             ),
             ActionKind::Snooze => return Ok(()),
+            ActionKind::Disable | ActionKind::ConfirmSafe => {
+                return Err(GraphError::Malformed {
+                    feature: Feature::DismissRisk,
+                    detail: format!("{} is not offered for a user", action.name()),
+                });
+            }
         };
         let call = Call {
             method: http::Method::POST,
@@ -86,5 +93,94 @@ impl GraphClient {
             as_user: Some(token.clone()),
         };
         self.send(&call).await.map(|_| ())
+    }
+
+    /// A workload identity's risk as the analyst sees it. `None` when Graph has no risky record
+    /// for the id, or one riskrelay cannot read.
+    pub async fn risky_workload_as(
+        &self,
+        token: &SecretString,
+        kind: WorkloadKind,
+        id: UserId,
+    ) -> Result<Option<RiskyWorkload>, GraphError> {
+        let feature = Feature::AnalystWorkloadRead;
+        let mut call = Call::get(
+            self.url(kind.version(), &format!("{}/{id}", kind.risky_path()), None),
+            feature,
+        );
+        call.as_user = Some(token.clone());
+        match self.send(&call).await {
+            Ok(reply) => {
+                let v: serde_json::Value = reply.json(feature)?;
+                Ok(crate::workload::read_workload(kind, &v).ok())
+            }
+            Err(GraphError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes `action` on a service principal or agent with the analyst's token: its risk
+    /// confirmed or dismissed (`servicePrincipalIds`, v1.0; `agentIds`, beta), an agent confirmed
+    /// safe, or a service principal disabled (`accountEnabled: false`). The action pages offer
+    /// only these ([`ActionKind::offered`]); any other is refused before a request is made.
+    pub async fn act_on_workload_as(
+        &self,
+        token: &SecretString,
+        action: ActionKind,
+        kind: WorkloadKind,
+        id: UserId,
+    ) -> Result<(), GraphError> {
+        let ids = serde_json::json!([id.to_string()]);
+        let (method, path, feature, body) = match (action, kind) {
+            (ActionKind::Disable, WorkloadKind::ServicePrincipal) => (
+                http::Method::PATCH,
+                format!("servicePrincipals/{id}"),
+                Feature::DisableServicePrincipal,
+                serde_json::json!({ "accountEnabled": false }),
+            ),
+            (ActionKind::Confirm | ActionKind::Dismiss, WorkloadKind::ServicePrincipal) => (
+                http::Method::POST,
+                format!("{}/{}", kind.risky_path(), risk_action(action)),
+                Feature::ServicePrincipalRisk,
+                serde_json::json!({ "servicePrincipalIds": ids }),
+            ),
+            (
+                ActionKind::Confirm | ActionKind::Dismiss | ActionKind::ConfirmSafe,
+                WorkloadKind::Agent,
+            ) => (
+                http::Method::POST,
+                format!("{}/{}", kind.risky_path(), risk_action(action)),
+                Feature::AgentRisk,
+                serde_json::json!({ "agentIds": ids }),
+            ),
+            _ => {
+                return Err(GraphError::Malformed {
+                    feature: Feature::ServicePrincipalRisk,
+                    detail: format!("{} is not offered for a {}", action.name(), kind.noun()),
+                });
+            }
+        };
+        let version = if action == ActionKind::Disable {
+            "v1.0"
+        } else {
+            kind.version()
+        };
+        let call = Call {
+            method,
+            url: self.url(version, &path, None),
+            feature,
+            body: Some(body),
+            as_user: Some(token.clone()),
+        };
+        self.send(&call).await.map(|_| ())
+    }
+}
+
+/// Graph's name for a risk action on a workload identity.
+fn risk_action(action: ActionKind) -> &'static str {
+    match action {
+        ActionKind::Confirm => "confirmCompromised",
+        ActionKind::ConfirmSafe => "confirmSafe",
+        _ => "dismiss",
     }
 }

@@ -36,6 +36,13 @@ pub enum Feature {
     ConfirmCompromised,
     DismissRisk,
     RevokeSessions,
+    /// The analyst's read of a service principal's or agent's risk.
+    AnalystWorkloadRead,
+    /// Confirming a service principal compromised or dismissing its risk.
+    ServicePrincipalRisk,
+    /// Confirming an agent compromised or safe, or dismissing its risk (beta).
+    AgentRisk,
+    DisableServicePrincipal,
 }
 
 impl Feature {
@@ -61,6 +68,11 @@ impl Feature {
                 "IdentityRiskyUser.ReadWrite.All (delegated)"
             }
             Self::RevokeSessions => "User.RevokeSessions.All (delegated)",
+            Self::AnalystWorkloadRead | Self::ServicePrincipalRisk => {
+                "IdentityRiskyServicePrincipal.ReadWrite.All or IdentityRiskyAgent.ReadWrite.All (delegated)"
+            }
+            Self::AgentRisk => "IdentityRiskyAgent.ReadWrite.All (delegated)",
+            Self::DisableServicePrincipal => "Application.ReadWrite.All (delegated)",
             // Graph lists User.Read as the least privileged permission for the signed-in user's
             // own memberships.
             Self::AnalystGroups => "User.Read (delegated)",
@@ -92,6 +104,10 @@ impl Feature {
             Self::ConfirmCompromised => "confirming a user compromised",
             Self::DismissRisk => "dismissing a user's risk",
             Self::RevokeSessions => "revoking a user's sessions",
+            Self::AnalystWorkloadRead => "the analyst's read of a workload identity's risk",
+            Self::ServicePrincipalRisk => "changing a service principal's risk",
+            Self::AgentRisk => "changing an agent's risk",
+            Self::DisableServicePrincipal => "disabling a service principal",
             Self::AnalystGroups => "the analyst's group membership",
         }
     }
@@ -109,7 +125,10 @@ impl Feature {
             | Self::PolicyWrite
             | Self::AnalystRead
             | Self::ConfirmCompromised
-            | Self::DismissRisk => Budget::IdentityProtection,
+            | Self::DismissRisk
+            | Self::AnalystWorkloadRead
+            | Self::ServicePrincipalRisk
+            | Self::AgentRisk => Budget::IdentityProtection,
             Self::UserContext | Self::Membership | Self::Registration | Self::WorkloadContext => {
                 Budget::Directory
             }
@@ -118,6 +137,7 @@ impl Feature {
             | Self::SecurityAlerts
             | Self::RevokeSessions
             | Self::AnalystGroups => Budget::Other,
+            Self::DisableServicePrincipal => Budget::Directory,
         }
     }
 }

@@ -5,14 +5,21 @@
 use time::OffsetDateTime;
 
 use super::Worker;
-use crate::alert::UserAlert;
+use crate::alert::{Change, UserAlert};
+use crate::ids::UserId;
+use crate::workload::WorkloadAlert;
 
 impl Worker {
-    pub(super) async fn decorate(&self, alerts: &mut [UserAlert], now: OffsetDateTime) {
+    pub(super) async fn decorate(
+        &self,
+        alerts: &mut [UserAlert],
+        workloads: &mut [WorkloadAlert],
+        now: OffsetDateTime,
+    ) {
         let Some(config) = &self.actions else {
             return;
         };
-        if alerts.is_empty() {
+        if alerts.is_empty() && workloads.is_empty() {
             return;
         }
         let taken = match crate::actions::taken::recent(self.store.as_ref(), self.tenant, now).await
@@ -26,22 +33,28 @@ impl Worker {
                 Vec::new()
             }
         };
-        for a in alerts.iter_mut() {
-            a.acted = taken
+        let recall = |id: &str, kind, change: &Change| {
+            taken
                 .iter()
                 .rev()
-                .find(|n| n.user_id == a.user.id && n.explains(&a.change))
-                .cloned();
+                .find(|n| n.about(id, kind) && n.explains(change))
+                .cloned()
+        };
+        for a in alerts.iter_mut() {
+            a.acted = recall(&a.user.id.to_string(), None, &a.change);
             if a.change.is_ongoing() && !a.user.is_deleted {
-                a.actions = config
-                    .actions
-                    .iter()
-                    .filter(|k| {
-                        !(matches!(a.change, crate::alert::Change::ConfirmedCompromised)
-                            && **k == crate::action_link::ActionKind::Confirm)
-                    })
-                    .map(|k| config.button(self.tenant, a.user.id, &a.key, *k, now))
-                    .collect();
+                let confirmed = matches!(a.change, Change::ConfirmedCompromised);
+                a.actions = config.buttons(self.tenant, a.user.id, None, &a.key, confirmed, now);
+            }
+        }
+        for a in workloads.iter_mut() {
+            let kind = Some(a.workload.kind);
+            a.acted = recall(&a.workload.id, kind, &a.change);
+            // Buttons only for an id Graph can be asked about in a path: a GUID (Microsoft's
+            // examples show ids that are not).
+            if let (true, Ok(id)) = (a.change.is_ongoing(), UserId::parse(&a.workload.id)) {
+                let confirmed = matches!(a.change, Change::ConfirmedCompromised);
+                a.actions = config.buttons(self.tenant, id, kind, &a.key, confirmed, now);
             }
         }
     }

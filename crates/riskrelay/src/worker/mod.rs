@@ -232,7 +232,7 @@ impl Worker {
         let mut outcomes = Outcomes::new(items.len());
         let gathered = self.gather_all(items, now, &mut outcomes).await;
         let observed: Vec<_> = gathered.workloads.iter().map(|(i, o)| (*i, o)).collect();
-        let workloads = self.decide_workloads(&observed, &mut outcomes).await;
+        let mut workloads = self.decide_workloads(&observed, &mut outcomes).await;
         let mut decided = self.decide(&gathered.seen, now, &mut outcomes).await;
         let mut alerts = self
             .enrich(std::mem::take(&mut decided.changed), &gathered.seen, now)
@@ -249,7 +249,7 @@ impl Worker {
         decided.writes.retain(|w| !held.waiting.contains(&w.id));
         crate::features::snooze::hold_back(self.store.as_ref(), self.tenant, &mut alerts, now)
             .await;
-        self.decorate(&mut alerts, now).await;
+        self.decorate(&mut alerts, &mut workloads.alerts, now).await;
         let delivered = self
             .send(&alerts, &workloads.alerts, &gathered.notices, now)
             .await;

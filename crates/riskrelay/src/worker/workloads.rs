@@ -100,6 +100,8 @@ impl Worker {
                             .unwrap_or_default(),
                         change,
                         workload: w,
+                        actions: Vec::new(),
+                        acted: None,
                     };
                     let k = a.key.clone();
                     changed.push(a);

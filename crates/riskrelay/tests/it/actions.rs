@@ -117,7 +117,7 @@ async fn an_analyst_confirms_a_compromise_from_the_alert_and_the_channel_hears_i
     let logs = LogCapture::start();
     let (t, app, user, alert) = rig().await;
     // Every action as a link button on the alert, each signed for this user and alert.
-    for a in ActionKind::ALL {
+    for &a in ActionKind::offered(None) {
         let url = button(&alert, a.label());
         assert!(url.starts_with(&format!("{PUBLIC}/actions/v1.")), "{url}");
         let link = ActionLink::verify(
@@ -326,6 +326,7 @@ async fn forged_expired_and_unoffered_links_are_refused_with_a_page() {
         alert_key: "user/x".into(),
         action: ActionKind::Confirm,
         expires: time::OffsetDateTime::now_utc().unix_timestamp() - 1,
+        workload: None,
     }
     .sign(&config.key);
     let other_key = ActionLink {
@@ -334,6 +335,7 @@ async fn forged_expired_and_unoffered_links_are_refused_with_a_page() {
         alert_key: "user/x".into(),
         action: ActionKind::Confirm,
         expires: time::OffsetDateTime::now_utc().unix_timestamp() + 60,
+        workload: None,
     }
     .sign(&riskrelay::action_link::LinkKey::new(&[7; 32]).unwrap());
     for (path, status, words) in [
@@ -618,6 +620,7 @@ fn actions_need_a_public_url_and_a_key_and_name_what_is_missing() {
         alert_key: "k".into(),
         action: ActionKind::Confirm,
         expires: i64::MAX,
+        workload: None,
     };
     let now = time::OffsetDateTime::now_utc();
     let raw = riskrelay::action_link::LinkKey::new(b"a-generated-client-state-value").unwrap();

@@ -27,4 +27,5 @@ mod tenants;
 mod truth;
 mod webhook;
 mod worker;
+mod workload_actions;
 mod workloads;

@@ -303,7 +303,28 @@ impl SimApp {
                 Kind::RiskyWorkloads(WorkloadKind::ServicePrincipal),
             ),
             (Method::GET, ["v1.0", "identityProtection", "riskyServicePrincipals", id]) => {
-                self.risky_workload(WorkloadKind::ServicePrincipal, id)
+                self.risky_workload(ctx, WorkloadKind::ServicePrincipal, id)
+            }
+            (
+                Method::POST,
+                [
+                    "v1.0",
+                    "identityProtection",
+                    "riskyServicePrincipals",
+                    action @ ("confirmCompromised" | "dismiss"),
+                ],
+            ) => self.workload_risk_action(ctx, WorkloadKind::ServicePrincipal, action),
+            (
+                Method::POST,
+                [
+                    "beta",
+                    "identityProtection",
+                    "riskyAgents",
+                    action @ ("confirmCompromised" | "confirmSafe" | "dismiss"),
+                ],
+            ) => self.workload_risk_action(ctx, WorkloadKind::Agent, action),
+            (Method::PATCH, ["v1.0", "servicePrincipals", id]) => {
+                self.update_service_principal(ctx, id)
             }
             (
                 Method::GET,
@@ -325,7 +346,7 @@ impl SimApp {
                 Kind::RiskyWorkloads(WorkloadKind::Agent),
             ),
             (Method::GET, ["beta", "identityProtection", "riskyAgents", id]) => {
-                self.risky_workload(WorkloadKind::Agent, id)
+                self.risky_workload(ctx, WorkloadKind::Agent, id)
             }
             (Method::GET, ["beta", "identityProtection", "agentRiskDetections"]) => self.list(
                 ctx,

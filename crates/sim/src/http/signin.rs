@@ -5,7 +5,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
 use super::*;
-use crate::signin::{Code, Delegated, SECURITY_OPERATOR, SECURITY_READER, USER_ADMINISTRATOR};
+use crate::signin::{
+    Code, Delegated, SECURITY_ADMINISTRATOR, SECURITY_OPERATOR, SECURITY_READER, USER_ADMINISTRATOR,
+};
 use riskrelay::risk::{RiskDetail, RiskLevel, RiskState};
 
 /// Who is calling Graph.
@@ -327,7 +329,12 @@ impl SimApp {
 
     /// Entra's answer when the caller may not: the app lacks a permission, or the analyst lacks
     /// the delegated scope or a directory role.
-    fn denied(&self, ctx: &Ctx, scopes: &[&str], roles: &[&str]) -> Option<Response<Bytes>> {
+    pub(super) fn denied(
+        &self,
+        ctx: &Ctx,
+        scopes: &[&str],
+        roles: &[&str],
+    ) -> Option<Response<Bytes>> {
         let refuse = |msg: &str| {
             Some(error(
                 StatusCode::FORBIDDEN,
@@ -353,7 +360,7 @@ impl SimApp {
         }
     }
 
-    fn record_action(&self, ctx: &Ctx, what: &str, user: UserId) {
+    pub(super) fn record_action(&self, ctx: &Ctx, what: &str, user: UserId) {
         if let Caller::Analyst(d) = &ctx.caller {
             let mut s = self.lock();
             let upn = s.signin.analysts[d.analyst].upn.clone();
@@ -371,7 +378,7 @@ impl SimApp {
                     "IdentityRiskyUser.Read.All",
                     "IdentityRiskyUser.ReadWrite.All",
                 ],
-                &[SECURITY_OPERATOR, SECURITY_READER],
+                &[SECURITY_OPERATOR, SECURITY_READER, SECURITY_ADMINISTRATOR],
             ),
         }
     }
@@ -381,7 +388,7 @@ impl SimApp {
         if let Some(res) = self.denied(
             ctx,
             &["IdentityRiskyUser.ReadWrite.All"],
-            &[SECURITY_OPERATOR],
+            &[SECURITY_OPERATOR, SECURITY_ADMINISTRATOR],
         ) {
             return res;
         }

@@ -3,13 +3,43 @@
 //! directory reads riskrelay's context makes in `$batch` (a service principal, its owners, app
 //! role assignments and directory roles, Microsoft Graph's app roles, an app's credentials).
 
+use riskrelay::risk::{RiskDetail, RiskLevel, RiskState};
 use riskrelay::workload::WorkloadKind;
 
 use super::*;
+use crate::signin::{
+    CLOUD_APPLICATION_ADMINISTRATOR, SECURITY_ADMINISTRATOR, SECURITY_OPERATOR, SECURITY_READER,
+};
 use crate::workloads::{GRAPH_SP_ID, role_id};
 
+/// The delegated permission that reads and changes a kind's risk.
+fn read_write_scope(kind: WorkloadKind) -> &'static str {
+    match kind {
+        WorkloadKind::ServicePrincipal => "IdentityRiskyServicePrincipal.ReadWrite.All",
+        WorkloadKind::Agent => "IdentityRiskyAgent.ReadWrite.All",
+    }
+}
+
 impl SimApp {
-    pub(super) fn risky_workload(&self, kind: WorkloadKind, id: &str) -> Response<Bytes> {
+    pub(super) fn risky_workload(
+        &self,
+        ctx: &Ctx,
+        kind: WorkloadKind,
+        id: &str,
+    ) -> Response<Bytes> {
+        if let signin::Caller::Analyst(_) = ctx.caller {
+            let read = match kind {
+                WorkloadKind::ServicePrincipal => "IdentityRiskyServicePrincipal.Read.All",
+                WorkloadKind::Agent => "IdentityRiskyAgent.Read.All",
+            };
+            if let Some(denied) = self.denied(
+                ctx,
+                &[read, read_write_scope(kind)],
+                &[SECURITY_OPERATOR, SECURITY_READER, SECURITY_ADMINISTRATOR],
+            ) {
+                return denied;
+            }
+        }
         let found = self
             .lock()
             .workloads
@@ -96,7 +126,7 @@ impl SimApp {
             [] => {
                 let v = json!({
                     "id": sp.id, "appId": sp.app_id, "displayName": sp.display_name,
-                    "servicePrincipalType": "Application", "accountEnabled": true,
+                    "servicePrincipalType": "Application", "accountEnabled": sp.enabled,
                     "appOwnerOrganizationId": sp.publisher.unwrap_or(tenant).to_string(),
                     "passwordCredentials": [], "keyCredentials": [],
                 });
@@ -121,5 +151,120 @@ impl SimApp {
             ),
             _ => not_found(),
         }
+    }
+
+    /// `POST …/riskyServicePrincipals/{confirmCompromised|dismiss}` (`servicePrincipalIds`) and
+    /// `POST beta …/riskyAgents/{confirmCompromised|confirmSafe|dismiss}` (`agentIds`): Graph
+    /// names Security Administrator the least privileged role for each.
+    pub(super) fn workload_risk_action(
+        &self,
+        ctx: &Ctx,
+        kind: WorkloadKind,
+        action: &str,
+    ) -> Response<Bytes> {
+        if let Some(res) = self.denied(ctx, &[read_write_scope(kind)], &[SECURITY_ADMINISTRATOR]) {
+            return res;
+        }
+        let member = match kind {
+            WorkloadKind::ServicePrincipal => "servicePrincipalIds",
+            WorkloadKind::Agent => "agentIds",
+        };
+        let ids: Vec<UserId> = serde_json::from_slice::<Value>(&ctx.body)
+            .ok()
+            .and_then(|b| b.get(member).cloned())
+            .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+            .map(|v| v.iter().filter_map(|s| UserId::parse(s).ok()).collect())
+            .unwrap_or_default();
+        if ids.is_empty() {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!("{member} is required."),
+            );
+        }
+        let (level, state, detail) = match (kind, action) {
+            (WorkloadKind::ServicePrincipal, "confirmCompromised") => (
+                RiskLevel::High,
+                RiskState::ConfirmedCompromised,
+                RiskDetail::AdminConfirmedServicePrincipalCompromised,
+            ),
+            (WorkloadKind::ServicePrincipal, _) => (
+                RiskLevel::None,
+                RiskState::Dismissed,
+                RiskDetail::AdminDismissedAllRiskForServicePrincipal,
+            ),
+            (WorkloadKind::Agent, "confirmCompromised") => (
+                RiskLevel::High,
+                RiskState::ConfirmedCompromised,
+                RiskDetail::AdminConfirmedAgentCompromised,
+            ),
+            (WorkloadKind::Agent, "confirmSafe") => (
+                RiskLevel::None,
+                RiskState::Dismissed,
+                RiskDetail::AdminConfirmedAgentSafe,
+            ),
+            (WorkloadKind::Agent, _) => (
+                RiskLevel::None,
+                RiskState::Dismissed,
+                RiskDetail::AdminDismissedRiskForAgent,
+            ),
+        };
+        for id in ids {
+            let changed = self.lock().workloads.change_risk(
+                kind,
+                &id.to_string(),
+                level.clone(),
+                state.clone(),
+                detail.clone(),
+            );
+            if changed {
+                self.record_action(ctx, action, id);
+            }
+        }
+        let mut res = Response::new(Bytes::new());
+        *res.status_mut() = StatusCode::NO_CONTENT;
+        res
+    }
+
+    /// `PATCH servicePrincipals/{id}` with `accountEnabled`: Graph names Application
+    /// Administrator and Cloud Application Administrator for a multi-tenant app.
+    pub(super) fn update_service_principal(&self, ctx: &Ctx, id: &str) -> Response<Bytes> {
+        if let Some(res) = self.denied(
+            ctx,
+            &["Application.ReadWrite.All"],
+            &[CLOUD_APPLICATION_ADMINISTRATOR, "Application Administrator"],
+        ) {
+            return res;
+        }
+        let enabled = serde_json::from_slice::<Value>(&ctx.body)
+            .ok()
+            .and_then(|b| b.get("accountEnabled").and_then(Value::as_bool));
+        let (Some(enabled), Ok(uid)) = (enabled, UserId::parse(id)) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+                "Invalid value specified for property 'accountEnabled'.",
+            );
+        };
+        {
+            let mut s = self.lock();
+            let Some(sp) = s.workloads.service_principals.get_mut(id) else {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "Request_ResourceNotFound",
+                    "Resource does not exist.",
+                );
+            };
+            sp.enabled = enabled;
+            for (_, v) in s.workloads.risky.iter_mut() {
+                if v.get("id").and_then(Value::as_str) == Some(id) {
+                    v["isEnabled"] = json!(enabled);
+                }
+            }
+        }
+        self.record_action(ctx, "disableServicePrincipal", uid);
+        let mut res = Response::new(Bytes::new());
+        *res.status_mut() = StatusCode::NO_CONTENT;
+        res
     }
 }

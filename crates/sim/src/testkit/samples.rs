@@ -172,11 +172,12 @@ pub fn every_kind() -> Vec<(&'static str, Message)> {
         ("new-risk-with-actions", {
             let mut a = user_alert(Change::NewRisk, "Adsync User 2");
             a.key.push_str("/actions");
-            a.actions = riskrelay::action_link::ActionKind::ALL
-                .into_iter()
-                .map(|action| riskrelay::action_link::ActionButton {
+            a.actions = riskrelay::action_link::ActionKind::offered(None)
+                .iter()
+                .map(|&action| riskrelay::action_link::ActionButton {
                     action,
                     url: format!("https://riskrelay.contoso.com/actions/v1.{}.signature", action.name()),
+                    workload: None,
                 })
                 .collect();
             Message::User(Box::new(a))
@@ -211,6 +212,7 @@ fn action_notice() -> riskrelay::alert::ActionNotice {
         by: "secops@contoso.com".into(),
         at: datetime!(2026-11-25 10:42 UTC),
         alert_key: "user/1/newRisk/1".into(),
+        workload: None,
     }
 }
 
