@@ -69,6 +69,12 @@ impl SimAnalyst {
     }
 }
 
+/// The default analysts' places on the simulated sign-in page ([`default_analysts`]).
+pub const ANALYST_SECURITY_OPERATOR: usize = 0;
+pub const ANALYST_NO_ROLE: usize = 1;
+pub const ANALYST_SECURITY_READER: usize = 2;
+pub const ANALYST_SECURITY_ADMINISTRATOR: usize = 3;
+
 /// The group the simulated Security Operator is a member of.
 pub const SOC_GROUP: uuid::Uuid = uuid::Uuid::from_u128(0x5a5a_5a5a_0000_4000_8000_0000_00b0_0001);
 

@@ -36,8 +36,11 @@ pub fn simulated_actions(
     } else {
         listen.ip()
     };
+    let every = riskrelay::action_link::ActionKind::ALL
+        .map(|a| a.name())
+        .join(",");
     let e = Env::default()
-        .with("RISKRELAY_ACTIONS", "confirm,dismiss,revoke,snooze")
+        .with("RISKRELAY_ACTIONS", &every)
         .with(
             "RISKRELAY_PUBLIC_URL",
             &format!("http://{}", SocketAddr::new(host, listen.port())),

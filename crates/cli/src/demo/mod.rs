@@ -11,6 +11,8 @@ mod pagerduty;
 use msp::msp_chapter;
 use pagerduty::pagerduty_chapter;
 
+mod workloads;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -94,6 +96,33 @@ impl Demo {
         Ok(())
     }
 
+    /// Presses the button labelled `label` on the latest alert that has one: signs in as the
+    /// simulated analyst `analyst` and confirms; the done page must say `done`.
+    async fn act_from_alert(&self, label: &str, analyst: usize, done: &str) -> anyhow::Result<()> {
+        let link = self
+            .posted()
+            .iter()
+            .rev()
+            .flat_map(|p| p.view.links.iter())
+            .find(|l| l.label == label)
+            .map(|l| l.url.clone())
+            .with_context(|| format!("the alert carries no {label} button"))?;
+        let pages = self
+            .app
+            .actions
+            .clone()
+            .context("the demo's action pages")?;
+        let mut browser = riskrelay_sim::browser::Browser::new(pages, DEMO_PUBLIC_URL)?;
+        let (page, _) = browser.sign_in(&link, analyst).await?;
+        let answer = browser.confirm(&link, &page.body).await?;
+        anyhow::ensure!(
+            answer.body.contains(done),
+            "the action did not go through ({})",
+            answer.status
+        );
+        Ok(())
+    }
+
     /// Every message written, with the chapter it belongs to.
     fn posted(&self) -> Vec<Posted> {
         let chapters = self.chapters.lock().map(|c| c.clone()).unwrap_or_default();
@@ -134,6 +163,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     graph.identity_protection_rps = 50.0;
     let mut settings = Settings::with_graph(graph);
     settings.summary = riskrelay::summary::Schedule::default();
+    settings.workloads = riskrelay::workload::WorkloadKind::ALL.to_vec();
     for (name, kind, url) in [
         ("slack", SinkKind::Slack, &opts.slack_webhook),
         ("teams", SinkKind::Teams, &opts.teams_webhook),
@@ -152,7 +182,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     // `riskrelay run` would serve them.
     let link_key = riskrelay::actions::oidc::random(32);
     let actions_env = riskrelay::config::Env::default()
-        .with("RISKRELAY_ACTIONS", "confirm,dismiss,revoke,snooze")
+        .with(
+            "RISKRELAY_ACTIONS",
+            &riskrelay::action_link::ActionKind::ALL
+                .map(|a| a.name())
+                .join(","),
+        )
         .with("RISKRELAY_PUBLIC_URL", DEMO_PUBLIC_URL)
         .with("RISKRELAY_ACTION_LINK_KEY", &link_key);
     settings.actions = riskrelay::action_link::ActionsConfig::load(
@@ -375,27 +410,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         ),
     );
     demo.poll().await?;
-    let link = demo
-        .posted()
-        .iter()
-        .rev()
-        .flat_map(|p| p.view.links.iter())
-        .find(|l| l.label == riskrelay::action_link::ActionKind::Confirm.label())
-        .map(|l| l.url.clone())
-        .context("the alert carries no Confirm compromised button")?;
-    let pages = demo
-        .app
-        .actions
-        .clone()
-        .context("the demo's action pages")?;
-    let mut analyst = riskrelay_sim::browser::Browser::new(pages, DEMO_PUBLIC_URL)?;
-    let (page, _) = analyst.sign_in(&link, 0).await?;
-    let done = analyst.confirm(&link, &page.body).await?;
-    anyhow::ensure!(
-        done.body.contains("Confirmed compromised"),
-        "the action did not go through ({})",
-        done.status
-    );
+    demo.act_from_alert(
+        riskrelay::action_link::ActionKind::Confirm.label(),
+        riskrelay_sim::signin::ANALYST_SECURITY_OPERATOR,
+        "Confirmed compromised",
+    )
+    .await?;
     demo.poll().await?;
 
     demo.chapter(
@@ -413,10 +433,17 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     )
     .await?;
 
+    demo.chapter(
+        9,
+        "9. A leaked pipeline secret, and an AI agent",
+        "The build pipeline's client secret \"ci-deploy\" is pushed to a public repository. ID Protection flags its service principal\nhigh risk. A workload identity cannot remediate its own risk, so the alert names the secret, who owns the app and what it\ncan reach, and what to do. appsec@contoso.com (a Security Administrator and Cloud Application Administrator) presses\n\"Disable service principal\". Then an AI agent's bulk calls are flagged; its owner explains a planned migration, and the\nanalyst confirms it safe: the next poll says its risk ended and who ended it.",
+    );
+    workloads::workloads_chapter(&demo).await?;
+
     if opts.tenants > 1 {
         demo.chapter(
-            9,
-            &format!("9. One deployment, {} customer tenants", opts.tenants),
+            10,
+            &format!("10. One deployment, {} customer tenants", opts.tenants),
             "A managed service provider watches its customers' tenants from one riskrelay (RISKRELAY_TENANTS=registry). Each tenant\nhas its own Graph budget, so they are polled side by side. At Contoso a user's credentials leak; Fabrikam's administrator\nremoves riskrelay's access. The alert names its tenant; the lost access is said once, and the other tenants carry on.",
         );
         msp_chapter(&settings, built_sinks, opts.tenants, opts.print).await?;

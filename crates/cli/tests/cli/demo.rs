@@ -171,6 +171,46 @@ async fn the_chapters_produce_the_expected_messages() {
     );
     assert_eq!(report.pagerduty[0]["payload"]["severity"], "critical");
     assert_eq!(report.pagerduty[1]["payload"]["severity"], "error");
+    // The workload chapter: the pipeline's alert names its secret and reach, an analyst disables
+    // it; the agent is confirmed safe and its end recalls who.
+    assert_eq!(
+        titles(&report, 9),
+        vec![
+            "Service principal at risk (high)",
+            "Service principal disabled",
+            "Agent at risk (medium)",
+            "Confirmed safe",
+            "Agent risk dismissed"
+        ]
+    );
+    let chapter9: Vec<String> = report
+        .posted
+        .iter()
+        .filter(|p| p.chapter == 9)
+        .map(|p| riskrelay::render::console::text(&p.view))
+        .collect();
+    for expected in [
+        "ci-deploy",
+        "Global Administrator",
+        "Megan Bowen",
+        "→ Disable service principal: http://127.0.0.1:8080/actions/v1.",
+    ] {
+        assert!(
+            chapter9[0].contains(expected),
+            "{expected}: {}",
+            chapter9[0]
+        );
+    }
+    assert!(
+        chapter9[1].contains("disabled by appsec@contoso.com"),
+        "{}",
+        chapter9[1]
+    );
+    assert!(
+        chapter9[4].contains("Action: Confirmed safe by appsec@contoso.com"),
+        "{}",
+        chapter9[4]
+    );
     let mut written: Vec<String> = std::fs::read_dir(dir.path().join("pagerduty"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -235,13 +275,13 @@ async fn with_enforce_riskrelay_corrects_the_setting_itself_and_with_tenants_an_
     );
     // The MSP chapter: Contoso's alert names its tenant; Fabrikam's lost access is said once;
     // Northwind, quiet, says nothing (its baseline was taken before the story).
-    let mut msp = titles(&report, 9);
+    let mut msp = titles(&report, 10);
     msp.sort();
     assert_eq!(
         msp,
         vec!["High user risk", "riskrelay lost access to a tenant"]
     );
-    for p in report.posted.iter().filter(|p| p.chapter == 9) {
+    for p in report.posted.iter().filter(|p| p.chapter == 10) {
         let text = riskrelay::render::console::text(&p.view);
         if p.view.title == "High user risk" {
             assert!(

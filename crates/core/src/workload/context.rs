@@ -217,7 +217,10 @@ pub fn steps(
             ""
         }
     ));
-    out.push("Then confirm it compromised or dismiss the risk in ID Protection, so its risk reflects what you found.".into());
+    out.push(match w.kind {
+        WorkloadKind::ServicePrincipal => "Then confirm it compromised or dismiss the risk in ID Protection, so its risk reflects what you found.".into(),
+        WorkloadKind::Agent => "Then confirm it compromised, or confirm it safe, in ID Protection, so its risk reflects what you found.".into(),
+    });
     out
 }
 

@@ -17,9 +17,10 @@ const LINK_KEY: &str = "0123456789abcdef0123456789abcdef";
 const SP: &str = "7d3c1a52-4b0e-4c1f-9a57-0e1f2a3b4c5d";
 const APP: &str = "0b7c2e19-55aa-4d2e-b1a0-9f8e7d6c5b4a";
 const AGENT: &str = "a9e1c0de-7a11-4e2b-8c3d-5e6f7a8b9c0d";
-/// The simulated analysts (`riskrelay_sim::signin::default_analysts`).
-const SECURITY_OPERATOR: usize = 0;
-const SECURITY_ADMINISTRATOR: usize = 3;
+use riskrelay_sim::signin::{
+    ANALYST_SECURITY_ADMINISTRATOR as SECURITY_ADMINISTRATOR,
+    ANALYST_SECURITY_OPERATOR as SECURITY_OPERATOR,
+};
 
 fn actions_config(actions: &str) -> ActionsConfig {
     let e = Env::default()
