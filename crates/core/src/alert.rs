@@ -30,11 +30,13 @@ pub enum AlertKind {
     NoUserRiskPolicy,
     /// Workload identities' risk cannot be read (no licence, no permission).
     WorkloadRiskUnavailable,
+    /// No enabled Conditional Access policy blocks high-risk workload identities.
+    NoWorkloadRiskPolicy,
     Baseline,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 12] = [
+    pub const ALL: [AlertKind; 13] = [
         Self::NewRisk,
         Self::Escalated,
         Self::Lowered,
@@ -46,6 +48,7 @@ impl AlertKind {
         Self::PasswordSyncStale,
         Self::NoUserRiskPolicy,
         Self::WorkloadRiskUnavailable,
+        Self::NoWorkloadRiskPolicy,
         Self::Baseline,
     ];
 
@@ -62,6 +65,7 @@ impl AlertKind {
             Self::PasswordSyncStale => "passwordSyncStale",
             Self::NoUserRiskPolicy => "noUserRiskPolicy",
             Self::WorkloadRiskUnavailable => "workloadRiskUnavailable",
+            Self::NoWorkloadRiskPolicy => "noWorkloadRiskPolicy",
             Self::Baseline => "baseline",
         }
     }

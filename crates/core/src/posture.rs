@@ -50,6 +50,23 @@ pub struct CaConditions {
     pub users: Option<CaUsers>,
     #[serde(default)]
     pub applications: Option<CaApplications>,
+    /// The workload identity risk levels the policy applies to (Workload ID Premium).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub service_principal_risk_levels: Vec<String>,
+    /// The workload identities it applies to (`conditionalAccessClientApplications`).
+    #[serde(default)]
+    pub client_applications: Option<CaClientApplications>,
+}
+
+/// `conditionalAccessClientApplications`: the service principals a policy applies to, by id or
+/// `ServicePrincipalsInMyTenant`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaClientApplications {
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub include_service_principals: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub exclude_service_principals: Vec<String>,
 }
 
 /// `conditionalAccessUsers`: whom a policy applies to (Graph `conditionalaccessusers`). Exclusions

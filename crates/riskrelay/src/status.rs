@@ -43,6 +43,8 @@ pub struct TenantState {
     pub parked: Vec<ParkedState>,
     /// Graph subscriptions upkeep created and keeps.
     pub subscriptions: usize,
+    /// Each workload identity kind the poll cycle watches: read, or why it cannot be.
+    pub workload_risk: Vec<String>,
     /// Users at risk now by level, as riskrelay recorded them (see `crate::activity`).
     pub at_risk: crate::activity::AtRisk,
     /// When those counts were last taken from Graph's whole list (the daily summary).
@@ -121,6 +123,8 @@ pub async fn read(
         .await?
         .map_or(0, |c| c.0.len());
     let parked = crate::parking::list(store, tenant).await?;
+    let workloads =
+        value::<crate::workload::WorkloadWatch>(store, tenant, store::keys::WORKLOAD_RISK).await?;
     let activity = crate::features::activity::load(store, tenant).await?;
     let last_poll = checkpoint.map(|c| c.at);
     Ok(TenantState {
@@ -156,6 +160,7 @@ pub async fn read(
             })
             .collect(),
         subscriptions,
+        workload_risk: workloads.map(|w| w.describe()).unwrap_or_default(),
         at_risk: activity.at_risk,
         at_risk_counted_at: activity.counted_at,
         alerts_per_day: activity

@@ -48,10 +48,35 @@ pub fn user_risk_policy(name: &str, state: &str, levels: &[&str], controls: &[&s
             user_risk_levels: levels.iter().map(|l| l.to_string()).collect(),
             users: Some(CaUsers::all()),
             applications: Some(CaApplications::all()),
+            ..CaConditions::default()
         }),
         grant_controls: Some(CaGrantControls {
             operator: Some("AND".into()),
             built_in_controls: controls.iter().map(|c| c.to_string()).collect(),
+            authentication_strength: None,
+        }),
+    }
+}
+
+/// A Conditional Access policy for workload identities as Microsoft's guidance makes it: the
+/// service principals this tenant owns, at high (and medium) service principal risk, blocked.
+pub fn workload_risk_policy(name: &str, state: &str) -> CaPolicy {
+    CaPolicy {
+        id: format!("7e1b0000-0000-4000-8000-{:012x}", name.len()),
+        display_name: Some(name.into()),
+        state: state.into(),
+        conditions: Some(CaConditions {
+            service_principal_risk_levels: vec!["high".into(), "medium".into()],
+            client_applications: Some(riskrelay::posture::CaClientApplications {
+                include_service_principals: vec!["ServicePrincipalsInMyTenant".into()],
+                exclude_service_principals: Vec::new(),
+            }),
+            applications: Some(CaApplications::all()),
+            ..CaConditions::default()
+        }),
+        grant_controls: Some(CaGrantControls {
+            operator: Some("OR".into()),
+            built_in_controls: vec!["block".into()],
             authentication_strength: None,
         }),
     }

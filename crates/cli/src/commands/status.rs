@@ -162,6 +162,9 @@ fn human(t: &TenantState, now: OffsetDateTime) -> String {
         },
     );
     line("Subscriptions", t.subscriptions.to_string());
+    if !t.workload_risk.is_empty() {
+        line("Workload risk", t.workload_risk.join("; "));
+    }
     let r = &t.at_risk;
     line(
         "At risk now",

@@ -31,7 +31,13 @@ pub enum Unavailable {
 }
 
 impl Unavailable {
-    fn words(&self, kind: WorkloadKind) -> String {
+    /// Whether someone can fix it here (grant a permission), as against a fact of the tenant or
+    /// the cloud (no licence, no endpoint).
+    pub fn needs_action(&self) -> bool {
+        matches!(self, Self::Permission { .. } | Self::Forbidden { .. })
+    }
+
+    pub fn words(&self, kind: WorkloadKind) -> String {
         let licence = match kind {
             WorkloadKind::ServicePrincipal => "Microsoft Entra Workload ID Premium",
             WorkloadKind::Agent => "the licence Entra Agent ID's risk needs",
@@ -136,11 +142,35 @@ impl WorkloadWatch {
         Some(alert)
     }
 
-    /// The reasons kinds cannot be read now, for `riskrelay status` and `check`.
+    /// Whether `kind` has been read and was not refused since: the tenant has what its risk
+    /// needs (for service principals, Workload ID Premium).
+    pub fn readable(&self, kind: WorkloadKind) -> bool {
+        self.kinds
+            .get(&kind)
+            .is_some_and(|w| w.checkpoint.is_some() && w.unavailable.is_none())
+    }
+
+    /// The reasons kinds cannot be read now.
     pub fn unavailable(&self) -> Vec<(WorkloadKind, String)> {
         self.kinds
             .iter()
             .filter_map(|(k, w)| w.unavailable.as_ref().map(|u| (*k, u.words(*k))))
+            .collect()
+    }
+
+    /// Each kind watched in a few words, for `riskrelay status` and the status page:
+    /// "service principals: read", "agents: cannot be read (…)".
+    pub fn describe(&self) -> Vec<String> {
+        self.kinds
+            .iter()
+            .map(|(k, w)| {
+                let plural = format!("{}s", k.noun());
+                match (&w.unavailable, w.checkpoint) {
+                    (Some(u), _) => format!("{plural}: cannot be read ({})", u.words(*k)),
+                    (None, Some(_)) => format!("{plural}: read"),
+                    (None, None) => format!("{plural}: not read yet"),
+                }
+            })
             .collect()
     }
 }
@@ -220,6 +250,12 @@ mod tests {
                 .contains("Grant IdentityRiskyServicePrincipal.Read.All")
         );
         assert_eq!(w.unavailable().len(), 1);
+        assert_eq!(
+            w.describe(),
+            [
+                "service principals: cannot be read (Graph says the app lacks the IdentityRiskyServicePrincipal.Read.All permission)"
+            ]
+        );
         let back = w.read(t, k, t0 + time::Duration::hours(3)).unwrap();
         assert!(back.resolved);
         assert_eq!(w.read(t, k, t0 + time::Duration::hours(4)), None);

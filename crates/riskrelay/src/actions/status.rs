@@ -164,6 +164,9 @@ pub fn status_page(s: &TenantState, reader: &Analyst, now: OffsetDateTime) -> St
                     @if s.at_risk.other > 0 { " · " (s.at_risk.other) " hidden" }
                 }
                 dt { "Subscriptions" } dd { (s.subscriptions) }
+                @if !s.workload_risk.is_empty() {
+                    dt { "Workload risk" } dd #workload-risk { (s.workload_risk.join("; ")) }
+                }
             }
             h2 { "Alerts" }
             (chart(&s.alerts_per_day))

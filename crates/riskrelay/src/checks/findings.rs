@@ -11,7 +11,8 @@ use crate::alert::{AlertKind, Message, PostureAlert};
 use crate::drift::DriftNotice;
 use crate::ids::TenantId;
 use crate::posture::{
-    AppCoverage, Known, Organization, PasswordSync, PolicyState, RiskResponse, UserRiskPolicy,
+    AppCoverage, CaPolicy, Known, Organization, PasswordSync, PolicyState, RiskResponse,
+    UserRiskPolicy,
 };
 use crate::render::time_text;
 
@@ -21,6 +22,13 @@ pub const SYNC_TITLE: &str = "Password hash sync";
 pub const SYNC_WHY: &str = "An on-premises password change reaches Entra, and clears the user's risk, only through password hash sync.";
 pub const POLICY_TITLE: &str = "User-risk Conditional Access policy";
 pub const POLICY_WHY: &str = "A cloud-only or unsynced user can clear their own risk only when a Conditional Access policy asks at-risk users for a secure password change or risk remediation.";
+
+pub const WORKLOAD_POLICY_TITLE: &str = "Workload identity risk Conditional Access policy";
+pub const WORKLOAD_POLICY_WHY: &str = "A service principal cannot answer MFA or change a password: a Conditional Access policy that blocks it at high risk is what stops a stolen credential from being used while the team responds.";
+
+pub const WORKLOAD_READ_TITLE: &str = "Workload identity risk";
+pub const WORKLOAD_READ_WHY: &str =
+    "Risky service principals and agents are alerted only where Graph lets riskrelay read them.";
 
 pub fn check(
     id: &str,
@@ -303,6 +311,168 @@ pub fn user_risk_policy(policies: &[UserRiskPolicy]) -> CheckResult {
     }
 }
 
+/// Whether a policy blocks some service principals at high workload identity risk: the
+/// `servicePrincipalRiskLevels` condition with `high`, client applications naming service
+/// principals, and the grant control `block` (the only one Conditional Access offers workload
+/// identities).
+fn blocks_high_risk_workloads(p: &CaPolicy) -> bool {
+    let Some(c) = &p.conditions else {
+        return false;
+    };
+    c.service_principal_risk_levels.iter().any(|l| l == "high")
+        && c.client_applications.as_ref().is_some_and(|a| {
+            a.include_service_principals
+                .iter()
+                .any(|s| !s.eq_ignore_ascii_case("None"))
+        })
+        && p.grant_controls
+            .as_ref()
+            .is_some_and(|g| g.built_in_controls.iter().any(|b| b == "block"))
+}
+
+/// Whom a blocking policy covers, in words.
+fn workload_scope(p: &CaPolicy) -> String {
+    let apps = p
+        .conditions
+        .as_ref()
+        .and_then(|c| c.client_applications.clone())
+        .unwrap_or_default();
+    let mut words = if apps
+        .include_service_principals
+        .iter()
+        .any(|s| s == "ServicePrincipalsInMyTenant")
+    {
+        "every service principal this tenant owns".to_string()
+    } else {
+        let n = apps.include_service_principals.len();
+        format!(
+            "{n} named service principal{}",
+            if n == 1 { "" } else { "s" }
+        )
+    };
+    let excluded = apps.exclude_service_principals.len();
+    if excluded > 0 {
+        words.push_str(&format!(" but {excluded} excluded"));
+    }
+    words
+}
+
+/// The workload identity risk policy check: run only in a tenant whose risky service principals
+/// riskrelay reads (`licensed`), since risk-based Conditional Access for workload identities
+/// needs the same Workload ID Premium licence.
+pub fn workload_risk_policy(policies: &[CaPolicy], licensed: bool) -> CheckResult {
+    let id = "workloadRiskPolicy";
+    if !licensed {
+        return check(
+            id,
+            WORKLOAD_POLICY_TITLE,
+            CheckStatus::NotApplicable,
+            "riskrelay does not read risky service principals in this tenant (no Workload ID Premium, no permission, or RISKRELAY_WORKLOAD_RISK leaves them out), so a policy on their risk is not checked.".into(),
+            WORKLOAD_POLICY_WHY,
+            None,
+        );
+    }
+    let blocking: Vec<&CaPolicy> = policies
+        .iter()
+        .filter(|p| blocks_high_risk_workloads(p))
+        .collect();
+    let name = |p: &CaPolicy| p.display_name.clone().unwrap_or_else(|| p.id.clone());
+    if let Some(p) = blocking.iter().find(|p| p.state == "enabled") {
+        return check(
+            id,
+            WORKLOAD_POLICY_TITLE,
+            CheckStatus::Ok,
+            format!("\"{}\" blocks {} at high risk.", name(p), workload_scope(p)),
+            WORKLOAD_POLICY_WHY,
+            None,
+        );
+    }
+    let action = "Create a Conditional Access policy for workload identities: include the service principals this tenant owns, the condition service principal risk high (and medium if you can), and grant Block access. It applies to single-tenant service principals; another organisation's app is disabled here instead.";
+    match blocking.first() {
+        Some(p) => check(
+            id,
+            WORKLOAD_POLICY_TITLE,
+            CheckStatus::Finding,
+            format!(
+                "\"{}\" would block {} at high risk, but is not on ({}).",
+                name(p),
+                workload_scope(p),
+                p.state
+            ),
+            WORKLOAD_POLICY_WHY,
+            Some("Switch the policy to On once its report-only results look right.".into()),
+        ),
+        None => check(
+            id,
+            WORKLOAD_POLICY_TITLE,
+            CheckStatus::Finding,
+            "No enabled Conditional Access policy blocks high-risk workload identities: a service principal at high risk keeps getting tokens.".into(),
+            WORKLOAD_POLICY_WHY,
+            Some(action.into()),
+        ),
+    }
+}
+
+/// Whether the poll cycle can read workload identities' risk, per kind, from its watch (see
+/// `crate::workload::WorkloadWatch`). A missing permission is a finding; a tenant without the
+/// licence, or a cloud without the endpoint, is a fact and not applicable.
+pub fn workload_risk_reads(watch: Option<&crate::workload::WorkloadWatch>) -> CheckResult {
+    let id = "workloadRisk";
+    let kinds = watch.map(|w| &w.kinds).filter(|k| !k.is_empty());
+    let Some(kinds) = kinds else {
+        return check(
+            id,
+            WORKLOAD_READ_TITLE,
+            CheckStatus::NotApplicable,
+            "No poll cycle has read workload identities' risk yet (or RISKRELAY_WORKLOAD_RISK is off).".into(),
+            WORKLOAD_READ_WHY,
+            None,
+        );
+    };
+    let plural = |k: crate::workload::WorkloadKind| format!("{}s", k.noun());
+    let mut parts = Vec::new();
+    let mut status = CheckStatus::NotApplicable;
+    let mut action = None;
+    for (kind, w) in kinds {
+        match &w.unavailable {
+            None if w.checkpoint.is_some() => {
+                parts.push(format!("risky {} are read", plural(*kind)));
+                if status == CheckStatus::NotApplicable {
+                    status = CheckStatus::Ok;
+                }
+            }
+            None => {}
+            Some(u) => {
+                parts.push(format!(
+                    "risky {} cannot be read: {}",
+                    plural(*kind),
+                    u.words(*kind)
+                ));
+                if u.needs_action() {
+                    status = CheckStatus::Finding;
+                    action = Some(format!(
+                        "Grant the permission Graph names to riskrelay's app and consent again, or leave {} out of RISKRELAY_WORKLOAD_RISK.",
+                        kind.name()
+                    ));
+                }
+            }
+        }
+    }
+    let mut summary = parts.join("; ");
+    if let Some(first) = summary.get(..1) {
+        summary = first.to_uppercase() + &summary[1..];
+    }
+    summary.push('.');
+    check(
+        id,
+        WORKLOAD_READ_TITLE,
+        status,
+        summary,
+        WORKLOAD_READ_WHY,
+        action,
+    )
+}
+
 /// Alerts for findings that appeared or cleared since the last run.
 pub fn finding_messages(
     tenant: TenantId,
@@ -315,6 +485,7 @@ pub fn finding_messages(
     for (id, kind) in [
         ("passwordHashSync", AlertKind::PasswordSyncStale),
         ("userRiskPolicy", AlertKind::NoUserRiskPolicy),
+        ("workloadRiskPolicy", AlertKind::NoWorkloadRiskPolicy),
     ] {
         let Some(c) = checks.iter().find(|c| c.id == id) else {
             continue;
@@ -543,5 +714,106 @@ mod tests {
         };
         assert!(p.resolved && p.title.ends_with("back to normal"), "{p:?}");
         assert_eq!(p.kind, AlertKind::PasswordSyncStale);
+    }
+
+    #[test]
+    fn a_workload_policy_counts_only_when_it_blocks_service_principals_at_high_risk() {
+        use crate::posture::{CaClientApplications, CaConditions, CaGrantControls};
+        let policy = |state: &str, levels: &[&str], include: &[&str], control: &str| CaPolicy {
+            id: "p".into(),
+            display_name: Some("Workloads".into()),
+            state: state.into(),
+            conditions: Some(CaConditions {
+                service_principal_risk_levels: levels.iter().map(|l| l.to_string()).collect(),
+                client_applications: Some(CaClientApplications {
+                    include_service_principals: include.iter().map(|l| l.to_string()).collect(),
+                    exclude_service_principals: vec!["x".into()],
+                }),
+                ..CaConditions::default()
+            }),
+            grant_controls: Some(CaGrantControls {
+                operator: Some("OR".into()),
+                built_in_controls: vec![control.into()],
+                authentication_strength: None,
+            }),
+        };
+        let ok = policy(
+            "enabled",
+            &["high"],
+            &["ServicePrincipalsInMyTenant"],
+            "block",
+        );
+        let r = workload_risk_policy(std::slice::from_ref(&ok), true);
+        assert_eq!(r.status, CheckStatus::Ok, "{r:?}");
+        assert!(
+            r.summary
+                .contains("every service principal this tenant owns but 1 excluded"),
+            "{}",
+            r.summary
+        );
+        // Without the licence, not checked at all.
+        let r = workload_risk_policy(&[], false);
+        assert_eq!(r.status, CheckStatus::NotApplicable);
+        for (why, p) in [
+            (
+                "medium only",
+                policy(
+                    "enabled",
+                    &["medium"],
+                    &["ServicePrincipalsInMyTenant"],
+                    "block",
+                ),
+            ),
+            (
+                "no service principals",
+                policy("enabled", &["high"], &["None"], "block"),
+            ),
+            (
+                "not a block",
+                policy(
+                    "enabled",
+                    &["high"],
+                    &["ServicePrincipalsInMyTenant"],
+                    "mfa",
+                ),
+            ),
+            (
+                "off",
+                policy(
+                    "disabled",
+                    &["high"],
+                    &["ServicePrincipalsInMyTenant"],
+                    "block",
+                ),
+            ),
+        ] {
+            let r = workload_risk_policy(&[p], true);
+            assert_eq!(r.status, CheckStatus::Finding, "{why}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn workload_reads_are_a_finding_only_when_a_permission_is_missing() {
+        use crate::workload::{Unavailable, WorkloadKind, WorkloadWatch};
+        let t = TenantId::parse("11111111-2222-3333-4444-555555555555").unwrap();
+        assert_eq!(workload_risk_reads(None).status, CheckStatus::NotApplicable);
+        let mut w = WorkloadWatch::default();
+        w.refused(t, WorkloadKind::ServicePrincipal, Unavailable::Licence, NOW);
+        let r = workload_risk_reads(Some(&w));
+        assert_eq!(r.status, CheckStatus::NotApplicable, "{r:?}");
+        assert!(r.summary.contains("Workload ID Premium"), "{}", r.summary);
+        w.read(t, WorkloadKind::Agent, NOW);
+        assert_eq!(workload_risk_reads(Some(&w)).status, CheckStatus::Ok);
+        w.refused(
+            t,
+            WorkloadKind::Agent,
+            Unavailable::Forbidden {
+                permission: "IdentityRiskyAgent.Read.All".into(),
+            },
+            NOW,
+        );
+        let r = workload_risk_reads(Some(&w));
+        assert_eq!(r.status, CheckStatus::Finding, "{r:?}");
+        assert!(r.action.unwrap().contains("agent"));
     }
 }

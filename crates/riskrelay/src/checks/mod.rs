@@ -1,5 +1,6 @@
 //! The posture checks: the on-premises reset setting (with the drift guard), password hash sync
-//! freshness, and the user-risk Conditional Access policy.
+//! freshness, the user-risk Conditional Access policy, and (where risky service principals are
+//! read) the one blocking high-risk workload identities.
 //!
 //! One run costs one identity-protection request (the policy), one Conditional Access request
 //! (the policies) and one organization read; enforcing adds a PATCH and a read-back. It produces a
@@ -336,31 +337,48 @@ async fn password_sync_check(
     findings::password_sync(&org, stale_after, now)
 }
 
-async fn user_risk_policy_check(graph: &GraphClient) -> (CheckResult, Known<Vec<UserRiskPolicy>>) {
-    let policies = match graph.conditional_access_policies().await {
-        Ok(p) => p
-            .iter()
-            .filter_map(UserRiskPolicy::from_ca)
-            .collect::<Vec<_>>(),
+/// The two Conditional Access checks from one read of the policies: the user-risk policy, and
+/// the workload identity one when `licensed` (see [`findings::workload_risk_policy`]).
+async fn policy_checks(
+    graph: &GraphClient,
+    licensed: bool,
+) -> ([CheckResult; 2], Known<Vec<UserRiskPolicy>>) {
+    let all = match graph.conditional_access_policies().await {
+        Ok(p) => p,
         Err(e) => {
-            let r = check(
-                "userRiskPolicy",
-                POLICY_TITLE,
-                CheckStatus::Error,
-                format!("Could not read Conditional Access policies: {e}"),
-                POLICY_WHY,
-                None,
-            );
+            let unread = |id, title, why| {
+                check(
+                    id,
+                    title,
+                    CheckStatus::Error,
+                    format!("Could not read Conditional Access policies: {e}"),
+                    why,
+                    None,
+                )
+            };
             return (
-                r,
+                [
+                    unread("userRiskPolicy", POLICY_TITLE, POLICY_WHY),
+                    unread(
+                        "workloadRiskPolicy",
+                        findings::WORKLOAD_POLICY_TITLE,
+                        findings::WORKLOAD_POLICY_WHY,
+                    ),
+                ],
                 Known::Unknown {
                     reason: e.to_string(),
                 },
             );
         }
     };
-    let result = findings::user_risk_policy(&policies);
-    (result, Known::Known { value: policies })
+    let policies: Vec<UserRiskPolicy> = all.iter().filter_map(UserRiskPolicy::from_ca).collect();
+    (
+        [
+            findings::user_risk_policy(&policies),
+            findings::workload_risk_policy(&all, licensed),
+        ],
+        Known::Known { value: policies },
+    )
 }
 
 /// Runs every posture check once, hands its alerts to `queue` as notices, and only then saves the
@@ -432,8 +450,22 @@ pub async fn run(
     } else {
         drift_check(graph, store, tenant, config.drift_mode, now).await?
     };
-    let (policy_check, user_risk_policies) = user_risk_policy_check(graph).await;
-    let checks = vec![setting_check, sync_check, policy_check];
+    // What the poll cycle found it can read of workload identities' risk (it writes the watch).
+    let watch =
+        store::load::<crate::workload::WorkloadWatch>(store, tenant, store::keys::WORKLOAD_RISK)
+            .await?
+            .map(|w| w.value);
+    let licensed = watch
+        .as_ref()
+        .is_some_and(|w| w.readable(crate::workload::WorkloadKind::ServicePrincipal));
+    let ([policy_check, workload_check], user_risk_policies) = policy_checks(graph, licensed).await;
+    let checks = vec![
+        setting_check,
+        sync_check,
+        policy_check,
+        findings::workload_risk_reads(watch.as_ref()),
+        workload_check,
+    ];
     let prev = store::load::<FindingEpisodes>(store, tenant, FINDINGS_KEY).await?;
     let (prev_findings, findings_version) =
         prev.map(|p| (p.value, Some(p.version))).unwrap_or_default();

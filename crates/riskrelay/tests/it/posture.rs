@@ -442,3 +442,114 @@ async fn the_human_report_and_the_json_are_stable() {
         );
     }
 }
+
+/// The poll cycle's record that it read risky service principals, or was refused.
+async fn watched(rig: &TestApp, refusal: Option<riskrelay::workload::Unavailable>) {
+    use riskrelay::workload::{WorkloadKind, WorkloadWatch};
+    let tenant = rig.sim.tenant_id();
+    let now = OffsetDateTime::now_utc();
+    let mut w = WorkloadWatch::default();
+    w.read(tenant, WorkloadKind::ServicePrincipal, now);
+    if let Some(why) = refusal {
+        w.refused(tenant, WorkloadKind::Agent, why, now);
+    }
+    let key = riskrelay::store::keys::WORKLOAD_RISK;
+    let version = riskrelay::store::load::<WorkloadWatch>(rig.store.as_ref(), tenant, key)
+        .await
+        .unwrap()
+        .map(|v| v.version);
+    assert!(
+        riskrelay::store::save(rig.store.as_ref(), tenant, key, &w, version)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_policy_blocking_high_risk_workload_identities_is_checked_where_they_are_read() {
+    let rig = rig().await;
+    // No poll cycle has read risky service principals: neither check applies, nothing is said.
+    let run = check(&rig, DriftMode::Report).await;
+    assert_eq!(
+        status(&run, "workloadRiskPolicy"),
+        CheckStatus::NotApplicable
+    );
+    assert_eq!(status(&run, "workloadRisk"), CheckStatus::NotApplicable);
+    assert_eq!(run.report.exit_code(), 0, "{:#?}", run.report);
+    assert!(run.messages.is_empty());
+
+    // They are read (the tenant has Workload ID Premium) and no policy blocks them: a finding,
+    // said once.
+    watched(&rig, None).await;
+    let run = check(&rig, DriftMode::Report).await;
+    assert_eq!(status(&run, "workloadRisk"), CheckStatus::Ok);
+    assert_eq!(status(&run, "workloadRiskPolicy"), CheckStatus::Finding);
+    assert_eq!(run.report.exit_code(), 1);
+    assert_eq!(
+        titles(&run),
+        ["Workload identity risk Conditional Access policy"]
+    );
+    match &run.messages[0] {
+        Message::Posture(p) => {
+            assert_eq!(p.kind, riskrelay::alert::AlertKind::NoWorkloadRiskPolicy);
+            assert!(p.detail.contains("keeps getting tokens"), "{}", p.detail);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(check(&rig, DriftMode::Report).await.messages.is_empty());
+
+    // A report-only one is still a finding that says so; an enabled one ends it, once.
+    let user_policy = covering_policy("enabled", &["mfa", "riskRemediation"]);
+    rig.sim.set_ca_policies(vec![
+        user_policy.clone(),
+        riskrelay_sim::scenario::workload_risk_policy(
+            "Block risky workload identities",
+            "enabledForReportingButNotEnforced",
+        ),
+    ]);
+    let run = check(&rig, DriftMode::Report).await;
+    let summary = &run
+        .report
+        .checks
+        .iter()
+        .find(|c| c.id == "workloadRiskPolicy")
+        .unwrap()
+        .summary;
+    assert!(summary.contains("is not on"), "{summary}");
+    rig.sim.set_ca_policies(vec![
+        user_policy,
+        riskrelay_sim::scenario::workload_risk_policy("Block risky workload identities", "enabled"),
+    ]);
+    let run = check(&rig, DriftMode::Report).await;
+    assert_eq!(status(&run, "workloadRiskPolicy"), CheckStatus::Ok);
+    assert_eq!(
+        titles(&run),
+        ["Workload identity risk Conditional Access policy: back to normal"]
+    );
+    assert_eq!(run.report.exit_code(), 0, "{:#?}", run.report);
+
+    // Agents refused for a missing permission: the reads check says which, and asks for it.
+    watched(
+        &rig,
+        Some(riskrelay::workload::Unavailable::Permission {
+            permission: "IdentityRiskyAgent.Read.All".into(),
+        }),
+    )
+    .await;
+    let run = check(&rig, DriftMode::Report).await;
+    let reads = run
+        .report
+        .checks
+        .iter()
+        .find(|c| c.id == "workloadRisk")
+        .unwrap();
+    assert_eq!(reads.status, CheckStatus::Finding);
+    assert!(
+        reads.summary.contains("Risky service principals are read")
+            && reads.summary.contains("IdentityRiskyAgent.Read.All"),
+        "{}",
+        reads.summary
+    );
+    let text = report::human(&run.report, false);
+    assert!(text.contains("IdentityRiskyAgent.Read.All"), "{text}");
+}

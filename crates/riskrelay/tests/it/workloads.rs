@@ -259,6 +259,22 @@ async fn without_the_licence_users_are_still_alerted_and_it_is_said_once() {
         .filter(|r| r.path.contains("riskyServicePrincipals"))
         .count();
     assert_eq!(refused, 1);
+    // `riskrelay status` (and the status page) say why, from the store alone.
+    let state = riskrelay::status::read(
+        t.store.as_ref(),
+        t.sim.tenant_id(),
+        None,
+        None,
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        state.workload_risk,
+        [
+            "service principals: cannot be read (Graph says the tenant lacks Microsoft Entra Workload ID Premium)"
+        ]
+    );
 }
 
 #[tokio::test]
