@@ -445,22 +445,6 @@ pub struct ActionNotice {
 }
 
 impl ActionNotice {
-    /// Whether this action is what caused `change`: Graph reports a confirmation as a confirmed
-    /// compromise and a dismissal as a dismissed risk. Graph does not document the state an
-    /// agent confirmed safe is left in (its detail is `adminConfirmedAgentSafe`), so either end
-    /// of the risk is taken as that.
-    pub fn explains(&self, change: &crate::alert::Change) -> bool {
-        use crate::alert::Change;
-        match self.action {
-            ActionKind::Confirm => matches!(change, Change::ConfirmedCompromised),
-            ActionKind::Dismiss => matches!(change, Change::Dismissed { .. }),
-            ActionKind::ConfirmSafe => {
-                matches!(change, Change::Dismissed { .. } | Change::Remediated { .. })
-            }
-            ActionKind::Revoke | ActionKind::Snooze | ActionKind::Disable => false,
-        }
-    }
-
     /// Whether this is about the identity an alert is about.
     pub fn about(&self, id: &str, workload: Option<WorkloadKind>) -> bool {
         self.workload == workload && self.user_id.to_string() == id

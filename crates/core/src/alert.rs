@@ -384,6 +384,24 @@ pub enum SnoozeEvent {
 
 pub use crate::action_link::ActionNotice;
 
+impl ActionNotice {
+    /// Whether this action is what caused `change`: Graph reports a confirmation as a confirmed
+    /// compromise and a dismissal as a dismissed risk. Graph does not document the state an
+    /// agent confirmed safe is left in (its detail is `adminConfirmedAgentSafe`), so either end
+    /// of the risk is taken as that.
+    pub fn explains(&self, change: &Change) -> bool {
+        use crate::action_link::ActionKind;
+        match self.action {
+            ActionKind::Confirm => matches!(change, Change::ConfirmedCompromised),
+            ActionKind::Dismiss => matches!(change, Change::Dismissed { .. }),
+            ActionKind::ConfirmSafe => {
+                matches!(change, Change::Dismissed { .. } | Change::Remediated { .. })
+            }
+            ActionKind::Revoke | ActionKind::Snooze | ActionKind::Disable => false,
+        }
+    }
+}
+
 /// The standing summary: who is still at risk (see [`crate::summary`]). Always posted when the
 /// summary is on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -396,6 +414,9 @@ pub struct Summary {
     /// Users at risk who are excluded (`RISKRELAY_EXCLUDE`): counted, not listed.
     #[serde(default)]
     pub excluded: usize,
+    /// Service principals and agents at risk, where riskrelay reads them; the riskiest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<crate::summary::WorkloadEntry>,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
 }

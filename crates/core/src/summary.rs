@@ -132,6 +132,31 @@ pub struct SummaryEntry {
     pub snoozed: Option<SnoozedNote>,
 }
 
+/// A workload identity still at risk, in the standing summary: listed apart from the users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadEntry {
+    pub kind: crate::workload::WorkloadKind,
+    pub name: String,
+    pub level: RiskLevel,
+    pub state: RiskState,
+    /// Graph's last change to its risk.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub since: Option<OffsetDateTime>,
+}
+
+impl WorkloadEntry {
+    pub fn of(w: &crate::workload::RiskyWorkload) -> Self {
+        Self {
+            kind: w.kind,
+            name: w.name(),
+            level: w.risk_level.clone(),
+            state: w.risk_state.clone(),
+            since: w.risk_last_updated,
+        }
+    }
+}
+
 /// How long ago, in the largest whole unit: "3 days", "5 hours", "12 minutes".
 pub fn age(since: OffsetDateTime, now: OffsetDateTime) -> String {
     let d = now - since;

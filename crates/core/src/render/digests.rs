@@ -2,6 +2,7 @@
 
 use super::user::change_label;
 use super::*;
+use crate::workload::WorkloadKind;
 
 pub(super) fn entry_item(e: &DigestEntry) -> Vec<Run> {
     let mut runs = who(&e.display_name, e.upn.as_ref());
@@ -131,10 +132,22 @@ pub(super) fn summary_view(s: &Summary) -> View {
     } else {
         Tone::Good
     };
-    let title = if n == 0 {
-        "Summary: nobody is at risk".to_string()
+    let w = s.workloads.len();
+    let users = format!("{n} user{}", if n == 1 { "" } else { "s" });
+    let title = match (n, w) {
+        (0, 0) => "Summary: nobody is at risk".to_string(),
+        (_, 0) => format!("Summary: {users} at risk"),
+        (_, w) => format!(
+            "Summary: {users} and {w} workload identit{} at risk",
+            if w == 1 { "y" } else { "ies" }
+        ),
+    };
+    let tone = if s.workloads.iter().any(|e| e.level == RiskLevel::High) {
+        Tone::High
+    } else if tone == Tone::Good && w > 0 {
+        Tone::Medium
     } else {
-        format!("Summary: {n} user{} at risk", if n == 1 { "" } else { "s" })
+        tone
     };
     let items = s
         .entries
@@ -179,21 +192,58 @@ pub(super) fn summary_view(s: &Summary) -> View {
             if s.excluded == 1 { "" } else { "s" }
         )));
     }
+    if w > 0 {
+        let of = |k| s.workloads.iter().filter(|e| e.kind == k).count();
+        let (sps, agents) = (of(WorkloadKind::ServicePrincipal), of(WorkloadKind::Agent));
+        status.push(Run::fixed(format!(
+            " · workload identities, counted apart from users: {sps} service principal{} and {agents} agent{}",
+            if sps == 1 { "" } else { "s" },
+            if agents == 1 { "" } else { "s" },
+        )));
+    }
+    let mut lists = Vec::new();
+    if n > 0 {
+        lists.push(List {
+            heading: "Still at risk".into(),
+            noun: "users",
+            items,
+        });
+    }
+    if w > 0 {
+        lists.push(List {
+            heading: "Workload identities still at risk".into(),
+            noun: "workload identities",
+            items: s
+                .workloads
+                .iter()
+                .map(|e| {
+                    let mut runs = vec![
+                        Run::data(escape::truncate(&escape::single_line(&e.name), 80)).bold(),
+                        Run::fixed(format!(
+                            " ({}) — {} · {}",
+                            e.kind.noun(),
+                            level_word(&e.level),
+                            state_words(&e.state)
+                        )),
+                    ];
+                    if let Some(t) = e.since {
+                        runs.push(Run::fixed(format!(
+                            " · last change {} ago",
+                            crate::summary::age(t, s.at)
+                        )));
+                    }
+                    runs
+                })
+                .collect(),
+        });
+    }
     View {
         tone,
         title: title.clone(),
         lead: Vec::new(),
         status,
         facts: Vec::new(),
-        lists: if n == 0 {
-            Vec::new()
-        } else {
-            vec![List {
-                heading: "Still at risk".into(),
-                noun: "users",
-                items,
-            }]
-        },
+        lists,
         callout: None,
         footer: format!(
             "riskrelay · tenant {} · summary · {} · ref {}",

@@ -58,6 +58,7 @@ pub async fn compose(
     slot: OffsetDateTime,
     listed: &[UserAlert],
     total: usize,
+    mut workloads: Vec<crate::summary::WorkloadEntry>,
     now: OffsetDateTime,
 ) -> Message {
     let mut snoozes = match super::snooze::load(store, tenant).await {
@@ -101,11 +102,18 @@ pub async fn compose(
                 .cmp(&b.at_risk_since.or(b.since)),
         )
     });
+    workloads.sort_by(|a, b| {
+        b.level
+            .rank()
+            .cmp(&a.level.rank())
+            .then(a.since.cmp(&b.since))
+    });
     Message::Summary(crate::alert::Summary {
         key: format!("summary/{tenant}/{}", slot.unix_timestamp()),
         tenant_id: tenant,
         excluded: total - listed.len(),
         entries,
+        workloads,
         at: now,
     })
 }

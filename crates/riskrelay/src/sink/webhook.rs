@@ -265,6 +265,7 @@ pub fn event(message: &Outgoing<'_>, now: OffsetDateTime) -> Option<Value> {
             "action".to_string(),
             json!({"action": {
                 "action": a.action,
+                "subjectKind": a.workload.map_or("user", |w| w.name()),
                 "userId": a.user_id,
                 "user": a.user,
                 "by": a.by,
@@ -285,6 +286,13 @@ pub fn event(message: &Outgoing<'_>, now: OffsetDateTime) -> Option<Value> {
                     "atRiskSince": rfc3339(e.at_risk_since),
                     "remediation": e.remediation,
                     "snoozedBy": e.snoozed.as_ref().map(|z| &z.by),
+                })).collect::<Vec<_>>(),
+                "workloads": s.workloads.iter().map(|e| json!({
+                    "subjectKind": e.kind.name(),
+                    "displayName": e.name,
+                    "level": e.level,
+                    "state": e.state,
+                    "lastUpdatedDateTime": rfc3339(e.since),
                 })).collect::<Vec<_>>(),
             }}),
         ),

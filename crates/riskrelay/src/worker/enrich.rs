@@ -231,14 +231,62 @@ impl Worker {
             })
             .collect();
         let listed = self.enrich(changed, &seen, now).await;
+        let workloads = self.workloads_at_risk().await;
         Ok(crate::features::summary::compose(
             self.store.as_ref(),
             self.tenant,
             slot,
             &listed,
             total,
+            workloads,
             now,
         )
         .await)
+    }
+
+    /// The service principals and agents at risk now, for the summary: only the kinds the poll
+    /// cycle reads (one identity-protection request a page, once a day), the excluded left out.
+    /// One that cannot be read now only leaves its kind out of this summary.
+    async fn workloads_at_risk(&self) -> Vec<crate::summary::WorkloadEntry> {
+        use crate::workload::{WorkloadKind, WorkloadWatch};
+        let watch = match store::load::<WorkloadWatch>(
+            self.store.as_ref(),
+            self.tenant,
+            store::keys::WORKLOAD_RISK,
+        )
+        .await
+        {
+            Ok(w) => w.map(|w| w.value).unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(error = %e, "the workload identities' watch could not be read; the summary lists users only");
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for kind in WorkloadKind::ALL.into_iter().filter(|k| watch.readable(*k)) {
+            let mut pages = self.graph.risky_workloads_pages(kind, None);
+            loop {
+                match pages.next_page().await {
+                    Ok(Some(page)) => out.extend(
+                        page.iter()
+                            .filter(|w| {
+                                w.risk_state.is_risky()
+                                    && !self
+                                        .policy
+                                        .exclude
+                                        .names_workload(&w.id, w.app_id.as_deref())
+                            })
+                            .map(crate::summary::WorkloadEntry::of),
+                    ),
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(kind = kind.name(), error = %e, "risky workload identities could not be read for the summary; it leaves them out");
+                        out.retain(|w: &crate::summary::WorkloadEntry| w.kind != kind);
+                        break;
+                    }
+                }
+            }
+        }
+        out
     }
 }

@@ -471,7 +471,9 @@ async fn poller_and_worker_binaries_end_to_end() {
     );
     let out = worker.invoke(drain(&aws).await).await.unwrap();
     assert_eq!(out["batchItemFailures"], json!([]));
-    assert_eq!(posts(&slack).await, 3, "the policy finding");
+    // Two findings: no user-risk policy, and (the simulated tenant's risky service principals
+    // are read, so it has the licence) no policy blocking high-risk workload identities.
+    assert_eq!(posts(&slack).await, 4, "the policy findings");
     let err = poller
         .invoke(json!({"job": "defragment"}))
         .await

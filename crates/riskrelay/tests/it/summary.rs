@@ -114,3 +114,75 @@ async fn the_summary_lists_who_is_still_at_risk_once_per_scheduled_time() {
     record_received("slack", "summary", &t.slack).await;
     record_received("teams", "summary", &t.teams).await;
 }
+
+#[tokio::test]
+async fn the_summary_lists_risky_workload_identities_counted_apart_from_users() {
+    use riskrelay::workload::WorkloadKind;
+    let mut t = TestApp::start().await;
+    t.ok_sinks().await;
+    t.save_posture(OffsetDateTime::now_utc()).await;
+    t.settings.summary = Schedule::parse("08:00").unwrap();
+    t.settings.workloads = WorkloadKind::ALL.to_vec();
+    // An excluded app is neither alerted nor listed.
+    t.settings.policy.exclude =
+        Exclusions::parse("app:0b7c2e19-55aa-4d2e-b1a0-000000000002").unwrap();
+    let app = t.build::<ServiceParts>(None);
+    let poller = app.poller.clone();
+    poller.poll().await.unwrap();
+    t.high_risk_user(40, "Hana High", "hana");
+    for (id, app_id, name) in [
+        (
+            "7d3c1a52-4b0e-4c1f-9a57-000000000001",
+            "0b7c2e19-55aa-4d2e-b1a0-000000000001",
+            "Build pipeline",
+        ),
+        (
+            "7d3c1a52-4b0e-4c1f-9a57-000000000002",
+            "0b7c2e19-55aa-4d2e-b1a0-000000000002",
+            "Lab app",
+        ),
+    ] {
+        t.sim
+            .add_service_principal(riskrelay_sim::SimServicePrincipal::new(id, app_id, name));
+        t.sim.set_workload_risk(
+            WorkloadKind::ServicePrincipal,
+            id,
+            RiskLevel::High,
+            RiskState::AtRisk,
+            RiskDetail::None,
+        );
+    }
+    t.sim.set_workload_risk(
+        WorkloadKind::Agent,
+        "a9e1c0de-7a11-4e2b-8c3d-5e6f7a8b9c0d",
+        RiskLevel::Medium,
+        RiskState::AtRisk,
+        RiskDetail::None,
+    );
+    poller.poll().await.unwrap();
+    let before = t.slack.received_requests().await.unwrap().len();
+    assert!(
+        poller
+            .ask_for_summary(OffsetDateTime::now_utc() + Duration::days(1))
+            .await
+            .unwrap()
+    );
+    let posts = t.slack.received_requests().await.unwrap();
+    assert_eq!(posts.len(), before + 1, "one summary");
+    let summary = serde_json::from_slice::<serde_json::Value>(&posts[before].body).unwrap();
+    record_received("slack", "summary-with-workloads", &t.slack).await;
+    record_received("teams", "summary-with-workloads", &t.teams).await;
+    let text = summary.to_string();
+    for expected in [
+        "Summary: 1 user and 2 workload identities at risk",
+        "counted apart from users: 1 service principal and 1 agent",
+        "Workload identities still at risk",
+        "Build pipeline",
+        "(service principal) — high",
+        "(agent) — medium",
+        "Hana High",
+    ] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+    assert!(!text.contains("Lab app"), "excluded: {text}");
+}

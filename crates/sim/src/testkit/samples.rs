@@ -183,6 +183,14 @@ pub fn every_kind() -> Vec<(&'static str, Message)> {
             Message::User(Box::new(a))
         }),
         ("action-taken", Message::Action(action_notice())),
+        ("action-taken-on-a-service-principal", Message::Action(riskrelay::alert::ActionNotice {
+            key: "action/2".into(),
+            user: "Build pipeline".into(),
+            action: riskrelay::action_link::ActionKind::Disable,
+            by: "appsec@contoso.com".into(),
+            workload: Some(riskrelay::workload::WorkloadKind::ServicePrincipal),
+            ..action_notice()
+        })),
         ("compromised-after-action", {
             let mut a = user_alert(Change::ConfirmedCompromised, "Adsync User 2");
             a.key.push_str("/acted");
@@ -197,6 +205,7 @@ pub fn every_kind() -> Vec<(&'static str, Message)> {
                 SummaryEntry { display_name: "Adsync User 2".into(), upn: Some("adsync2@contoso.com".into()), level: RiskLevel::Medium, state: RiskState::AtRisk, since: Some(datetime!(2026-11-26 06:30 UTC)), at_risk_since: None, remediation: Some("Can self-remediate on-premises".into()), snoozed: Some(riskrelay::snooze::SnoozedNote { by: "alice".into(), reason: "on it".into(), until: datetime!(2026-12-02 10:00 UTC) }) },
             ],
             excluded: 1,
+            workloads: vec![riskrelay::summary::WorkloadEntry { kind: riskrelay::workload::WorkloadKind::ServicePrincipal, name: "Build pipeline".into(), level: RiskLevel::High, state: RiskState::AtRisk, since: Some(datetime!(2026-11-25 09:00 UTC)) }],
             at: datetime!(2026-11-26 08:00 UTC),
         })),
     ]
