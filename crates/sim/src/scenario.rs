@@ -104,12 +104,15 @@ pub fn with_strength(mut policy: CaPolicy, id: &str, name: &str) -> CaPolicy {
 
 pub fn seed_service(sim: &Simulator) {
     sim.set_setting(false);
-    sim.set_ca_policies(vec![user_risk_policy(
-        "Require risk remediation for high user risk",
-        "enabledForReportingButNotEnforced",
-        &["high"],
-        &["mfa", "riskRemediation"],
-    )]);
+    sim.set_ca_policies(vec![
+        user_risk_policy(
+            "Require risk remediation for high user risk",
+            "enabledForReportingButNotEnforced",
+            &["high"],
+            &["mfa", "riskRemediation"],
+        ),
+        workload_risk_policy("Block high-risk workload identities", "enabled"),
+    ]);
     for (n, (name, upn, dept, title)) in PEOPLE.iter().enumerate() {
         let id = sim.add_user(
             SimUser::new(user_id(n as u32), name, upn)

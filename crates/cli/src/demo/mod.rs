@@ -214,9 +214,13 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     };
     let sim = &demo.sim;
 
-    // The tenant: hybrid, password hash sync running, the setting off, no user-risk policy, two
-    // users already at risk.
+    // The tenant: hybrid, password hash sync running, the setting off, no user-risk policy (but
+    // one blocking high-risk workload identities), two users already at risk.
     sim.set_setting(false);
+    sim.set_ca_policies(vec![riskrelay_sim::scenario::workload_risk_policy(
+        "Block high-risk workload identities",
+        "enabled",
+    )]);
     for (n, (name, upn, level)) in [
         ("Megan Bowen", "meganb", RiskLevel::Low),
         ("Lee Gu", "leeg", RiskLevel::Medium),

@@ -90,6 +90,12 @@ pub(crate) async fn watched(config: SimConfig, users: u32) -> Watched {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("riskrelay.sqlite");
     let sim = Simulator::start(config).await.unwrap();
+    // The simulated tenant serves risky service principals (it has Workload ID Premium), and a
+    // policy blocking the risky ones keeps its posture finding out of these delivery stories.
+    sim.set_ca_policies(vec![riskrelay_sim::scenario::workload_risk_policy(
+        "Block high-risk workload identities",
+        "enabled",
+    )]);
     let slack = slack().await;
     run_once(&db, &sim, &slack).await;
     risky(&sim, users);
