@@ -20,7 +20,7 @@ const LINK_KEY: &str = "0123456789abcdef0123456789abcdef";
 
 /// A browser on the app's action pages, asserting the security headers on every answer of
 /// riskrelay's.
-fn browser(app: &ServiceParts) -> Browser {
+pub(crate) fn browser(app: &ServiceParts) -> Browser {
     Browser::new(app.actions.clone().expect("actions are configured"), PUBLIC).unwrap()
 }
 
@@ -45,7 +45,7 @@ async fn request(b: &mut Browser, method: &str, url: &str, form: Option<&str>) -
     answer
 }
 
-fn actions_config(actions: &str) -> ActionsConfig {
+pub(crate) fn actions_config(actions: &str) -> ActionsConfig {
     let e = Env::default()
         .with("RISKRELAY_ACTIONS", actions)
         .with("RISKRELAY_PUBLIC_URL", PUBLIC)
@@ -78,7 +78,7 @@ async fn rig() -> (
 }
 
 /// The button labelled `label` on a Slack payload.
-fn button(payload: &serde_json::Value, label: &str) -> String {
+pub(crate) fn button(payload: &serde_json::Value, label: &str) -> String {
     payload["blocks"]
         .as_array()
         .unwrap()
@@ -108,7 +108,7 @@ fn follow_ups(posts: Vec<serde_json::Value>) -> usize {
         .count()
 }
 
-fn token(link: &str) -> &str {
+pub(crate) fn token(link: &str) -> &str {
     link.rsplit('/').next().unwrap()
 }
 

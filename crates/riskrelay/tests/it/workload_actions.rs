@@ -3,17 +3,16 @@
 //! disabled; an agent confirmed safe. Each through the simulated tenant's sign-in and Graph, the
 //! follow-up message, and the next cycle's alert recalling who acted.
 
-use riskrelay::action_link::{ActionKind, ActionLink, ActionsConfig};
+use riskrelay::action_link::{ActionKind, ActionLink};
 use riskrelay::app::ServiceParts;
-use riskrelay::config::{Env, EnvSecrets};
 use riskrelay::risk::{RiskDetail, RiskLevel, RiskState};
 use riskrelay::workload::WorkloadKind;
 use riskrelay_sim::SimServicePrincipal;
 use riskrelay_sim::browser::{Answer, Browser};
+
+use crate::actions::{actions_config, browser, button, token};
 use riskrelay_sim::testkit::{TestApp, received_json};
 
-const PUBLIC: &str = "http://127.0.0.1:9";
-const LINK_KEY: &str = "0123456789abcdef0123456789abcdef";
 const SP: &str = "7d3c1a52-4b0e-4c1f-9a57-0e1f2a3b4c5d";
 const APP: &str = "0b7c2e19-55aa-4d2e-b1a0-9f8e7d6c5b4a";
 const AGENT: &str = "a9e1c0de-7a11-4e2b-8c3d-5e6f7a8b9c0d";
@@ -21,14 +20,6 @@ use riskrelay_sim::signin::{
     ANALYST_SECURITY_ADMINISTRATOR as SECURITY_ADMINISTRATOR,
     ANALYST_SECURITY_OPERATOR as SECURITY_OPERATOR,
 };
-
-fn actions_config(actions: &str) -> ActionsConfig {
-    let e = Env::default()
-        .with("RISKRELAY_ACTIONS", actions)
-        .with("RISKRELAY_PUBLIC_URL", PUBLIC)
-        .with("RISKRELAY_ACTION_LINK_KEY", LINK_KEY);
-    ActionsConfig::load(&e, &EnvSecrets(&e)).unwrap().unwrap()
-}
 
 /// A tenant past its baseline, watching `kind`, with every action configured.
 async fn rig(kind: WorkloadKind) -> (TestApp, ServiceParts) {
@@ -43,7 +34,7 @@ async fn rig(kind: WorkloadKind) -> (TestApp, ServiceParts) {
     (t, app)
 }
 
-/// The Slack posts after the first `skip` that mention `needle`.
+/// The Slack posts that mention `needle`.
 async fn posts_about(t: &TestApp, needle: &str) -> Vec<serde_json::Value> {
     received_json(&t.slack)
         .await
@@ -52,7 +43,7 @@ async fn posts_about(t: &TestApp, needle: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The labels of a Slack payload's buttons, and the URL of the one labelled `label`.
+/// A Slack payload's buttons: (label, URL).
 fn buttons(payload: &serde_json::Value) -> Vec<(String, String)> {
     payload["blocks"]
         .as_array()
@@ -67,22 +58,6 @@ fn buttons(payload: &serde_json::Value) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-fn button(payload: &serde_json::Value, label: &str) -> String {
-    buttons(payload)
-        .into_iter()
-        .find(|(l, _)| l == label)
-        .unwrap_or_else(|| panic!("no {label} button in {payload}"))
-        .1
-}
-
-fn token(link: &str) -> &str {
-    link.rsplit('/').next().unwrap()
-}
-
-fn browser(app: &ServiceParts) -> Browser {
-    Browser::new(app.actions.clone().expect("actions are configured"), PUBLIC).unwrap()
 }
 
 /// Signs in on `link` as analyst `n` and presses the confirm page's button; the confirm page

@@ -392,19 +392,9 @@ impl SimApp {
         ) {
             return res;
         }
-        let ids: Vec<UserId> = serde_json::from_slice::<Value>(&ctx.body)
-            .ok()
-            .and_then(|b| b.get("userIds").cloned())
-            .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
-            .map(|v| v.iter().filter_map(|s| UserId::parse(s).ok()).collect())
-            .unwrap_or_default();
-        if ids.is_empty() {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "BadRequest",
-                "userIds is required.",
-            );
-        }
+        let Some(ids) = ids_in(&ctx.body, "userIds") else {
+            return ids_required("userIds");
+        };
         let (level, state, detail) = if action == "confirmCompromised" {
             (
                 RiskLevel::High,
@@ -473,4 +463,25 @@ impl SimApp {
         self.record_action(ctx, "revokeSignInSessions", id);
         reply(StatusCode::OK, json!({"value": true}))
     }
+}
+
+/// The ids a risk action's body names in `member` (`userIds`, `servicePrincipalIds`,
+/// `agentIds`); `None` (Graph answers 400) when there are none.
+pub(super) fn ids_in(body: &[u8], member: &str) -> Option<Vec<UserId>> {
+    let ids: Vec<UserId> = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|b| b.get(member).cloned())
+        .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+        .map(|v| v.iter().filter_map(|s| UserId::parse(s).ok()).collect())
+        .unwrap_or_default();
+    (!ids.is_empty()).then_some(ids)
+}
+
+/// Graph's answer to a risk action that names no id.
+pub(super) fn ids_required(member: &str) -> Response<Bytes> {
+    error(
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+        &format!("{member} is required."),
+    )
 }

@@ -169,19 +169,9 @@ impl SimApp {
             WorkloadKind::ServicePrincipal => "servicePrincipalIds",
             WorkloadKind::Agent => "agentIds",
         };
-        let ids: Vec<UserId> = serde_json::from_slice::<Value>(&ctx.body)
-            .ok()
-            .and_then(|b| b.get(member).cloned())
-            .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
-            .map(|v| v.iter().filter_map(|s| UserId::parse(s).ok()).collect())
-            .unwrap_or_default();
-        if ids.is_empty() {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "BadRequest",
-                &format!("{member} is required."),
-            );
-        }
+        let Some(ids) = signin::ids_in(&ctx.body, member) else {
+            return signin::ids_required(member);
+        };
         let (level, state, detail) = match (kind, action) {
             (WorkloadKind::ServicePrincipal, "confirmCompromised") => (
                 RiskLevel::High,
