@@ -77,19 +77,30 @@ async fn rig() -> (
     (t, app, user, alert)
 }
 
-/// The button labelled `label` on a Slack payload.
-pub(crate) fn button(payload: &serde_json::Value, label: &str) -> String {
+/// A Slack payload's buttons: (label, URL).
+pub(crate) fn buttons(payload: &serde_json::Value) -> Vec<(String, String)> {
     payload["blocks"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|b| b["type"] == "actions")
         .flat_map(|b| b["elements"].as_array().unwrap().iter())
-        .find(|e| e["text"]["text"] == label)
-        .unwrap_or_else(|| panic!("no {label} button in {payload}"))["url"]
-        .as_str()
-        .unwrap()
-        .to_string()
+        .map(|e| {
+            (
+                e["text"]["text"].as_str().unwrap().to_string(),
+                e["url"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The URL of the button labelled `label` on a Slack payload.
+pub(crate) fn button(payload: &serde_json::Value, label: &str) -> String {
+    buttons(payload)
+        .into_iter()
+        .find(|(l, _)| l == label)
+        .unwrap_or_else(|| panic!("no {label} button in {payload}"))
+        .1
 }
 
 /// Opens `link` (a landing page offering sign-in), then signs in as the simulated analyst `n`.

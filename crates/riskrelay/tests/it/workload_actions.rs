@@ -10,7 +10,7 @@ use riskrelay::workload::WorkloadKind;
 use riskrelay_sim::SimServicePrincipal;
 use riskrelay_sim::browser::{Answer, Browser};
 
-use crate::actions::{actions_config, browser, button, token};
+use crate::actions::{actions_config, browser, button, buttons, token};
 use riskrelay_sim::testkit::{TestApp, received_json};
 
 const SP: &str = "7d3c1a52-4b0e-4c1f-9a57-0e1f2a3b4c5d";
@@ -40,23 +40,6 @@ async fn posts_about(t: &TestApp, needle: &str) -> Vec<serde_json::Value> {
         .await
         .into_iter()
         .filter(|p| p.to_string().contains(needle))
-        .collect()
-}
-
-/// A Slack payload's buttons: (label, URL).
-fn buttons(payload: &serde_json::Value) -> Vec<(String, String)> {
-    payload["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().unwrap().iter())
-        .map(|e| {
-            (
-                e["text"]["text"].as_str().unwrap().to_string(),
-                e["url"].as_str().unwrap().to_string(),
-            )
-        })
         .collect()
 }
 
