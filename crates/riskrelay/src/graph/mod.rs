@@ -127,6 +127,14 @@ async fn shared_slot(shared: &dyn SharedSlots, interval: Duration) {
 /// requests sent exactly one second apart can arrive closer than that.
 const SPACING_MARGIN: Duration = Duration::from_millis(50);
 
+/// The spacing of identity-protection requests at `rps`: its interval and the margin. Graph's
+/// rule is 1 request per second; a faster setting is a simulator's (the demo, tests), where the
+/// full margin would cost more than the interval itself, so above 1 rps it shrinks with it.
+fn spacing(rps: f64) -> Duration {
+    let interval = Duration::from_secs_f64(1.0 / rps);
+    interval + SPACING_MARGIN.mul_f64(rps.recip().min(1.0))
+}
+
 struct Inner {
     http: reqwest::Client,
     root: Url,
@@ -200,9 +208,7 @@ impl GraphClient {
             http,
             root: config.graph_root.clone(),
             request_timeout: config.request_timeout,
-            limiter: Limiter::with_interval(
-                Duration::from_secs_f64(1.0 / config.identity_protection_rps) + SPACING_MARGIN,
-            ),
+            limiter: Limiter::with_interval(spacing(config.identity_protection_rps)),
             directory_hold: Limiter::with_interval(Duration::ZERO),
             batch_concurrency: config.batch_concurrency.max(1),
             shared,
@@ -382,6 +388,14 @@ impl GraphClient {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_spacing_keeps_its_margin_at_graphs_rate_and_shrinks_it_for_a_simulator() {
+        assert_eq!(spacing(1.0), Duration::from_millis(1050));
+        assert_eq!(spacing(0.5), Duration::from_millis(2050));
+        // 50 rps (the demo's simulator): 20 ms and a 1 ms margin, not 50.
+        assert_eq!(spacing(50.0), Duration::from_millis(21));
+    }
     use super::*;
 
     #[test]
