@@ -138,6 +138,16 @@ pub struct Link {
     pub url: String,
 }
 
+/// An action button is a link with the button's words.
+impl From<&crate::action_link::ActionButton> for Link {
+    fn from(b: &crate::action_link::ActionButton) -> Self {
+        Self {
+            label: b.label(),
+            url: b.url.clone(),
+        }
+    }
+}
+
 /// Longest single-line value shown (a display name, a UPN, a location).
 pub const FIELD_MAX: usize = 200;
 
@@ -169,7 +179,8 @@ fn state_words(state: &RiskState) -> String {
     }
 }
 
-fn capitalise(s: &str) -> String {
+/// The first letter upper-cased ("service principal" → "Service principal").
+pub fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),

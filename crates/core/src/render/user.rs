@@ -339,9 +339,6 @@ pub(super) fn user_links(a: &UserAlert) -> Vec<Link> {
             url: a.admin_center.risky_users_url(a.tenant_id),
         });
     }
-    links.extend(a.actions.iter().map(|b| Link {
-        label: b.label(),
-        url: b.url.clone(),
-    }));
+    links.extend(a.actions.iter().map(Link::from));
     links
 }

@@ -218,10 +218,7 @@ pub(super) fn workload_view(a: &WorkloadAlert) -> View {
         url: a.admin_center.risky_workloads_url(a.tenant_id, w.kind),
     });
     // At most three buttons: with the two links, Teams' five card actions.
-    links.extend(a.actions.iter().map(|b| Link {
-        label: b.label(),
-        url: b.url.clone(),
-    }));
+    links.extend(a.actions.iter().map(Link::from));
     View {
         tone,
         title,

@@ -27,6 +27,17 @@ use time::OffsetDateTime;
 
 use crate::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState, SignInLocation};
 
+/// Whom an action or an event is about, by name: "user", or the kind's name ("servicePrincipal",
+/// "agent"), as the webhook's `subjectKind` spells it.
+pub fn subject_name(kind: Option<WorkloadKind>) -> &'static str {
+    kind.map_or("user", WorkloadKind::name)
+}
+
+/// Whom an action is about, for sentences: "user", "service principal", "agent".
+pub fn subject_noun(kind: Option<WorkloadKind>) -> &'static str {
+    kind.map_or("user", WorkloadKind::noun)
+}
+
 /// Which family a workload identity comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

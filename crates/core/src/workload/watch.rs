@@ -150,14 +150,6 @@ impl WorkloadWatch {
             .is_some_and(|w| w.checkpoint.is_some() && w.unavailable.is_none())
     }
 
-    /// The reasons kinds cannot be read now.
-    pub fn unavailable(&self) -> Vec<(WorkloadKind, String)> {
-        self.kinds
-            .iter()
-            .filter_map(|(k, w)| w.unavailable.as_ref().map(|u| (*k, u.words(*k))))
-            .collect()
-    }
-
     /// Each kind watched in a few words, for `riskrelay status` and the status page:
     /// "service principals: read", "agents: cannot be read (…)".
     pub fn describe(&self) -> Vec<String> {
@@ -249,7 +241,6 @@ mod tests {
                 .unwrap()
                 .contains("Grant IdentityRiskyServicePrincipal.Read.All")
         );
-        assert_eq!(w.unavailable().len(), 1);
         assert_eq!(
             w.describe(),
             [
@@ -259,7 +250,7 @@ mod tests {
         let back = w.read(t, k, t0 + time::Duration::hours(3)).unwrap();
         assert!(back.resolved);
         assert_eq!(w.read(t, k, t0 + time::Duration::hours(4)), None);
-        assert!(w.unavailable().is_empty());
+        assert_eq!(w.describe(), ["service principals: read"]);
         // Agents are watched apart.
         assert!(w.should_read(WorkloadKind::Agent, t0));
     }

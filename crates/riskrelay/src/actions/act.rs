@@ -156,7 +156,7 @@ impl ActionsApp {
                             .map_err(|e| graph_problem(&e, &link))?,
                     ),
                 };
-                tracing::info!(analyst = %analyst.upn, action = link.action.name(), subject = link.workload.map_or("user", |w| w.name()), id = %link.user, "analyst signed in on an action page");
+                tracing::info!(analyst = %analyst.upn, action = link.action.name(), subject = crate::workload::subject_name(link.workload), id = %link.user, "analyst signed in on an action page");
                 let (mut session, version) =
                     self.signed_in(login.link.clone(), analyst, live, stored, spent);
                 session.live_workload = live_workload;
@@ -265,7 +265,7 @@ impl ActionsApp {
                 .await
                 .map_err(|e| graph_problem(&e, link))?;
         }
-        tracing::info!(analyst = %analyst.upn, action = link.action.name(), subject = link.workload.map_or("user", |w| w.name()), id = %link.user, "action taken from an alert");
+        tracing::info!(analyst = %analyst.upn, action = link.action.name(), subject = crate::workload::subject_name(link.workload), id = %link.user, "action taken from an alert");
         let notice = ActionNotice {
             // One per session (a session acts once): a retried delivery of it posts once.
             key: format!(

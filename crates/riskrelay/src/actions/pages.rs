@@ -46,7 +46,7 @@ pub(super) fn page(title: &str, body: Markup) -> String {
 
 /// "user", "service principal", "agent".
 fn noun(link: &ActionLink) -> &'static str {
-    link.workload.map_or("user", WorkloadKind::noun)
+    crate::workload::subject_noun(link.workload)
 }
 
 fn about(link: &ActionLink) -> Markup {
@@ -90,7 +90,7 @@ fn risk_rows(live: &Live<'_>) -> Markup {
                 dt { "Current risk" } dd #risk { "no risk recorded for this user" }
             }
             Live::Workload(kind, Some(w)) => {
-                dt { (capitalised(kind.noun())) } dd #subject { (w.name()) }
+                dt { (crate::render::capitalise(kind.noun())) } dd #subject { (w.name()) }
                 dt { "Current risk" } dd #risk { (w.risk_level.as_wire()) " · " (w.risk_state.as_wire()) }
                 dt { "Updated" } dd { (w.risk_last_updated.map(time_text).unwrap_or_default()) }
             }
@@ -99,13 +99,6 @@ fn risk_rows(live: &Live<'_>) -> Markup {
             }
         }
     }
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 /// Signed in: the live risk and the button that acts (a POST with the session's CSRF token).

@@ -418,8 +418,7 @@ pub fn workload_risk_policy(policies: &[CaPolicy], licensed: bool) -> CheckResul
 /// licence, or a cloud without the endpoint, is a fact and not applicable.
 pub fn workload_risk_reads(watch: Option<&crate::workload::WorkloadWatch>) -> CheckResult {
     let id = "workloadRisk";
-    let kinds = watch.map(|w| &w.kinds).filter(|k| !k.is_empty());
-    let Some(kinds) = kinds else {
+    let Some(watch) = watch.filter(|w| !w.kinds.is_empty()) else {
         return check(
             id,
             WORKLOAD_READ_TITLE,
@@ -429,47 +428,32 @@ pub fn workload_risk_reads(watch: Option<&crate::workload::WorkloadWatch>) -> Ch
             None,
         );
     };
-    let plural = |k: crate::workload::WorkloadKind| format!("{}s", k.noun());
-    let mut parts = Vec::new();
-    let mut status = CheckStatus::NotApplicable;
-    let mut action = None;
-    for (kind, w) in kinds {
-        match &w.unavailable {
-            None if w.checkpoint.is_some() => {
-                parts.push(format!("risky {} are read", plural(*kind)));
-                if status == CheckStatus::NotApplicable {
-                    status = CheckStatus::Ok;
-                }
-            }
-            None => {}
-            Some(u) => {
-                parts.push(format!(
-                    "risky {} cannot be read: {}",
-                    plural(*kind),
-                    u.words(*kind)
-                ));
-                if u.needs_action() {
-                    status = CheckStatus::Finding;
-                    action = Some(format!(
-                        "Grant the permission Graph names to riskrelay's app and consent again, or leave {} out of RISKRELAY_WORKLOAD_RISK.",
-                        kind.name()
-                    ));
-                }
-            }
-        }
-    }
-    let mut summary = parts.join("; ");
-    if let Some(first) = summary.get(..1) {
-        summary = first.to_uppercase() + &summary[1..];
-    }
-    summary.push('.');
+    let fixable = watch
+        .kinds
+        .iter()
+        .find(|(_, w)| w.unavailable.as_ref().is_some_and(|u| u.needs_action()));
+    let status = if fixable.is_some() {
+        CheckStatus::Finding
+    } else if watch.kinds.keys().any(|k| watch.readable(*k)) {
+        CheckStatus::Ok
+    } else {
+        CheckStatus::NotApplicable
+    };
     check(
         id,
         WORKLOAD_READ_TITLE,
         status,
-        summary,
+        format!(
+            "{}.",
+            crate::render::capitalise(&watch.describe().join("; "))
+        ),
         WORKLOAD_READ_WHY,
-        action,
+        fixable.map(|(kind, _)| {
+            format!(
+                "Grant the permission Graph names to riskrelay's app and consent again, or leave {} out of RISKRELAY_WORKLOAD_RISK.",
+                kind.name()
+            )
+        }),
     )
 }
 

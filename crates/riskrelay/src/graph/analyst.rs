@@ -131,15 +131,17 @@ impl GraphClient {
         id: UserId,
     ) -> Result<(), GraphError> {
         let ids = serde_json::json!([id.to_string()]);
-        let (method, path, feature, body) = match (action, kind) {
+        let (method, version, path, feature, body) = match (action, kind) {
             (ActionKind::Disable, WorkloadKind::ServicePrincipal) => (
                 http::Method::PATCH,
+                "v1.0",
                 format!("servicePrincipals/{id}"),
                 Feature::DisableServicePrincipal,
                 serde_json::json!({ "accountEnabled": false }),
             ),
             (ActionKind::Confirm | ActionKind::Dismiss, WorkloadKind::ServicePrincipal) => (
                 http::Method::POST,
+                kind.version(),
                 format!("{}/{}", kind.risky_path(), risk_action(action)),
                 Feature::ServicePrincipalRisk,
                 serde_json::json!({ "servicePrincipalIds": ids }),
@@ -149,6 +151,7 @@ impl GraphClient {
                 WorkloadKind::Agent,
             ) => (
                 http::Method::POST,
+                kind.version(),
                 format!("{}/{}", kind.risky_path(), risk_action(action)),
                 Feature::AgentRisk,
                 serde_json::json!({ "agentIds": ids }),
@@ -159,11 +162,6 @@ impl GraphClient {
                     detail: format!("{} is not offered for a {}", action.name(), kind.noun()),
                 });
             }
-        };
-        let version = if action == ActionKind::Disable {
-            "v1.0"
-        } else {
-            kind.version()
         };
         let call = Call {
             method,

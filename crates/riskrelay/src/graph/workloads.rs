@@ -65,6 +65,15 @@ pub struct WorkloadPages<T> {
 }
 
 impl<T> WorkloadPages<T> {
+    /// Every page's readable items.
+    pub async fn all(mut self) -> Result<Vec<T>, super::GraphError> {
+        let mut out = Vec::new();
+        while let Some(page) = self.next_page().await? {
+            out.extend(page);
+        }
+        Ok(out)
+    }
+
     /// The next page's readable items; `None` after the last page.
     pub async fn next_page(&mut self) -> Result<Option<Vec<T>>, super::GraphError> {
         Ok(self

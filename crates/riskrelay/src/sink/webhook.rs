@@ -265,7 +265,7 @@ pub fn event(message: &Outgoing<'_>, now: OffsetDateTime) -> Option<Value> {
             "action".to_string(),
             json!({"action": {
                 "action": a.action,
-                "subjectKind": a.workload.map_or("user", |w| w.name()),
+                "subjectKind": crate::workload::subject_name(a.workload),
                 "userId": a.user_id,
                 "user": a.user,
                 "by": a.by,

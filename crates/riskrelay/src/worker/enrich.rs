@@ -264,26 +264,20 @@ impl Worker {
         };
         let mut out = Vec::new();
         for kind in WorkloadKind::ALL.into_iter().filter(|k| watch.readable(*k)) {
-            let mut pages = self.graph.risky_workloads_pages(kind, None);
-            loop {
-                match pages.next_page().await {
-                    Ok(Some(page)) => out.extend(
-                        page.iter()
-                            .filter(|w| {
-                                w.risk_state.is_risky()
-                                    && !self
-                                        .policy
-                                        .exclude
-                                        .names_workload(&w.id, w.app_id.as_deref())
-                            })
-                            .map(crate::summary::WorkloadEntry::of),
-                    ),
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::warn!(kind = kind.name(), error = %e, "risky workload identities could not be read for the summary; it leaves them out");
-                        out.retain(|w: &crate::summary::WorkloadEntry| w.kind != kind);
-                        break;
-                    }
+            match self.graph.risky_workloads_pages(kind, None).all().await {
+                Ok(list) => out.extend(
+                    list.iter()
+                        .filter(|w| {
+                            w.risk_state.is_risky()
+                                && !self
+                                    .policy
+                                    .exclude
+                                    .names_workload(&w.id, w.app_id.as_deref())
+                        })
+                        .map(crate::summary::WorkloadEntry::of),
+                ),
+                Err(e) => {
+                    tracing::warn!(kind = kind.name(), error = %e, "risky workload identities could not be read for the summary; it leaves them out");
                 }
             }
         }

@@ -545,7 +545,9 @@ async fn a_policy_blocking_high_risk_workload_identities_is_checked_where_they_a
         .unwrap();
     assert_eq!(reads.status, CheckStatus::Finding);
     assert!(
-        reads.summary.contains("Risky service principals are read")
+        reads
+            .summary
+            .contains("Service principals: read; agents: cannot be read")
             && reads.summary.contains("IdentityRiskyAgent.Read.All"),
         "{}",
         reads.summary
