@@ -57,15 +57,16 @@ impl UserState {
     }
 }
 
-/// The outcome of reconciling one observation.
+/// The outcome of reconciling one observation: of a user by default, of a workload identity
+/// with its own detection and state types (`crate::workload::WorkloadReconciled`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Reconciled {
+pub struct Reconciled<D = RiskDetection, S = UserState> {
     /// At most one change: a level change carries the new detections with it.
     pub change: Option<Change>,
     /// The detections the change is about.
-    pub detections: Vec<RiskDetection>,
+    pub detections: Vec<D>,
     /// What to remember; `None` when the observation was stale and nothing may be written.
-    pub next: Option<UserState>,
+    pub next: Option<S>,
 }
 
 /// Detections that still carry risk: remediated or dismissed ones are history, not news.

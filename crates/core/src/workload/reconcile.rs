@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{RiskyWorkload, WorkloadDetection, WorkloadKind};
-use crate::alert::Change;
 use crate::reconcile::{Episode, Shown, change_between};
 use crate::risk::{RiskDetail, RiskLevel, RiskState};
 
@@ -38,14 +37,7 @@ impl WorkloadState {
 }
 
 /// The outcome of reconciling one workload identity.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WorkloadReconciled {
-    pub change: Option<Change>,
-    /// The detections the change is about.
-    pub detections: Vec<WorkloadDetection>,
-    /// What to remember; `None` when the observation is older than what was seen.
-    pub next: Option<WorkloadState>,
-}
+pub type WorkloadReconciled = crate::reconcile::Reconciled<WorkloadDetection, WorkloadState>;
 
 pub fn reconcile(
     prev: Option<&WorkloadState>,
@@ -112,6 +104,7 @@ pub fn reconcile(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alert::Change;
     use time::macros::datetime;
 
     fn sp(level: RiskLevel, state: RiskState, at: OffsetDateTime) -> RiskyWorkload {
