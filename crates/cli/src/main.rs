@@ -99,13 +99,14 @@ enum Command {
         )]
         db: PathBuf,
     },
-    /// Snooze a user the team is handling: their alerts are held back (an escalation above
-    /// today's level, a compromise and the end of the risk still post), and the snooze itself is
+    /// Snooze a user or workload identity the team is handling: its alerts are held back (an
+    /// escalation above today's level, a compromise and the end of the risk still post), and the snooze itself is
     /// posted at the next poll cycle. Works on the service's SQLite file or, with --table, on
     /// the deployment's DynamoDB table (the usual AWS credentials).
     #[command(group(clap::ArgGroup::new("what").args(["user", "list", "clear"]).required(true)))]
     Snooze {
-        /// The user: user principal name or object id.
+        /// The user (user principal name or object id), or a service principal or agent as
+        /// app:<app id or object id>.
         user: Option<String>,
         /// How long: 30m, 12h, 7d, 2w; at most 30 days.
         #[arg(long = "for", value_name = "DURATION", requires = "user")]
@@ -119,7 +120,7 @@ enum Command {
         /// List the running snoozes.
         #[arg(long, conflicts_with_all = ["user", "clear"])]
         list: bool,
-        /// Lift a user's snooze now.
+        /// Lift a snooze now (a user, or app:<id>).
         #[arg(long, value_name = "USER", conflicts_with = "user")]
         clear: Option<String>,
         #[command(flatten)]

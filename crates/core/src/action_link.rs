@@ -1,6 +1,6 @@
 //! Action links: the signed URLs behind an alert's "Confirm compromised", "Dismiss user risk",
 //! "Revoke sessions" and "Snooze 7 days" buttons, and a workload identity's "Confirm compromised",
-//! "Dismiss risk", "Confirm safe" (agents) and "Disable service principal".
+//! "Dismiss risk", "Confirm safe" (agents), "Disable service principal" and "Snooze 7 days".
 //!
 //! A link names what it is for (tenant, user or workload identity, the alert it came from, the
 //! action) and until when
@@ -53,8 +53,15 @@ impl ActionKind {
     pub fn offered(workload: Option<WorkloadKind>) -> &'static [ActionKind] {
         match workload {
             None => &[Self::Confirm, Self::Dismiss, Self::Revoke, Self::Snooze],
-            Some(WorkloadKind::ServicePrincipal) => &[Self::Confirm, Self::Dismiss, Self::Disable],
-            Some(WorkloadKind::Agent) => &[Self::Confirm, Self::ConfirmSafe, Self::Dismiss],
+            Some(WorkloadKind::ServicePrincipal) => {
+                &[Self::Confirm, Self::Dismiss, Self::Disable, Self::Snooze]
+            }
+            Some(WorkloadKind::Agent) => &[
+                Self::Confirm,
+                Self::ConfirmSafe,
+                Self::Dismiss,
+                Self::Snooze,
+            ],
         }
     }
 
@@ -625,11 +632,16 @@ mod tests {
         );
         assert_eq!(
             labels(Some(WorkloadKind::ServicePrincipal), true),
-            ["Dismiss risk", "Disable service principal"]
+            ["Dismiss risk", "Snooze 7 days", "Disable service principal"]
         );
         assert_eq!(
             labels(Some(WorkloadKind::Agent), false),
-            ["Confirm compromised", "Dismiss risk", "Confirm safe"]
+            [
+                "Confirm compromised",
+                "Dismiss risk",
+                "Snooze 7 days",
+                "Confirm safe"
+            ]
         );
         assert_eq!(
             ActionKind::parse("confirmsafe"),

@@ -204,16 +204,9 @@ impl UserAlert {
         )
     }
 
-    /// Whether this alert is posted although its user is snoozed (see [`crate::snooze`]): a
-    /// confirmed compromise, the end of the risk, or a risk above the level snoozed at.
+    /// Whether this alert is posted although its user is snoozed (see [`crate::snooze`]).
     pub fn breaks_through(&self, snooze: &crate::snooze::Snooze) -> bool {
-        match &self.change {
-            Change::ConfirmedCompromised | Change::Remediated { .. } | Change::Dismissed { .. } => {
-                true
-            }
-            Change::NewRisk | Change::Escalated { .. } => snooze.is_above(&self.user.risk_level),
-            Change::Lowered { .. } | Change::NewDetections => false,
-        }
+        snooze.lets_through(&self.change, &self.user.risk_level)
     }
 
     pub fn display_name(&self) -> String {

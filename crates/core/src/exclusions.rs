@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use crate::config::{ConfigError, Env};
-use crate::ids::{UserId, UserRef, parse_guid};
+use crate::ids::{UserId, UserRef, parse_app_ref, parse_guid};
 use crate::posture::Membership;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,13 +35,10 @@ impl Exclusions {
         let mut out = Self::default();
         for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             if let Some(app) = entry.strip_prefix("app:") {
-                let app = app.trim();
-                if app.is_empty() || app.len() > 64 {
-                    return Err(format!(
-                        "\"{entry}\": a workload identity is app:<its app id or object id>"
-                    ));
-                }
-                out.workloads.insert(app.to_ascii_lowercase());
+                let app = parse_app_ref(app).ok_or_else(|| {
+                    format!("\"{entry}\": a workload identity is app:<its app id or object id>")
+                })?;
+                out.workloads.insert(app);
             } else if let Some(group) = entry.strip_prefix("group:") {
                 let id = parse_guid(group.trim()).map_err(|_| {
                     format!("\"{entry}\": a group is group:<its object id, a GUID>")

@@ -128,6 +128,15 @@ impl fmt::Display for SecurityAlertId {
     }
 }
 
+/// The id after `app:` in a workload identity's name (`RISKRELAY_EXCLUDE`, `riskrelay snooze`):
+/// an app id or object id, lower case. Graph's ids are GUIDs, but its own examples are not, so any
+/// short run of visible characters is taken.
+pub fn parse_app_ref(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_graphic()))
+        .then(|| s.to_ascii_lowercase())
+}
+
 /// A user as a person names them: by object id or by user principal name (kept in lower case:
 /// Entra compares user principal names without regard to case).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

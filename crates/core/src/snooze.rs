@@ -1,4 +1,6 @@
-//! Snoozes: a user the team is already handling stops producing alerts for a while, with a reason.
+//! Snoozes: a user or workload identity the team is already handling stops producing alerts for a
+//! while, with a reason. A workload identity is named `app:<app id or object id>`, as exclusions
+//! name it.
 //!
 //! What a snooze holds back and what breaks through (pure decisions; the worker applies them):
 //! - held back: new detections, a lower level, a rise that stays at or below the level the user
@@ -13,8 +15,10 @@
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::ids::{UserId, UserRef};
+use crate::alert::Change;
+use crate::ids::{UserId, UserRef, parse_app_ref};
 use crate::risk::RiskLevel;
+use crate::workload::WorkloadKind;
 
 /// The longest snooze: a month is long enough to handle anything; a longer silence is an
 /// exclusion, which belongs in the configuration where it is reviewed.
@@ -23,16 +27,62 @@ pub const MAX: Duration = Duration::days(30);
 pub const REASON_MAX: usize = 300;
 /// The longest user argument: a user principal name is at most 113 characters in Entra, a GUID 36.
 pub const USER_MAX: usize = 256;
+/// What a snooze's subject looks like, for errors.
+pub const EXPECTED: &str =
+    "a user principal name (name@domain), a user id (GUID) or app:<app id or object id>";
+
+/// Whom a snooze silences.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Subject {
+    /// A service principal or agent, by its app id or object id (lower case).
+    App(String),
+    /// Stored as the bare user reference (`{"upn": …}` or `{"id": …}`), the shape snoozes had
+    /// before workload identities could be snoozed, so stored snoozes still read.
+    #[serde(untagged)]
+    User(UserRef),
+}
+
+impl Subject {
+    /// `app:<id>`, a GUID or `name@domain`; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        if s.chars().count() > USER_MAX {
+            return None;
+        }
+        match s.strip_prefix("app:") {
+            Some(app) => parse_app_ref(app).map(Self::App),
+            None => UserRef::parse(s).map(Self::User),
+        }
+    }
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::User(u) => u.fmt(f),
+            Self::App(a) => write!(f, "app:{a}"),
+        }
+    }
+}
+
 /// The longest `--by`: a name or a user principal name.
 pub const BY_MAX: usize = 128;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Snooze {
-    pub user: UserRef,
+    /// Stored as `user`, its name before workload identities could be snoozed.
+    #[serde(rename = "user")]
+    pub subject: Subject,
     /// The user's id once known (given, or learnt from the first alert held back).
     #[serde(default)]
     pub user_id: Option<UserId>,
+    /// A workload identity's kind and object id once known (from the alert it was snoozed from,
+    /// or learnt from the first alert held back): where the reminder reads whether it is still
+    /// at risk, and what names it in messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<(WorkloadKind, String)>,
     /// The level the user had when snoozed; an escalation above it breaks through. Learnt from
     /// the first alert about the user when the snooze named a user riskrelay had not seen.
     #[serde(default)]
@@ -94,7 +144,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
     if d > MAX {
         return Err(format!(
-            "{s} is longer than {} days, the longest snooze; exclude the user (RISKRELAY_EXCLUDE) instead",
+            "{s} is longer than {} days, the longest snooze; exclude it (RISKRELAY_EXCLUDE) instead",
             MAX.whole_days()
         ));
     }
@@ -103,20 +153,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// A snooze as the command line asks for it, checked.
 pub fn new(
-    user: &str,
+    subject: &str,
     duration: Duration,
     reason: &str,
     by: &str,
     level: Option<RiskLevel>,
     now: OffsetDateTime,
 ) -> Result<Snooze, String> {
-    if user.chars().count() > USER_MAX {
-        return Err(format!("the user is longer than {USER_MAX} characters"));
+    if subject.chars().count() > USER_MAX {
+        return Err(format!("the name is longer than {USER_MAX} characters"));
     }
-    let user = UserRef::parse(user).ok_or_else(|| {
+    let subject = Subject::parse(subject).ok_or_else(|| {
         format!(
-            "\"{}\" is neither a user principal name (name@domain) nor a user id (GUID)",
-            crate::render::escape::terminal(user)
+            "\"{}\" is not {EXPECTED}",
+            crate::render::escape::terminal(subject)
         )
     })?;
     let reason = reason.trim();
@@ -134,11 +184,12 @@ pub fn new(
         return Err(format!("--by is longer than {BY_MAX} characters"));
     }
     Ok(Snooze {
-        user_id: match &user {
-            UserRef::Id(id) => Some(*id),
-            UserRef::Upn(_) => None,
+        user_id: match &subject {
+            Subject::User(UserRef::Id(id)) => Some(*id),
+            _ => None,
         },
-        user,
+        workload: None,
+        subject,
         level,
         by: by.to_string(),
         reason: reason.to_string(),
@@ -150,8 +201,46 @@ pub fn new(
 }
 
 impl Snooze {
+    /// Whether this snoozes the user with that id or user principal name.
     pub fn names(&self, id: UserId, upn: Option<&str>) -> bool {
-        self.user_id == Some(id) || self.user.names(id, upn)
+        match &self.subject {
+            Subject::User(u) => self.user_id == Some(id) || u.names(id, upn),
+            Subject::App(_) => false,
+        }
+    }
+
+    /// Whether this snoozes the workload identity with that object id (or app id).
+    pub fn names_workload(&self, kind: WorkloadKind, id: &str, app_id: Option<&str>) -> bool {
+        let Subject::App(a) = &self.subject else {
+            return false;
+        };
+        self.workload
+            .as_ref()
+            .is_some_and(|(k, i)| *k == kind && i.eq_ignore_ascii_case(id))
+            || a.eq_ignore_ascii_case(id)
+            || app_id.is_some_and(|x| a.eq_ignore_ascii_case(x))
+    }
+
+    /// What the snoozed subject is, for sentences: "user", "service principal", "agent", or
+    /// "workload identity" while riskrelay has not seen which one an `app:` names.
+    pub fn noun(&self) -> &'static str {
+        match (&self.subject, &self.workload) {
+            (Subject::User(_), _) => "user",
+            (Subject::App(_), Some((kind, _))) => kind.noun(),
+            (Subject::App(_), None) => "workload identity",
+        }
+    }
+
+    /// Whether an alert of this change, at `level`, is posted although its subject is snoozed:
+    /// a confirmed compromise, the end of the risk, or a risk above the level snoozed at.
+    pub fn lets_through(&self, change: &Change, level: &RiskLevel) -> bool {
+        match change {
+            Change::ConfirmedCompromised | Change::Remediated { .. } | Change::Dismissed { .. } => {
+                true
+            }
+            Change::NewRisk | Change::Escalated { .. } => self.is_above(level),
+            Change::Lowered { .. } | Change::NewDetections => false,
+        }
     }
 
     /// Whether a user at `level` is above the level they were snoozed at. A level without a rank
@@ -167,16 +256,21 @@ impl Snooze {
 }
 
 impl Snoozes {
-    /// Adds a snooze, replacing any the user already has (the new one is announced).
+    /// Adds a snooze, replacing any its subject already has (the new one is announced).
     pub fn add(&mut self, snooze: Snooze) {
-        self.active.retain(|s| s.user != snooze.user);
+        self.active.retain(|s| s.subject != snooze.subject);
         self.active.push(snooze);
     }
 
-    /// Lifts the user's snooze; false when the user has none.
-    pub fn clear(&mut self, user: &UserRef, by: &str, now: OffsetDateTime) -> bool {
+    /// Lifts the subject's snooze; false when it has none.
+    pub fn clear(&mut self, subject: &Subject, by: &str, now: OffsetDateTime) -> bool {
         let Some(i) = self.active.iter().position(|s| {
-            &s.user == user || matches!(user, UserRef::Id(id) if s.user_id == Some(*id))
+            &s.subject == subject
+                || match subject {
+                    Subject::User(UserRef::Id(id)) => s.user_id == Some(*id),
+                    Subject::App(a) => s.workload.as_ref().is_some_and(|(_, i)| i == a),
+                    Subject::User(UserRef::Upn(_)) => false,
+                }
         }) else {
             return false;
         };
@@ -199,6 +293,19 @@ impl Snoozes {
         self.active
             .iter_mut()
             .find(|s| s.until > now && s.names(id, upn))
+    }
+
+    /// The running snooze of a workload identity, if any.
+    pub fn of_workload(
+        &mut self,
+        kind: WorkloadKind,
+        id: &str,
+        app_id: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Option<&mut Snooze> {
+        self.active
+            .iter_mut()
+            .find(|s| s.until > now && s.names_workload(kind, id, app_id))
     }
 
     /// Moves the snoozes that ran out to the ended list.
@@ -272,14 +379,19 @@ mod tests {
             NOW,
         )
         .unwrap();
-        assert_eq!(ok.user, UserRef::Upn("ada@contoso.com".into()));
+        assert_eq!(
+            ok.subject,
+            Subject::User(UserRef::Upn("ada@contoso.com".into()))
+        );
         assert_eq!(
             (ok.reason.as_str(), ok.until),
             ("on it", NOW + Duration::days(7))
         );
         for (user, reason, says) in [
             ("ada@contoso.com", "  ", "needs a reason"),
-            ("ada", "x", "neither a user principal name"),
+            ("ada", "x", "is not a user principal name"),
+            ("app:", "x", "or app:<app id or object id>"),
+            ("app:has space", "x", "or app:<app id or object id>"),
         ] {
             let err = new(user, Duration::days(1), reason, "alice", None, NOW).unwrap_err();
             assert!(err.contains(says), "{err}");
@@ -312,14 +424,15 @@ mod tests {
         assert_eq!(book.active.len(), 2);
         let id = UserId::parse("6a5d0c2b-16f5-4a8f-9b0b-3c1d2e3f4a5b").unwrap();
         assert!(book.of(id, Some("ADA@contoso.com"), NOW).is_some());
-        assert!(book.clear(&UserRef::Upn("bob@contoso.com".into()), "carol", NOW));
-        assert!(!book.clear(&UserRef::Upn("bob@contoso.com".into()), "carol", NOW));
+        let bob = Subject::User(UserRef::Upn("bob@contoso.com".into()));
+        assert!(book.clear(&bob, "carol", NOW));
+        assert!(!book.clear(&bob, "carol", NOW));
         book.expire(NOW + Duration::days(8));
         assert!(book.active.is_empty());
         let ended: Vec<_> = book
             .ended
             .iter()
-            .map(|e| (e.snooze.user.to_string(), e.cleared_by.clone()))
+            .map(|e| (e.snooze.subject.to_string(), e.cleared_by.clone()))
             .collect();
         assert_eq!(
             ended,
@@ -328,5 +441,78 @@ mod tests {
                 ("ada@contoso.com".to_string(), None)
             ]
         );
+    }
+
+    #[test]
+    fn a_workload_identity_is_snoozed_by_app_id_or_object_id() {
+        let mut book = Snoozes::default();
+        let s = new(
+            "app:APP-1",
+            Duration::days(7),
+            "rotating",
+            "alice",
+            None,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(s.subject, Subject::App("app-1".into()));
+        assert_eq!(
+            (s.to_owned().subject.to_string(), s.noun()),
+            ("app:app-1".into(), "workload identity")
+        );
+        book.add(s);
+        let sp = WorkloadKind::ServicePrincipal;
+        let id = "0d1c2b3a-4f5e-4d6c-8b7a-695847362514";
+        assert!(
+            book.of_workload(sp, id, Some("App-1"), NOW).is_some(),
+            "by app id"
+        );
+        assert!(book.of_workload(sp, id, Some("app-2"), NOW).is_none());
+        let uid = UserId::parse(id).unwrap();
+        assert!(
+            book.of(uid, None, NOW).is_none(),
+            "a user is never a workload identity"
+        );
+        // Once seen, the object id names it too, and it is lifted by either name.
+        book.active[0].workload = Some((sp, id.to_string()));
+        assert_eq!(book.active[0].noun(), "service principal");
+        assert!(book.of_workload(sp, id, None, NOW).is_some());
+        assert!(
+            book.of_workload(WorkloadKind::Agent, id, None, NOW)
+                .is_none()
+        );
+        assert!(book.clear(&Subject::App(id.into()), "bob", NOW));
+        assert!(book.active.is_empty());
+    }
+
+    #[test]
+    fn stored_snoozes_of_users_still_read_and_apps_round_trip() {
+        let old = r#"{"user":{"upn":"ada@contoso.com"},"by":"a","reason":"r","at":"2026-11-26T10:00:00Z","until":"2026-11-27T10:00:00Z"}"#;
+        let s: Snooze = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            s.subject,
+            Subject::User(UserRef::Upn("ada@contoso.com".into()))
+        );
+        let app = new("app:sp-9", Duration::days(1), "r", "a", None, NOW).unwrap();
+        let json = serde_json::to_value(&app).unwrap();
+        assert_eq!(json["user"], serde_json::json!({"app": "sp-9"}));
+        assert_eq!(serde_json::from_value::<Snooze>(json).unwrap(), app);
+    }
+
+    #[test]
+    fn what_breaks_through() {
+        let mut s = new("app:sp-9", Duration::days(1), "r", "a", None, NOW).unwrap();
+        s.level = Some(RiskLevel::Medium);
+        let through = |c: Change, l: RiskLevel| s.lets_through(&c, &l);
+        assert!(through(Change::ConfirmedCompromised, RiskLevel::Medium));
+        assert!(through(Change::NewRisk, RiskLevel::High));
+        assert!(!through(Change::NewRisk, RiskLevel::Medium));
+        assert!(!through(Change::NewDetections, RiskLevel::High));
+        assert!(!through(
+            Change::Lowered {
+                from: RiskLevel::High
+            },
+            RiskLevel::Low
+        ));
     }
 }

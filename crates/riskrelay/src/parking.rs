@@ -261,7 +261,7 @@ pub fn summary(m: &Message) -> String {
         Message::Digest(d) => format!("a digest of {} users", d.entries.len()),
         Message::Baseline(_) => "the baseline summary".into(),
         Message::Operations(o) => o.title.clone(),
-        Message::Snooze(n) => format!("the snooze of {}", n.snooze.user),
+        Message::Snooze(n) => format!("the snooze of {}", n.snooze.subject),
         Message::Summary(_) => "the summary".into(),
         Message::Action(a) => format!("the action on {}", a.user),
     }

@@ -143,7 +143,7 @@ pub async fn read(
             .iter()
             .filter(|s| s.until > now)
             .map(|s| SnoozeState {
-                user: s.user.to_string(),
+                user: s.subject.to_string(),
                 until: s.until,
                 by: s.by.clone(),
                 reason: s.reason.clone(),

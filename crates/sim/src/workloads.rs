@@ -172,6 +172,8 @@ impl Simulator {
                 "riskLevel": level.as_wire(), "riskState": "atRisk", "riskDetail": "none",
                 "detectionTimingType": "offline", "activity": "servicePrincipal",
                 "ipAddress": "203.0.113.7", "keyIds": key_ids,
+                // A string holding JSON, as Graph's additionalInfo is.
+                "additionalInfo": r#"[{"Key":"source","Value":"public code repository"}]"#,
                 "activityDateTime": now, "detectedDateTime": now, "lastUpdatedDateTime": now,
             }),
             WorkloadKind::Agent => json!({

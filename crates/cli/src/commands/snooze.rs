@@ -1,4 +1,5 @@
-//! `riskrelay snooze`: hold a user's alerts back for a while, list the snoozes, or end one.
+//! `riskrelay snooze`: hold a user's or workload identity's alerts back for a while, list the
+//! snoozes, or end one.
 
 use super::*;
 use anyhow::Context as _;
@@ -20,7 +21,8 @@ pub async fn snooze(
     let now = time::OffsetDateTime::now_utc();
     let mut s = snooze::new(user, duration, reason.unwrap_or_default(), by, None, now)
         .map_err(anyhow::Error::msg)?;
-    // The level today, when riskrelay knows the user by id: an escalation above it breaks through.
+    // The level today, when riskrelay knows the subject by its object id: an escalation above it
+    // breaks through.
     if let Some(id) = s.user_id {
         s.level = riskrelay::store::load::<riskrelay::reconcile::UserState>(
             store.as_ref(),
@@ -30,8 +32,24 @@ pub async fn snooze(
         .await?
         .map(|v| v.value.risk_level);
     }
+    if let riskrelay::snooze::Subject::App(id) = &s.subject {
+        for kind in riskrelay::workload::WorkloadKind::ALL {
+            let key = riskrelay::store::keys::workload(kind, id);
+            if let Some(v) = riskrelay::store::load::<riskrelay::workload::WorkloadState>(
+                store.as_ref(),
+                tenant,
+                &key,
+            )
+            .await?
+            {
+                s.level = Some(v.value.risk_level);
+                s.workload = Some((kind, v.value.id));
+                break;
+            }
+        }
+    }
     let until = s.until;
-    let name = shown(&s.user.to_string());
+    let name = shown(&s.subject.to_string());
     riskrelay::features::snooze::update(store.as_ref(), tenant, |b| b.add(s.clone())).await?;
     println!(
         "{name} snoozed until {}; the snooze is posted at the next poll cycle",
@@ -52,7 +70,7 @@ pub async fn snooze_list(
     for s in running {
         println!(
             "{}\tuntil {}\tby {}\t{} held back\t{}",
-            shown(&s.user.to_string()),
+            shown(&s.subject.to_string()),
             riskrelay::render::time_text(s.until),
             shown(&s.by),
             s.held,
@@ -67,14 +85,8 @@ pub async fn snooze_clear(
     user: &str,
     by: &str,
 ) -> anyhow::Result<ExitCode> {
-    let who = riskrelay::ids::UserRef::parse(user)
-        .filter(|_| user.chars().count() <= riskrelay::snooze::USER_MAX)
-        .with_context(|| {
-            format!(
-                "\"{}\" is neither a user principal name (name@domain) nor a user id (GUID)",
-                shown(user)
-            )
-        })?;
+    let who = riskrelay::snooze::Subject::parse(user)
+        .with_context(|| format!("\"{}\" is not {}", shown(user), riskrelay::snooze::EXPECTED))?;
     let now = time::OffsetDateTime::now_utc();
     let cleared =
         riskrelay::features::snooze::update(store.as_ref(), tenant, |b| b.clear(&who, by, now))

@@ -193,7 +193,7 @@ async fn a_lifted_snooze_is_posted_and_alerts_flow_again() {
     assert_eq!(t.posts().await, (0, 0), "the new risk is held back");
     assert!(
         features::snooze::update(t.store.as_ref(), tenant, |b| b.clear(
-            &riskrelay::ids::UserRef::Id(id),
+            &riskrelay::snooze::Subject::User(riskrelay::ids::UserRef::Id(id)),
             "carol",
             now
         ))
@@ -264,7 +264,7 @@ async fn the_snooze_command_on_dynamodb_refuses_bad_input_and_lists_what_it_stor
         ),
         (
             vec!["ada", "--for", "7d", "--reason", "x", "--by", "alice"],
-            "neither a user principal name",
+            "is not a user principal name",
         ),
         (
             vec!["ada@contoso.com", "--for", "7d", "--reason", "x"],
@@ -292,7 +292,7 @@ async fn the_snooze_command_on_dynamodb_refuses_bad_input_and_lists_what_it_stor
                 "--by",
                 "alice",
             ],
-            "the user is longer than 256",
+            "the name is longer than 256",
         ),
         (
             vec![
@@ -304,7 +304,7 @@ async fn the_snooze_command_on_dynamodb_refuses_bad_input_and_lists_what_it_stor
                 "--by",
                 "alice",
             ],
-            "\\u{1b}[2Jada\" is neither",
+            "\\u{1b}[2Jada\" is not a user principal name",
         ),
         (
             vec![
@@ -388,5 +388,33 @@ async fn the_snooze_command_on_dynamodb_refuses_bad_input_and_lists_what_it_stor
         run(&["--clear", "ada@contoso.com", "--by", "bob"]).0,
         Some(1)
     );
+    assert_eq!(run(&["--list"]).1, "nobody is snoozed\n");
+
+    // A workload identity, by app id, as RISKRELAY_EXCLUDE names it.
+    let (code, text) = run(&["app:", "--for", "1d", "--reason", "x", "--by", "a"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("or app:<app id or object id>"), "{text}");
+    let app = "app:0B7C2E19-55AA-4D2E-B1A0-9F8E7D6C5B4A";
+    let (code, text) = run(&[
+        app,
+        "--for",
+        "2d",
+        "--reason",
+        "rotating the secret",
+        "--by",
+        "alice",
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.starts_with("app:0b7c2e19-55aa-4d2e-b1a0-9f8e7d6c5b4a snoozed until"),
+        "{text}"
+    );
+    let (_, text) = run(&["--list"]);
+    assert!(
+        text.starts_with("app:0b7c2e19-55aa-4d2e-b1a0-9f8e7d6c5b4a\tuntil ")
+            && text.contains("rotating the secret"),
+        "{text}"
+    );
+    assert_eq!(run(&["--clear", app, "--by", "bob"]).0, Some(0));
     assert_eq!(run(&["--list"]).1, "nobody is snoozed\n");
 }

@@ -72,6 +72,19 @@ pub(super) fn operations_view(o: &OperationsNotice) -> View {
     }
 }
 
+/// The fact on an alert that broke through a snooze: who snoozed, until when, why.
+pub(super) fn snoozed_fact(s: &crate::snooze::SnoozedNote) -> (String, String) {
+    (
+        "Snoozed".into(),
+        format!(
+            "by {} until {}: {} (this alert breaks through)",
+            escape::truncate(&escape::single_line(&s.by), FIELD_MAX),
+            time_text(s.until),
+            escape::truncate(&escape::single_line(&s.reason), crate::snooze::REASON_MAX)
+        ),
+    )
+}
+
 /// "Confirmed compromised by secops@contoso.com at 2026-11-25 10:42 UTC (from riskrelay)".
 pub(super) fn acted_text(n: &ActionNotice) -> String {
     format!(
@@ -110,13 +123,14 @@ pub(super) fn action_view(n: &ActionNotice) -> View {
 
 pub(super) fn snooze_view(n: &SnoozeNotice) -> View {
     let s = &n.snooze;
-    let user = escape::truncate(&escape::single_line(&s.user.to_string()), FIELD_MAX);
+    let user = escape::truncate(&escape::single_line(&s.subject.to_string()), FIELD_MAX);
+    let noun = s.noun();
     let by = escape::truncate(&escape::single_line(&s.by), FIELD_MAX);
     let reason = escape::truncate(&escape::single_line(&s.reason), crate::snooze::REASON_MAX);
     let (tone, title, status, callout) = match &n.event {
         SnoozeEvent::Snoozed => (
             Tone::Neutral,
-            "User snoozed",
+            format!("{} snoozed", super::capitalise(noun)),
             vec![
                 Run::fixed("Snoozed by "),
                 Run::data(by.clone()).bold(),
@@ -132,7 +146,7 @@ pub(super) fn snooze_view(n: &SnoozeNotice) -> View {
         ),
         SnoozeEvent::Cleared { by: lifted } => (
             Tone::Neutral,
-            "Snooze lifted",
+            "Snooze lifted".to_string(),
             vec![
                 Run::fixed("Lifted by "),
                 Run::data(escape::truncate(&escape::single_line(lifted), FIELD_MAX)).bold(),
@@ -147,9 +161,9 @@ pub(super) fn snooze_view(n: &SnoozeNotice) -> View {
                 Tone::Neutral
             },
             if still_at.is_some() {
-                "Snooze ended: the user is still at risk"
+                format!("Snooze ended: the {noun} is still at risk")
             } else {
-                "Snooze ended"
+                "Snooze ended".to_string()
             },
             vec![Run::fixed(format!(
                 "Snoozed by {by} from {} to {}",
@@ -160,19 +174,23 @@ pub(super) fn snooze_view(n: &SnoozeNotice) -> View {
                 tone: Tone::Warning,
                 headline: "Still at risk".into(),
                 text: vec![Run::fixed(format!(
-                    "The user's risk is still {}: alerts about them are posted again from now on.",
-                    level_word(level)
+                    "The {noun}'s risk is still {}: alerts about {} are posted again from now on.",
+                    level_word(level),
+                    if noun == "user" { "them" } else { "it" }
                 ))],
             }),
         ),
     };
     let mut facts = vec![("Reason".to_string(), reason.clone())];
     if s.held > 0 {
-        facts.push(("Held back".into(), format!("{} alerts", s.held)));
+        facts.push((
+            "Held back".into(),
+            format!("{} alert{}", s.held, if s.held == 1 { "" } else { "s" }),
+        ));
     }
     View {
         tone,
-        title: title.into(),
+        title: title.clone(),
         lead: vec![Run::data(user.clone()).bold()],
         status,
         facts,

@@ -258,15 +258,7 @@ pub(super) fn user_view(a: &UserAlert) -> View {
         facts.push(("Detections".into(), escape::truncate(note, FIELD_MAX)));
     }
     if let Some(s) = &a.snoozed {
-        facts.push((
-            "Snoozed".into(),
-            format!(
-                "by {} until {}: {} (this alert breaks through)",
-                escape::truncate(&escape::single_line(&s.by), FIELD_MAX),
-                time_text(s.until),
-                escape::truncate(&escape::single_line(&s.reason), crate::snooze::REASON_MAX)
-            ),
-        ));
+        facts.push(super::notices::snoozed_fact(s));
     }
     if let Some(n) = &a.acted {
         facts.push(("Action".into(), acted_text(n)));

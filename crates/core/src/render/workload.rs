@@ -50,6 +50,13 @@ fn detection(d: &WorkloadDetection) -> Vec<Run> {
         d.ip_address.as_deref(),
         d.location.as_ref(),
     );
+    if !d.evidence.is_empty() {
+        runs.push(Run::fixed(" · evidence: "));
+        runs.push(Run::data(escape::truncate(
+            &escape::single_line(&d.evidence.join("; ")),
+            FIELD_MAX,
+        )));
+    }
     runs
 }
 
@@ -100,6 +107,9 @@ pub(super) fn workload_view(a: &WorkloadAlert) -> View {
             None => "not reported".into(),
         },
     ));
+    if let Some(s) = &a.snoozed {
+        facts.push(super::notices::snoozed_fact(s));
+    }
     if let Some(n) = &a.acted {
         facts.push(("Action".into(), super::notices::acted_text(n)));
     }

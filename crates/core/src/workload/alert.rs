@@ -42,9 +42,17 @@ pub struct WorkloadAlert {
     /// The analyst's action this change follows from, when one was taken from an alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acted: Option<ActionNotice>,
+    /// Set when the identity is snoozed and this alert broke through: who snoozed it and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snoozed: Option<crate::snooze::SnoozedNote>,
 }
 
 impl WorkloadAlert {
+    /// Whether this alert is posted although the identity is snoozed (see [`crate::snooze`]).
+    pub fn breaks_through(&self, snooze: &crate::snooze::Snooze) -> bool {
+        snooze.lets_through(&self.change, &self.workload.risk_level)
+    }
+
     /// The level a destination's minimum is compared with (as for a user:
     /// [`crate::alert::routing_level`]).
     pub fn routing_level(&self) -> RiskLevel {

@@ -173,6 +173,9 @@ pub struct WorkloadDetection {
     /// The credentials (key ids) the detection names: a leaked secret, a suspicious sign-in's key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_ids: Vec<String>,
+    /// What ID Protection gives as its evidence, flattened to short lines (see [`evidence_lines`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
 }
 
 impl WorkloadDetection {
@@ -339,8 +342,76 @@ pub fn read_detection(kind: WorkloadKind, v: &Value) -> Result<WorkloadDetection
         detected_date_time: time_of(v, "detectedDateTime", &known)?,
         last_updated_date_time: time_of(v, changed, &known)?,
         key_ids,
+        evidence: evidence_lines([v.get("riskEvidence"), v.get("additionalInfo")]),
         id,
     })
+}
+
+/// Evidence lines kept per detection, and the longest kept line.
+pub const EVIDENCE_LINES: usize = 4;
+pub const EVIDENCE_LINE_MAX: usize = 200;
+
+/// A detection's evidence as short `name: value` lines. The agents' beta `riskEvidence` has no
+/// documented shape yet and `additionalInfo` is a string that usually holds JSON
+/// (`[{"Key": …, "Value": …}]`), so whatever comes is taken: a string (parsed when it is JSON), a
+/// list, a key/value pair or an object's plain members; nesting deeper than that is left out
+/// rather than guessed at. Each line is cut to [`EVIDENCE_LINE_MAX`] characters and at most
+/// [`EVIDENCE_LINES`] are kept; rendering escapes them like any text from Graph.
+pub fn evidence_lines<'a>(sources: impl IntoIterator<Item = Option<&'a Value>>) -> Vec<String> {
+    fn scalar(v: &Value) -> Option<String> {
+        match v {
+            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Array(items) => {
+                let parts: Vec<String> = items.iter().filter_map(scalar).collect();
+                (!parts.is_empty()).then(|| parts.join(", "))
+            }
+            _ => None,
+        }
+    }
+    fn member<'v>(o: &'v serde_json::Map<String, Value>, name: &str) -> Option<&'v Value> {
+        o.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+    fn walk(v: &Value, depth: u8, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(parsed @ (Value::Array(_) | Value::Object(_))) if depth == 0 => {
+                    walk(&parsed, depth + 1, out)
+                }
+                _ => out.extend(scalar(v)),
+            },
+            Value::Array(items) if depth < 2 => {
+                for item in items {
+                    walk(item, depth + 1, out);
+                }
+            }
+            Value::Object(o) => match (member(o, "key").and_then(scalar), member(o, "value")) {
+                (Some(k), Some(value)) => out.extend(scalar(value).map(|x| format!("{k}: {x}"))),
+                _ => out.extend(
+                    o.iter()
+                        .filter(|(k, _)| !k.starts_with('@'))
+                        .filter_map(|(k, value)| scalar(value).map(|x| format!("{k}: {x}"))),
+                ),
+            },
+            other => out.extend(scalar(other)),
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    for v in sources.into_iter().flatten() {
+        walk(v, 0, &mut out);
+    }
+    let mut kept: Vec<String> = Vec::new();
+    for line in out {
+        let line: String = line.chars().take(EVIDENCE_LINE_MAX).collect();
+        if !kept.contains(&line) {
+            kept.push(line);
+        }
+    }
+    kept.truncate(EVIDENCE_LINES);
+    kept
 }
 
 /// A workload identity whose risk may have changed, with the detections the poll read for it.
@@ -496,5 +567,64 @@ mod tests {
         assert!(lenient_time("2021-09-25T01:33:14.1234567").is_some());
         assert!(lenient_time("2021-13-25T01:33:14Z").is_none());
         assert!(lenient_time("soon").is_none());
+    }
+
+    #[test]
+    fn evidence_is_taken_in_whatever_shape_it_comes() {
+        let lines = |v: Value| evidence_lines([Some(&v)]);
+        // additionalInfo: a string holding Microsoft's key/value list.
+        assert_eq!(
+            lines(json!(
+                "[{\"Key\":\"riskReasons\",\"Value\":[\"unusualTool\",\"newResource\"]},{\"Key\":\"userAgent\",\"Value\":\"agent/1.0\"}]"
+            )),
+            [
+                "riskReasons: unusualTool, newResource",
+                "userAgent: agent/1.0"
+            ]
+        );
+        // A plain sentence stays a sentence; an object gives its plain members.
+        assert_eq!(
+            lines(json!("Called a tool it never used")),
+            ["Called a tool it never used"]
+        );
+        assert_eq!(
+            lines(
+                json!({"@odata.type": "#x", "reason": "unusual resource", "count": 3, "nested": {"deep": 1}})
+            ),
+            ["count: 3", "reason: unusual resource"]
+        );
+        // Nothing readable, and nothing at all.
+        assert!(lines(json!({"nested": {"deep": {"deeper": 1}}})).is_empty());
+        assert!(lines(json!("  ")).is_empty());
+        assert!(lines(json!("{not json")) == ["{not json"]);
+        assert!(evidence_lines([None, None]).is_empty());
+        // Long and many: cut and capped, duplicates once.
+        let many: Vec<Value> = (0..10).map(|i| json!(format!("line {i}"))).collect();
+        assert_eq!(lines(Value::Array(many)).len(), EVIDENCE_LINES);
+        let long = lines(json!("x".repeat(1000)));
+        assert_eq!(long[0].chars().count(), EVIDENCE_LINE_MAX);
+        let same = json!("same");
+        assert_eq!(evidence_lines([Some(&same), Some(&same)]), ["same"]);
+    }
+
+    #[test]
+    fn an_agent_detection_carries_its_evidence() {
+        let d = read_detection(
+            WorkloadKind::Agent,
+            &json!({
+                "id": "d1", "agentId": "a1", "riskEventType": "unusualAgentActivity",
+                "riskLevel": "high", "riskState": "atRisk",
+                "riskEvidence": {"summary": "Accessed 40 mailboxes in a minute"},
+                "additionalInfo": "[{\"Key\":\"toolName\",\"Value\":\"mail.read\"}]"
+            }),
+        )
+        .unwrap();
+        assert_eq!(
+            d.evidence,
+            [
+                "summary: Accessed 40 mailboxes in a minute",
+                "toolName: mail.read"
+            ]
+        );
     }
 }

@@ -136,6 +136,7 @@ mod tests {
             detected_date_time: None,
             last_updated_date_time: None,
             key_ids: vec!["k1".into()],
+            evidence: Vec::new(),
         }
     }
 

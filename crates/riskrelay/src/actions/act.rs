@@ -192,6 +192,11 @@ impl ActionsApp {
                     };
                 }
                 let version = version + 1;
+                // The level read live when the analyst signed in: a snooze lets a rise above it through.
+                let level = match &session.live_workload {
+                    Some(w) => Some(w.risk_level.clone()),
+                    None => session.live.as_ref().map(|u| u.risk_level.clone()),
+                };
                 let name = match &session.live_workload {
                     Some(w) => Some(w.name()),
                     None => session.live.as_ref().and_then(|u| {
@@ -200,9 +205,7 @@ impl ActionsApp {
                             .or(u.user_display_name.clone())
                     }),
                 };
-                let taken = self
-                    .take(&link, &analyst, &token, session.live.as_ref(), name, &id)
-                    .await;
+                let taken = self.take(&link, &analyst, &token, level, name, &id).await;
                 session.acting = None;
                 let notice = match taken {
                     Ok(n) => n,
@@ -232,33 +235,38 @@ impl ActionsApp {
         link: &ActionLink,
         analyst: &Analyst,
         token: &secrecy::SecretString,
-        live: Option<&RiskyUser>,
+        level: Option<crate::risk::RiskLevel>,
         name: Option<String>,
         session: &str,
     ) -> Result<ActionNotice, Problem> {
         let now = self.clock.now();
         let user = name.unwrap_or_else(|| link.user.to_string());
-        if let Some(kind) = link.workload {
-            self.graph
-                .act_on_workload_as(token, link.action, kind, link.user)
-                .await
-                .map_err(|e| graph_problem(&e, link))?;
-        } else if link.action == ActionKind::Snooze {
-            let s = crate::snooze::new(
-                &link.user.to_string(),
+        if link.action == ActionKind::Snooze {
+            let subject = match link.workload {
+                None => link.user.to_string(),
+                Some(_) => format!("app:{}", link.user),
+            };
+            let mut s = crate::snooze::new(
+                &subject,
                 time::Duration::days(7),
                 &format!(
                     "snoozed from the alert (ref {})",
                     crate::render::short_ref(&link.alert_key)
                 ),
                 &analyst.upn,
-                live.map(|u| u.risk_level.clone()),
+                level,
                 now,
             )
             .map_err(|_| Problem::BadLink)?;
+            s.workload = link.workload.map(|kind| (kind, link.user.to_string()));
             crate::features::snooze::update(self.store.as_ref(), self.tenant, |b| b.add(s.clone()))
                 .await
                 .map_err(|_| Problem::Unavailable)?;
+        } else if let Some(kind) = link.workload {
+            self.graph
+                .act_on_workload_as(token, link.action, kind, link.user)
+                .await
+                .map_err(|e| graph_problem(&e, link))?;
         } else {
             self.graph
                 .act_as(token, link.action, link.user)

@@ -154,8 +154,11 @@ fn explain(action: ActionKind, workload: Option<WorkloadKind>) -> &'static str {
         (ActionKind::Revoke, _) => {
             "Entra invalidates the user's refresh tokens and session cookies; they sign in again everywhere."
         }
-        (ActionKind::Snooze, _) => {
+        (ActionKind::Snooze, None) => {
             "riskrelay holds back this user's alerts for 7 days, except an escalation, a confirmed compromise and the end of the risk. Entra is not changed."
+        }
+        (ActionKind::Snooze, Some(_)) => {
+            "riskrelay holds back this identity's alerts for 7 days, except an escalation, a confirmed compromise and the end of the risk. Entra is not changed, and the identity can still sign in."
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::queue::Queue;
 use crate::reconcile::UserState;
 use crate::snooze::{Snooze, Snoozes};
 use crate::store::{self, Store, StoreError};
+use crate::workload::{WorkloadAlert, WorkloadState};
 
 pub async fn load(
     store: &dyn Store,
@@ -51,7 +52,7 @@ fn notice(tenant: TenantId, snooze: &Snooze, event: SnoozeEvent, at: OffsetDateT
     Message::Snooze(SnoozeNotice {
         key: format!(
             "snooze/{tenant}/{}/{}/{what}",
-            snooze.user,
+            snooze.subject,
             snooze.at.unix_timestamp_nanos()
         ),
         tenant_id: tenant,
@@ -79,17 +80,29 @@ pub async fn hand_over(
         let event = match &e.cleared_by {
             Some(by) => SnoozeEvent::Cleared { by: by.clone() },
             None => {
-                // The reminder says whether the user is still at risk, as riskrelay last saw them.
-                let state = match e.snooze.user_id {
-                    Some(id) => store::load::<UserState>(store, tenant, &store::keys::user(id))
-                        .await
-                        .context("reading the snoozed user's state")?
-                        .map(|v| v.value),
-                    None => None,
+                // The reminder says whether the subject is still at risk, as riskrelay last saw it.
+                let still_at = match (e.snooze.user_id, &e.snooze.workload) {
+                    (Some(id), _) => {
+                        store::load::<UserState>(store, tenant, &store::keys::user(id))
+                            .await
+                            .context("reading the snoozed user's state")?
+                            .map(|v| v.value)
+                            .filter(UserState::is_risky)
+                            .map(|s| s.risk_level)
+                    }
+                    (None, Some((kind, id))) => store::load::<WorkloadState>(
+                        store,
+                        tenant,
+                        &store::keys::workload(*kind, id),
+                    )
+                    .await
+                    .context("reading the snoozed workload identity's state")?
+                    .map(|v| v.value)
+                    .filter(WorkloadState::is_risky)
+                    .map(|s| s.risk_level),
+                    (None, None) => None,
                 };
-                SnoozeEvent::Expired {
-                    still_at: state.filter(UserState::is_risky).map(|s| s.risk_level),
-                }
+                SnoozeEvent::Expired { still_at }
             }
         };
         messages.push(notice(tenant, &e.snooze, event, e.at));
@@ -115,38 +128,39 @@ pub async fn hand_over(
         book.active
             .iter()
             .filter(|s| !s.announced)
-            .map(|s| (s.user.clone(), s.at))
+            .map(|s| (s.subject.clone(), s.at))
             .collect(),
         book.ended
             .iter()
-            .map(|e| (e.snooze.user.clone(), e.snooze.at))
+            .map(|e| (e.snooze.subject.clone(), e.snooze.at))
             .collect(),
     );
     update(store, tenant, |b| {
         b.expire(now);
         for s in &mut b.active {
-            if announced.contains(&(s.user.clone(), s.at)) {
+            if announced.contains(&(s.subject.clone(), s.at)) {
                 s.announced = true;
             }
         }
         b.ended
-            .retain(|e| !ended.contains(&(e.snooze.user.clone(), e.snooze.at)));
+            .retain(|e| !ended.contains(&(e.snooze.subject.clone(), e.snooze.at)));
     })
     .await?;
     Ok(handed)
 }
 
-/// The worker's hold-back: drops the alerts a snooze covers and marks those that break through it
-/// (see `crate::snooze`). The state of a held-back user is still recorded by the worker. When the
-/// snoozes cannot be read, every alert is posted: an alert too many beats a compromise nobody
-/// hears of.
+/// The worker's hold-back: drops the alerts a snooze covers, of users and of workload identities,
+/// and marks those that break through it (see `crate::snooze`). The state of a held-back subject
+/// is still recorded by the worker. When the snoozes cannot be read, every alert is posted: an
+/// alert too many beats a compromise nobody hears of.
 pub async fn hold_back(
     store: &dyn Store,
     tenant: TenantId,
     alerts: &mut Vec<UserAlert>,
+    workloads: &mut Vec<WorkloadAlert>,
     now: OffsetDateTime,
 ) {
-    if alerts.is_empty() {
+    if alerts.is_empty() && workloads.is_empty() {
         return;
     }
     let (mut book, version) = match load(store, tenant).await {
@@ -169,24 +183,34 @@ pub async fn hold_back(
             s.user_id = Some(a.user.id);
             changed = true;
         }
-        if s.level.is_none() {
-            s.level = Some(
-                a.previous
-                    .as_ref()
-                    .map(|(l, _)| l.clone())
-                    .unwrap_or_else(|| a.user.risk_level.clone()),
-            );
-            changed = true;
-        }
-        if a.breaks_through(s) {
+        let before = a.previous.as_ref().map(|(l, _)| l);
+        let through = a.breaks_through(learn_level(s, before, &a.user.risk_level, &mut changed));
+        if through {
             a.snoozed = Some(crate::snooze::SnoozedNote::from(&*s));
-            true
         } else {
-            s.held += 1;
-            changed = true;
+            held(s, &mut changed);
             tracing::info!(user = %a.user.id, kind = %a.change.kind(), "alert held back: the user is snoozed");
-            false
         }
+        through
+    });
+    workloads.retain_mut(|a| {
+        let w = &a.workload;
+        let Some(s) = book.of_workload(w.kind, &w.id, w.app_id.as_deref(), now) else {
+            return true;
+        };
+        if s.workload.is_none() {
+            s.workload = Some((w.kind, w.id.clone()));
+            changed = true;
+        }
+        let before = a.previous.as_ref().map(|(l, _)| l);
+        let through = a.breaks_through(learn_level(s, before, &w.risk_level, &mut changed));
+        if through {
+            a.snoozed = Some(crate::snooze::SnoozedNote::from(&*s));
+        } else {
+            held(s, &mut changed);
+            tracing::info!(subject = w.kind.name(), kind = %a.change.kind(), "alert held back: the workload identity is snoozed");
+        }
+        through
     });
     if changed {
         // What was learnt (the id, the level) and the count; best effort: a lost write only
@@ -199,4 +223,24 @@ pub async fn hold_back(
             Err(e) => tracing::warn!(error = %e, "could not record what the snoozes held back"),
         }
     }
+}
+
+/// A snooze that named a subject riskrelay had not seen learns its level from the first alert:
+/// the level before the change, or the level now.
+fn learn_level<'a>(
+    s: &'a mut Snooze,
+    before: Option<&crate::risk::RiskLevel>,
+    now: &crate::risk::RiskLevel,
+    changed: &mut bool,
+) -> &'a Snooze {
+    if s.level.is_none() {
+        s.level = Some(before.unwrap_or(now).clone());
+        *changed = true;
+    }
+    s
+}
+
+fn held(s: &mut Snooze, changed: &mut bool) {
+    s.held += 1;
+    *changed = true;
 }

@@ -168,6 +168,7 @@ fn workload_data(a: &crate::workload::WorkloadAlert) -> Value {
                 "ipAddress": d.ip_address,
                 "location": d.location.as_ref().and_then(|l| l.display()),
                 "keyIds": d.key_ids,
+                "evidence": d.evidence,
             })
         })
         .collect();
@@ -249,8 +250,14 @@ pub fn event(message: &Outgoing<'_>, now: OffsetDateTime) -> Option<Value> {
         Message::Snooze(n) => (
             "snooze".to_string(),
             json!({"snooze": {
-                "user": n.snooze.user.to_string(),
+                "user": n.snooze.subject.to_string(),
                 "userId": n.snooze.user_id,
+                "subjectKind": match (&n.snooze.subject, &n.snooze.workload) {
+                    (crate::snooze::Subject::User(_), _) => "user",
+                    (crate::snooze::Subject::App(_), Some((kind, _))) => kind.name(),
+                    (crate::snooze::Subject::App(_), None) => "workloadIdentity",
+                },
+                "workloadId": n.snooze.workload.as_ref().map(|(_, id)| id),
                 "event": serde_json::to_value(&n.event).ok().and_then(|v| v.get("event").cloned()),
                 "by": n.snooze.by,
                 "reason": n.snooze.reason,

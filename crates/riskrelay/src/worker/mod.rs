@@ -247,8 +247,14 @@ impl Worker {
         }
         // Held back for the cycle's reads: neither posted nor recorded now (the book holds them).
         decided.writes.retain(|w| !held.waiting.contains(&w.id));
-        crate::features::snooze::hold_back(self.store.as_ref(), self.tenant, &mut alerts, now)
-            .await;
+        crate::features::snooze::hold_back(
+            self.store.as_ref(),
+            self.tenant,
+            &mut alerts,
+            &mut workloads.alerts,
+            now,
+        )
+        .await;
         self.decorate(&mut alerts, &mut workloads.alerts, now).await;
         let delivered = self
             .send(&alerts, &workloads.alerts, &gathered.notices, now)

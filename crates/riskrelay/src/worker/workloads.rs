@@ -102,6 +102,7 @@ impl Worker {
                         workload: w,
                         actions: Vec::new(),
                         acted: None,
+                        snoozed: None,
                     };
                     let k = a.key.clone();
                     changed.push(a);

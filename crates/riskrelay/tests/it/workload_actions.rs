@@ -1,6 +1,6 @@
 //! Acting on a risky workload identity from its alert, as the signed-in analyst: a service
 //! principal confirmed compromised (refused for a Security Operator, whom Graph does not let) and
-//! disabled; an agent confirmed safe. Each through the simulated tenant's sign-in and Graph, the
+//! disabled; an agent confirmed safe; a service principal snoozed. Each through the simulated tenant's sign-in and Graph, the
 //! follow-up message, and the next cycle's alert recalling who acted.
 
 use riskrelay::action_link::{ActionKind, ActionLink};
@@ -84,21 +84,17 @@ async fn a_service_principal_is_confirmed_compromised_by_a_security_administrato
     let alerts = posts_about(&t, "Service principal at risk").await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let alert = &alerts[0];
-    // A service principal's actions only: no "Revoke sessions" or "Snooze", no "Confirm safe".
+    // A service principal's actions only: no "Revoke sessions", no "Confirm safe".
     let labels: Vec<String> = buttons(alert).into_iter().map(|(l, _)| l).collect();
     for expected in [
         "Confirm compromised",
         "Dismiss risk",
         "Disable service principal",
+        "Snooze 7 days",
     ] {
         assert!(labels.iter().any(|l| l == expected), "{labels:?}");
     }
-    for absent in [
-        "Revoke sessions",
-        "Snooze 7 days",
-        "Confirm safe",
-        "Dismiss user risk",
-    ] {
+    for absent in ["Revoke sessions", "Confirm safe", "Dismiss user risk"] {
         assert!(!labels.iter().any(|l| l == absent), "{labels:?}");
     }
     let confirm = button(alert, "Confirm compromised");
@@ -230,7 +226,12 @@ async fn an_agent_is_confirmed_safe_from_its_alert_and_the_end_of_its_risk_says_
     let alerts = posts_about(&t, "Agent at risk").await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let labels: Vec<String> = buttons(&alerts[0]).into_iter().map(|(l, _)| l).collect();
-    for expected in ["Confirm compromised", "Dismiss risk", "Confirm safe"] {
+    for expected in [
+        "Confirm compromised",
+        "Dismiss risk",
+        "Confirm safe",
+        "Snooze 7 days",
+    ] {
         assert!(labels.iter().any(|l| l == expected), "{labels:?}");
     }
     assert!(
@@ -278,5 +279,88 @@ async fn an_agent_is_confirmed_safe_from_its_alert_and_the_end_of_its_risk_says_
     assert!(
         text.contains("an administrator confirmed the agent safe"),
         "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_service_principal_snoozed_from_its_alert_holds_back_new_detections_and_lets_an_escalation_through()
+ {
+    let (t, app) = rig(WorkloadKind::ServicePrincipal).await;
+    t.sim
+        .add_service_principal(SimServicePrincipal::new(SP, APP, "Build pipeline"));
+    t.sim.set_workload_risk(
+        WorkloadKind::ServicePrincipal,
+        SP,
+        RiskLevel::Medium,
+        RiskState::AtRisk,
+        RiskDetail::None,
+    );
+    app.poller.poll().await.unwrap();
+    let alerts = posts_about(&t, "Service principal at risk").await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let snooze = button(&alerts[0], "Snooze 7 days");
+
+    // Snoozing changes nothing in Entra, so a Security Operator, who can read the risk, may.
+    let mut b = browser(&app);
+    let (page, done) = act(&mut b, &snooze, SECURITY_OPERATOR).await;
+    assert!(
+        page.body.contains("this identity's alerts"),
+        "{}",
+        page.body
+    );
+    assert!(done.body.contains("Snoozed for 7 days"), "{}", done.body);
+    assert!(t.sim.analyst_actions().is_empty(), "nothing asked of Graph");
+
+    // The next cycle posts the snooze, once.
+    app.poller.poll().await.unwrap();
+    let snoozed = posts_about(&t, "Service principal snoozed").await;
+    assert_eq!(snoozed.len(), 1, "{snoozed:#?}");
+    assert!(snoozed[0].to_string().contains(&format!("app:{SP}")));
+
+    // A new detection at the level snoozed at is held back.
+    let before = posts_about(&t, "Build pipeline").await.len();
+    t.sim.add_workload_detection(
+        WorkloadKind::ServicePrincipal,
+        SP,
+        "leakedCredentials",
+        RiskLevel::Medium,
+        &[],
+    );
+    t.sim.set_workload_risk(
+        WorkloadKind::ServicePrincipal,
+        SP,
+        RiskLevel::Medium,
+        RiskState::AtRisk,
+        RiskDetail::None,
+    );
+    app.poller.poll().await.unwrap();
+    assert_eq!(posts_about(&t, "Build pipeline").await.len(), before);
+
+    // An escalation above it breaks through, saying who snoozed it and why.
+    t.sim.set_workload_risk(
+        WorkloadKind::ServicePrincipal,
+        SP,
+        RiskLevel::High,
+        RiskState::AtRisk,
+        RiskDetail::None,
+    );
+    app.poller.poll().await.unwrap();
+    let raised = posts_about(&t, "this alert breaks through").await;
+    assert_eq!(raised.len(), 1, "{raised:#?}");
+    let text = raised[0].to_string();
+    assert!(
+        text.contains("Build pipeline") && text.contains("secops@contoso.com"),
+        "{text}"
+    );
+
+    // The snooze counted what it held back and learnt whom it names.
+    let (book, _) = riskrelay::features::snooze::load(t.store.as_ref(), t.sim.tenant_id())
+        .await
+        .unwrap();
+    assert_eq!(book.active.len(), 1);
+    assert_eq!(book.active[0].held, 1);
+    assert_eq!(
+        book.active[0].workload,
+        Some((WorkloadKind::ServicePrincipal, SP.to_string()))
     );
 }

@@ -116,6 +116,7 @@ async fn a_risky_service_principal_is_alerted_with_its_credential_and_reach_then
         "Application.ReadWrite.All",
         "Global Administrator",
         "Megan Bowen",
+        "evidence: source: public code repository",
         "this organisation",
         "cannot remediate its own risk",
         "Rotate or remove the credential the detection names (client secret \\\"ci-deploy\\\")",
@@ -334,6 +335,40 @@ async fn microsofts_example_records_and_an_unreadable_one_leave_the_cycle_whole_
     // No link is built from an id that is not a GUID.
     let contoso = texts.iter().find(|b| b.contains("Contoso App")).unwrap();
     assert!(!contoso.contains("ManagedAppMenuBlade"), "{contoso}");
+
+    // An agent's detection with evidence in shapes not documented yet, one of them hostile.
+    t.sim.put_workload_detection(
+        WorkloadKind::Agent,
+        serde_json::json!({
+            "id": "ad-1", "agentId": "c5a2ab25-0c1c-4f0b-a1e4-aa3f0c8b8e21",
+            "riskEventType": "unusualAgentActivity", "riskLevel": "high", "riskState": "atRisk",
+            "lastModifiedDateTime": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap(),
+            "riskEvidence": {"summary": "Read 40 mailboxes in a minute <!channel>", "nested": {"ignored": true}},
+            "additionalInfo": "[{\"Key\":\"toolName\",\"Value\":\"mail.read\"}]"
+        }),
+    );
+    t.sim.set_workload_risk(
+        WorkloadKind::Agent,
+        "c5a2ab25-0c1c-4f0b-a1e4-aa3f0c8b8e21",
+        RiskLevel::High,
+        RiskState::AtRisk,
+        RiskDetail::None,
+    );
+    assert!(cycle(&fleet).await);
+    let texts = slack_texts(&t).await;
+    let agent = texts
+        .iter()
+        .find(|b| b.contains("New detections for a high-risk agent"))
+        .unwrap_or_else(|| panic!("{texts:#?}"));
+    assert!(
+        agent.contains("evidence: summary: Read 40 mailboxes in a minute")
+            && agent.contains("toolName: mail.read"),
+        "{agent}"
+    );
+    assert!(
+        !agent.contains("<!channel>"),
+        "evidence is escaped: {agent}"
+    );
     record_received("slack", "workload-agent", &t.slack).await;
     record_received("teams", "workload-agent", &t.teams).await;
 }

@@ -169,6 +169,19 @@ pub fn every_kind() -> Vec<(&'static str, Message)> {
             event: SnoozeEvent::Expired { still_at: Some(RiskLevel::High) },
             at: datetime!(2026-12-02 10:00 UTC),
         })),
+        ("service-principal-snooze-expired", Message::Snooze(SnoozeNotice {
+            key: "snooze/2/expired".into(),
+            tenant_id: tenant(),
+            snooze: riskrelay::snooze::Snooze {
+                subject: riskrelay::snooze::Subject::App("0b7c2e19-55aa-4d2e-b1a0-9f8e7d6c5b4a".into()),
+                user_id: None,
+                workload: Some((riskrelay::workload::WorkloadKind::ServicePrincipal, "7d3c1a52-4b0e-4c1f-9a57-0e1f2a3b4c5d".into())),
+                reason: "secret rotation under way (CHG-2231)".into(),
+                ..snooze(1)
+            },
+            event: SnoozeEvent::Expired { still_at: Some(RiskLevel::High) },
+            at: datetime!(2026-12-02 10:00 UTC),
+        })),
         ("new-risk-with-actions", {
             let mut a = user_alert(Change::NewRisk, "Adsync User 2");
             a.key.push_str("/actions");
@@ -227,7 +240,10 @@ fn action_notice() -> riskrelay::alert::ActionNotice {
 
 fn snooze(held: u32) -> riskrelay::snooze::Snooze {
     riskrelay::snooze::Snooze {
-        user: riskrelay::ids::UserRef::Upn("adsync2@contoso.com".into()),
+        subject: riskrelay::snooze::Subject::User(riskrelay::ids::UserRef::Upn(
+            "adsync2@contoso.com".into(),
+        )),
+        workload: None,
         user_id: Some(UserId::parse(super::USER_1).unwrap()),
         level: Some(RiskLevel::Medium),
         by: "alice".into(),
