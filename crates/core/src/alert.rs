@@ -123,6 +123,17 @@ impl Change {
         }
     }
 
+    /// Whether an alert of this change, its subject now at `level`, is posted although the
+    /// subject is snoozed: a confirmed compromise, the end of the risk, or a rise above the level
+    /// snoozed at (see [`crate::snooze`]).
+    pub fn breaks_through(&self, level: &RiskLevel, snooze: &crate::snooze::Snooze) -> bool {
+        match self {
+            Self::ConfirmedCompromised | Self::Remediated { .. } | Self::Dismissed { .. } => true,
+            Self::NewRisk | Self::Escalated { .. } => snooze.is_above(level),
+            Self::Lowered { .. } | Self::NewDetections => false,
+        }
+    }
+
     /// Whether the user still carries the risk after this change.
     pub fn is_ongoing(&self) -> bool {
         !matches!(self, Self::Remediated { .. } | Self::Dismissed { .. })
@@ -202,11 +213,6 @@ impl UserAlert {
             self.previous.as_ref().map(|(l, _)| l),
             &self.user.risk_level,
         )
-    }
-
-    /// Whether this alert is posted although its user is snoozed (see [`crate::snooze`]).
-    pub fn breaks_through(&self, snooze: &crate::snooze::Snooze) -> bool {
-        snooze.lets_through(&self.change, &self.user.risk_level)
     }
 
     pub fn display_name(&self) -> String {

@@ -15,7 +15,6 @@
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::alert::Change;
 use crate::ids::{UserId, UserRef, parse_app_ref};
 use crate::risk::RiskLevel;
 use crate::workload::WorkloadKind;
@@ -228,18 +227,6 @@ impl Snooze {
             (Subject::User(_), _) => "user",
             (Subject::App(_), Some((kind, _))) => kind.noun(),
             (Subject::App(_), None) => "workload identity",
-        }
-    }
-
-    /// Whether an alert of this change, at `level`, is posted although its subject is snoozed:
-    /// a confirmed compromise, the end of the risk, or a risk above the level snoozed at.
-    pub fn lets_through(&self, change: &Change, level: &RiskLevel) -> bool {
-        match change {
-            Change::ConfirmedCompromised | Change::Remediated { .. } | Change::Dismissed { .. } => {
-                true
-            }
-            Change::NewRisk | Change::Escalated { .. } => self.is_above(level),
-            Change::Lowered { .. } | Change::NewDetections => false,
         }
     }
 
@@ -497,22 +484,5 @@ mod tests {
         let json = serde_json::to_value(&app).unwrap();
         assert_eq!(json["user"], serde_json::json!({"app": "sp-9"}));
         assert_eq!(serde_json::from_value::<Snooze>(json).unwrap(), app);
-    }
-
-    #[test]
-    fn what_breaks_through() {
-        let mut s = new("app:sp-9", Duration::days(1), "r", "a", None, NOW).unwrap();
-        s.level = Some(RiskLevel::Medium);
-        let through = |c: Change, l: RiskLevel| s.lets_through(&c, &l);
-        assert!(through(Change::ConfirmedCompromised, RiskLevel::Medium));
-        assert!(through(Change::NewRisk, RiskLevel::High));
-        assert!(!through(Change::NewRisk, RiskLevel::Medium));
-        assert!(!through(Change::NewDetections, RiskLevel::High));
-        assert!(!through(
-            Change::Lowered {
-                from: RiskLevel::High
-            },
-            RiskLevel::Low
-        ));
     }
 }

@@ -48,11 +48,6 @@ pub struct WorkloadAlert {
 }
 
 impl WorkloadAlert {
-    /// Whether this alert is posted although the identity is snoozed (see [`crate::snooze`]).
-    pub fn breaks_through(&self, snooze: &crate::snooze::Snooze) -> bool {
-        snooze.lets_through(&self.change, &self.workload.risk_level)
-    }
-
     /// The level a destination's minimum is compared with (as for a user:
     /// [`crate::alert::routing_level`]).
     pub fn routing_level(&self) -> RiskLevel {
@@ -110,4 +105,29 @@ pub fn key(
         w.risk_last_updated,
         detections.iter().map(|d| d.id.as_str()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snooze;
+    use time::macros::datetime;
+
+    #[test]
+    fn what_breaks_through_a_workload_identitys_snooze() {
+        let now = datetime!(2026-11-26 10:00 UTC);
+        let mut s = snooze::new("app:sp-9", time::Duration::days(1), "r", "a", None, now).unwrap();
+        s.level = Some(RiskLevel::Medium);
+        let through = |c: Change, l: RiskLevel| c.breaks_through(&l, &s);
+        assert!(through(Change::ConfirmedCompromised, RiskLevel::Medium));
+        assert!(through(Change::NewRisk, RiskLevel::High));
+        assert!(!through(Change::NewRisk, RiskLevel::Medium));
+        assert!(!through(Change::NewDetections, RiskLevel::High));
+        assert!(!through(
+            Change::Lowered {
+                from: RiskLevel::High
+            },
+            RiskLevel::Low
+        ));
+    }
 }

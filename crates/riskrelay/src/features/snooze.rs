@@ -184,7 +184,8 @@ pub async fn hold_back(
             changed = true;
         }
         let before = a.previous.as_ref().map(|(l, _)| l);
-        let through = a.breaks_through(learn_level(s, before, &a.user.risk_level, &mut changed));
+        let level = &a.user.risk_level;
+        let through = a.change.breaks_through(level, learn_level(s, before, level, &mut changed));
         if through {
             a.snoozed = Some(crate::snooze::SnoozedNote::from(&*s));
         } else {
@@ -203,7 +204,9 @@ pub async fn hold_back(
             changed = true;
         }
         let before = a.previous.as_ref().map(|(l, _)| l);
-        let through = a.breaks_through(learn_level(s, before, &w.risk_level, &mut changed));
+        let through = a
+            .change
+            .breaks_through(&w.risk_level, learn_level(s, before, &w.risk_level, &mut changed));
         if through {
             a.snoozed = Some(crate::snooze::SnoozedNote::from(&*s));
         } else {
