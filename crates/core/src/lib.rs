@@ -20,7 +20,8 @@
 //! - [`coalesce`]: new detections soon after a message about the user, folded into the next one.
 //! - [`late`]: alerts whose detections surfaced before the poll window, held back until the
 //!   cycle's capped reads, made after its pages.
-//! - [`snooze`]: users the team is handling, held back for a while with a reason.
+//! - [`snooze`]: users and workload identities the team is handling, held back for a while with a
+//!   reason.
 //! - [`activity`]: who is at risk now by level, and alerts per day, as the status shows them.
 //! - [`action_link`]: the signed links behind an alert's action buttons, and their settings.
 //! - [`summary`]: the standing summary's schedule and lines (who is still at risk).
@@ -28,6 +29,7 @@
 //! - [`poll_health`]: the dead-man message: polls failing for too long, said once, and their end.
 //! - [`tenancy`]: many tenants from one deployment: the registry, each tenant's consent state
 //!   and the admin-consent URL.
+//! - [`onboarding`]: a tenant described for the registry, checked; a CSV file of many.
 //! - [`render`]: one view per message, drawn for Slack, Teams and a terminal, with escaping.
 //! - [`client_state`]: the `clientState` secret and its constant-time check.
 //! - [`redact`]: every secret riskrelay holds, and the one scrub of them from any text it logs,
@@ -55,6 +57,7 @@ pub mod late;
 pub mod mac;
 pub mod notification;
 pub mod observation;
+pub mod onboarding;
 pub mod poll_health;
 pub mod posture;
 pub mod reconcile;

@@ -79,6 +79,7 @@ pub mod worker;
 // The pure core, under the names the application has always used for it.
 pub use riskrelay_core::{
     action_link, activity, admin_center, alert, baseline, catalogue, client_state, clock, coalesce,
-    config, context, drift, exclusions, ids, late, notification, observation, poll_health, posture,
-    reconcile, redact, render, risk, snooze, summary, tenancy, verdict, workload,
+    config, context, drift, exclusions, ids, late, notification, observation, onboarding,
+    poll_health, posture, reconcile, redact, render, risk, snooze, summary, tenancy, verdict,
+    workload,
 };

@@ -3,7 +3,6 @@
 use super::*;
 use clap::Subcommand;
 use riskrelay::config::Env;
-use riskrelay::drift::DriftMode;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -28,6 +27,13 @@ pub enum TenantsAction {
         #[arg(long, value_name = "LIST")]
         exclude: Option<String>,
     },
+    /// Add or update many tenants from a CSV file: a header naming the columns id, name and
+    /// optionally sinks, driftMode, exclude; then one tenant per row. Every row is checked first:
+    /// one bad row (reported with its line number) and nothing is written.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+    },
     /// Every registered tenant with its consent state, last poll and last error.
     List {
         /// Machine-readable JSON on stdout.
@@ -47,7 +53,6 @@ pub async fn tenants(
 ) -> anyhow::Result<ExitCode> {
     use riskrelay::fleet;
     use riskrelay::graph::config::ConsentLink;
-    use riskrelay::tenancy::TenantRecord;
     let env = Env::from_process();
     match action {
         TenantsAction::Add {
@@ -57,44 +62,22 @@ pub async fn tenants(
             drift_mode,
             exclude,
         } => {
-            let id = tenant_arg(&tenant)?;
-            let name = TenantRecord::check_name(&name).map_err(anyhow::Error::msg)?;
-            // The destinations a tenant names must be configured ones: a typo would otherwise
-            // silently send its alerts nowhere.
             let configured = riskrelay::sink::config::names(&env)?;
-            let sinks: Vec<String> = sinks
-                .iter()
-                .map(|s| s.trim().to_ascii_lowercase())
-                .filter(|s| !s.is_empty())
-                .collect();
-            if let Some(unknown) = sinks.iter().find(|s| !configured.contains(s)) {
-                anyhow::bail!(
-                    "--sinks: \"{unknown}\" is not a destination of RISKRELAY_SINKS (configured: {})",
-                    if configured.is_empty() {
-                        "none".to_string()
-                    } else {
-                        configured.join(", ")
-                    }
-                );
-            }
-            let drift_mode = drift_mode
-                .map(|m| m.parse::<DriftMode>())
-                .transpose()
-                .map_err(|e| anyhow::anyhow!("--drift-mode: {e}"))?;
-            if let Some(list) = &exclude {
-                riskrelay::exclusions::Exclusions::parse(list)
-                    .map_err(|e| anyhow::anyhow!("--exclude: {e}"))?;
-            }
+            let record = riskrelay::onboarding::check(
+                &riskrelay::onboarding::Described {
+                    id: &tenant,
+                    name: &name,
+                    sinks: sinks.iter().map(String::as_str).collect(),
+                    drift_mode: drift_mode.as_deref(),
+                    exclude: exclude.as_deref(),
+                },
+                &configured,
+                time::OffsetDateTime::now_utc(),
+            )
+            .map_err(anyhow::Error::msg)?;
+            let (id, name) = (record.id, record.name.clone());
             let link = ConsentLink::load(&env)?;
             let store = registry_store(db, table).await?;
-            let record = TenantRecord {
-                id,
-                name: name.clone(),
-                sinks,
-                drift_mode,
-                exclude,
-                added_at: time::OffsetDateTime::now_utc(),
-            };
             let new = fleet::register(store.as_ref(), record).await?;
             println!(
                 "{} {} ({id}).\nIts administrator grants riskrelay access here (a Global Administrator or Privileged Role Administrator of that tenant):\n\n{}\n\nriskrelay confirms it with the first token it gets; until then `riskrelay tenants list` shows it as pending.",
@@ -102,6 +85,42 @@ pub async fn tenants(
                 shown(&name),
                 link.url(id)
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        TenantsAction::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let configured = riskrelay::sink::config::names(&env)?;
+            let records = match riskrelay::onboarding::read_csv(
+                &text,
+                &configured,
+                time::OffsetDateTime::now_utc(),
+            ) {
+                Ok(records) => records,
+                Err(bad) => {
+                    for row in &bad {
+                        eprintln!("{}: {}", file.display(), shown(&row.to_string()));
+                    }
+                    anyhow::bail!(
+                        "{} bad row{} in {}; nothing was imported",
+                        bad.len(),
+                        if bad.len() == 1 { "" } else { "s" },
+                        file.display()
+                    );
+                }
+            };
+            let link = ConsentLink::load(&env)?;
+            let store = registry_store(db, table).await?;
+            let done = fleet::import(store.as_ref(), records.clone()).await?;
+            println!(
+                "Imported {} tenants: {} added, {} updated. Each tenant's administrator grants riskrelay access at its link (a Global Administrator or Privileged Role Administrator of that tenant):",
+                records.len(),
+                done.added,
+                done.updated
+            );
+            for r in &records {
+                println!("{}\t{}\t{}", r.id, shown(&r.name), link.url(r.id));
+            }
             Ok(ExitCode::SUCCESS)
         }
         TenantsAction::List { json } => {

@@ -83,8 +83,8 @@ async fn the_tenants_command_registers_lists_and_removes_and_refuses_bad_input()
             ["--sinks", "nope"],
             "\"nope\" is not a destination of RISKRELAY_SINKS",
         ),
-        (["--drift-mode", "loud"], "--drift-mode"),
-        (["--exclude", "nobody"], "--exclude"),
+        (["--drift-mode", "loud"], "the drift mode must be one of"),
+        (["--exclude", "nobody"], "exclusions:"),
         (["--name", " "], "the tenant name is empty"),
         (
             ["--name", "Contoso\u{202E}dtL"],
@@ -138,6 +138,71 @@ async fn the_tenants_command_registers_lists_and_removes_and_refuses_bad_input()
     assert!(stderr.contains("is not registered"));
     let (_, stdout, _) = out(riskrelay(dir.path()).args(["tenants", "list"])).await;
     assert!(stdout.contains("no tenant is registered"), "{stdout}");
+}
+
+#[tokio::test]
+async fn a_csv_import_checks_every_row_first_then_adds_and_updates_them_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("customers.csv");
+    let id = |n: usize| format!("{n:08x}-1111-4222-8333-444444444444");
+    // Two bad rows among good ones: both reported by line, nothing written.
+    std::fs::write(
+        &file,
+        format!(
+            "id,name,sinks,driftMode,exclude\n{},Contoso,contoso,enforce,\n{},Fabrikam,teams,,\n{},Northwind,,sometimes,\n",
+            id(1),
+            id(2),
+            id(3)
+        ),
+    )
+    .unwrap();
+    let csv = file.to_str().unwrap();
+    let (code, _, stderr) = out(riskrelay(dir.path()).args(["tenants", "import", csv])).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("line 3: \"teams\" is not a destination"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 4: the drift mode must be"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 bad rows"), "{stderr}");
+    let (_, stdout, _) = out(riskrelay(dir.path()).args(["tenants", "list"])).await;
+    assert!(stdout.contains("no tenant is registered"), "{stdout}");
+
+    // One added by hand first, then 300 from the file: the known one is updated.
+    let (code, _, stderr) =
+        out(riskrelay(dir.path()).args(["tenants", "add", &id(1), "--name", "Old name"])).await;
+    assert_eq!(code, 0, "{stderr}");
+    let mut rows = String::from("Tenant ID,Name,Destinations\n");
+    for n in 1..=300 {
+        rows.push_str(&format!(
+            "{},\"Customer {n}, Ltd\",{}\n",
+            id(n),
+            if n % 2 == 0 { "\"msp;contoso\"" } else { "" }
+        ));
+    }
+    std::fs::write(&file, rows).unwrap();
+    let (code, stdout, stderr) = out(riskrelay(dir.path()).args(["tenants", "import", csv])).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("Imported 300 tenants: 299 added, 1 updated."),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("/v2.0/adminconsent").count(),
+        300,
+        "a consent link each"
+    );
+    let (_, stdout, _) = out(riskrelay(dir.path()).args(["tenants", "list", "--json"])).await;
+    let list: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 300);
+    let first = list.iter().find(|t| t["id"] == id(1)).unwrap();
+    assert_eq!(first["name"], "Customer 1, Ltd");
+    let second = list.iter().find(|t| t["id"] == id(2)).unwrap();
+    assert_eq!(second["sinks"], json!(["msp", "contoso"]));
 }
 
 #[tokio::test]

@@ -37,7 +37,7 @@ use crate::tenancy::{self, Mode, Outcome, Registry, TenantRecord, TenantStatus};
 
 use announce::Announce;
 use consent::{outcome_of, outcome_of_graph};
-pub use registry::{register, statuses, unregister};
+pub use registry::{Imported, import, register, statuses, unregister};
 pub use watch::chain_text;
 
 /// Tenants worked on at once unless `RISKRELAY_TENANT_CONCURRENCY` says otherwise. A tenant's
@@ -207,15 +207,7 @@ impl<P: Parts> Fleet<P> {
 
     /// The registry as stored (empty when nothing was added).
     pub async fn registry(&self) -> anyhow::Result<Registry> {
-        Ok(store::load::<Registry>(
-            self.store.as_ref(),
-            tenancy::deployment(),
-            tenancy::REGISTRY,
-        )
-        .await
-        .context("reading the tenant registry")?
-        .map(|v| v.value)
-        .unwrap_or_default())
+        store::registry::load(self.store.as_ref()).await
     }
 
     /// Every tenant's parts, (re)built to match the registry as it is now.

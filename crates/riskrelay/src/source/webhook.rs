@@ -149,20 +149,16 @@ impl RegisteredTenants {
                 .as_ref()
                 .is_none_or(|(_, at)| at.elapsed() >= REGISTRY_TTL);
             if stale {
-                match crate::store::load::<crate::tenancy::Registry>(
-                    self.store.as_ref(),
-                    crate::tenancy::deployment(),
-                    crate::tenancy::REGISTRY,
-                )
-                .await
-                {
+                match crate::store::registry::load(self.store.as_ref()).await {
                     Ok(r) => {
-                        let ids = r
-                            .map(|v| v.value.tenants.into_keys().collect())
-                            .unwrap_or_default();
-                        *cache = Some((ids, std::time::Instant::now()));
+                        *cache = Some((r.tenants.into_keys().collect(), std::time::Instant::now()));
                     }
-                    Err(e) => tracing::warn!(error = %e, "could not read the tenant registry"),
+                    Err(e) => {
+                        tracing::warn!(
+                            error = format!("{e:#}"),
+                            "could not read the tenant registry"
+                        )
+                    }
                 }
             }
             cache.as_ref().is_some_and(|(ids, _)| ids.contains(&tenant))

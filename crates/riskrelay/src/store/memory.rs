@@ -62,6 +62,30 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
+    async fn list(
+        &self,
+        tenant: TenantId,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<super::Listed, StoreError> {
+        let docs = self.docs.lock().map_err(poisoned)?;
+        let mut found: Vec<(String, serde_json::Value, u64)> = docs
+            .iter()
+            .filter(|((t, k), _)| {
+                *t == tenant && k.starts_with(prefix) && after.is_none_or(|a| k.as_str() > a)
+            })
+            .map(|((_, k), (v, version))| (k.clone(), v.clone(), *version))
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        let more = found.len() > limit;
+        found.truncate(limit);
+        Ok(super::Listed {
+            next: more.then(|| found.last().map(|d| d.0.clone())).flatten(),
+            docs: found,
+        })
+    }
+
     async fn claim_delivery(
         &self,
         alert_key: &str,

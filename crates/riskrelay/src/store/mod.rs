@@ -10,10 +10,12 @@
 //!   the same alert post it once.
 //!
 //! Adapters: [`memory`], [`sqlite`], [`dynamo`]. [`slots`] shares the identity-protection budget
-//! between processes through any of them.
+//! between processes through any of them; [`registry`] keeps the tenant registry in them, one
+//! document per tenant.
 
 pub mod dynamo;
 pub mod memory;
+pub mod registry;
 pub mod slots;
 pub mod spill;
 pub mod sqlite;
@@ -71,6 +73,17 @@ pub trait Store: Send + Sync {
         value: &serde_json::Value,
         expected: Option<u64>,
     ) -> Result<bool, StoreError>;
+
+    /// One page of at most `limit` of a partition's documents whose keys start with `prefix`, in
+    /// key order, from just after `after`. Strongly consistent where the adapter has the choice:
+    /// a document written a moment ago is listed.
+    async fn list(
+        &self,
+        tenant: TenantId,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Listed, StoreError>;
 
     async fn claim_delivery(
         &self,
@@ -131,6 +144,15 @@ pub trait Store: Send + Sync {
         }
         Ok(())
     }
+}
+
+/// One page of a partition's documents (see [`Store::list`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listed {
+    /// Key, document and version, in key order.
+    pub docs: Vec<(String, serde_json::Value, u64)>,
+    /// The key to list after for the next page; `None` once the last page is read.
+    pub next: Option<String>,
 }
 
 /// A typed document with the version it was read at.

@@ -186,6 +186,51 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn list(
+        &self,
+        tenant: TenantId,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<super::Listed, StoreError> {
+        let (prefix, after) = (prefix.to_string(), after.unwrap_or_default().to_string());
+        self.with(move |c| {
+            // One row more than the page says whether there is a next one.
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT key, value, version FROM docs WHERE tenant = ?1 AND key > ?2
+                     AND substr(key, 1, length(?3)) = ?3 ORDER BY key LIMIT ?4",
+                )
+                .map_err(err)?;
+            let rows = stmt
+                .query_map(
+                    params![tenant.to_string(), after, prefix, (limit + 1) as i64],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                        ))
+                    },
+                )
+                .map_err(err)?;
+            let mut docs = Vec::new();
+            for row in rows {
+                let (key, value, version) = row.map_err(err)?;
+                let value = serde_json::from_str(&value)
+                    .map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?;
+                docs.push((key, value, version as u64));
+            }
+            let more = docs.len() > limit;
+            docs.truncate(limit);
+            Ok(super::Listed {
+                next: more.then(|| docs.last().map(|d| d.0.clone())).flatten(),
+                docs,
+            })
+        })
+        .await
+    }
+
     async fn put(
         &self,
         tenant: TenantId,

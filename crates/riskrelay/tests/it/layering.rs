@@ -42,6 +42,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "drift",
             "poll_health",
             "tenancy",
+            "onboarding",
             "render",
             "client_state",
             "redact",

@@ -16,6 +16,7 @@ mod poll;
 mod poll_health;
 mod posture;
 mod queue_sqs;
+mod registry;
 mod render;
 mod secrets;
 mod signed_webhook;

@@ -79,6 +79,84 @@ async fn conformance(store: Arc<dyn Store>) {
         Some((json!({"n": 3}), 3))
     );
 
+    // Listing: a prefix's documents in key order, a page at a time, nothing of another prefix or
+    // tenant; "prefix%" is matched as text, not as a pattern.
+    let prefix = format!("{}/", unique("list"));
+    for n in [4, 0, 6, 2, 1, 5, 3] {
+        assert!(
+            store
+                .put(t, &format!("{prefix}{n}"), &json!(n), None)
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        store
+            .put(t, &format!("{prefix}%x"), &json!("odd"), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .put(
+                t,
+                &format!("{}x", &prefix[..prefix.len() - 1]),
+                &json!("no"),
+                None
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .put(other, &format!("{prefix}9"), &json!(9), None)
+            .await
+            .unwrap()
+    );
+    let mut pages = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.list(t, &prefix, after.as_deref(), 3).await.unwrap();
+        assert!(page.docs.len() <= 3);
+        pages.push(
+            page.docs
+                .iter()
+                .map(|(_, v, _)| v.clone())
+                .collect::<Vec<_>>(),
+        );
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let listed: Vec<serde_json::Value> = pages.concat();
+    assert_eq!(
+        listed,
+        [
+            json!("odd"),
+            json!(0),
+            json!(1),
+            json!(2),
+            json!(3),
+            json!(4),
+            json!(5),
+            json!(6)
+        ]
+    );
+    assert!(pages.len() >= 3, "{pages:?}");
+    assert!(
+        store
+            .list(t, &unique("none"), None, 3)
+            .await
+            .unwrap()
+            .docs
+            .is_empty()
+    );
+    let page = store.list(t, &prefix, None, 100).await.unwrap();
+    assert_eq!((page.docs.len(), page.next), (8, None));
+    assert_eq!(page.docs[1].0, format!("{prefix}0"));
+    assert_eq!(page.docs[1].2, 1, "each with its version");
+
     // Deliveries: claim, complete, release, lease expiry.
     let now = OffsetDateTime::now_utc();
     let alert = unique("alert");
@@ -338,6 +416,15 @@ impl Store for DiesMidWrite {
         expected: Option<u64>,
     ) -> Result<bool, StoreError> {
         self.inner.put(tenant, key, value, expected).await
+    }
+    async fn list(
+        &self,
+        tenant: riskrelay::ids::TenantId,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<riskrelay::store::Listed, riskrelay::store::StoreError> {
+        self.inner.list(tenant, prefix, after, limit).await
     }
     async fn claim_delivery(
         &self,

@@ -753,6 +753,15 @@ impl riskrelay::store::Store for Unreachable {
     ) -> Result<bool, riskrelay::store::StoreError> {
         Err(riskrelay::store::StoreError::Unavailable("down".into()))
     }
+    async fn list(
+        &self,
+        _: riskrelay::ids::TenantId,
+        _: &str,
+        _: Option<&str>,
+        _: usize,
+    ) -> Result<riskrelay::store::Listed, riskrelay::store::StoreError> {
+        Err(riskrelay::store::StoreError::Unavailable("down".into()))
+    }
     async fn claim_delivery(
         &self,
         _: &str,
