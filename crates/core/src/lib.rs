@@ -32,6 +32,7 @@
 //! - [`onboarding`]: a tenant described for the registry, checked; a CSV file of many.
 //! - [`render`]: one view per message, drawn for Slack, Teams and a terminal, with escaping.
 //! - [`client_state`]: the `clientState` secret and its constant-time check.
+//! - [`slack_signature`]: Slack's request signature, checked in constant time within five minutes.
 //! - [`redact`]: every secret riskrelay holds, and the one scrub of them from any text it logs,
 //!   stores or posts (whatever encoding an upstream echoes them in).
 //! - [`mac`]: HMAC-SHA256 and SHA-256, the keyed digests the core signs and derives with.
@@ -64,6 +65,7 @@ pub mod reconcile;
 pub mod redact;
 pub mod render;
 pub mod risk;
+pub mod slack_signature;
 pub mod snooze;
 pub mod summary;
 pub mod tenancy;

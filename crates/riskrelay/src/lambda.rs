@@ -334,7 +334,7 @@ pub fn actions(
     env: &Env,
     secrets: &dyn SecretSource,
     aws: &aws_config::SdkConfig,
-) -> anyhow::Result<crate::actions::ActionsApp> {
+) -> anyhow::Result<crate::server::Routes> {
     if Mode::load(env)? == Mode::Registry {
         anyhow::bail!(
             "action buttons are not offered with RISKRELAY_TENANTS=registry: the action pages sign analysts in to one tenant"
@@ -342,8 +342,16 @@ pub fn actions(
     }
     let settings = Settings::load(env, secrets)?;
     let store: Arc<dyn crate::store::Store> = Arc::new(dynamo_store(env, aws)?);
-    crate::app::actions_function(&settings, store)?
-        .context("the actions function needs RISKRELAY_ACTIONS (which actions alerts offer)")
+    let pages = crate::app::actions_function(&settings, store)?
+        .context("the actions function needs RISKRELAY_ACTIONS (which actions alerts offer)")?;
+    let mut routes = crate::server::Routes::default().fallback(Arc::new(pages));
+    // The Slack app's Request URL, on the same function URL as the pages its buttons open.
+    if let Some(slack) =
+        crate::actions::slack::SlackInteractions::load(secrets, crate::clock::system())?
+    {
+        routes = routes.prefix(crate::actions::slack::PATH, Arc::new(slack));
+    }
+    Ok(routes)
 }
 
 /// A Function URL function's whole life: cold start through `build`, then each request to the

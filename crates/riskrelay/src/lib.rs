@@ -80,6 +80,6 @@ pub mod worker;
 pub use riskrelay_core::{
     action_link, activity, admin_center, alert, baseline, catalogue, client_state, clock, coalesce,
     config, context, drift, exclusions, ids, late, notification, observation, onboarding,
-    poll_health, posture, reconcile, redact, render, risk, snooze, summary, tenancy, verdict,
-    workload,
+    poll_health, posture, reconcile, redact, render, risk, slack_signature, snooze, summary,
+    tenancy, verdict, workload,
 };

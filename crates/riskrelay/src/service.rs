@@ -96,6 +96,8 @@ pub struct Service {
     pub schedule: Intervals,
     /// Woken by a `missed` lifecycle event: the scheduler polls at once.
     pub poll_now: Arc<Notify>,
+    /// Slack's interactivity Request URL, when the Slack app's signing secret is set.
+    pub slack: Option<Arc<crate::actions::slack::SlackInteractions>>,
 }
 
 /// What `--once` did.
@@ -243,6 +245,9 @@ impl Service {
                 .prefix("/actions/", actions.clone())
                 .prefix("/status", actions.clone());
         }
+        if let Some(slack) = &self.slack {
+            routes = routes.prefix(crate::actions::slack::PATH, slack.clone());
+        }
         // Answered here rather than by the webhook, so that it says whether the schedule runs.
         let scheduling = Arc::new(std::sync::atomic::AtomicBool::new(true));
         routes = routes
@@ -253,7 +258,7 @@ impl Service {
             );
         {
             let listener = crate::server::bind(self.listen).await?;
-            tracing::info!(address = %listener.local_addr()?, webhook = self.webhook.is_some(), actions = actions.is_some(), "listening");
+            tracing::info!(address = %listener.local_addr()?, webhook = self.webhook.is_some(), actions = actions.is_some(), slack_interactivity = self.slack.is_some(), "listening");
             let mut s = stop.clone();
             tasks.spawn(crate::server::serve(
                 listener,

@@ -80,7 +80,13 @@ pub async fn service(
     if webhook.is_none() {
         tracing::info!("webhook disabled: RISKRELAY_CLIENT_STATE is not set");
     }
+    let slack = riskrelay::actions::slack::SlackInteractions::load(
+        &riskrelay::config::EnvSecrets(&env),
+        fleet.clock().clone(),
+    )?
+    .map(Arc::new);
     let svc = Arc::new(Service {
+        slack,
         fleet: Arc::new(fleet),
         listen,
         metrics: riskrelay::metrics::endpoint::Access::load(

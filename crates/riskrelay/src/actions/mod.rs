@@ -24,13 +24,15 @@
 //! needs no write permission.
 //!
 //! The status page (`GET /status`, [`status`]) uses the same sign-in with a session of its own,
-//! for a reader rather than an action.
+//! for a reader rather than an action. Slack's interactivity Request URL ([`slack`]) acknowledges
+//! the clicks on the buttons of Slack messages, so Slack shows no warning for them.
 
 mod act;
 pub mod oidc;
 pub mod pages;
 mod problem;
 pub mod seal;
+pub mod slack;
 mod status;
 pub mod taken;
 

@@ -250,6 +250,7 @@ async fn aws(sim: &Simulator, slack: &MockServer, teams: &MockServer) -> Aws {
     let secret = json!({
         "graph_client_secret": SimConfig::default().client_secret,
         "client_state": "e2e-client-state",
+        "slack_signing_secret": SLACK_SIGNING_SECRET,
         "slack_webhook_url": format!("{}{SLACK_PATH}", slack.uri()),
         "teams_webhook_url": format!("{}{TEAMS_PATH}?sig=e2e", teams.uri()),
     });
@@ -861,12 +862,40 @@ async fn actions_binary_serves_the_action_pages_from_the_secret() {
         }),
         "{r}"
     );
+    // Slack's interactivity Request URL on the same function URL: a signed click is acknowledged,
+    // the same click with another body is refused.
+    let body = "payload=%7B%22type%22%3A%22block_actions%22%7D";
+    let now = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
+    let signature = riskrelay::slack_signature::sign(
+        &secrecy::SecretString::from(SLACK_SIGNING_SECRET),
+        &now,
+        body.as_bytes(),
+    );
+    let click = |body: &str| {
+        let mut event = fixture("furl-action-link");
+        event["rawPath"] = json!("/slack/interactions");
+        event["requestContext"]["http"]["path"] = json!("/slack/interactions");
+        event["requestContext"]["http"]["method"] = json!("POST");
+        event["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
+        event["headers"]["x-slack-request-timestamp"] = json!(now);
+        event["headers"]["x-slack-signature"] = json!(signature);
+        event["body"] = json!(body);
+        event
+    };
+    let r = actions.invoke(click(body)).await.unwrap();
+    assert_eq!(r["statusCode"], 200, "{r}");
+    let r = actions.invoke(click("payload=%7B%7D")).await.unwrap();
+    assert_eq!(r["statusCode"], 401, "{r}");
     let logs = actions.stderr();
     assert!(
-        !logs.contains("e2e-client-state") && !logs.contains(token),
+        !logs.contains("e2e-client-state")
+            && !logs.contains(token)
+            && !logs.contains(SLACK_SIGNING_SECRET),
         "{logs}"
     );
 }
+
+const SLACK_SIGNING_SECRET: &str = "e2e-slack-signing-secret-0123456789";
 
 /// The MSP mode in AWS: the scheduled poller queues one job per registered tenant on a FIFO
 /// queue (each tenant its own message group, a repeated tick dropped), each job runs as its own

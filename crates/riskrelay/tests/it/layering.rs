@@ -45,6 +45,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "onboarding",
             "render",
             "client_state",
+            "slack_signature",
             "redact",
             "clock",
             "config",

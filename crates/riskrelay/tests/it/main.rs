@@ -20,6 +20,7 @@ mod registry;
 mod render;
 mod secrets;
 mod signed_webhook;
+mod slack_interactivity;
 mod store;
 mod subscriptions;
 mod summary;
