@@ -4,6 +4,7 @@
 
 mod bench_cycle;
 mod bench_tenants;
+mod bench_worker;
 mod demo;
 mod metrics;
 mod run;

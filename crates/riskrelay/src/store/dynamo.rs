@@ -159,6 +159,18 @@ impl DynamoStore {
 
 /// DynamoDB's limit of items in one `TransactWriteItems` call.
 const MAX_TRANSACTION_ITEMS: usize = 100;
+/// DynamoDB's limit of keys in one `BatchGetItem` call.
+const MAX_BATCH_GET: usize = 100;
+/// DynamoDB's limit of writes in one `BatchWriteItem` call.
+const MAX_BATCH_WRITE: usize = 25;
+/// Calls made for one batch's unprocessed part (DynamoDB returns what it throttled for the caller
+/// to send again) before the store is called unavailable.
+const BATCH_ROUNDS: u32 = 8;
+
+/// A short pause before sending an unprocessed part again: AWS asks for backoff there.
+async fn backoff(round: u32) {
+    tokio::time::sleep(std::time::Duration::from_millis(25 << round.min(6))).await;
+}
 
 /// A document write: the item, and the condition that makes it optimistic.
 struct DocWrite {
@@ -192,6 +204,77 @@ impl DocWrite {
     }
 }
 
+/// A document item's JSON value and version.
+fn doc_of(
+    key: &str,
+    item: &HashMap<String, AttributeValue>,
+) -> Result<(serde_json::Value, u64), StoreError> {
+    let value = item
+        .get("value")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("{key}: no value")))?;
+    let value =
+        serde_json::from_str(value).map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?;
+    let version =
+        num(item, "version").ok_or_else(|| StoreError::Corrupt(format!("{key}: no version")))?;
+    Ok((value, version as u64))
+}
+
+/// A claim succeeds where there is no record, or another worker's claim whose lease ran out; a
+/// completed delivery is never claimed again.
+const CLAIM_CONDITION: &str = "attribute_not_exists(pk) OR (#s = :in_progress AND #u < :now)";
+
+/// A claim's record and the values its condition reads.
+struct ClaimWrite {
+    item: HashMap<String, AttributeValue>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl ClaimWrite {
+    fn new(alert_key: &str, sink: &str, now: OffsetDateTime) -> Self {
+        let (pk, sk) = DynamoStore::delivery_key(alert_key, sink);
+        Self {
+            item: HashMap::from([
+                ("pk".to_string(), pk),
+                ("sk".to_string(), sk),
+                ("status".to_string(), s("in_progress")),
+                (
+                    "until".to_string(),
+                    n(delivery::lease_end(now).unix_timestamp()),
+                ),
+            ]),
+            names: HashMap::from([
+                ("#s".to_string(), "status".to_string()),
+                ("#u".to_string(), "until".to_string()),
+            ]),
+            values: HashMap::from([
+                (":in_progress".to_string(), s("in_progress")),
+                (":now".to_string(), n(now.unix_timestamp())),
+            ]),
+        }
+    }
+}
+
+/// A completed delivery's record, remembered until its retention ends.
+fn done_item(alert_key: &str, sink: &str, now: OffsetDateTime) -> HashMap<String, AttributeValue> {
+    let (pk, sk) = DynamoStore::delivery_key(alert_key, sink);
+    let until = delivery::retention_end(now).unix_timestamp();
+    HashMap::from([
+        ("pk".to_string(), pk),
+        ("sk".to_string(), sk),
+        ("status".to_string(), s("done")),
+        ("until".to_string(), n(until)),
+        ("expires_at".to_string(), n(until)),
+    ])
+}
+
+fn is_transaction_cancelled<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
+    e: &SdkError<E>,
+) -> bool {
+    e.as_service_error().and_then(|se| se.code()) == Some("TransactionCanceledException")
+}
+
 fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
     e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException")
 }
@@ -204,18 +287,10 @@ impl Store for DynamoStore {
         key: &str,
     ) -> Result<Option<(serde_json::Value, u64)>, StoreError> {
         let (pk, sk) = Self::doc_key(tenant, key);
-        let Some(item) = self.get_item(pk, sk).await? else {
-            return Ok(None);
-        };
-        let value = item
-            .get("value")
-            .and_then(|v| v.as_s().ok())
-            .ok_or_else(|| StoreError::Corrupt(format!("{key}: no value")))?;
-        let value =
-            serde_json::from_str(value).map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?;
-        let version = num(&item, "version")
-            .ok_or_else(|| StoreError::Corrupt(format!("{key}: no version")))?;
-        Ok(Some((value, version as u64)))
+        match self.get_item(pk, sk).await? {
+            Some(item) => doc_of(key, &item).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// A `Query` on the partition with `begins_with` on the sort key, strongly consistent. DynamoDB
@@ -269,6 +344,70 @@ impl Store for DynamoStore {
             next: out.last_evaluated_key().and_then(key_of),
             docs,
         })
+    }
+
+    /// `BatchGetItem`, 100 keys a call, strongly consistent, sending back what DynamoDB left
+    /// unprocessed.
+    async fn get_many(
+        &self,
+        tenant: TenantId,
+        keys: &[String],
+    ) -> Result<Vec<Option<(serde_json::Value, u64)>>, StoreError> {
+        let mut found: HashMap<String, (serde_json::Value, u64)> = HashMap::new();
+        for chunk in keys.chunks(MAX_BATCH_GET) {
+            let mut wanted: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|k| {
+                    let (pk, sk) = Self::doc_key(tenant, k);
+                    HashMap::from([("pk".to_string(), pk), ("sk".to_string(), sk)])
+                })
+                .collect();
+            let mut round = 0;
+            while !wanted.is_empty() {
+                if round == BATCH_ROUNDS {
+                    return Err(StoreError::Unavailable(
+                        "dynamodb: BatchGetItem kept leaving keys unprocessed".into(),
+                    ));
+                }
+                if round > 0 {
+                    backoff(round).await;
+                }
+                round += 1;
+                let ask = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut wanted)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(format!("dynamodb: {e}")))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ask)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let Some(key) = item
+                        .get("sk")
+                        .and_then(|v| v.as_s().ok())
+                        .and_then(|sk| sk.strip_prefix("doc#"))
+                    else {
+                        continue;
+                    };
+                    found.insert(key.to_string(), doc_of(key, item)?);
+                }
+                wanted = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+            }
+        }
+        Ok(keys.iter().map(|k| found.remove(k)).collect())
     }
 
     async fn put(
@@ -329,11 +468,7 @@ impl Store for DynamoStore {
                 .await
             {
                 Ok(_) => out.extend(std::iter::repeat_n(true, chunk.len())),
-                Err(e)
-                    if e.as_service_error()
-                        .and_then(aws_sdk_dynamodb::error::ProvideErrorMetadata::code)
-                        == Some("TransactionCanceledException") =>
-                {
+                Err(e) if is_transaction_cancelled(&e) => {
                     for (key, value, expected) in chunk {
                         out.push(self.put(tenant, key, value, *expected).await?);
                     }
@@ -350,20 +485,15 @@ impl Store for DynamoStore {
         sink: &str,
         now: OffsetDateTime,
     ) -> Result<Claim, StoreError> {
-        let (pk, sk) = Self::delivery_key(alert_key, sink);
+        let c = ClaimWrite::new(alert_key, sink, now);
         let res = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", pk)
-            .item("sk", sk)
-            .item("status", s("in_progress"))
-            .item("until", n(delivery::lease_end(now).unix_timestamp()))
-            .condition_expression("attribute_not_exists(pk) OR (#s = :in_progress AND #u < :now)")
-            .expression_attribute_names("#s", "status")
-            .expression_attribute_names("#u", "until")
-            .expression_attribute_values(":in_progress", s("in_progress"))
-            .expression_attribute_values(":now", n(now.unix_timestamp()))
+            .set_item(Some(c.item))
+            .condition_expression(CLAIM_CONDITION)
+            .set_expression_attribute_names(Some(c.names))
+            .set_expression_attribute_values(Some(c.values))
             .send()
             .await;
         match res {
@@ -380,25 +510,119 @@ impl Store for DynamoStore {
         }
     }
 
+    /// Up to 100 claims per `TransactWriteItems` call. Of a digest's alerts, nearly always none
+    /// is claimed yet; when one is, the transaction writes nothing and the chunk is claimed one by
+    /// one to learn which.
+    async fn claim_deliveries(
+        &self,
+        alert_keys: &[String],
+        sink: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Claim>, StoreError> {
+        let mut out = Vec::with_capacity(alert_keys.len());
+        for chunk in alert_keys.chunks(MAX_TRANSACTION_ITEMS) {
+            if let [one] = chunk {
+                out.push(self.claim_delivery(one, sink, now).await?);
+                continue;
+            }
+            let items = chunk
+                .iter()
+                .map(|k| {
+                    let c = ClaimWrite::new(k, sink, now);
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(c.item))
+                        .condition_expression(CLAIM_CONDITION)
+                        .set_expression_attribute_names(Some(c.names))
+                        .set_expression_attribute_values(Some(c.values))
+                        .build()
+                        .map(|put| TransactWriteItem::builder().put(put).build())
+                        .map_err(|e| StoreError::Unavailable(format!("dynamodb: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
+                Ok(_) => out.extend(std::iter::repeat_n(Claim::Claimed, chunk.len())),
+                Err(e) if is_transaction_cancelled(&e) => {
+                    for k in chunk {
+                        out.push(self.claim_delivery(k, sink, now).await?);
+                    }
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Ok(out)
+    }
+
     async fn complete_delivery(
         &self,
         alert_key: &str,
         sink: &str,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let (pk, sk) = Self::delivery_key(alert_key, sink);
-        let until = delivery::retention_end(now).unix_timestamp();
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", pk)
-            .item("sk", sk)
-            .item("status", s("done"))
-            .item("until", n(until))
-            .item("expires_at", n(until))
+            .set_item(Some(done_item(alert_key, sink, now)))
             .send()
             .await
             .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// `BatchWriteItem`, 25 records a call (a completion has no condition), sending back what
+    /// DynamoDB left unprocessed.
+    async fn complete_deliveries(
+        &self,
+        alert_keys: &[String],
+        sink: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        for chunk in alert_keys.chunks(MAX_BATCH_WRITE) {
+            let mut writes = chunk
+                .iter()
+                .map(|k| {
+                    aws_sdk_dynamodb::types::PutRequest::builder()
+                        .set_item(Some(done_item(k, sink, now)))
+                        .build()
+                        .map(|p| {
+                            aws_sdk_dynamodb::types::WriteRequest::builder()
+                                .put_request(p)
+                                .build()
+                        })
+                        .map_err(|e| StoreError::Unavailable(format!("dynamodb: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut round = 0;
+            while !writes.is_empty() {
+                if round == BATCH_ROUNDS {
+                    return Err(StoreError::Unavailable(
+                        "dynamodb: BatchWriteItem kept leaving writes unprocessed".into(),
+                    ));
+                }
+                if round > 0 {
+                    backoff(round).await;
+                }
+                round += 1;
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, std::mem::take(&mut writes))
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                writes = out
+                    .unprocessed_items()
+                    .and_then(|u| u.get(&self.table))
+                    .cloned()
+                    .unwrap_or_default();
+            }
+        }
         Ok(())
     }
 

@@ -72,14 +72,20 @@ impl Worker {
         outcomes: &mut Outcomes,
     ) -> Decided {
         let mut out = Decided::default();
-        for (id, s) in seen {
-            let prev = match store::load::<UserState>(
-                self.store.as_ref(),
-                self.tenant,
-                &store::keys::user(*id),
-            )
-            .await
-            {
+        // Every user's last-seen state in one grouped read (DynamoDB: 100 a call).
+        let keys: Vec<String> = seen.keys().map(|id| store::keys::user(*id)).collect();
+        let states =
+            match store::load_many::<UserState>(self.store.as_ref(), self.tenant, &keys).await {
+                Ok(states) => states,
+                Err(e) => {
+                    for id in seen.keys() {
+                        outcomes.fail_user(*id, WorkError::Store(e.clone()));
+                    }
+                    return out;
+                }
+            };
+        for ((id, s), prev) in seen.iter().zip(states) {
+            let prev = match prev {
                 Ok(p) => p,
                 Err(e) => {
                     outcomes.fail_user(*id, WorkError::Store(e));

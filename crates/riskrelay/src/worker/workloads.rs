@@ -57,18 +57,37 @@ impl Worker {
         }
         let mut out = WorkloadsDecided::default();
         let mut changed: Vec<WorkloadAlert> = Vec::new();
-        for ((kind, id), (items, w, detections)) in seen {
-            let key = store::keys::workload(kind, &id);
-            let prev =
-                match store::load::<WorkloadState>(self.store.as_ref(), self.tenant, &key).await {
-                    Ok(p) => p,
-                    Err(e) => {
-                        for i in items {
-                            outcomes.fail_item(i, WorkError::Store(e.clone()));
-                        }
-                        continue;
+        let keys: Vec<String> = seen
+            .keys()
+            .map(|(kind, id)| store::keys::workload(*kind, id))
+            .collect();
+        let states = match store::load_many::<WorkloadState>(
+            self.store.as_ref(),
+            self.tenant,
+            &keys,
+        )
+        .await
+        {
+            Ok(states) => states,
+            Err(e) => {
+                for i in seen.values().flat_map(|(items, _, _)| items) {
+                    outcomes.fail_item(*i, WorkError::Store(e.clone()));
+                }
+                return out;
+            }
+        };
+        for (((kind, _), (items, w, detections)), (key, prev)) in
+            seen.into_iter().zip(keys.into_iter().zip(states))
+        {
+            let prev = match prev {
+                Ok(p) => p,
+                Err(e) => {
+                    for i in items {
+                        outcomes.fail_item(i, WorkError::Store(e.clone()));
                     }
-                };
+                    continue;
+                }
+            };
             let r = reconcile(prev.as_ref().map(|p| &p.value), &w, &detections);
             let Some(next) = r.next else {
                 continue;

@@ -235,6 +235,45 @@ async fn conformance(store: Arc<dyn Store>) {
         store.claim_deliveries(&keys, "slack", now).await.unwrap(),
         [Claim::Done, Claim::Done]
     );
+
+    // Past the adapters' call sizes (DynamoDB: 100 claims a transaction, 25 records a batch
+    // write): every alert decided, a lapsed lease among them taken over.
+    let many: Vec<String> = (0..130).map(|_| unique("alert")).collect();
+    let lapsed = now - CLAIM_LEASE - std::time::Duration::from_secs(1);
+    assert_eq!(
+        store
+            .claim_delivery(&many[70], "slack", lapsed)
+            .await
+            .unwrap(),
+        Claim::Claimed
+    );
+    let claims = store.claim_deliveries(&many, "slack", now).await.unwrap();
+    assert!(claims.iter().all(|c| *c == Claim::Claimed), "{claims:?}");
+    store
+        .complete_deliveries(&many, "slack", now)
+        .await
+        .unwrap();
+    let claims = store.claim_deliveries(&many, "slack", now).await.unwrap();
+    assert!(claims.iter().all(|c| *c == Claim::Done), "{claims:?}");
+
+    // Grouped reads: in the order asked, absent ones as such, past 100 keys a call.
+    let keys: Vec<String> = (0..150).map(|n| format!("{prefix}many/{n}")).collect();
+    let docs: Vec<(String, serde_json::Value, Option<u64>)> = keys
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| n % 3 != 0)
+        .map(|(n, k)| (k.clone(), json!(n), None))
+        .collect();
+    assert!(store.put_many(t, &docs).await.unwrap().iter().all(|w| *w));
+    let read = store.get_many(t, &keys).await.unwrap();
+    assert_eq!(read.len(), 150);
+    for (n, doc) in read.iter().enumerate() {
+        match doc {
+            None => assert_eq!(n % 3, 0, "{n} is stored"),
+            Some((v, version)) => assert_eq!((v, *version), (&json!(n), 1)),
+        }
+    }
+    assert!(store.get_many(t, &[]).await.unwrap().is_empty());
 }
 
 #[tokio::test]
