@@ -99,26 +99,42 @@ pub const MAX_PAGES: usize = 2_000;
 /// a damaged record, and waiting for it would stall the cycle.
 const MAX_SHARED_WAIT: Duration = Duration::from_secs(150);
 
-/// Waits for this request's slot in the budget shared with other processes. If the store cannot
-/// say, the local spacing alone holds (Graph's 429s then slow everyone down).
+/// Reservations made for one request at most when each comes back too late to use.
+const SHARED_ATTEMPTS: usize = 3;
+
+/// Waits for this request's slot in the budget shared with other processes. A slot the store
+/// handed back after it had passed (a slow write) is not used: sent late, the request would land
+/// next to the following slot's, which another process may hold, so a new one is reserved. If the
+/// store cannot say, the local spacing alone holds (Graph's 429s then slow everyone down).
 async fn shared_slot(shared: &dyn SharedSlots, interval: Duration) {
-    let now = time::OffsetDateTime::now_utc();
-    match shared.reserve(now, interval).await {
-        Ok(slot) => {
-            let wait = slot - time::OffsetDateTime::now_utc();
-            match Duration::try_from(wait) {
-                Ok(w) if w <= MAX_SHARED_WAIT => {
-                    crate::http::sleep_unless_stopped(w).await;
-                }
-                Ok(w) => tracing::warn!(
+    // Late by this much still leaves the full second between arrivals (the spacing's margin).
+    let tolerance = interval / 20;
+    for _ in 0..SHARED_ATTEMPTS {
+        let now = time::OffsetDateTime::now_utc();
+        let slot = match shared.reserve(now, interval).await {
+            Ok(slot) => slot,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not reserve a shared identity-protection slot; spacing this process only");
+                return;
+            }
+        };
+        let wait = slot - time::OffsetDateTime::now_utc();
+        match Duration::try_from(wait) {
+            Ok(w) if w <= MAX_SHARED_WAIT => {
+                crate::http::sleep_unless_stopped(w).await;
+                return;
+            }
+            Ok(w) => {
+                tracing::warn!(
                     wait_seconds = w.as_secs(),
                     "the shared identity-protection slot is implausibly far out; not waiting for it"
-                ),
-                Err(_) => {}
+                );
+                return;
             }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "could not reserve a shared identity-protection slot; spacing this process only")
+            Err(_) if Duration::try_from(-wait).is_ok_and(|late| late <= tolerance) => return,
+            Err(_) => tracing::debug!(
+                "the shared identity-protection slot came back too late; reserving another"
+            ),
         }
     }
 }
@@ -397,6 +413,51 @@ mod tests {
         assert_eq!(spacing(50.0), Duration::from_millis(21));
     }
     use super::*;
+
+    /// Shared slots whose first reservation comes back 300 ms after the slot it hands out (a
+    /// slow store write); the next ones come back at once, one interval further each.
+    struct SlowFirst(std::sync::Mutex<Vec<time::OffsetDateTime>>);
+
+    #[async_trait::async_trait]
+    impl crate::limiter::SharedSlots for SlowFirst {
+        async fn reserve(
+            &self,
+            earliest: time::OffsetDateTime,
+            interval: Duration,
+        ) -> Result<time::OffsetDateTime, crate::limiter::SlotsError> {
+            let first = self.0.lock().unwrap().is_empty();
+            let slot = match self.0.lock().unwrap().last() {
+                Some(last) => (*last + interval).max(earliest),
+                None => earliest,
+            };
+            self.0.lock().unwrap().push(slot);
+            if first {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Ok(slot)
+        }
+        async fn hold(&self, _: time::OffsetDateTime) -> Result<(), crate::limiter::SlotsError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shared_slot_handed_back_after_it_passed_is_not_used() {
+        let slots = SlowFirst(std::sync::Mutex::new(Vec::new()));
+        let interval = Duration::from_millis(400);
+        shared_slot(&slots, interval).await;
+        let sent = time::OffsetDateTime::now_utc();
+        let reserved = slots.0.lock().unwrap().clone();
+        assert_eq!(
+            reserved.len(),
+            2,
+            "the late slot was given up: {reserved:?}"
+        );
+        assert!(
+            sent >= reserved[1],
+            "sent at the second slot, not the first"
+        );
+    }
 
     #[test]
     fn a_tenant_refusing_the_app_is_told_apart_from_a_broken_deployment() {

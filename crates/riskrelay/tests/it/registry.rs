@@ -26,7 +26,9 @@ fn record(n: u32, name: &str) -> TenantRecord {
 
 #[tokio::test]
 async fn four_concurrent_writers_and_an_import_of_2000_tenants_lose_none() {
-    let store: Arc<dyn Store> = Arc::new(dynamo_store().await);
+    let dynamo = dynamo_store().await;
+    let table = dynamo.table_name().to_string();
+    let store: Arc<dyn Store> = Arc::new(dynamo);
     // Four `tenants add` at once, 25 tenants each: the old one-document registry lost one in ten.
     let writers = (0..4u32).map(|w| {
         let store = store.clone();
@@ -90,6 +92,7 @@ async fn four_concurrent_writers_and_an_import_of_2000_tenants_lose_none() {
             .len(),
         2000
     );
+    riskrelay_sim::testkit::drop_table(&table).await;
 }
 
 #[tokio::test]

@@ -521,6 +521,13 @@ pub async fn dynamo_store() -> riskrelay::store::dynamo::DynamoStore {
     riskrelay::store::dynamo::DynamoStore::new(client, table)
 }
 
+/// Deletes a test's table once it is done with it: moto copies every table for each transaction,
+/// so a large table left behind slows every later test's transactions.
+pub async fn drop_table(table: &str) {
+    let client = aws_sdk_dynamodb::Client::new(&aws_config().await);
+    let _ = client.delete_table().table_name(table).send().await;
+}
+
 /// The repository's root (the events, the schemas, the tools and `.tools/` live there).
 pub fn repo_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
