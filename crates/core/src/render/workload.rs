@@ -223,11 +223,14 @@ pub(super) fn workload_view(a: &WorkloadAlert) -> View {
             url,
         });
     }
-    links.push(Link {
-        label: "Risky workload identities",
-        url: a.admin_center.risky_workloads_url(a.tenant_id, w.kind),
-    });
-    // At most three buttons: with the two links, Teams' five card actions.
+    // Teams shows at most five card actions: with four action buttons beside the app's page, the
+    // report (one click away from it) gives way.
+    if links.is_empty() || a.actions.len() < 4 {
+        links.push(Link {
+            label: "Risky workload identities",
+            url: a.admin_center.risky_workloads_url(a.tenant_id, w.kind),
+        });
+    }
     links.extend(a.actions.iter().map(Link::from));
     View {
         tone,
@@ -246,5 +249,73 @@ pub(super) fn workload_view(a: &WorkloadAlert) -> View {
         ),
         fallback,
         links,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action_link::{ActionButton, ActionKind};
+    use crate::workload::RiskyWorkload;
+
+    fn alert(kind: WorkloadKind) -> WorkloadAlert {
+        let workload: RiskyWorkload = serde_json::from_value(serde_json::json!({
+            "kind": kind, "id": "7d3c1a52-4b0e-4c1f-9a57-0e1f2a3b4c5d",
+            "appId": "0b7c2e19-55aa-4d2e-b1a0-9f8e7d6c5b4a", "displayName": "Build pipeline",
+            "riskLevel": "high", "riskState": "atRisk"
+        }))
+        .unwrap();
+        WorkloadAlert {
+            key: "workload/1".into(),
+            tenant_id: crate::ids::TenantId::parse("11111111-2222-3333-4444-555555555555").unwrap(),
+            change: crate::alert::Change::NewRisk,
+            previous: None,
+            detections: Vec::new(),
+            context: Lookup::NotFound,
+            steps: Vec::new(),
+            episode_start: None,
+            admin_center: Default::default(),
+            told: Vec::new(),
+            actions: crate::action_link::ActionKind::offered(Some(kind))
+                .iter()
+                .map(|&action| ActionButton {
+                    action,
+                    url: format!("https://riskrelay.example.net/actions/{}", action.name()),
+                    workload: Some(kind),
+                })
+                .collect(),
+            acted: None,
+            snoozed: None,
+            workload,
+        }
+    }
+
+    /// Teams shows at most five card actions: every button offered still fits beside the links.
+    #[test]
+    fn every_offered_button_fits_a_teams_card() {
+        for kind in WorkloadKind::ALL {
+            let a = alert(kind);
+            assert_eq!(a.actions.len(), 4, "{kind:?}");
+            let view = workload_view(&a);
+            assert!(view.links.len() <= 5, "{kind:?}: {:?}", view.links.len());
+            let labels: Vec<&str> = view.links.iter().map(|l| l.label).collect();
+            assert!(labels.contains(&ActionKind::Snooze.label()), "{labels:?}");
+            match kind {
+                WorkloadKind::ServicePrincipal => {
+                    assert_eq!(labels[0], "Open app in Entra", "{labels:?}")
+                }
+                WorkloadKind::Agent => {
+                    assert_eq!(labels[0], "Risky workload identities", "{labels:?}")
+                }
+            }
+        }
+        let mut fewer = alert(WorkloadKind::ServicePrincipal);
+        fewer.actions.truncate(3);
+        let labels: Vec<&str> = workload_view(&fewer)
+            .links
+            .iter()
+            .map(|l| l.label)
+            .collect();
+        assert!(labels.contains(&"Risky workload identities"), "{labels:?}");
     }
 }
