@@ -84,6 +84,12 @@ enum Command {
         /// Against the built-in simulated tenant.
         #[arg(long)]
         simulate: bool,
+        /// One tenant of an MSP deployment (its registry in RISKRELAY_SQLITE_PATH).
+        #[arg(long, conflicts_with_all = ["all_tenants", "simulate"])]
+        tenant: Option<String>,
+        /// Every tenant of an MSP deployment, one report each.
+        #[arg(long, conflicts_with = "simulate")]
+        all_tenants: bool,
     },
     /// List the messages `riskrelay run` set aside because a destination would not take them, or
     /// post them to that destination again. Uses the service's settings and database.
@@ -91,6 +97,12 @@ enum Command {
         /// Post them again: `all`, or one id from the list. Each one that arrives leaves the list.
         #[arg(long, value_name = "ID|all")]
         replay: Option<String>,
+        /// One tenant of an MSP deployment.
+        #[arg(long, conflicts_with = "all_tenants")]
+        tenant: Option<String>,
+        /// Every tenant of an MSP deployment.
+        #[arg(long)]
+        all_tenants: bool,
         /// The service's SQLite database file.
         #[arg(
             long,
@@ -137,6 +149,9 @@ enum Command {
         /// Machine-readable JSON on stdout (stable keys).
         #[arg(long)]
         json: bool,
+        /// One tenant of an MSP deployment (default: every one).
+        #[arg(long)]
+        tenant: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -207,9 +222,11 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Status { json, store } => {
-            commands::status::status(json, store.db, store.table).await
-        }
+        Command::Status {
+            json,
+            tenant,
+            store,
+        } => commands::status::status(json, tenant, store.db, store.table).await,
         Command::Demo {
             out,
             enforce,
@@ -240,8 +257,15 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
             enforce,
             simulate,
-        } => commands::check::check(json, enforce, simulate).await,
-        Command::Parked { replay, db } => commands::parked::parked(replay, db).await,
+            tenant,
+            all_tenants,
+        } => commands::check::check(json, enforce, simulate, tenant, all_tenants).await,
+        Command::Parked {
+            replay,
+            tenant,
+            all_tenants,
+            db,
+        } => commands::parked::parked(replay, tenant, all_tenants, db).await,
         Command::Snooze {
             user,
             duration,

@@ -64,6 +64,89 @@ pub fn shown(text: &str) -> String {
     riskrelay::render::escape::terminal(text)
 }
 
+/// The tenants a command works on, and the registry they come from (empty with one tenant).
+pub struct Chosen {
+    pub registry: riskrelay::tenancy::Registry,
+    /// Each tenant with its registered record (`None`: the one configured tenant).
+    pub tenants: Vec<(
+        riskrelay::ids::TenantId,
+        Option<riskrelay::tenancy::TenantRecord>,
+    )>,
+}
+
+impl Chosen {
+    /// One tenant's settings from the deployment's (its destinations, drift mode, exclusions).
+    pub fn settings_of(
+        &self,
+        base: &riskrelay::app::Settings,
+        record: Option<&riskrelay::tenancy::TenantRecord>,
+    ) -> anyhow::Result<riskrelay::app::Settings> {
+        match record {
+            Some(r) => base.for_tenant(&self.registry, r),
+            None => Ok(base.clone()),
+        }
+    }
+}
+
+/// Which tenants: `--tenant ID` (one this deployment watches: refused otherwise, so nothing is
+/// read or kept where no service looks), `--all-tenants` (every registered one), or neither —
+/// the configured tenant, or with many tenants every one when `default_all`, else a request to
+/// name one.
+pub async fn chosen(
+    env: &Env,
+    store: &dyn Store,
+    tenant: Option<&str>,
+    all: bool,
+    default_all: bool,
+) -> anyhow::Result<Chosen> {
+    use riskrelay::tenancy::Mode;
+    match Mode::load(env)? {
+        Mode::Config => {
+            let id = match (tenant, riskrelay::config::tenant_id(env)) {
+                (Some(t), Ok(own)) => {
+                    let t = tenant_arg(t)?;
+                    if t != own {
+                        anyhow::bail!(
+                            "--tenant {t} is not the tenant this deployment watches (RISKRELAY_TENANT_ID is {own})"
+                        );
+                    }
+                    t
+                }
+                // No configured tenant to compare with (a store worked on from another machine).
+                (Some(t), Err(_)) => tenant_arg(t)?,
+                (None, own) => own?,
+            };
+            Ok(Chosen {
+                registry: Default::default(),
+                tenants: vec![(id, None)],
+            })
+        }
+        Mode::Registry => {
+            let registry = riskrelay::store::registry::load(store).await?;
+            let tenants = match tenant {
+                Some(t) => {
+                    let id = tenant_arg(t)?;
+                    let record = registry.tenants.get(&id).cloned().with_context(|| {
+                        format!(
+                            "--tenant {id} is not a registered tenant of this deployment (riskrelay tenants list shows them)"
+                        )
+                    })?;
+                    vec![(id, Some(record))]
+                }
+                None if all || default_all => registry
+                    .tenants
+                    .values()
+                    .map(|r| (r.id, Some(r.clone())))
+                    .collect(),
+                None => anyhow::bail!(
+                    "this deployment watches many tenants (RISKRELAY_TENANTS=registry): name one with --tenant ID, or use --all-tenants"
+                ),
+            };
+            Ok(Chosen { registry, tenants })
+        }
+    }
+}
+
 /// The store a snooze command works on, with the tenant its documents belong to.
 pub async fn snooze_store(
     db: PathBuf,
@@ -71,37 +154,17 @@ pub async fn snooze_store(
     tenant: Option<String>,
 ) -> anyhow::Result<(Arc<dyn Store>, riskrelay::ids::TenantId)> {
     let env = Env::from_process();
-    let named = tenant.is_some();
+    let store = open_store(&env, &db, table, true).await?;
     let tenant = match tenant {
-        Some(t) => tenant_arg(&t)?,
+        // A snooze for a tenant this deployment does not watch would be kept where nothing reads it.
+        Some(t) => {
+            chosen(&env, store.as_ref(), Some(&t), false, false)
+                .await?
+                .tenants[0]
+                .0
+        }
         None => riskrelay::config::tenant_id(&env)?,
     };
-    let store = open_store(&env, &db, table, true).await?;
-    // A snooze for a tenant this deployment does not watch would be kept where nothing reads it.
-    if named {
-        match riskrelay::tenancy::Mode::load(&env)? {
-            riskrelay::tenancy::Mode::Registry => {
-                let watched = riskrelay::fleet::statuses(store.as_ref())
-                    .await?
-                    .iter()
-                    .any(|(r, _)| r.id == tenant);
-                if !watched {
-                    anyhow::bail!(
-                        "--tenant {tenant} is not a registered tenant of this deployment (riskrelay tenants list shows them)"
-                    );
-                }
-            }
-            riskrelay::tenancy::Mode::Config => {
-                if let Ok(own) = riskrelay::config::tenant_id(&env)
-                    && own != tenant
-                {
-                    anyhow::bail!(
-                        "--tenant {tenant} is not the tenant this deployment watches (RISKRELAY_TENANT_ID is {own})"
-                    );
-                }
-            }
-        }
-    }
     Ok((store, tenant))
 }
 

@@ -2,33 +2,42 @@
 
 use super::*;
 use riskrelay::status::TenantState;
-use riskrelay::tenancy::Mode;
 use std::process::ExitCode;
 use time::OffsetDateTime;
 
-pub async fn status(json: bool, db: PathBuf, table: Option<String>) -> anyhow::Result<ExitCode> {
+pub async fn status(
+    json: bool,
+    tenant: Option<String>,
+    db: PathBuf,
+    table: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
     let store = open_store(&env, &db, table, true).await?;
     let now = OffsetDateTime::now_utc();
+    let chosen = chosen(&env, store.as_ref(), tenant.as_deref(), true, true).await?;
     let mut tenants = Vec::new();
-    match Mode::load(&env)? {
-        Mode::Config => {
-            let id = riskrelay::config::tenant_id(&env)?;
-            tenants.push(riskrelay::status::read(store.as_ref(), id, None, None, now).await?);
-        }
-        Mode::Registry => {
-            for (record, s) in riskrelay::fleet::statuses(store.as_ref()).await? {
-                let state = riskrelay::status::read(
-                    store.as_ref(),
-                    record.id,
-                    Some(record.name),
-                    Some(&s),
-                    now,
-                )
-                .await?;
-                tenants.push(state);
-            }
-        }
+    for (id, record) in chosen.tenants {
+        let consent = match &record {
+            Some(_) => riskrelay::store::load::<riskrelay::tenancy::TenantStatus>(
+                store.as_ref(),
+                id,
+                riskrelay::tenancy::STATUS,
+            )
+            .await?
+            .map(|v| v.value)
+            .or_else(|| Some(Default::default())),
+            None => None,
+        };
+        tenants.push(
+            riskrelay::status::read(
+                store.as_ref(),
+                id,
+                record.map(|r| r.name),
+                consent.as_ref(),
+                now,
+            )
+            .await?,
+        );
     }
     let attention = tenants.iter().any(TenantState::needs_attention);
     if json {

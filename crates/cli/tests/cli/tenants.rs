@@ -206,6 +206,84 @@ async fn a_csv_import_checks_every_row_first_then_adds_and_updates_them_all() {
 }
 
 #[tokio::test]
+async fn status_parked_and_check_work_on_the_tenant_named_and_refuse_one_not_watched() {
+    const CONTOSO: &str = "8d6a3c1e-2f4b-4c5d-9e6f-7a8b9c0d1e2f";
+    const FABRIKAM: &str = "2c1b0a9f-8e7d-4c6b-9a49-382716051a2b";
+    const STRANGER: &str = "0a6a3c1e-2f4b-4c5d-9e6f-7a8b9c0d1e2f";
+    let dir = tempfile::tempdir().unwrap();
+    let msp = |args: &[&str]| {
+        let mut cmd = riskrelay(dir.path());
+        cmd.env("RISKRELAY_TENANTS", "registry")
+            .env(
+                "RISKRELAY_TENANT_ID",
+                "11111111-2222-4333-8444-555555555555",
+            )
+            .args(args);
+        cmd
+    };
+    for (id, name) in [(CONTOSO, "Contoso"), (FABRIKAM, "Fabrikam")] {
+        let (code, _, stderr) = out(&mut msp(&["tenants", "add", id, "--name", name])).await;
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let (code, stdout, stderr) = out(&mut msp(&["status", "--json", "--tenant", CONTOSO])).await;
+    assert_eq!(code, 0, "{stderr}");
+    let one: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let tenants = one["tenants"].as_array().unwrap();
+    assert_eq!(tenants.len(), 1, "{one}");
+    assert_eq!(tenants[0]["name"], "Contoso");
+    let (_, stdout, _) = out(&mut msp(&["status", "--json"])).await;
+    let all: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        all["tenants"].as_array().unwrap().len(),
+        2,
+        "every tenant by default"
+    );
+
+    let db = dir.path().join("riskrelay.sqlite");
+    let db = db.to_str().unwrap();
+    for args in [
+        vec!["status", "--tenant", STRANGER],
+        vec!["parked", "--db", db, "--tenant", STRANGER],
+        vec!["check", "--tenant", STRANGER],
+    ] {
+        let (code, _, stderr) = out(&mut msp(&args)).await;
+        assert_eq!(code, 2, "{args:?}");
+        assert!(
+            stderr.contains("is not a registered tenant"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Parked messages belong to one tenant: with many, say which, or all.
+    let (code, _, stderr) = out(&mut msp(&["parked", "--db", db])).await;
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--tenant ID, or use --all-tenants"),
+        "{stderr}"
+    );
+    for args in [
+        vec!["parked", "--db", db, "--tenant", FABRIKAM],
+        vec!["parked", "--db", db, "--all-tenants"],
+    ] {
+        let (code, stdout, stderr) = out(&mut msp(&args)).await;
+        assert_eq!(
+            (code, stdout.as_str()),
+            (0, "nothing is parked\n"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // One tenant's deployment: --tenant may only name it.
+    let (code, _, stderr) = out(riskrelay(dir.path())
+        .env("RISKRELAY_TENANT_ID", CONTOSO)
+        .args(["status", "--tenant", FABRIKAM]))
+    .await;
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("is not the tenant this deployment watches"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
 async fn run_simulate_watches_several_tenants_each_message_naming_its_tenant() {
     let dir = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = out(riskrelay(dir.path()).env_remove("RISKRELAY_SINKS").args([
