@@ -115,6 +115,30 @@ impl DynamoStore {
         )
     }
 
+    /// One all-or-nothing `TransactWriteItems` of conditional puts: true when written, false when
+    /// a condition failed (and so nothing was).
+    async fn transact(
+        &self,
+        puts: Vec<Result<Put, aws_sdk_dynamodb::error::BuildError>>,
+    ) -> Result<bool, StoreError> {
+        let items = puts
+            .into_iter()
+            .map(|p| p.map(|put| TransactWriteItem::builder().put(put).build()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Unavailable(format!("dynamodb: {e}")))?;
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_transaction_cancelled(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     /// A strongly consistent read: a claim must see the write another worker just made.
     async fn get_item(
         &self,
@@ -167,9 +191,19 @@ const MAX_BATCH_WRITE: usize = 25;
 /// to send again) before the store is called unavailable.
 const BATCH_ROUNDS: u32 = 8;
 
-/// A short pause before sending an unprocessed part again: AWS asks for backoff there.
-async fn backoff(round: u32) {
-    tokio::time::sleep(std::time::Duration::from_millis(25 << round.min(6))).await;
+/// Before each call for a batch or its unprocessed part: gives up after [`BATCH_ROUNDS`], and
+/// pauses before sending a part again (AWS asks for backoff there).
+async fn next_round(round: &mut u32, call: &str) -> Result<(), StoreError> {
+    if *round == BATCH_ROUNDS {
+        return Err(StoreError::Unavailable(format!(
+            "dynamodb: {call} kept leaving items unprocessed"
+        )));
+    }
+    if *round > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(25 << (*round).min(6))).await;
+    }
+    *round += 1;
+    Ok(())
 }
 
 /// A document write: the item, and the condition that makes it optimistic.
@@ -364,15 +398,7 @@ impl Store for DynamoStore {
                 .collect();
             let mut round = 0;
             while !wanted.is_empty() {
-                if round == BATCH_ROUNDS {
-                    return Err(StoreError::Unavailable(
-                        "dynamodb: BatchGetItem kept leaving keys unprocessed".into(),
-                    ));
-                }
-                if round > 0 {
-                    backoff(round).await;
-                }
-                round += 1;
+                next_round(&mut round, "BatchGetItem").await?;
                 let ask = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
                     .set_keys(Some(std::mem::take(&mut wanted)))
                     .consistent_read(true)
@@ -456,24 +482,14 @@ impl Store for DynamoStore {
                         .condition_expression(w.condition)
                         .set_expression_attribute_values(w.values)
                         .build()
-                        .map(|put| TransactWriteItem::builder().put(put).build())
-                        .map_err(|e| StoreError::Unavailable(format!("dynamodb: {e}")))
                 })
-                .collect::<Result<Vec<_>, _>>()?;
-            match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await
-            {
-                Ok(_) => out.extend(std::iter::repeat_n(true, chunk.len())),
-                Err(e) if is_transaction_cancelled(&e) => {
-                    for (key, value, expected) in chunk {
-                        out.push(self.put(tenant, key, value, *expected).await?);
-                    }
+                .collect();
+            if self.transact(items).await? {
+                out.extend(std::iter::repeat_n(true, chunk.len()));
+            } else {
+                for (key, value, expected) in chunk {
+                    out.push(self.put(tenant, key, value, *expected).await?);
                 }
-                Err(e) => return Err(unavailable(e)),
             }
         }
         Ok(out)
@@ -536,24 +552,14 @@ impl Store for DynamoStore {
                         .set_expression_attribute_names(Some(c.names))
                         .set_expression_attribute_values(Some(c.values))
                         .build()
-                        .map(|put| TransactWriteItem::builder().put(put).build())
-                        .map_err(|e| StoreError::Unavailable(format!("dynamodb: {e}")))
                 })
-                .collect::<Result<Vec<_>, _>>()?;
-            match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await
-            {
-                Ok(_) => out.extend(std::iter::repeat_n(Claim::Claimed, chunk.len())),
-                Err(e) if is_transaction_cancelled(&e) => {
-                    for k in chunk {
-                        out.push(self.claim_delivery(k, sink, now).await?);
-                    }
+                .collect();
+            if self.transact(items).await? {
+                out.extend(std::iter::repeat_n(Claim::Claimed, chunk.len()));
+            } else {
+                for k in chunk {
+                    out.push(self.claim_delivery(k, sink, now).await?);
                 }
-                Err(e) => return Err(unavailable(e)),
             }
         }
         Ok(out)
@@ -600,15 +606,7 @@ impl Store for DynamoStore {
                 .collect::<Result<Vec<_>, _>>()?;
             let mut round = 0;
             while !writes.is_empty() {
-                if round == BATCH_ROUNDS {
-                    return Err(StoreError::Unavailable(
-                        "dynamodb: BatchWriteItem kept leaving writes unprocessed".into(),
-                    ));
-                }
-                if round > 0 {
-                    backoff(round).await;
-                }
-                round += 1;
+                next_round(&mut round, "BatchWriteItem").await?;
                 let out = self
                     .client
                     .batch_write_item()

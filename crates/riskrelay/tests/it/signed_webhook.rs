@@ -24,13 +24,7 @@ use riskrelay_sim::testkit::{
 /// Runs the independent verifier over deliveries; true when it accepts all of them.
 pub(crate) fn verified(secret: &str, files: &[PathBuf]) -> bool {
     let root = riskrelay_sim::testkit::repo_root();
-    let python = root.join(".tools/venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/setup-tools.sh (scripts/test.sh does)",
-        python.display()
-    );
-    let out = Command::new(python)
+    let out = Command::new(riskrelay_sim::testkit::tools_python())
         .arg(root.join("tools/validators/verify_webhooks.py"))
         .arg(secret)
         .args(files)

@@ -13,16 +13,10 @@ const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 /// The `X-Slack-Signature` slack_sdk makes for `body` at `timestamp`.
 fn slack_signs(timestamp: &str, body: &[u8]) -> String {
     let root = riskrelay_sim::testkit::repo_root();
-    let python = root.join(".tools/venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/setup-tools.sh (scripts/test.sh does)",
-        python.display()
-    );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("body");
     std::fs::write(&file, body).unwrap();
-    let out = Command::new(python)
+    let out = Command::new(riskrelay_sim::testkit::tools_python())
         .arg(root.join("tools/validators/slack_sign.py"))
         .args([SECRET, timestamp])
         .arg(&file)

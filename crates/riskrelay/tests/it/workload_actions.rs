@@ -34,6 +34,17 @@ async fn rig(kind: WorkloadKind) -> (TestApp, ServiceParts) {
     (t, app)
 }
 
+/// The service principal `SP` at `level`, stamped now.
+fn sp_at_risk(t: &TestApp, level: RiskLevel) {
+    t.sim.set_workload_risk(
+        WorkloadKind::ServicePrincipal,
+        SP,
+        level,
+        RiskState::AtRisk,
+        RiskDetail::None,
+    );
+}
+
 /// The Slack posts that mention `needle`.
 async fn posts_about(t: &TestApp, needle: &str) -> Vec<serde_json::Value> {
     received_json(&t.slack)
@@ -73,13 +84,7 @@ async fn a_service_principal_is_confirmed_compromised_by_a_security_administrato
         SimServicePrincipal::new(SP, APP, "Build pipeline")
             .with_owner("Megan Bowen", "megan@contoso.com"),
     );
-    t.sim.set_workload_risk(
-        WorkloadKind::ServicePrincipal,
-        SP,
-        RiskLevel::High,
-        RiskState::AtRisk,
-        RiskDetail::None,
-    );
+    sp_at_risk(&t, RiskLevel::High);
     app.poller.poll().await.unwrap();
     let alerts = posts_about(&t, "Service principal at risk").await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
@@ -288,13 +293,7 @@ async fn a_service_principal_snoozed_from_its_alert_holds_back_new_detections_an
     let (t, app) = rig(WorkloadKind::ServicePrincipal).await;
     t.sim
         .add_service_principal(SimServicePrincipal::new(SP, APP, "Build pipeline"));
-    t.sim.set_workload_risk(
-        WorkloadKind::ServicePrincipal,
-        SP,
-        RiskLevel::Medium,
-        RiskState::AtRisk,
-        RiskDetail::None,
-    );
+    sp_at_risk(&t, RiskLevel::Medium);
     app.poller.poll().await.unwrap();
     let alerts = posts_about(&t, "Service principal at risk").await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
@@ -326,24 +325,12 @@ async fn a_service_principal_snoozed_from_its_alert_holds_back_new_detections_an
         RiskLevel::Medium,
         &[],
     );
-    t.sim.set_workload_risk(
-        WorkloadKind::ServicePrincipal,
-        SP,
-        RiskLevel::Medium,
-        RiskState::AtRisk,
-        RiskDetail::None,
-    );
+    sp_at_risk(&t, RiskLevel::Medium);
     app.poller.poll().await.unwrap();
     assert_eq!(posts_about(&t, "Build pipeline").await.len(), before);
 
     // An escalation above it breaks through, saying who snoozed it and why.
-    t.sim.set_workload_risk(
-        WorkloadKind::ServicePrincipal,
-        SP,
-        RiskLevel::High,
-        RiskState::AtRisk,
-        RiskDetail::None,
-    );
+    sp_at_risk(&t, RiskLevel::High);
     app.poller.poll().await.unwrap();
     let raised = posts_about(&t, "this alert breaks through").await;
     assert_eq!(raised.len(), 1, "{raised:#?}");

@@ -528,6 +528,17 @@ pub async fn drop_table(table: &str) {
     let _ = client.delete_table().table_name(table).send().await;
 }
 
+/// The test tools' Python (`.tools/venv`), where the vendors' own libraries are installed.
+pub fn tools_python() -> std::path::PathBuf {
+    let python = repo_root().join(".tools/venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup-tools.sh (scripts/test.sh does)",
+        python.display()
+    );
+    python
+}
+
 /// The repository's root (the events, the schemas, the tools and `.tools/` live there).
 pub fn repo_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
