@@ -5,47 +5,30 @@
 //! - deliveries: `pk = delivery#{alert key}`, `sk = sink#{sink}`, `status`, `until`, and
 //!   `expires_at` once done. Expiry is also checked in code: DynamoDB deletes expired items up to
 //!   48 hours late.
+//!
+//! The items' shapes, keys and conditions, and the limits of the grouped calls, are in [`items`].
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
     ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
 };
 use time::OffsetDateTime;
 
-use super::delivery::{self, Status};
+use super::delivery::Status;
 use super::{Claim, Store, StoreError};
 use crate::ids::TenantId;
+
+mod items;
+use items::*;
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
     client: Client,
     table: String,
-}
-
-fn unavailable<E: std::error::Error + 'static>(e: SdkError<E>) -> StoreError {
-    StoreError::Unavailable(format!(
-        "dynamodb: {}",
-        aws_sdk_dynamodb::error::DisplayErrorContext(e)
-    ))
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn num(item: &HashMap<String, AttributeValue>, key: &str) -> Option<i64> {
-    item.get(key)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
 }
 
 impl DynamoStore {
@@ -104,17 +87,6 @@ impl DynamoStore {
         Ok(())
     }
 
-    fn doc_key(tenant: TenantId, key: &str) -> (AttributeValue, AttributeValue) {
-        (s(format!("tenant#{tenant}")), s(format!("doc#{key}")))
-    }
-
-    fn delivery_key(alert_key: &str, sink: &str) -> (AttributeValue, AttributeValue) {
-        (
-            s(format!("delivery#{alert_key}")),
-            s(format!("sink#{sink}")),
-        )
-    }
-
     /// One all-or-nothing `TransactWriteItems` of conditional puts: true when written, false when
     /// a condition failed (and so nothing was).
     async fn transact(
@@ -163,7 +135,7 @@ impl DynamoStore {
         alert_key: &str,
         sink: &str,
     ) -> Result<Option<(Status, OffsetDateTime)>, StoreError> {
-        let (pk, sk) = Self::delivery_key(alert_key, sink);
+        let (pk, sk) = delivery_key(alert_key, sink);
         Ok(self.get_item(pk, sk).await?.map(|item| {
             let status = match item
                 .get("status")
@@ -181,138 +153,6 @@ impl DynamoStore {
     }
 }
 
-/// DynamoDB's limit of items in one `TransactWriteItems` call.
-const MAX_TRANSACTION_ITEMS: usize = 100;
-/// DynamoDB's limit of keys in one `BatchGetItem` call.
-const MAX_BATCH_GET: usize = 100;
-/// DynamoDB's limit of writes in one `BatchWriteItem` call.
-const MAX_BATCH_WRITE: usize = 25;
-/// Calls made for one batch's unprocessed part (DynamoDB returns what it throttled for the caller
-/// to send again) before the store is called unavailable.
-const BATCH_ROUNDS: u32 = 8;
-
-/// Before each call for a batch or its unprocessed part: gives up after [`BATCH_ROUNDS`], and
-/// pauses before sending a part again (AWS asks for backoff there).
-async fn next_round(round: &mut u32, call: &str) -> Result<(), StoreError> {
-    if *round == BATCH_ROUNDS {
-        return Err(StoreError::Unavailable(format!(
-            "dynamodb: {call} kept leaving items unprocessed"
-        )));
-    }
-    if *round > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(25 << (*round).min(6))).await;
-    }
-    *round += 1;
-    Ok(())
-}
-
-/// A document write: the item, and the condition that makes it optimistic.
-struct DocWrite {
-    item: HashMap<String, AttributeValue>,
-    condition: &'static str,
-    values: Option<HashMap<String, AttributeValue>>,
-}
-
-impl DocWrite {
-    fn new(tenant: TenantId, key: &str, value: &serde_json::Value, expected: Option<u64>) -> Self {
-        let (pk, sk) = DynamoStore::doc_key(tenant, key);
-        let next = expected.map_or(1, |v| v + 1) as i64;
-        let item = HashMap::from([
-            ("pk".to_string(), pk),
-            ("sk".to_string(), sk),
-            ("value".to_string(), s(value.to_string())),
-            ("version".to_string(), n(next)),
-        ]);
-        match expected {
-            None => Self {
-                item,
-                condition: "attribute_not_exists(pk)",
-                values: None,
-            },
-            Some(v) => Self {
-                item,
-                condition: "version = :v",
-                values: Some(HashMap::from([(":v".to_string(), n(v as i64))])),
-            },
-        }
-    }
-}
-
-/// A document item's JSON value and version.
-fn doc_of(
-    key: &str,
-    item: &HashMap<String, AttributeValue>,
-) -> Result<(serde_json::Value, u64), StoreError> {
-    let value = item
-        .get("value")
-        .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| StoreError::Corrupt(format!("{key}: no value")))?;
-    let value =
-        serde_json::from_str(value).map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?;
-    let version =
-        num(item, "version").ok_or_else(|| StoreError::Corrupt(format!("{key}: no version")))?;
-    Ok((value, version as u64))
-}
-
-/// A claim succeeds where there is no record, or another worker's claim whose lease ran out; a
-/// completed delivery is never claimed again.
-const CLAIM_CONDITION: &str = "attribute_not_exists(pk) OR (#s = :in_progress AND #u < :now)";
-
-/// A claim's record and the values its condition reads.
-struct ClaimWrite {
-    item: HashMap<String, AttributeValue>,
-    names: HashMap<String, String>,
-    values: HashMap<String, AttributeValue>,
-}
-
-impl ClaimWrite {
-    fn new(alert_key: &str, sink: &str, now: OffsetDateTime) -> Self {
-        let (pk, sk) = DynamoStore::delivery_key(alert_key, sink);
-        Self {
-            item: HashMap::from([
-                ("pk".to_string(), pk),
-                ("sk".to_string(), sk),
-                ("status".to_string(), s("in_progress")),
-                (
-                    "until".to_string(),
-                    n(delivery::lease_end(now).unix_timestamp()),
-                ),
-            ]),
-            names: HashMap::from([
-                ("#s".to_string(), "status".to_string()),
-                ("#u".to_string(), "until".to_string()),
-            ]),
-            values: HashMap::from([
-                (":in_progress".to_string(), s("in_progress")),
-                (":now".to_string(), n(now.unix_timestamp())),
-            ]),
-        }
-    }
-}
-
-/// A completed delivery's record, remembered until its retention ends.
-fn done_item(alert_key: &str, sink: &str, now: OffsetDateTime) -> HashMap<String, AttributeValue> {
-    let (pk, sk) = DynamoStore::delivery_key(alert_key, sink);
-    let until = delivery::retention_end(now).unix_timestamp();
-    HashMap::from([
-        ("pk".to_string(), pk),
-        ("sk".to_string(), sk),
-        ("status".to_string(), s("done")),
-        ("until".to_string(), n(until)),
-        ("expires_at".to_string(), n(until)),
-    ])
-}
-
-fn is_transaction_cancelled<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
-    e: &SdkError<E>,
-) -> bool {
-    e.as_service_error().and_then(|se| se.code()) == Some("TransactionCanceledException")
-}
-
-fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
-    e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException")
-}
-
 #[async_trait]
 impl Store for DynamoStore {
     async fn get(
@@ -320,7 +160,7 @@ impl Store for DynamoStore {
         tenant: TenantId,
         key: &str,
     ) -> Result<Option<(serde_json::Value, u64)>, StoreError> {
-        let (pk, sk) = Self::doc_key(tenant, key);
+        let (pk, sk) = doc_key(tenant, key);
         match self.get_item(pk, sk).await? {
             Some(item) => doc_of(key, &item).map(Some),
             None => Ok(None),
@@ -336,9 +176,9 @@ impl Store for DynamoStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<super::Listed, StoreError> {
-        let (pk, from) = Self::doc_key(tenant, prefix);
+        let (pk, from) = doc_key(tenant, prefix);
         let start = after.map(|a| {
-            let (pk, sk) = Self::doc_key(tenant, a);
+            let (pk, sk) = doc_key(tenant, a);
             HashMap::from([("pk".to_string(), pk), ("sk".to_string(), sk)])
         });
         let out = self
@@ -392,7 +232,7 @@ impl Store for DynamoStore {
             let mut wanted: Vec<HashMap<String, AttributeValue>> = chunk
                 .iter()
                 .map(|k| {
-                    let (pk, sk) = Self::doc_key(tenant, k);
+                    let (pk, sk) = doc_key(tenant, k);
                     HashMap::from([("pk".to_string(), pk), ("sk".to_string(), sk)])
                 })
                 .collect();
@@ -625,7 +465,7 @@ impl Store for DynamoStore {
     }
 
     async fn release_delivery(&self, alert_key: &str, sink: &str) -> Result<(), StoreError> {
-        let (pk, sk) = Self::delivery_key(alert_key, sink);
+        let (pk, sk) = delivery_key(alert_key, sink);
         let res = self
             .client
             .delete_item()
