@@ -8,12 +8,14 @@ use anyhow::Context as _;
 /// `riskrelay tenants add`: records a tenant (pending until a token works), or updates its
 /// record when it is there already, keeping its consent state. Returns whether it is new.
 pub async fn register(store: &dyn Store, record: TenantRecord) -> anyhow::Result<bool> {
+    store::registry::migrate(store).await?;
     store::registry::put(store, record).await
 }
 
 /// `riskrelay tenants remove`: the removed record, if it was there. Its stored state stays (a
 /// tenant added again resumes from its checkpoint); its subscriptions lapse within three days.
 pub async fn unregister(store: &dyn Store, id: TenantId) -> anyhow::Result<Option<TenantRecord>> {
+    store::registry::migrate(store).await?;
     store::registry::remove(store, id).await
 }
 
@@ -34,8 +36,10 @@ pub struct Imported {
 pub async fn import(store: &dyn Store, records: Vec<TenantRecord>) -> anyhow::Result<Imported> {
     use futures_util::StreamExt as _;
     let total = records.len();
+    // The old one-document registry is moved once, not once per row.
+    store::registry::migrate(store).await?;
     let results: Vec<anyhow::Result<bool>> = futures_util::stream::iter(records)
-        .map(|r| register(store, r))
+        .map(|r| store::registry::put(store, r))
         .buffer_unordered(IMPORT_WRITES)
         .collect()
         .await;

@@ -78,12 +78,8 @@ impl Store for MemoryStore {
             .map(|((_, k), (v, version))| (k.clone(), v.clone(), *version))
             .collect();
         found.sort_by(|a, b| a.0.cmp(&b.0));
-        let more = found.len() > limit;
-        found.truncate(limit);
-        Ok(super::Listed {
-            next: more.then(|| found.last().map(|d| d.0.clone())).flatten(),
-            docs: found,
-        })
+        found.truncate(limit + 1);
+        Ok(super::Listed::from_one_more(found, limit))
     }
 
     async fn claim_delivery(

@@ -170,6 +170,19 @@ pub struct Listed {
     pub next: Option<String>,
 }
 
+impl Listed {
+    /// A page from up to `limit + 1` documents read in key order: the one past the page only says
+    /// that there is a next one.
+    pub fn from_one_more(mut docs: Vec<(String, serde_json::Value, u64)>, limit: usize) -> Self {
+        let more = docs.len() > limit;
+        docs.truncate(limit);
+        Self {
+            next: more.then(|| docs.last().map(|d| d.0.clone())).flatten(),
+            docs,
+        }
+    }
+}
+
 /// A typed document with the version it was read at.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Versioned<T> {

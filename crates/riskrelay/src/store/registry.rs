@@ -52,9 +52,8 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<Registry> {
 }
 
 /// Records a tenant, or updates its record keeping the date it was first added. Returns whether
-/// it is new.
+/// it is new. Call [`migrate`] once before a series of writes.
 pub async fn put(store: &dyn Store, record: TenantRecord) -> anyhow::Result<bool> {
-    migrate(store).await?;
     let id = record.id;
     super::update::<Option<TenantRecord>, _>(
         store,
@@ -74,9 +73,8 @@ pub async fn put(store: &dyn Store, record: TenantRecord) -> anyhow::Result<bool
     .with_context(|| format!("writing the record of tenant {id}"))
 }
 
-/// Removes a tenant's record; the removed record, if it was there.
+/// Removes a tenant's record; the removed record, if it was there. Call [`migrate`] first.
 pub async fn remove(store: &dyn Store, id: TenantId) -> anyhow::Result<Option<TenantRecord>> {
-    migrate(store).await?;
     super::update::<Option<TenantRecord>, _>(store, tenancy::deployment(), &key(id), Option::take)
         .await
         .with_context(|| format!("removing the record of tenant {id}"))

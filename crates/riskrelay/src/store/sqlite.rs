@@ -221,12 +221,7 @@ impl Store for SqliteStore {
                     .map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?;
                 docs.push((key, value, version as u64));
             }
-            let more = docs.len() > limit;
-            docs.truncate(limit);
-            Ok(super::Listed {
-                next: more.then(|| docs.last().map(|d| d.0.clone())).flatten(),
-                docs,
-            })
+            Ok(super::Listed::from_one_more(docs, limit))
         })
         .await
     }
