@@ -15,12 +15,16 @@ use crate::tenancy::TenantRecord;
 pub const MAX_ROWS: usize = 100_000;
 
 /// What the CSV's header may name, first the column's own name then the names it also goes by.
-const COLUMNS: [(&str, &[&str]); 5] = [
+const COLUMNS: [(&str, &[&str]); 6] = [
     ("id", &["tenant", "tenantid", "tenant id", "tenant_id"]),
     ("name", &["tenant name"]),
     ("sinks", &["destinations", "destination"]),
     ("driftmode", &["drift mode", "drift_mode", "drift"]),
     ("exclude", &["exclusions", "excluded"]),
+    (
+        "summary",
+        &["summary schedule", "summary_schedule", "schedule"],
+    ),
 ];
 
 /// A tenant as someone described it, before it is checked.
@@ -31,11 +35,13 @@ pub struct Described<'a> {
     pub sinks: Vec<&'a str>,
     pub drift_mode: Option<&'a str>,
     pub exclude: Option<&'a str>,
+    /// The standing summary's schedule, as `RISKRELAY_SUMMARY` takes it.
+    pub summary: Option<&'a str>,
 }
 
 /// Checks a described tenant against the deployment's destinations (`RISKRELAY_SINKS`' names):
 /// its id a tenant's GUID, its name fit for every message, its destinations configured ones (a
-/// typo would send its alerts nowhere), its drift mode and exclusions valid.
+/// typo would send its alerts nowhere), its drift mode, exclusions and summary schedule valid.
 pub fn check(
     d: &Described<'_>,
     configured: &[String],
@@ -75,12 +81,17 @@ pub fn check(
     if let Some(list) = exclude {
         crate::exclusions::Exclusions::parse(list).map_err(|e| format!("exclusions: {e}"))?;
     }
+    let summary = d.summary.map(str::trim).filter(|s| !s.is_empty());
+    if let Some(text) = summary {
+        crate::summary::Schedule::parse(text).map_err(|e| format!("the summary schedule: {e}"))?;
+    }
     Ok(TenantRecord {
         id,
         name,
         sinks,
         drift_mode,
         exclude: exclude.map(str::to_string),
+        summary: summary.map(str::to_string),
         added_at: now,
     })
 }
@@ -99,7 +110,7 @@ impl std::fmt::Display for BadRow {
 }
 
 /// Reads a CSV of tenants: a header naming the columns (`id` and `name` required; `sinks`,
-/// `driftMode`, `exclude` optional, in any order, also by the names people use for them), then
+/// `driftMode`, `exclude`, `summary` optional, in any order, also by the names people use for them), then
 /// one tenant per row. Destinations in one cell are separated by `;` or `,` (quote the cell);
 /// exclusions are a `RISKRELAY_EXCLUDE` list. Either every row is good and all records come
 /// back, or every bad row is reported and none do.
@@ -127,7 +138,7 @@ pub fn read_csv(
             return Err(bad(
                 1,
                 format!(
-                    "\"{}\" is not a column riskrelay knows (id, name, sinks, driftMode, exclude)",
+                    "\"{}\" is not a column riskrelay knows (id, name, sinks, driftMode, exclude, summary)",
                     crate::render::escape::terminal(&h)
                 ),
             ));
@@ -175,6 +186,7 @@ pub fn read_csv(
                 .unwrap_or_default(),
             drift_mode: cell("driftmode"),
             exclude: cell("exclude"),
+            summary: cell("summary"),
         };
         match check(&d, configured, now) {
             Ok(record) => match seen.insert(record.id, line) {
@@ -260,6 +272,32 @@ mod tests {
             assert_eq!(*line, l, "{why}");
             assert!(why.contains(says), "line {line}: {why}");
         }
+    }
+
+    #[test]
+    fn a_tenant_s_summary_schedule_is_checked_and_kept() {
+        let text = format!(
+            "id,name,summary\n\
+             {A},Contoso,mon 07:30\n\
+             {B},Fabrikam,\n"
+        );
+        let records = read_csv(&text, &configured(), NOW).unwrap();
+        assert_eq!(records[0].summary.as_deref(), Some("mon 07:30"));
+        assert_eq!(records[1].summary, None);
+        let errors = read_csv(
+            &format!("id,name,schedule\n{A},Contoso,25:00\n"),
+            &configured(),
+            NOW,
+        )
+        .unwrap_err();
+        assert_eq!(errors[0].line, 2);
+        assert!(
+            errors[0]
+                .why
+                .starts_with("the summary schedule: \"25:00\" is not"),
+            "{}",
+            errors[0].why
+        );
     }
 
     #[test]

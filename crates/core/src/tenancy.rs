@@ -70,6 +70,10 @@ pub struct TenantRecord {
     /// This tenant's `RISKRELAY_EXCLUDE` list; `None`: the deployment's.
     #[serde(default)]
     pub exclude: Option<String>,
+    /// When this tenant's standing summary is posted, as `RISKRELAY_SUMMARY` takes it (checked
+    /// when the record is written); `None`: the deployment's schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub added_at: OffsetDateTime,
 }
@@ -476,6 +480,7 @@ mod tests {
             sinks: sinks.iter().map(|s| s.to_string()).collect(),
             drift_mode: None,
             exclude: None,
+            summary: None,
             added_at: OffsetDateTime::UNIX_EPOCH,
         }
     }

@@ -121,9 +121,9 @@ impl Settings {
     }
 
     /// One registered tenant's settings, from the deployment's: its id, its destinations (its
-    /// own, or the shared ones), its drift mode and exclusions when it has its own, its derived
-    /// `clientState`, and its name on every message. Action buttons are not offered in the MSP
-    /// mode: the action pages sign analysts in to one tenant.
+    /// own, or the shared ones), its drift mode, exclusions and summary schedule when it has its own, its derived
+    /// `clientState`, and its name on every message. Its action links carry its id, and its
+    /// action pages sign analysts in at its own authority (see [`crate::actions::tenants`]).
     pub fn for_tenant(&self, registry: &Registry, record: &TenantRecord) -> anyhow::Result<Self> {
         let mut s = self.clone();
         s.graph.tenant_id = record.id;
@@ -137,8 +137,11 @@ impl Settings {
         if let Some(mode) = record.drift_mode {
             s.posture.drift_mode = mode;
         }
+        if let Some(text) = &record.summary {
+            s.summary = crate::summary::Schedule::parse(text)
+                .map_err(|e| anyhow::anyhow!("tenant {} summary schedule: {e}", record.name))?;
+        }
         s.client_states = self.client_states.as_ref().map(|c| c.for_tenant(record.id));
-        s.actions = None;
         s.tenant_name = Some(record.name.clone());
         Ok(s)
     }
@@ -174,33 +177,10 @@ pub fn delivery(
     Delivery::new(store, sinks, alerts.kinds.clone(), alerts.digest_threshold)
 }
 
-/// The actions function's parts (AWS): the action pages with their own Graph client (sharing the
-/// tenant's identity-protection budget through the store) and delivery for the follow-up
-/// message. `None` when no action is configured.
-pub fn actions_function(
-    settings: &Settings,
-    store: Arc<dyn Store>,
-) -> anyhow::Result<Option<crate::actions::ActionsApp>> {
-    let http = http_client(settings)?;
-    let shared = Arc::new(StoredSlots::new(settings.tenant(), store.clone()));
-    let graph =
-        GraphClient::build(&settings.graph, http.clone(), Some(shared)).context("Graph client")?;
-    let sinks = destinations(&settings.alerts.sinks, &http);
-    let delivery = delivery(&settings.alerts, store.clone(), sinks);
-    actions_app(
-        settings,
-        graph,
-        store,
-        delivery,
-        http,
-        crate::clock::system(),
-    )
-}
-
 /// The action pages when actions are configured (`riskrelay run`, and the actions function in
 /// AWS): Entra sign-in on the app's own credential, Graph with the analyst's token, delivery of
 /// the follow-up message.
-pub fn actions_app(
+fn actions_app(
     settings: &Settings,
     graph: GraphClient,
     store: Arc<dyn Store>,
@@ -576,6 +556,52 @@ impl Polls for ServiceParts {
 impl Delivers for ServiceParts {
     fn worker(&self) -> &Arc<Worker> {
         &self.worker
+    }
+}
+
+/// Parts that serve a tenant's action pages: `riskrelay run` and the actions function.
+pub trait Pages: Parts {
+    /// `None` when no action is configured.
+    fn pages(&self) -> Option<&Arc<crate::actions::ActionsApp>>;
+}
+
+impl Pages for ServiceParts {
+    fn pages(&self) -> Option<&Arc<crate::actions::ActionsApp>> {
+        self.actions.as_ref()
+    }
+}
+
+/// The actions function (AWS): a tenant's action pages, with a Graph client that spends the
+/// tenant's identity-protection budget through the store (the poller and worker share it), and
+/// delivery for their follow-up message. No queue, poller or worker.
+pub struct ActionsParts {
+    pub base: Base,
+    pub actions: Option<Arc<crate::actions::ActionsApp>>,
+}
+
+impl Parts for ActionsParts {
+    fn build(settings: &Settings, mut adapters: Adapters) -> anyhow::Result<Self> {
+        let (base, http) = Base::build(settings, &mut adapters, Budget::Stored)?;
+        let sinks = role_sinks(settings, &http, adapters.built_sinks);
+        let actions = actions_app(
+            settings,
+            base.graph.clone(),
+            base.store.clone(),
+            role_delivery(settings, &base.store, sinks),
+            http,
+            base.clock.clone(),
+        )?
+        .map(Arc::new);
+        Ok(Self { base, actions })
+    }
+    fn base(&self) -> &Base {
+        &self.base
+    }
+}
+
+impl Pages for ActionsParts {
+    fn pages(&self) -> Option<&Arc<crate::actions::ActionsApp>> {
+        self.actions.as_ref()
     }
 }
 

@@ -335,16 +335,20 @@ pub fn actions(
     secrets: &dyn SecretSource,
     aws: &aws_config::SdkConfig,
 ) -> anyhow::Result<crate::server::Routes> {
-    if Mode::load(env)? == Mode::Registry {
-        anyhow::bail!(
-            "action buttons are not offered with RISKRELAY_TENANTS=registry: the action pages sign analysts in to one tenant"
-        );
-    }
     let settings = Settings::load(env, secrets)?;
     let store: Arc<dyn crate::store::Store> = Arc::new(dynamo_store(env, aws)?);
-    let pages = crate::app::actions_function(&settings, store)?
+    // In the MSP mode, each registered tenant's pages are built when a link of it is first opened.
+    let fleet = Fleet::<crate::app::ActionsParts>::build(
+        &settings,
+        Adapters::new(store),
+        Mode::load(env)?,
+        1,
+    )?
+    .with_destinations();
+    let pages = Arc::new(fleet)
+        .action_pages()
         .context("the actions function needs RISKRELAY_ACTIONS (which actions alerts offer)")?;
-    let mut routes = crate::server::Routes::default().fallback(Arc::new(pages));
+    let mut routes = crate::server::Routes::default().fallback(pages);
     // The Slack app's Request URL, on the same function URL as the pages its buttons open.
     if let Some(slack) =
         crate::actions::slack::SlackInteractions::load(secrets, crate::clock::system())?

@@ -239,7 +239,7 @@ impl Service {
         if self.fleet.mode() == crate::tenancy::Mode::Registry {
             routes = routes.prefix("/consent", Arc::new(ConsentLanding));
         }
-        let actions = self.fleet.single().and_then(|a| a.actions.clone());
+        let actions = self.fleet.action_pages();
         if let Some(actions) = &actions {
             routes = routes
                 .prefix("/actions/", actions.clone())

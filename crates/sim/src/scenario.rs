@@ -201,6 +201,7 @@ pub async fn register_tenants(
                 sinks: Vec::new(),
                 drift_mode: None,
                 exclude: None,
+                summary: None,
                 added_at: time::OffsetDateTime::now_utc(),
             },
         )

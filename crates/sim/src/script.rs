@@ -20,6 +20,18 @@ impl Simulator {
         }
     }
 
+    /// Whether the tenant's administrator has granted the app's delegated permissions (the
+    /// action pages' sign-in); without them, Entra answers a sign-in that asks for one with
+    /// `consent_required` and AADSTS65001.
+    pub fn set_delegated_consent(&self, granted: bool) {
+        self.lock().signin.delegated_withheld = !granted;
+    }
+
+    /// ID tokens name this tenant in `tid` from now on, as a token of another tenant would.
+    pub fn issue_id_tokens_for(&self, tenant: &str) {
+        self.lock().signin.tid = Some(tenant.to_string());
+    }
+
     /// The token endpoint answers with this AADSTS code (`AADSTS90002` a tenant not found,
     /// `AADSTS53003` blocked by Conditional Access, `AADSTS500011` Graph's resource not in the
     /// tenant), or normally again with `None`. Tokens issued before keep working until they

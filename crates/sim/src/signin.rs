@@ -188,6 +188,11 @@ pub(super) struct SignIn {
     pub tokens: HashMap<String, Delegated>,
     /// Actions taken through Graph: (analyst upn, action path, user).
     pub actions: Vec<(String, String, UserId)>,
+    /// The tenant's administrator has not granted the app's delegated permissions: a sign-in
+    /// that asks for a Graph permission is answered with AADSTS65001.
+    pub delegated_withheld: bool,
+    /// The `tid` ID tokens carry in place of this tenant's (a token of another tenant).
+    pub tid: Option<String>,
 }
 
 impl SignIn {

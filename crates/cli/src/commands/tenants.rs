@@ -26,9 +26,13 @@ pub enum TenantsAction {
         /// Its users who never get an alert, as RISKRELAY_EXCLUDE (default: RISKRELAY_EXCLUDE).
         #[arg(long, value_name = "LIST")]
         exclude: Option<String>,
+        /// When its standing summary is posted, as RISKRELAY_SUMMARY: HH:MM (daily, UTC),
+        /// a weekday and HH:MM, or off (default: RISKRELAY_SUMMARY).
+        #[arg(long, value_name = "SCHEDULE")]
+        summary: Option<String>,
     },
     /// Add or update many tenants from a CSV file: a header naming the columns id, name and
-    /// optionally sinks, driftMode, exclude; then one tenant per row. Every row is checked first:
+    /// optionally sinks, driftMode, exclude, summary; then one tenant per row. Every row is checked first:
     /// one bad row (reported with its line number) and nothing is written.
     Import {
         /// The CSV file.
@@ -61,6 +65,7 @@ pub async fn tenants(
             sinks,
             drift_mode,
             exclude,
+            summary,
         } => {
             let configured = riskrelay::sink::config::names(&env)?;
             let record = riskrelay::onboarding::check(
@@ -70,6 +75,7 @@ pub async fn tenants(
                     sinks: sinks.iter().map(String::as_str).collect(),
                     drift_mode: drift_mode.as_deref(),
                     exclude: exclude.as_deref(),
+                    summary: summary.as_deref(),
                 },
                 &configured,
                 time::OffsetDateTime::now_utc(),
@@ -139,7 +145,7 @@ pub async fn tenants(
                     .map(|(r, s)| {
                         serde_json::json!({
                             "id": r.id, "name": r.name, "sinks": r.sinks, "driftMode": r.drift_mode,
-                            "exclude": r.exclude, "consent": s.consent, "refusal": s.refusal, "since": s.since.map(|t| fmt(Some(t))),
+                            "exclude": r.exclude, "summary": r.summary, "consent": s.consent, "refusal": s.refusal, "since": s.since.map(|t| fmt(Some(t))),
                             "lastPoll": s.last_poll.map(|t| fmt(Some(t))), "lastError": s.last_error,
                         })
                     })

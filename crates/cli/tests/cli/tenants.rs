@@ -42,6 +42,8 @@ async fn the_tenants_command_registers_lists_and_removes_and_refuses_bad_input()
         "enforce",
         "--exclude",
         "breakglass@contoso.com",
+        "--summary",
+        "mon 08:00",
     ]))
     .await;
     assert_eq!(code, 0, "{stderr}");
@@ -85,6 +87,10 @@ async fn the_tenants_command_registers_lists_and_removes_and_refuses_bad_input()
         ),
         (["--drift-mode", "loud"], "the drift mode must be one of"),
         (["--exclude", "nobody"], "exclusions:"),
+        (
+            ["--summary", "daily"],
+            "the summary schedule: \"daily\" is not",
+        ),
         (["--name", " "], "the tenant name is empty"),
         (
             ["--name", "Contoso\u{202E}dtL"],
@@ -127,6 +133,7 @@ async fn the_tenants_command_registers_lists_and_removes_and_refuses_bad_input()
     assert_eq!(list[0]["consent"], "pending");
     assert_eq!(list[0]["sinks"], json!(["contoso"]));
     assert_eq!(list[0]["driftMode"], "enforce");
+    assert_eq!(list[0]["summary"], "mon 08:00");
     let (_, stdout, _) = out(riskrelay(dir.path()).args(["tenants", "list"])).await;
     assert!(stdout.contains("Contoso Ltd\tpending"), "{stdout}");
 

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use subtle::ConstantTimeEq as _;
 
+use super::problem::consent_missing;
 use super::*;
 
 impl ActionsApp {
@@ -32,7 +33,12 @@ impl ActionsApp {
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, "sign-in could not be completed");
-                Problem::SignInFailed
+                match &e {
+                    super::oidc::SignInError::Refused(text) if consent_missing("", text) => {
+                        Problem::ConsentMissing
+                    }
+                    _ => Problem::SignInFailed,
+                }
             })
     }
 
@@ -119,6 +125,11 @@ impl ActionsApp {
             );
             if login.silent && needs_user && login.purpose == Purpose::Act {
                 return self.start_login(&id, &login.link, Purpose::Act, None);
+            }
+            let description = q.get("error_description").map_or("", String::as_str);
+            if consent_missing(error, description) {
+                tracing::warn!(tenant = %self.tenant, "sign-in refused: the tenant has not granted the action pages' delegated permissions");
+                return Err(Problem::ConsentMissing);
             }
             tracing::warn!(error = %crate::render::escape::truncate(&crate::render::escape::single_line(error), 64), "sign-in answered with an error");
             return Err(Problem::SignInFailed);

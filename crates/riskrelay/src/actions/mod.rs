@@ -35,6 +35,7 @@ pub mod seal;
 pub mod slack;
 mod status;
 pub mod taken;
+pub mod tenants;
 
 use crate::action_link::{ActionKind, ActionLink, ActionsConfig};
 use crate::alert::ActionNotice;
@@ -309,7 +310,10 @@ impl ActionsApp {
         login_hint: Option<&str>,
     ) -> Result<Response<Bytes>, Problem> {
         let login = Login {
-            state: random(RANDOM_BYTES),
+            // The tenant first: in a deployment that watches many, the answer finds its tenant's
+            // pages by it (see [`tenants`]); the sealed cookie still decides whether it is this
+            // sign-in's.
+            state: format!("{}.{}", self.tenant, random(RANDOM_BYTES)),
             session: session.to_string(),
             link: link.to_string(),
             purpose,
@@ -437,14 +441,7 @@ impl crate::server::HttpApp for ActionsApp {
     async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
         let path = req.uri().path().to_string();
         let result = match (req.method(), path.as_str()) {
-            (&Method::GET, "/actions/style.css") => {
-                let mut res = Response::new(Bytes::from_static(pages::STYLE.as_bytes()));
-                res.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/css; charset=utf-8"),
-                );
-                Ok(res)
-            }
+            (&Method::GET, "/actions/style.css") => Ok(pages::stylesheet()),
             (&Method::GET, "/actions/callback") => self.callback(&req).await,
             (&Method::GET, "/status") => self.status(&req).await,
             (&Method::GET, p) if p.starts_with("/actions/signin/") => {

@@ -24,6 +24,16 @@ h1{font-size:1.4rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2
 .button{display:inline-block;padding:.6rem 1.2rem;border-radius:.3rem;border:0;background:#0f6cbd;color:#fff;font-size:1rem;text-decoration:none;cursor:pointer}\
 .danger{background:#c50f1f}.note{color:#555}.problem{border-left:.3rem solid #c50f1f;padding-left:1rem}.done{border-left:.3rem solid #107c10;padding-left:1rem}";
 
+/// The stylesheet's answer.
+pub(super) fn stylesheet() -> http::Response<bytes::Bytes> {
+    let mut res = http::Response::new(bytes::Bytes::from_static(STYLE.as_bytes()));
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    res
+}
+
 pub(super) fn page(title: &str, body: Markup) -> String {
     html! {
         (DOCTYPE)

@@ -35,6 +35,9 @@ pub(super) enum Problem {
     NotAReader,
     /// Graph refused to say whether the reader is in `RISKRELAY_STATUS_GROUP`.
     StatusGroupCheckRefused,
+    /// Entra answered that the tenant has not granted the delegated permissions the pages ask
+    /// for (see [`consent_missing`]).
+    ConsentMissing,
 }
 
 impl Problem {
@@ -158,6 +161,11 @@ impl Problem {
                 "Your group membership could not be checked",
                 "This riskrelay shows its status to the members of one Entra group (RISKRELAY_STATUS_GROUP), and Graph refused to say whether you are one. riskrelay's app registration needs the delegated permission User.Read, with admin consent.",
             ),
+            Self::ConsentMissing => (
+                StatusCode::FORBIDDEN,
+                "This tenant has not granted riskrelay's action permissions",
+                "Microsoft Entra answered that no administrator of this tenant has granted riskrelay's app the delegated permissions the action pages use (IdentityRiskyUser.ReadWrite.All and the others its app registration lists). An administrator of the tenant grants them by opening the tenant's admin-consent link again (riskrelay tenants consent-url TENANT-ID); until then, act in the Entra admin center. Nothing was done.",
+            ),
         };
         html(status, pages::problem(title, detail))
     }
@@ -233,4 +241,15 @@ pub(super) fn graph_problem(e: &GraphError, link: &ActionLink) -> Problem {
             Problem::GraphFailed
         }
     }
+}
+
+/// Whether Entra's answer to a sign-in (its `error` and `error_description`, or the token
+/// endpoint's text) says the tenant has not granted the app's delegated permissions. Told by
+/// error code, never by the description's words: `consent_required`, and AADSTS65001
+/// (DelegationDoesNotExist), 65004 (consent declined) and 90094 (an administrator must grant it).
+pub(super) fn consent_missing(error: &str, description: &str) -> bool {
+    error == "consent_required"
+        || ["AADSTS65001", "AADSTS65004", "AADSTS90094"]
+            .iter()
+            .any(|code| description.contains(code))
 }

@@ -6,7 +6,7 @@ use crate::alert::Message;
 use crate::deliver::Delivery;
 use crate::observation::WorkItem;
 use crate::sink::Sink;
-use crate::tenancy::{self, Mode};
+use crate::tenancy;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -20,13 +20,7 @@ impl<P: Parts> Fleet<P> {
     /// binary does not carry the delivery code.
     pub fn delivering(mut self) -> Self {
         self.announcer = Some(Arc::new(SharedDestinations));
-        if self.mode == Mode::Config {
-            // The one tenant's parts have built their destinations already.
-            return self;
-        }
-        self.configured = crate::app::destinations(&self.base.alerts.sinks, &self.http);
-        self.built = Default::default();
-        self
+        self.with_destinations()
     }
 
     /// An operations message to the shared destinations: delivered here (see

@@ -188,6 +188,19 @@ impl<P: Parts> Fleet<P> {
         Ok(fleet)
     }
 
+    /// Tenants' parts that post (the follow-up message of the action pages, and alerts with
+    /// [`Fleet::delivering`]) get their share of the configured destinations, built once here so
+    /// that tenants sharing one share its pace.
+    pub fn with_destinations(mut self) -> Self {
+        if self.mode == Mode::Config {
+            // The one tenant's parts have built their destinations already.
+            return self;
+        }
+        self.configured = crate::app::destinations(&self.base.alerts.sinks, &self.http);
+        self.built = Default::default();
+        self
+    }
+
     pub fn mode(&self) -> Mode {
         self.mode
     }
@@ -535,5 +548,35 @@ impl<P: Polls> Queue for FleetQueue<P> {
             }
         }
         Ok(())
+    }
+}
+
+impl<P: crate::app::Pages> Fleet<P> {
+    /// The action pages: the one tenant's, or in the MSP mode the router to each tenant's.
+    /// `None` when no action is configured.
+    pub fn action_pages(self: &Arc<Self>) -> Option<Arc<dyn crate::server::HttpApp>> {
+        if let Some(app) = &self.single {
+            return app
+                .pages()
+                .map(|p| p.clone() as Arc<dyn crate::server::HttpApp>);
+        }
+        let config = self.base.actions.as_ref()?;
+        Some(Arc::new(crate::actions::tenants::TenantPages::new(
+            config.key.clone(),
+            &self.base.graph.authority_host,
+            self.clock.clone(),
+            self.clone(),
+        )))
+    }
+}
+
+/// Each tenant's action pages, for the router of a deployment that watches many.
+#[async_trait]
+impl<P: crate::app::Pages> crate::actions::tenants::PagesOf for Fleet<P> {
+    async fn pages(
+        &self,
+        tenant: TenantId,
+    ) -> anyhow::Result<Option<Arc<crate::actions::ActionsApp>>> {
+        Ok(self.app(tenant).await?.and_then(|p| p.pages().cloned()))
     }
 }

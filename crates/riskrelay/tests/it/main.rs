@@ -25,6 +25,7 @@ mod store;
 mod subscriptions;
 mod summary;
 mod template;
+mod tenant_actions;
 mod tenants;
 mod truth;
 mod webhook;

@@ -20,6 +20,7 @@ fn record(n: u32, name: &str) -> TenantRecord {
         sinks: Vec::new(),
         drift_mode: None,
         exclude: None,
+        summary: None,
         added_at: OffsetDateTime::now_utc(),
     }
 }

@@ -23,16 +23,16 @@ use riskrelay_sim::testkit::{RecordingQueue, SLACK_PATH, ok_slack, received_text
 
 /// Simulated tenants on one server, each a registered tenant, with one Slack server per named
 /// destination.
-struct Msp {
-    sims: Vec<Simulator>,
-    store: Arc<MemoryStore>,
-    settings: Settings,
+pub(crate) struct Msp {
+    pub(crate) sims: Vec<Simulator>,
+    pub(crate) store: Arc<MemoryStore>,
+    pub(crate) settings: Settings,
     /// Destination name → its fake Slack.
     chats: Vec<(String, MockServer)>,
 }
 
 impl Msp {
-    async fn start(tenants: usize, sinks: &[&str]) -> Self {
+    pub(crate) async fn start(tenants: usize, sinks: &[&str]) -> Self {
         let sims = Simulator::start_many((0..tenants).map(SimConfig::tenant).collect())
             .await
             .unwrap();
@@ -60,7 +60,13 @@ impl Msp {
         }
     }
 
-    async fn register(&self, i: usize, name: &str, sinks: &[&str], drift: Option<DriftMode>) {
+    pub(crate) async fn register(
+        &self,
+        i: usize,
+        name: &str,
+        sinks: &[&str],
+        drift: Option<DriftMode>,
+    ) {
         riskrelay::fleet::register(
             self.store.as_ref(),
             TenantRecord {
@@ -69,6 +75,7 @@ impl Msp {
                 sinks: sinks.iter().map(|s| s.to_string()).collect(),
                 drift_mode: drift,
                 exclude: None,
+                summary: None,
                 added_at: time::OffsetDateTime::now_utc(),
             },
         )
@@ -76,7 +83,7 @@ impl Msp {
         .unwrap();
     }
 
-    fn fleet(&self) -> Fleet<ServiceParts> {
+    pub(crate) fn fleet(&self) -> Fleet<ServiceParts> {
         let store: Arc<dyn Store> = self.store.clone();
         let mut adapters = Adapters::new(store);
         adapters.inline_retry.base_delay = std::time::Duration::from_millis(20);
@@ -85,17 +92,23 @@ impl Msp {
             .delivering()
     }
 
-    async fn texts(&self, sink: &str) -> String {
+    pub(crate) async fn texts(&self, sink: &str) -> String {
         self.posts(sink).await.join("\n")
     }
 
-    async fn posts(&self, sink: &str) -> Vec<String> {
+    /// The payloads `sink` received, as JSON.
+    pub(crate) async fn payloads(&self, sink: &str) -> Vec<serde_json::Value> {
+        let server = &self.chats.iter().find(|(n, _)| n == sink).unwrap().1;
+        riskrelay_sim::testkit::received_json(server).await
+    }
+
+    pub(crate) async fn posts(&self, sink: &str) -> Vec<String> {
         let server = &self.chats.iter().find(|(n, _)| n == sink).unwrap().1;
         received_text(server).await
     }
 
     /// How many posts to `sink` say `text`.
-    async fn saying(&self, sink: &str, text: &str) -> usize {
+    pub(crate) async fn saying(&self, sink: &str, text: &str) -> usize {
         self.posts(sink)
             .await
             .iter()
@@ -116,7 +129,7 @@ impl Msp {
     }
 }
 
-fn at_risk(sim: &Simulator, n: u128, name: &str, upn: &str) {
+pub(crate) fn at_risk(sim: &Simulator, n: u128, name: &str, upn: &str) {
     riskrelay_sim::testkit::high_risk(
         sim,
         SimUser::new(riskrelay_sim::testkit::uid(n), name, upn).synced(),
@@ -124,7 +137,7 @@ fn at_risk(sim: &Simulator, n: u128, name: &str, upn: &str) {
 }
 
 /// Every tenant's run of a job worked (or was skipped when `skipped` names it).
-fn all_ok(runs: &[riskrelay::fleet::TenantRun]) {
+pub(crate) fn all_ok(runs: &[riskrelay::fleet::TenantRun]) {
     for r in runs {
         assert!(r.result.is_ok(), "{:?}: {:?}", r.name, r.result);
     }
@@ -534,4 +547,48 @@ async fn a_lapsed_licence_a_missing_tenant_and_a_deployment_wide_error_are_told_
     assert_eq!(s.refusal, Some(tenancy::Refusal::TenantNotFound));
     assert_eq!(msp.saying("msp", "A tenant was not found").await, 1);
     assert!(msp.texts("msp").await.contains("riskrelay tenants remove"));
+}
+
+#[tokio::test]
+async fn each_tenant_s_summary_follows_its_own_schedule() {
+    let msp = Msp::start(3, &["shared"]).await;
+    // The deployment posts no summary; Contoso wants one daily at 08:00, Fabrikam on Mondays.
+    assert_eq!(msp.settings.summary, riskrelay::summary::Schedule::Off);
+    msp.register(0, "Contoso", &[], None).await;
+    msp.register(1, "Fabrikam", &[], None).await;
+    msp.register(2, "Northwind", &[], None).await;
+    for (i, schedule) in [(0, "08:00"), (1, "mon 08:00")] {
+        let mut record = riskrelay::store::registry::load(msp.store.as_ref())
+            .await
+            .unwrap()
+            .tenants[&msp.sims[i].tenant_id()]
+            .clone();
+        record.summary = Some(schedule.into());
+        riskrelay::fleet::register(msp.store.as_ref(), record)
+            .await
+            .unwrap();
+    }
+    let fleet = msp.fleet();
+    let asks = |at: time::OffsetDateTime| {
+        let fleet = &fleet;
+        async move {
+            let mut asked = Vec::new();
+            for (record, app) in fleet.tenants().await.unwrap() {
+                if app.poller.ask_for_summary(at).await.unwrap() {
+                    asked.push(record.unwrap().name);
+                }
+            }
+            asked.sort();
+            asked
+        }
+    };
+    use time::macros::datetime;
+    // Installed on a Thursday: nobody's first summary is at installation time.
+    assert!(asks(datetime!(2026-12-03 10:00 UTC)).await.is_empty());
+    // Friday 08:01: Contoso's daily summary is due, Fabrikam waits for Monday, Northwind never.
+    assert_eq!(asks(datetime!(2026-12-04 08:01 UTC)).await, ["Contoso"]);
+    assert_eq!(
+        asks(datetime!(2026-12-07 08:01 UTC)).await,
+        ["Contoso", "Fabrikam"]
+    );
 }

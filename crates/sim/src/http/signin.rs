@@ -122,6 +122,20 @@ impl SimApp {
     }
 
     fn issue_code(&self, mut code: Code, analyst: usize, state: &str) -> Response<Bytes> {
+        let asks_graph = code.scope.split(' ').any(|s| s.contains('/'));
+        if self.lock().signin.delegated_withheld && asks_graph {
+            return redirect(&with_query(
+                &code.redirect_uri,
+                &[
+                    ("error", "consent_required"),
+                    (
+                        "error_description",
+                        "AADSTS65001: The user or administrator has not consented to use the application.",
+                    ),
+                    ("state", state),
+                ],
+            ));
+        }
         code.analyst = analyst;
         let value = format!("simcode-{}", uuid::Uuid::new_v4().simple());
         let back = with_query(&code.redirect_uri, &[("code", &value), ("state", state)]);
@@ -264,6 +278,7 @@ impl SimApp {
             Ok(k) => k,
             Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "no key"),
         };
+        let s_tid = s.signin.tid.clone();
         let scopes: Vec<String> = code
             .scope
             .split(' ')
@@ -286,7 +301,7 @@ impl SimApp {
             "aud": code.client_id,
             "sub": analyst.oid.simple().to_string(),
             "oid": analyst.oid.to_string(),
-            "tid": tenant,
+            "tid": s_tid.as_deref().unwrap_or(tenant),
             "preferred_username": analyst.upn,
             "wids": analyst.wids(),
             "name": analyst.name,
