@@ -69,6 +69,7 @@ impl Tally {
                     change: Change::NewRisk,
                     level: u.risk_level.clone(),
                     top_detection: None,
+                    tenant: None,
                 })
                 .collect(),
         }

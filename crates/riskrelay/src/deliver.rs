@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::alert::{AlertKind, Digest, DigestEntry, Message, UserAlert, keys};
-use crate::catalogue;
+use crate::alert::{AlertKind, Digest, Message, UserAlert, keys};
 use crate::config::{ConfigError, Env, SecretSource, count};
 use crate::render;
 use crate::risk::RiskLevel;
@@ -142,6 +141,7 @@ impl Delivery {
             routing: m.routing(),
             view,
             message: m,
+            tenant_name: self.tenant_name.clone(),
         }
     }
 }
@@ -158,20 +158,6 @@ fn stopping(sink: &str, keys: &[String]) -> Option<Failure> {
             detail: "riskrelay is stopping; not posted".into(),
         }),
     })
-}
-
-/// A digest line for an alert.
-pub fn digest_entry(a: &UserAlert) -> DigestEntry {
-    DigestEntry {
-        display_name: a.display_name(),
-        upn: a.upn(),
-        change: a.change.clone(),
-        level: a.routing_level(),
-        top_detection: a
-            .detections
-            .first()
-            .map(|d| catalogue::describe(&d.risk_event_type, d.activity.as_deref()).name),
-    }
 }
 
 impl Delivery {
@@ -312,7 +298,7 @@ impl Delivery {
                 keys::fingerprint(keys_of.iter().map(String::as_str))
             ),
             tenant_id: claimed[0].tenant_id,
-            entries: claimed.iter().map(|a| digest_entry(a)).collect(),
+            entries: claimed.iter().map(|a| a.digest_entry()).collect(),
         });
         sink.ready().await;
         if let Some(failure) = stopping(&name, &keys_of) {

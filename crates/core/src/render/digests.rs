@@ -5,7 +5,16 @@ use super::*;
 use crate::workload::WorkloadKind;
 
 pub(super) fn entry_item(e: &DigestEntry) -> Vec<Run> {
-    let mut runs = who(&e.display_name, e.upn.as_ref());
+    let mut runs = Vec::new();
+    if let Some(tenant) = &e.tenant {
+        runs.push(Run::fixed("["));
+        runs.push(Run::data(escape::truncate(
+            &escape::single_line(tenant),
+            60,
+        )));
+        runs.push(Run::fixed("] "));
+    }
+    runs.extend(who(&e.display_name, e.upn.as_ref()));
     runs.push(Run::fixed(format!(
         " — {} · {}",
         level_word(&e.level),
@@ -37,7 +46,19 @@ pub(super) fn digest_view(d: &Digest) -> View {
     } else {
         Tone::Low
     };
-    let title = format!("{n} user risk changes in one cycle");
+    let mut tenants: Vec<&str> = d
+        .entries
+        .iter()
+        .filter_map(|e| e.tenant.as_deref())
+        .collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    let across = !tenants.is_empty();
+    let title = if across {
+        format!("{n} user risk changes across {} tenants", tenants.len())
+    } else {
+        format!("{n} user risk changes in one cycle")
+    };
     View {
         tone,
         title: title.clone(),
@@ -55,15 +76,24 @@ pub(super) fn digest_view(d: &Digest) -> View {
         callout: Some(Callout {
             tone: Tone::Neutral,
             headline: "Why a digest".into(),
-            text: vec![Run::fixed(
-                "Many users changed at once (a password spray looks like this), so they are listed together instead of one message each.",
-            )],
+            text: vec![Run::fixed(if across {
+                "Many users changed at once in several of the tenants this channel hears about (a spray across customers looks like this), so they are listed together, each with its tenant, instead of one message each."
+            } else {
+                "Many users changed at once (a password spray looks like this), so they are listed together instead of one message each."
+            })],
         }),
-        footer: format!(
-            "riskrelay · tenant {} · digest · ref {}",
-            d.tenant_id,
-            short_ref(&d.key)
-        ),
+        footer: if across {
+            format!(
+                "riskrelay · digest across tenants · ref {}",
+                short_ref(&d.key)
+            )
+        } else {
+            format!(
+                "riskrelay · tenant {} · digest · ref {}",
+                d.tenant_id,
+                short_ref(&d.key)
+            )
+        },
         fallback: format!("{} {title} (high {high}, medium {medium})", tone.emoji()),
         links: Vec::new(),
     }

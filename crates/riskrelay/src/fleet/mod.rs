@@ -196,7 +196,13 @@ impl<P: Parts> Fleet<P> {
             // The one tenant's parts have built their destinations already.
             return self;
         }
-        self.configured = crate::app::destinations(&self.base.alerts.sinks, &self.http);
+        // Tenants share these: a burst across tenants gathers into one digest (see
+        // [`crate::sink::gather`]).
+        let threshold = self.base.alerts.digest_threshold;
+        self.configured = crate::app::destinations(&self.base.alerts.sinks, &self.http)
+            .into_iter()
+            .map(|s| Arc::new(crate::sink::gather::Gathering::new(s, threshold)) as Arc<dyn Sink>)
+            .collect();
         self.built = Default::default();
         self
     }
@@ -463,36 +469,52 @@ impl<P: Delivers> Fleet<P> {
             .apps(by_tenant.keys().copied().collect())
             .await
             .map_err(Arc::new);
-        for (tenant, indexes) in by_tenant {
-            let batch: Vec<WorkItem> = indexes.iter().map(|&i| items[i].clone()).collect();
-            let outcome: Vec<Result<(), ProcessError>> = if tenant == tenancy::deployment() {
-                let mut out = Vec::new();
-                for item in batch {
-                    out.push(match item {
-                        WorkItem::Notice { message, .. } => self
-                            .announce(message, self.clock.now())
-                            .await
-                            .map_err(|e| ProcessError::Announce(Arc::new(e))),
-                        _ => Err(ProcessError::NotANotice),
-                    });
-                }
-                out
-            } else {
-                match apps.as_ref().map(|a| a.get(&tenant)) {
-                    Ok(Some(app)) => work(app.as_ref(), &batch).await,
-                    // A tenant removed since the item was queued: nothing to do for it.
-                    Ok(None) => {
-                        tracing::warn!(%tenant, items = batch.len(), "work for a tenant that is not registered dropped");
-                        vec![Ok(()); batch.len()]
-                    }
-                    Err(e) => vec![Err(ProcessError::Parts(e.clone())); batch.len()],
-                }
-            };
+        // The tenants of a batch side by side: each spends its own Graph budget, and their
+        // alerts to a shared destination gather into one digest rather than queue one by one.
+        let outcomes =
+            futures_util::future::join_all(by_tenant.into_iter().map(|(tenant, indexes)| {
+                let batch: Vec<WorkItem> = indexes.iter().map(|&i| items[i].clone()).collect();
+                let apps = &apps;
+                async move { (indexes, self.process_tenant(tenant, batch, apps).await) }
+            }))
+            .await;
+        for (indexes, outcome) in outcomes {
             for (i, r) in indexes.into_iter().zip(outcome) {
                 results[i] = r;
             }
         }
         results
+    }
+
+    /// One tenant's items of a batch (the deployment's own: its notices).
+    async fn process_tenant(
+        &self,
+        tenant: TenantId,
+        batch: Vec<WorkItem>,
+        apps: &Result<HashMap<TenantId, Arc<P>>, Arc<anyhow::Error>>,
+    ) -> Vec<Result<(), ProcessError>> {
+        if tenant == tenancy::deployment() {
+            let mut out = Vec::new();
+            for item in batch {
+                out.push(match item {
+                    WorkItem::Notice { message, .. } => self
+                        .announce(message, self.clock.now())
+                        .await
+                        .map_err(|e| ProcessError::Announce(Arc::new(e))),
+                    _ => Err(ProcessError::NotANotice),
+                });
+            }
+            return out;
+        }
+        match apps.as_ref().map(|a| a.get(&tenant)) {
+            Ok(Some(app)) => work(app.as_ref(), &batch).await,
+            // A tenant removed since the item was queued: nothing to do for it.
+            Ok(None) => {
+                tracing::warn!(%tenant, items = batch.len(), "work for a tenant that is not registered dropped");
+                vec![Ok(()); batch.len()]
+            }
+            Err(e) => vec![Err(ProcessError::Parts(e.clone())); batch.len()],
+        }
     }
 }
 

@@ -19,6 +19,7 @@
 pub mod config;
 pub mod console;
 pub mod file;
+pub mod gather;
 pub mod pagerduty;
 pub mod slack;
 pub mod teams;
@@ -119,6 +120,8 @@ pub struct Outgoing<'a> {
     pub routing: Routing,
     pub view: View,
     pub message: &'a Message,
+    /// The tenant's name when one deployment watches many (see [`gather`]).
+    pub tenant_name: Option<String>,
 }
 
 #[async_trait]

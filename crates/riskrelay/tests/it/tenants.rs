@@ -592,3 +592,47 @@ async fn each_tenant_s_summary_follows_its_own_schedule() {
         ["Contoso", "Fabrikam"]
     );
 }
+
+#[tokio::test]
+async fn a_burst_across_tenants_reaches_a_shared_channel_as_one_digest_and_loses_no_one() {
+    let mut msp = Msp::start(12, &["shared"]).await;
+    msp.settings.alerts.digest_threshold = 5;
+    for i in 0..12 {
+        msp.register(i, &format!("Customer {i:02}"), &[], None)
+            .await;
+    }
+    let fleet = msp.fleet();
+    all_ok(&fleet.each(Job::Poll(None)).await.unwrap()); // the baselines
+    let before = msp.posts("shared").await.len();
+    // One user at risk in every customer at once: a spray across customers.
+    for (i, sim) in msp.sims.iter().enumerate() {
+        at_risk(
+            sim,
+            100 + i as u128,
+            &format!("Victim {i:02}"),
+            &format!("victim{i:02}"),
+        );
+    }
+    all_ok(&fleet.each(Job::Poll(None)).await.unwrap());
+    let posts: Vec<String> = msp.posts("shared").await.split_off(before);
+    // Without gathering: twelve posts a second apart. Gathered: the first alone, the rest
+    // folded while it held Slack's pace.
+    assert!(posts.len() <= 4, "{} posts: {posts:#?}", posts.len());
+    let digest = posts
+        .iter()
+        .find(|p| p.contains("user risk changes across"))
+        .expect("a digest across tenants");
+    assert!(digest.contains("[Customer "), "{digest}");
+    // Every victim is in the channel exactly once, alone or in the digest.
+    for i in 0..12 {
+        let name = format!("Victim {i:02}");
+        assert_eq!(
+            posts.iter().filter(|p| p.contains(&name)).count(),
+            1,
+            "{name}: {posts:#?}"
+        );
+    }
+    // Each tenant's delivery records hold: a second cycle posts nothing again.
+    all_ok(&fleet.each(Job::Poll(None)).await.unwrap());
+    assert_eq!(msp.posts("shared").await.len(), before + posts.len());
+}

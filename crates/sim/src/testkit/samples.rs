@@ -137,6 +137,19 @@ pub fn every_kind() -> Vec<(&'static str, Message)> {
                 change: Change::NewRisk,
                 level: if i % 3 == 0 { RiskLevel::High } else { RiskLevel::Medium },
                 top_detection: Some("Password spray".into()),
+                tenant: None,
+            }).collect(),
+        })),
+        ("digest-across-tenants", Message::Digest(Digest {
+            key: "digest/across/1".into(),
+            tenant_id: riskrelay::tenancy::deployment(),
+            entries: (0..30).map(|i| DigestEntry {
+                display_name: format!("Spray Victim {i:02}"),
+                upn: Some(format!("victim{i:02}@customer{}.com", i % 3)),
+                change: Change::NewRisk,
+                level: if i % 4 == 0 { RiskLevel::High } else { RiskLevel::Medium },
+                top_detection: Some("Password spray".into()),
+                tenant: Some(["Contoso", "Fabrikam, Inc.", "Northwind <b>Traders</b>"][i % 3].into()),
             }).collect(),
         })),
         ("baseline", Message::Baseline(Baseline {
@@ -146,7 +159,7 @@ pub fn every_kind() -> Vec<(&'static str, Message)> {
             medium: 5,
             low: 11,
             other: 0,
-            top: vec![DigestEntry { display_name: "Alex Wilber".into(), upn: Some("alexw@contoso.com".into()), change: Change::NewRisk, level: RiskLevel::High, top_detection: Some("Leaked credentials".into()) }],
+            top: vec![DigestEntry { display_name: "Alex Wilber".into(), upn: Some("alexw@contoso.com".into()), change: Change::NewRisk, level: RiskLevel::High, top_detection: Some("Leaked credentials".into()), tenant: None }],
             deleted: 0,
         })),
         ("new-risk-snoozed", {

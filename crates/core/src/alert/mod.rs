@@ -187,6 +187,20 @@ pub struct UserAlert {
 }
 
 impl UserAlert {
+    /// Its line in a digest.
+    pub fn digest_entry(&self) -> DigestEntry {
+        DigestEntry {
+            display_name: self.display_name(),
+            upn: self.upn(),
+            change: self.change.clone(),
+            level: self.routing_level(),
+            top_detection: self.detections.first().map(|d| {
+                crate::catalogue::describe(&d.risk_event_type, d.activity.as_deref()).name
+            }),
+            tenant: None,
+        }
+    }
+
     /// Whether `sink` takes this alert, given its minimum level and the configured `kinds`: a
     /// kind it wants at or above its level; and, for an episode the sink was told of, the
     /// lowered risk whatever the level (it updates the open incident) and the end whatever the
@@ -294,9 +308,14 @@ pub struct DigestEntry {
     pub change: Change,
     pub level: RiskLevel,
     pub top_detection: Option<String>,
+    /// The tenant's name, in a digest across the tenants that share a destination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
-/// Many alerts of one cycle folded into one message (a password spray flags 40 users).
+/// Many alerts of one cycle folded into one message (a password spray flags 40 users). Across
+/// tenants (a shared destination in the MSP mode), `tenant_id` is the deployment's and each entry
+/// names its tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Digest {
@@ -540,60 +559,4 @@ impl Message {
 }
 
 /// Stable identifiers derived from what changed.
-pub mod keys {
-    use super::*;
-
-    fn stamp(t: Option<OffsetDateTime>) -> String {
-        t.map(|t| t.unix_timestamp_nanos().to_string())
-            .unwrap_or_else(|| "none".into())
-    }
-
-    /// A short digest of a set of strings (detection ids, alert keys), order-independent.
-    pub fn fingerprint<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
-        let mut sorted: Vec<&str> = items.into_iter().collect();
-        sorted.sort_unstable();
-        sorted.dedup();
-        crate::mac::sha256_of(sorted)[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-
-    pub fn user(
-        tenant: TenantId,
-        user: &RiskyUser,
-        change: &Change,
-        detections: &[RiskDetection],
-    ) -> String {
-        change_of(
-            &format!("user/{tenant}/{}", user.id),
-            change,
-            user.risk_last_updated_date_time,
-            detections.iter().map(|d| d.id.as_str()),
-        )
-    }
-
-    /// The key of a change in a subject's risk (`subject`: "user/<tenant>/<id>" and the like):
-    /// its kind and Graph's stamp, and for new detections which ones.
-    pub fn change_of<'a>(
-        subject: &str,
-        change: &Change,
-        stamp_of_change: Option<OffsetDateTime>,
-        detections: impl IntoIterator<Item = &'a str>,
-    ) -> String {
-        let base = format!("{subject}/{}/{}", change.kind(), stamp(stamp_of_change));
-        if matches!(change, Change::NewDetections) {
-            format!("{base}/{}", fingerprint(detections))
-        } else {
-            base
-        }
-    }
-
-    /// One incident per risk episode: the next episode of the same subject pages anew.
-    pub fn incident(subject: String, episode_start: Option<OffsetDateTime>) -> String {
-        match episode_start {
-            Some(t) => format!("{subject}/{}", t.unix_timestamp()),
-            None => subject,
-        }
-    }
-}
+pub mod keys;
