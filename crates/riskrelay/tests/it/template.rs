@@ -106,3 +106,81 @@ fn the_dead_man_alarm_fires_on_silence() {
         assert!(alarm.contains(line), "{line} missing from:\n{alarm}");
     }
 }
+
+/// Every DynamoDB call the store makes, as its IAM action (`batch_get_item` → `BatchGetItem`), read
+/// from the store's source. `TransactWriteItems` has no IAM action of its own (DynamoDB authorises
+/// the writes it holds), and `CreateTable` is the tests' and the CLI's set-up, not a function's.
+fn store_actions() -> std::collections::BTreeSet<String> {
+    let dir = riskrelay_sim::testkit::repo_root().join("crates/riskrelay/src/store/dynamo");
+    let mut actions = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for call in text.split(".client").skip(1) {
+            let call = call.trim_start().trim_start_matches('\n').trim_start();
+            let Some(name) = call.strip_prefix('.').and_then(|c| c.split("()").next()) else {
+                continue;
+            };
+            if ["transact_write_items", "create_table"].contains(&name) {
+                continue;
+            }
+            let pascal: String = name
+                .split('_')
+                .map(|w| w[..1].to_uppercase() + &w[1..])
+                .collect();
+            actions.insert(format!("dynamodb:{pascal}"));
+        }
+    }
+    actions
+}
+
+#[test]
+fn each_function_that_uses_the_store_may_make_every_call_it_makes() {
+    let t = template();
+    let actions = store_actions();
+    // The calls the tests know the store makes: a change to the store's calls fails here until
+    // the template grants it.
+    for expected in [
+        "dynamodb:Query",
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+    ] {
+        assert!(actions.contains(expected), "{actions:?}");
+    }
+    let granted = |function: &str| -> Vec<String> {
+        let body: String = t
+            .lines()
+            .skip_while(|l| l.trim() != format!("{function}:"))
+            .skip(1)
+            .take_while(|l| l.starts_with("    ") || l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        body.lines()
+            .filter_map(|l| l.trim().strip_prefix("Action: ["))
+            .flat_map(|l| {
+                l.trim_end_matches(']')
+                    .split(", ")
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    for function in [
+        "PollerFunction",
+        "WorkerFunction",
+        "TenantJobsFunction",
+        "ActionsFunction",
+    ] {
+        let granted = granted(function);
+        for a in &actions {
+            assert!(
+                granted.contains(a),
+                "{function} may not call {a}: {granted:?}"
+            );
+        }
+    }
+    // The webhook reads only: the subscription ids, and the registry's pages.
+    assert_eq!(
+        granted("WebhookFunction"),
+        ["dynamodb:GetItem", "dynamodb:Query"]
+    );
+}
