@@ -93,7 +93,7 @@ impl HttpApp for RuntimeApi {
 }
 
 /// A Lambda function: its binary, run under the local Runtime API.
-struct Function {
+pub(crate) struct Function {
     api: RuntimeApi,
     child: tokio::process::Child,
     spawned: Instant,
@@ -105,7 +105,7 @@ struct Function {
 }
 
 impl Function {
-    async fn start(binary: &str, env: &[(String, String)]) -> Self {
+    pub(crate) async fn start(binary: &str, env: &[(String, String)]) -> Self {
         let api = RuntimeApi {
             state: Arc::default(),
             changed: Arc::new(Notify::new()),
@@ -157,7 +157,7 @@ impl Function {
         }
     }
 
-    async fn invoke(&self, event: Value) -> Result<Value, Value> {
+    pub(crate) async fn invoke(&self, event: Value) -> Result<Value, Value> {
         let id = uuid::Uuid::new_v4().to_string();
         self.api
             .state
@@ -166,7 +166,10 @@ impl Function {
             .pending
             .push_back((id.clone(), event));
         self.api.changed.notify_waiters();
-        let deadline = Instant::now() + Duration::from_secs(90);
+        // The function's own timeout, and a margin for its answer to come back.
+        let timeout = self.api.state.lock().unwrap().timeout;
+        let deadline = Instant::now()
+            + timeout.map_or(Duration::from_secs(90), |t| t + Duration::from_secs(30));
         loop {
             let notified = self.api.changed.notified();
             if let Some(r) = self.api.state.lock().unwrap().results.remove(&id) {
@@ -182,11 +185,11 @@ impl Function {
     }
 
     /// Gives later invocations this timeout (their deadline is this far from their start).
-    fn set_timeout(&self, timeout: Duration) {
+    pub(crate) fn set_timeout(&self, timeout: Duration) {
         self.api.state.lock().unwrap().timeout = Some(timeout);
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -218,7 +221,7 @@ impl Function {
             .map(|t| t - self.spawned)
     }
 
-    fn peak_rss_kib(&self) -> Option<u64> {
+    pub(crate) fn peak_rss_kib(&self) -> Option<u64> {
         let pid = self.child.id()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         status
@@ -231,14 +234,14 @@ impl Function {
     }
 }
 
-struct Aws {
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
-    table: String,
-    secret_id: String,
+pub(crate) struct Aws {
+    pub(crate) sqs: aws_sdk_sqs::Client,
+    pub(crate) queue_url: String,
+    pub(crate) table: String,
+    pub(crate) secret_id: String,
 }
 
-async fn aws(sim: &Simulator, slack: &MockServer, teams: &MockServer) -> Aws {
+pub(crate) async fn aws(sim: &Simulator, slack: &MockServer, teams: &MockServer) -> Aws {
     let config = aws_config().await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue_url = create_queue(&sqs, &unique("riskrelay-e2e"), false).await;
@@ -270,7 +273,7 @@ async fn aws(sim: &Simulator, slack: &MockServer, teams: &MockServer) -> Aws {
     }
 }
 
-fn env(sim: &Simulator, aws: &Aws) -> Vec<(String, String)> {
+pub(crate) fn env(sim: &Simulator, aws: &Aws) -> Vec<(String, String)> {
     [
         ("AWS_ENDPOINT_URL", moto_endpoint()),
         ("RISKRELAY_TENANT_ID", sim.tenant_id().to_string()),
@@ -291,7 +294,7 @@ fn env(sim: &Simulator, aws: &Aws) -> Vec<(String, String)> {
 }
 
 /// A queue in moto (FIFO when `fifo`, its name then ending in `.fifo`): its URL.
-async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, fifo: bool) -> String {
+pub(crate) async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, fifo: bool) -> String {
     let mut create = sqs.create_queue().queue_name(name);
     if fifo {
         create = create.attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true");
@@ -317,7 +320,7 @@ async fn drain(aws: &Aws) -> Value {
 
 /// Every message on a queue (with its message group, on a FIFO queue), deleted as Lambda deletes
 /// a batch that succeeded.
-async fn take(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+pub(crate) async fn take(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
     let mut taken = Vec::new();
     loop {
         let out = sqs
@@ -346,12 +349,12 @@ async fn take(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::M
     taken
 }
 
-fn fixture(name: &str) -> Value {
+pub(crate) fn fixture(name: &str) -> Value {
     let path = riskrelay_sim::testkit::repo_root().join(format!("events/{name}.json"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn sqs_record(id: &str, body: &str) -> Value {
+pub(crate) fn sqs_record(id: &str, body: &str) -> Value {
     json!({
         "messageId": id,
         "receiptHandle": "handle",
@@ -365,7 +368,7 @@ fn sqs_record(id: &str, body: &str) -> Value {
     })
 }
 
-async fn chat_servers() -> (MockServer, MockServer) {
+pub(crate) async fn chat_servers() -> (MockServer, MockServer) {
     let slack = MockServer::start().await;
     let teams = MockServer::start().await;
     riskrelay_sim::testkit::ok_slack(&slack).await;
@@ -373,7 +376,7 @@ async fn chat_servers() -> (MockServer, MockServer) {
     (slack, teams)
 }
 
-async fn posts(server: &MockServer) -> usize {
+pub(crate) async fn posts(server: &MockServer) -> usize {
     server.received_requests().await.unwrap().len()
 }
 

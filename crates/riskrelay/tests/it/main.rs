@@ -4,6 +4,7 @@
 mod actions;
 mod activity;
 mod app;
+mod bench_aws;
 mod coalesce;
 mod delivery;
 mod docs;

@@ -44,8 +44,10 @@ pub(super) fn delivery_key(alert_key: &str, sink: &str) -> (AttributeValue, Attr
     )
 }
 
-/// DynamoDB's limit of items in one `TransactWriteItems` call.
-pub(super) const MAX_TRANSACTION_ITEMS: usize = 100;
+/// Conditional writes in flight at once (the worker's states, a digest's claims). Not one
+/// `TransactWriteItems`: its items cost two write units each where a put costs one, it fails
+/// whole when any one condition fails, and the writes need no atomicity (each decides alone).
+pub(super) const CONCURRENT_WRITES: usize = 25;
 /// DynamoDB's limit of keys in one `BatchGetItem` call.
 pub(super) const MAX_BATCH_GET: usize = 100;
 /// DynamoDB's limit of writes in one `BatchWriteItem` call.
@@ -174,12 +176,6 @@ pub(super) fn done_item(
         ("until".to_string(), n(until)),
         ("expires_at".to_string(), n(until)),
     ])
-}
-
-pub(super) fn is_transaction_cancelled<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
-    e: &SdkError<E>,
-) -> bool {
-    e.as_service_error().and_then(|se| se.code()) == Some("TransactionCanceledException")
 }
 
 pub(super) fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
