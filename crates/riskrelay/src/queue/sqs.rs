@@ -10,6 +10,10 @@ use crate::observation::WorkItem;
 const MAX_BATCH_ENTRIES: usize = 10;
 /// SQS caps a message, and the sum of a batch, at 256 KiB; keep a margin for attributes.
 const MAX_BATCH_BYTES: usize = 250 * 1024;
+/// `SendMessageBatch` calls in flight at once: a cycle of 10,000 changed users is 1,000 calls,
+/// about 15 s one after the other at SQS's usual latency, and nothing orders them (a FIFO queue's
+/// tenant jobs are each their own message group).
+const SENDS_IN_FLIGHT: usize = 10;
 
 /// Reads one SQS record as the worker receives it: its message id and work item, or, when the
 /// body is missing or not a work item, just its id (such a message never becomes readable, so the
@@ -64,10 +68,22 @@ impl SqsQueue {
                 })
             })
             .collect::<Result<Vec<_>, QueueError>>()?;
-        for chunk in messages.chunks(MAX_BATCH_ENTRIES) {
-            self.send_batch(chunk.to_vec()).await?;
-        }
-        Ok(())
+        self.send_all(messages.chunks(MAX_BATCH_ENTRIES).map(<[Message]>::to_vec))
+            .await
+    }
+
+    /// Sends the batches [`SENDS_IN_FLIGHT`] at a time; the first error, once all have answered.
+    async fn send_all(
+        &self,
+        batches: impl Iterator<Item = Vec<Message>>,
+    ) -> Result<(), QueueError> {
+        use futures_util::StreamExt as _;
+        let sends: Vec<_> = batches.map(|b| self.send_batch(b)).collect();
+        let results: Vec<Result<(), QueueError>> = futures_util::stream::iter(sends)
+            .buffer_unordered(SENDS_IN_FLIGHT)
+            .collect()
+            .await;
+        results.into_iter().collect()
     }
 
     async fn send_batch(&self, messages: Vec<Message>) -> Result<(), QueueError> {
@@ -154,18 +170,17 @@ fn batches(bodies: Vec<String>) -> Vec<Vec<String>> {
 impl Queue for SqsQueue {
     async fn enqueue(&self, items: Vec<WorkItem>) -> Result<(), QueueError> {
         let bodies = items.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
-        for batch in batches(bodies) {
-            let batch = batch
+        self.send_all(batches(bodies).into_iter().map(|batch| {
+            batch
                 .into_iter()
                 .map(|body| Message {
                     body,
                     group: None,
                     dedup: None,
                 })
-                .collect();
-            self.send_batch(batch).await?;
-        }
-        Ok(())
+                .collect()
+        }))
+        .await
     }
 }
 

@@ -40,12 +40,13 @@ impl Waiting {
     /// Its lines in a digest, when it can be folded into one: a user alert, or a tenant's own
     /// digest.
     fn entries(&self) -> Option<(TenantId, Vec<DigestEntry>)> {
+        // The tenant's registered name; its id when it has none.
+        let name = self
+            .tenant_name
+            .clone()
+            .unwrap_or_else(|| self.message.routing().tenant_id.to_string());
         let named = |mut e: DigestEntry| {
-            e.tenant = Some(
-                self.tenant_name
-                    .clone()
-                    .unwrap_or_else(|| self.message_tenant().to_string()),
-            );
+            e.tenant = Some(name.clone());
             e
         };
         match &self.message {
@@ -55,10 +56,6 @@ impl Waiting {
             }
             _ => None,
         }
-    }
-
-    fn message_tenant(&self) -> TenantId {
-        self.message.routing().tenant_id
     }
 }
 
@@ -91,41 +88,34 @@ impl Gathering {
 
     /// Posts everything that gathered, and answers each waiting post.
     async fn post_gathered(&self, gathered: Vec<Waiting>) {
-        let (foldable, rest): (Vec<Waiting>, Vec<Waiting>) =
-            gathered.into_iter().partition(|w| w.entries().is_some());
+        let mut foldable: Vec<(Waiting, TenantId, Vec<DigestEntry>)> = Vec::new();
         let mut first = true;
-        for w in rest {
-            self.post_alone(w, &mut first).await;
+        for w in gathered {
+            match w.entries() {
+                Some((tenant, entries)) => foldable.push((w, tenant, entries)),
+                None => self.post_alone(w, &mut first).await,
+            }
         }
-        let lines: usize = foldable
-            .iter()
-            .filter_map(Waiting::entries)
-            .map(|(_, e)| e.len())
-            .sum();
-        let mut tenants: Vec<TenantId> = foldable
-            .iter()
-            .filter_map(|w| w.entries().map(|(t, _)| t))
-            .collect();
-        tenants.sort_unstable();
-        tenants.dedup();
-        if foldable.len() < 2 || tenants.len() < 2 || lines <= self.threshold {
-            for w in foldable {
+        let lines: usize = foldable.iter().map(|(_, _, e)| e.len()).sum();
+        let tenants: std::collections::BTreeSet<TenantId> =
+            foldable.iter().map(|(_, t, _)| *t).collect();
+        if tenants.len() < 2 || lines <= self.threshold {
+            for (w, _, _) in foldable {
                 self.post_alone(w, &mut first).await;
             }
             return;
         }
-        let mut entries: Vec<DigestEntry> = foldable
-            .iter()
-            .filter_map(Waiting::entries)
-            .flat_map(|(_, e)| e)
-            .collect();
+        let key = format!(
+            "digest/across/{}",
+            keys::fingerprint(foldable.iter().map(|(w, _, _)| w.message.key()))
+        );
+        let (waiting, entries): (Vec<Waiting>, Vec<Vec<DigestEntry>>) =
+            foldable.into_iter().map(|(w, _, e)| (w, e)).unzip();
+        let mut entries: Vec<DigestEntry> = entries.into_iter().flatten().collect();
         // Each tenant's lines together, in the order they came.
         entries.sort_by(|a, b| a.tenant.cmp(&b.tenant));
         let digest = Message::Digest(Digest {
-            key: format!(
-                "digest/across/{}",
-                keys::fingerprint(foldable.iter().map(|w| w.message.key()))
-            ),
+            key,
             tenant_id: crate::tenancy::deployment(),
             entries,
         });
@@ -143,12 +133,12 @@ impl Gathering {
             .await;
         tracing::info!(
             sink = self.inner.name(),
-            alerts = foldable.len(),
+            alerts = waiting.len(),
             tenants = tenants.len(),
             ok = result.is_ok(),
             "posted a digest across tenants"
         );
-        for w in foldable {
+        for w in waiting {
             let _ = w.answer.send(result.clone());
         }
     }
