@@ -6,6 +6,36 @@ use riskrelay::risk::{DetectionTimingType, RiskDetail, RiskLevel, RiskState};
 
 use super::{DetectionSpec, SimUser, Simulator};
 
+/// The benchmarks' changed users: `n` synced users at high risk (ids from 100,000 on), each with
+/// three sign-in detections; the first `late` of them with detections stamped `late_at` (from
+/// before a poll window, so their alerts need a read of their open detections).
+pub fn bench_users(sim: &Simulator, n: u32, late: u32, late_at: time::OffsetDateTime) {
+    for i in 0..n {
+        let id = sim.add_user(
+            SimUser::new(
+                user_id(100_000 + i),
+                &format!("Bench User {i}"),
+                &format!("bench{i}"),
+            )
+            .synced(),
+        );
+        for kind in [
+            "unfamiliarFeatures",
+            "anonymizedIPAddress",
+            "leakedCredentials",
+        ] {
+            let spec = DetectionSpec::new(
+                kind,
+                "signin",
+                RiskLevel::Medium,
+                DetectionTimingType::Realtime,
+            );
+            sim.add_detection(id, if i < late { spec.at(late_at) } else { spec });
+        }
+        sim.set_risk(id, RiskLevel::High, RiskState::AtRisk, RiskDetail::None);
+    }
+}
+
 /// A stable id for the `n`th simulated user, so runs against the same database see the same users.
 pub fn user_id(n: u32) -> UserId {
     UserId::from_uuid(uuid::Uuid::from_u128(

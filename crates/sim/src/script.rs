@@ -248,6 +248,19 @@ impl Simulator {
         self.lock().requests.clone()
     }
 
+    /// The requests Graph's 1 per second identity-protection rule counts: risk and
+    /// Conditional Access reads and writes, each `$batch` counted once (its parts not).
+    pub fn identity_protection_requests(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| {
+                !r.inner
+                    && (r.path.contains("/identityProtection/")
+                        || r.path.contains("/identity/conditionalAccess/"))
+            })
+            .collect()
+    }
+
     pub fn clear_requests(&self) {
         self.lock().requests.clear();
     }

@@ -16,8 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use riskrelay::risk::{DetectionTimingType, RiskLevel};
-use riskrelay_sim::{Chaos, DetectionSpec, SimConfig, SimUser, Simulator};
+use riskrelay_sim::{Chaos, SimConfig, Simulator};
 use wiremock::MockServer;
 
 use riskrelay_sim::testkit::{SLACK_PATH, TEAMS_PATH};
@@ -78,42 +77,7 @@ async fn cycle_benchmark() {
 
     // Detections from before the window: offline ones that surfaced late, stamped two days ago.
     let before_window = time::OffsetDateTime::now_utc() - time::Duration::hours(49);
-    for n in 0..users {
-        let id = sim.add_user(
-            SimUser::new(
-                riskrelay_sim::scenario::user_id(100_000 + n),
-                &format!("Bench User {n}"),
-                &format!("bench{n}@contoso.com"),
-            )
-            .synced(),
-        );
-        for kind in [
-            "unfamiliarFeatures",
-            "anonymizedIPAddress",
-            "leakedCredentials",
-        ] {
-            let spec = DetectionSpec::new(
-                kind,
-                "signin",
-                RiskLevel::Medium,
-                DetectionTimingType::Realtime,
-            );
-            sim.add_detection(
-                id,
-                if n < late {
-                    spec.at(before_window)
-                } else {
-                    spec
-                },
-            );
-        }
-        sim.set_risk(
-            id,
-            RiskLevel::High,
-            riskrelay::risk::RiskState::AtRisk,
-            riskrelay::risk::RiskDetail::None,
-        );
-    }
+    riskrelay_sim::scenario::bench_users(&sim, users, late, before_window);
     sim.enforce_rate_limit(true);
     if batch_down {
         sim.fail(riskrelay_sim::Fault::status("$batch", 503, usize::MAX));
@@ -131,14 +95,7 @@ async fn cycle_benchmark() {
     assert!(status.success(), "the measured run failed");
 
     let requests = sim.requests();
-    let ip: Vec<_> = requests
-        .iter()
-        .filter(|r| {
-            !r.inner
-                && (r.path.contains("/identityProtection/")
-                    || r.path.contains("/identity/conditionalAccess/"))
-        })
-        .collect();
+    let ip = sim.identity_protection_requests();
     let throttled = ip.iter().filter(|r| r.status == 429).count();
     for (i, r) in ip.iter().enumerate() {
         if r.status == 429 {

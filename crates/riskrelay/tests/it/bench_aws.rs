@@ -21,8 +21,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use riskrelay::risk::{DetectionTimingType, RiskLevel};
-use riskrelay_sim::{Chaos, DetectionSpec, SimConfig, SimUser, Simulator};
+use riskrelay_sim::{Chaos, SimConfig, Simulator};
 use serde_json::{Value, json};
 
 use crate::lambda_e2e::{Function, aws, chat_servers, env, fixture, posts, sqs_record};
@@ -118,37 +117,7 @@ async fn aws_path_benchmark() {
             .unwrap();
     }
 
-    for n in 0..users {
-        let id = sim.add_user(
-            SimUser::new(
-                riskrelay_sim::scenario::user_id(100_000 + n),
-                &format!("Bench User {n}"),
-                &format!("bench{n}"),
-            )
-            .synced(),
-        );
-        for kind in [
-            "unfamiliarFeatures",
-            "anonymizedIPAddress",
-            "leakedCredentials",
-        ] {
-            sim.add_detection(
-                id,
-                DetectionSpec::new(
-                    kind,
-                    "signin",
-                    RiskLevel::Medium,
-                    DetectionTimingType::Realtime,
-                ),
-            );
-        }
-        sim.set_risk(
-            id,
-            RiskLevel::High,
-            riskrelay::risk::RiskState::AtRisk,
-            riskrelay::risk::RiskDetail::None,
-        );
-    }
+    riskrelay_sim::scenario::bench_users(&sim, users, 0, time::OffsetDateTime::now_utc());
     sim.enforce_rate_limit(true);
     sim.set_chaos(Some(Chaos {
         rate: 0.0,
@@ -267,15 +236,7 @@ async fn aws_path_benchmark() {
     let mean_batch = batch_times.iter().sum::<Duration>() / batch_times.len().max(1) as u32;
     let max_batch = batch_times.iter().max().copied().unwrap_or_default();
 
-    let requests = sim.requests();
-    let ip: Vec<_> = requests
-        .iter()
-        .filter(|r| {
-            !r.inner
-                && (r.path.contains("/identityProtection/")
-                    || r.path.contains("/identity/conditionalAccess/"))
-        })
-        .collect();
+    let ip = sim.identity_protection_requests();
     let throttled = ip.iter().filter(|r| r.status == 429).count();
     let floor = SPACING * ip.len() as u32;
     let posted = posts(&slack).await + posts(&teams).await - posts_before;
@@ -296,6 +257,17 @@ async fn aws_path_benchmark() {
     );
     assert_eq!(failed, 0, "the worker's log: {}", pool[0].stderr());
     assert_eq!(throttled, 0);
+}
+
+/// Makes a received message visible again at once (no instance was free to take it).
+async fn give_back(sqs: &aws_sdk_sqs::Client, url: &str, m: &aws_sdk_sqs::types::Message) {
+    sqs.change_message_visibility()
+        .queue_url(url)
+        .receipt_handle(m.receipt_handle().unwrap())
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -385,27 +357,13 @@ async fn fanout_benchmark() {
                 }
                 // Messages taken while no instance was free go back at once.
                 for m in &messages {
-                    aws.sqs
-                        .change_message_visibility()
-                        .queue_url(&jobs_url)
-                        .receipt_handle(m.receipt_handle().unwrap())
-                        .visibility_timeout(0)
-                        .send()
-                        .await
-                        .unwrap();
+                    give_back(&aws.sqs, &jobs_url, m).await;
                 }
                 continue;
             }
             for m in messages {
                 let Some(f) = idle.pop() else {
-                    aws.sqs
-                        .change_message_visibility()
-                        .queue_url(&jobs_url)
-                        .receipt_handle(m.receipt_handle().unwrap())
-                        .visibility_timeout(0)
-                        .send()
-                        .await
-                        .unwrap();
+                    give_back(&aws.sqs, &jobs_url, &m).await;
                     continue;
                 };
                 let sqs = aws.sqs.clone();
@@ -426,13 +384,12 @@ async fn fanout_benchmark() {
         }
         let wall = last - started;
         let (mut ip, mut throttled) = (0usize, 0usize);
-        for sim in &sims {
-            for r in sim.requests() {
-                if !r.inner && r.path.contains("/identityProtection/") {
-                    ip += 1;
-                    throttled += usize::from(r.status == 429);
-                }
-            }
+        for r in sims
+            .iter()
+            .flat_map(Simulator::identity_protection_requests)
+        {
+            ip += 1;
+            throttled += usize::from(r.status == 429);
         }
         let rss = pool
             .iter()

@@ -818,28 +818,9 @@ async fn actions_binary_serves_the_action_pages_from_the_secret() {
             .contains("This link is not valid")
     );
 
-    // The same key the deployment derives (no action_link_key in the secret).
-    let local = riskrelay::config::Env::default()
-        .with("RISKRELAY_ACTIONS", "confirm")
-        .with("RISKRELAY_ACTIONS_URL", public)
-        .with("RISKRELAY_CLIENT_STATE", "e2e-client-state");
-    let config =
-        riskrelay::action_link::ActionsConfig::load(&local, &riskrelay::config::EnvSecrets(&local))
-            .unwrap()
-            .unwrap();
     let user = riskrelay::ids::UserId::parse(riskrelay_sim::testkit::USER_1).unwrap();
-    let button = config.button(
-        sim.tenant_id(),
-        user,
-        "user/e2e",
-        riskrelay::action_link::ActionKind::Confirm,
-        time::OffsetDateTime::now_utc(),
-    );
-    let token = button.url.rsplit('/').next().unwrap();
-    let mut event = fixture("furl-action-link");
-    let path = format!("/actions/signin/{token}");
-    event["rawPath"] = json!(path);
-    event["requestContext"]["http"]["path"] = json!(path);
+    let (token, event) = sign_in_event(public, sim.tenant_id(), user);
+    let token = token.as_str();
     let r = actions.invoke(event).await.unwrap();
     assert_eq!(r["statusCode"], 303, "{r}");
     let location = r["headers"]["location"].as_str().unwrap();
@@ -897,6 +878,37 @@ async fn actions_binary_serves_the_action_pages_from_the_secret() {
             && !logs.contains(SLACK_SIGNING_SECRET),
         "{logs}"
     );
+}
+
+/// A Function URL request opening the sign-in of a Confirm link for `user` in `tenant`, signed
+/// with the key the deployment derives from its generated `client_state` (no `action_link_key`
+/// in the secret): the link's token and the event.
+fn sign_in_event(
+    public: &str,
+    tenant: riskrelay::ids::TenantId,
+    user: riskrelay::ids::UserId,
+) -> (String, Value) {
+    let local = riskrelay::config::Env::default()
+        .with("RISKRELAY_ACTIONS", "confirm")
+        .with("RISKRELAY_ACTIONS_URL", public)
+        .with("RISKRELAY_CLIENT_STATE", "e2e-client-state");
+    let config =
+        riskrelay::action_link::ActionsConfig::load(&local, &riskrelay::config::EnvSecrets(&local))
+            .unwrap()
+            .unwrap();
+    let button = config.button(
+        tenant,
+        user,
+        "user/e2e",
+        riskrelay::action_link::ActionKind::Confirm,
+        time::OffsetDateTime::now_utc(),
+    );
+    let token = button.url.rsplit('/').next().unwrap().to_string();
+    let path = format!("/actions/signin/{token}");
+    let mut event = fixture("furl-action-link");
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["path"] = json!(path);
+    (token, event)
 }
 
 const SLACK_SIGNING_SECRET: &str = "e2e-slack-signing-secret-0123456789";
@@ -1074,28 +1086,7 @@ async fn the_msp_mode_fans_out_one_job_per_tenant_through_a_fifo_queue() {
     env.push(("RISKRELAY_ACTIONS".into(), "confirm".into()));
     env.push(("RISKRELAY_ACTIONS_URL".into(), public.into()));
     let actions = Function::start(env!("CARGO_BIN_EXE_actions"), &env).await;
-    let local = riskrelay::config::Env::default()
-        .with("RISKRELAY_ACTIONS", "confirm")
-        .with("RISKRELAY_ACTIONS_URL", public)
-        .with("RISKRELAY_CLIENT_STATE", "e2e-client-state");
-    let config =
-        riskrelay::action_link::ActionsConfig::load(&local, &riskrelay::config::EnvSecrets(&local))
-            .unwrap()
-            .unwrap();
-    let sign_in = |tenant: riskrelay::ids::TenantId| {
-        let button = config.button(
-            tenant,
-            riskrelay_sim::testkit::uid(1),
-            "user/e2e",
-            riskrelay::action_link::ActionKind::Confirm,
-            time::OffsetDateTime::now_utc(),
-        );
-        let path = format!("/actions/signin/{}", button.url.rsplit('/').next().unwrap());
-        let mut event = fixture("furl-action-link");
-        event["rawPath"] = json!(path);
-        event["requestContext"]["http"]["path"] = json!(path);
-        event
-    };
+    let sign_in = |tenant| sign_in_event(public, tenant, riskrelay_sim::testkit::uid(1)).1;
     let r = actions.invoke(sign_in(sims[1].tenant_id())).await.unwrap();
     assert_eq!(r["statusCode"], 303, "{r}");
     let location = r["headers"]["location"].as_str().unwrap();
