@@ -24,7 +24,8 @@
 //! - [`store`]: the `Store` port with memory, SQLite and DynamoDB adapters, and the
 //!   identity-protection slots processes share through it, and the poll window's detection spill.
 //! - [`queue`]: the `Queue` port with in-process (inline), channel and SQS adapters.
-//! - [`sink`]: the `Sink` port with Slack, Teams, PagerDuty, console and file destinations.
+//! - [`sink`]: the `Sink` port with Slack, Teams, PagerDuty, console and file destinations, and a
+//!   destination tenants share gathering a burst across them into one digest.
 //! - [`server`]: the local HTTP server (the webhook and action pages outside Lambda, the simulator).
 //! - [`metrics`]: riskrelay's own figures, served as `GET /metrics` and written as CloudWatch EMF
 //!   log lines.
@@ -39,10 +40,11 @@
 //! - [`checks`]: the posture checks (I/O), their findings (pure) and the `check` report.
 //! - [`status`]: each tenant's state as the store holds it (`riskrelay status`), without Graph.
 //! - [`actions`]: the action pages: Entra sign-in (OIDC with PKCE), acting with the analyst's own
-//!   token, the follow-up message and the record the next alert recalls.
+//!   token, the follow-up message and the record the next alert recalls; with many tenants, each
+//!   link's tenant's own pages.
 //!
 //! Wiring:
-//! - [`app`]: the composition root every entry point builds through.
+//! - [`app`]: the composition root every entry point builds through, and each role's parts.
 //! - [`fleet`]: the tenants a process serves (one, or every registered one), each job run for
 //!   each tenant side by side, consent kept track of.
 //! - [`lambda`]: the four Lambda functions' handlers and cold start.

@@ -181,15 +181,8 @@ impl Store for DynamoStore {
         for item in out.items() {
             let key = key_of(item)
                 .ok_or_else(|| StoreError::Corrupt("a document without its key".into()))?;
-            let value = item
-                .get("value")
-                .and_then(|v| v.as_s().ok())
-                .ok_or_else(|| StoreError::Corrupt(format!("{key}: no value")))?;
-            let value = serde_json::from_str(value)
-                .map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?;
-            let version = num(item, "version")
-                .ok_or_else(|| StoreError::Corrupt(format!("{key}: no version")))?;
-            docs.push((key, value, version as u64));
+            let (value, version) = doc_of(&key, item)?;
+            docs.push((key, value, version));
         }
         Ok(super::Listed {
             next: out.last_evaluated_key().and_then(key_of),
